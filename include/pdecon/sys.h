@@ -1,0 +1,41 @@
+/* Common definitions: error conventions, logging events, small helpers. */
+#ifndef PDECON_SYS_H
+#define PDECON_SYS_H
+
+#include <petscsys.h>
+#include <mpi.h>
+#include <stddef.h>
+
+/* Errors a user can cause (bad file, bad option, bad data) use these codes. The front end prints
+   them as one line "pdecon: error: <message>"; every other code gets PETSc's full trace. */
+#define PD_ERR_INPUT PETSC_ERR_USER_INPUT
+#define PD_ERR_FILE  PETSC_ERR_FILE_OPEN
+
+/* Collective check: every rank raises the same error when any rank's condition fails, so a
+   problem found in one slab never leaves the other ranks waiting in a collective call. */
+#define PdCheckAll(comm, cond, code, ...) \
+  do { \
+    int _pd_ok = (cond) ? 1 : 0, _pd_all; \
+    PetscCallMPI(MPI_Allreduce(&_pd_ok, &_pd_all, 1, MPI_INT, MPI_MIN, (comm))); \
+    PetscCheck(_pd_all, (comm), (code), __VA_ARGS__); \
+  } while (0)
+
+/* Logging events, registered once by PdInitializePackage(). */
+extern PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
+  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
+extern PetscClassId PD_CLASSID;
+
+PetscErrorCode PdInitializePackage(void);
+
+/* Wall clock in seconds (MPI_Wtime). */
+static inline double PdTime(void) { return MPI_Wtime(); }
+
+/* Sum of doubles over the communicator (logged as communication). */
+PetscErrorCode PdAllreduceSum(MPI_Comm comm, double *vals, int n);
+PetscErrorCode PdAllreduceMax(MPI_Comm comm, double *vals, int n);
+PetscErrorCode PdAllreduceMin(MPI_Comm comm, double *vals, int n);
+
+/* Peak resident memory of this process in bytes (from the OS), and its maximum over ranks. */
+PetscErrorCode PdPeakMemory(MPI_Comm comm, double *mine, double *maxall);
+
+#endif

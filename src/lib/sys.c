@@ -1,0 +1,52 @@
+/* Package registration (log events) and small collective helpers. */
+#include <pdecon/sys.h>
+#include <sys/resource.h>
+
+PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
+  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
+PetscClassId PD_CLASSID;
+
+static PetscBool pd_registered = PETSC_FALSE;
+
+PetscErrorCode PdInitializePackage(void)
+{
+  PetscFunctionBegin;
+  if (pd_registered) PetscFunctionReturn(0);
+  pd_registered = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("pdecon", &PD_CLASSID));
+  PetscCall(PetscLogEventRegister("FFTForward", PD_CLASSID, &PD_EV_FFT_FWD));
+  PetscCall(PetscLogEventRegister("FFTInverse", PD_CLASSID, &PD_EV_FFT_INV));
+  PetscCall(PetscLogEventRegister("FFTPlan", PD_CLASSID, &PD_EV_FFT_PLAN));
+  PetscCall(PetscLogEventRegister("Pointwise", PD_CLASSID, &PD_EV_POINTWISE));
+  PetscCall(PetscLogEventRegister("IORead", PD_CLASSID, &PD_EV_READ));
+  PetscCall(PetscLogEventRegister("IOWrite", PD_CLASSID, &PD_EV_WRITE));
+  PetscCall(PetscLogEventRegister("CommReduce", PD_CLASSID, &PD_EV_COMM));
+  PetscCall(PetscLogEventRegister("CommHalo", PD_CLASSID, &PD_EV_HALO));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode AllreduceOp(MPI_Comm comm, double *vals, int n, MPI_Op op)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PD_EV_COMM, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, op, comm));
+  PetscCall(PetscLogEventEnd(PD_EV_COMM, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdAllreduceSum(MPI_Comm comm, double *vals, int n) { return AllreduceOp(comm, vals, n, MPI_SUM); }
+PetscErrorCode PdAllreduceMax(MPI_Comm comm, double *vals, int n) { return AllreduceOp(comm, vals, n, MPI_MAX); }
+PetscErrorCode PdAllreduceMin(MPI_Comm comm, double *vals, int n) { return AllreduceOp(comm, vals, n, MPI_MIN); }
+
+PetscErrorCode PdPeakMemory(MPI_Comm comm, double *mine, double *maxall)
+{
+  struct rusage ru;
+  double        m;
+
+  PetscFunctionBegin;
+  getrusage(RUSAGE_SELF, &ru);
+  m = (double)ru.ru_maxrss * 1024.0; /* Linux reports kilobytes */
+  if (mine) *mine = m;
+  if (maxall) PetscCallMPI(MPI_Allreduce(&m, maxall, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}

@@ -1,6 +1,7 @@
 /* Package registration (log events) and small collective helpers. */
 #include <pdecon/sys.h>
 #include <sys/resource.h>
+#include <fftw3-mpi.h>
 
 PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
   PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
@@ -8,11 +9,21 @@ PetscClassId PD_CLASSID;
 
 static PetscBool pd_registered = PETSC_FALSE;
 
+static PetscErrorCode PdFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  fftwf_mpi_cleanup();
+  pd_registered = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdInitializePackage(void)
 {
   PetscFunctionBegin;
   if (pd_registered) PetscFunctionReturn(0);
   pd_registered = PETSC_TRUE;
+  fftwf_mpi_init();
+  PetscCall(PetscRegisterFinalize(PdFinalizePackage));
   PetscCall(PetscClassIdRegister("pdecon", &PD_CLASSID));
   PetscCall(PetscLogEventRegister("FFTForward", PD_CLASSID, &PD_EV_FFT_FWD));
   PetscCall(PetscLogEventRegister("FFTInverse", PD_CLASSID, &PD_EV_FFT_INV));

@@ -1,0 +1,46 @@
+/* Distributed FFT convolution with a fixed PSF: the operators H x = h * x and Hᵀ r = h̃ * r.
+
+   The working volume (size n = z, y, x) is split over z in FFTW-MPI's slabs. Forward transforms
+   are real-to-complex in place with FFTW_MPI_TRANSPOSED_OUT and inverse ones complex-to-real with
+   FFTW_MPI_TRANSPOSED_IN, so the spectrum stays in the transposed (y, z, x) layout and no
+   transpose back is ever done. Plans are made once (FFTW_MEASURE by default; wisdom is shared
+   between ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed
+   once and holds the 1/N normalisation of the unnormalised FFTW transforms.
+
+   Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
+   rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
+   buffer. Memory: the work buffer and the OTF, each about one working volume. */
+#ifndef PDECON_FFTCONV_H
+#define PDECON_FFTCONV_H
+
+#include <pdecon/layout.h>
+#include <petscviewer.h>
+
+typedef struct _p_PdFFTConv *PdFFTConv;
+
+PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
+/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none. */
+PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
+PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
+/* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */
+PetscErrorCode PdFFTConvSetUp(PdFFTConv c);
+PetscErrorCode PdFFTConvGetLayout(PdFFTConv c, const PdLayout **lay);
+PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work);
+/* psf: compact pn[0] x pn[1] x pn[2] array present on every rank; voxel `center` of the PSF is
+   placed at the origin (circularly), so H does not shift the image. pn <= n in every axis. The
+   PSF is used as given (normalise it first). Uses the work buffer. */
+PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3]);
+/* work <- H work (transpose = FALSE) or Hᵀ work (TRUE): forward FFT, multiply by OTF or its
+   conjugate, inverse FFT. */
+PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
+/* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
+PetscErrorCode PdFFTConvForward(PdFFTConv c);
+PetscErrorCode PdFFTConvInverse(PdFFTConv c);
+PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wisdom_used);
+PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
+PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
+
+/* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
+ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
+
+#endif

@@ -1,0 +1,110 @@
+/* FFT convolution against a direct spatial convolution (periodic and zero-padded), and the
+   adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count. */
+/* ranks: 1 2 3 */
+#include "testutil.h"
+#include <pdecon/fftconv.h>
+#include <math.h>
+#include <string.h>
+
+/* Direct convolution of the compact volume x (size n) with psf (size pn, centre c):
+   out[i] = sum_k psf[k] x[i - (k - c)], indices taken modulo n (periodic) or dropped (zero). */
+static void DirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t c[3],
+                       int periodic, int transpose, double *out)
+{
+  for (ptrdiff_t z = 0; z < n[0]; z++)
+    for (ptrdiff_t y = 0; y < n[1]; y++)
+      for (ptrdiff_t xx = 0; xx < n[2]; xx++) {
+        double s = 0;
+        for (ptrdiff_t k = 0; k < pn[0]; k++)
+          for (ptrdiff_t j = 0; j < pn[1]; j++)
+            for (ptrdiff_t i = 0; i < pn[2]; i++) {
+              ptrdiff_t sgn = transpose ? -1 : 1;
+              ptrdiff_t q[3] = {z - sgn * (k - c[0]), y - sgn * (j - c[1]), xx - sgn * (i - c[2])};
+              int       inside = 1;
+              for (int d = 0; d < 3; d++) {
+                if (periodic) q[d] = ((q[d] % n[d]) + n[d]) % n[d];
+                else if (q[d] < 0 || q[d] >= n[d]) inside = 0;
+              }
+              if (inside) s += psf[(k * pn[1] + j) * pn[2] + i] * (double)x[(q[0] * n[1] + q[1]) * n[2] + q[2]];
+            }
+        out[(z * n[1] + y) * n[2] + xx] = s;
+      }
+}
+
+static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, unsigned long long seed)
+{
+  PdFFTConv       conv;
+  const PdLayout *lay;
+  PdLayout       *box;
+  ptrdiff_t       n[3], cnt = m[0] * m[1] * m[2], pcnt = pn[0] * pn[1] * pn[2];
+  float          *x, *r, *psf, *work, *hx = NULL, *htr = NULL;
+  double         *ref, *reft;
+
+  PetscFunctionBegin;
+  for (int d = 0; d < 3; d++) n[d] = periodic ? m[d] : m[d] + pn[d] - 1;
+  PetscCall(PetscMalloc3(cnt, &x, cnt, &r, pcnt, &psf));
+  PetscCall(PetscMalloc2(cnt, &ref, cnt, &reft));
+  for (ptrdiff_t i = 0; i < cnt; i++) x[i] = (float)PdTestUniform(&seed);
+  for (ptrdiff_t i = 0; i < cnt; i++) r[i] = (float)PdTestUniform(&seed) - 0.5f;
+  for (ptrdiff_t i = 0; i < pcnt; i++) psf[i] = (float)PdTestUniform(&seed);
+
+  PetscCall(PdFFTConvCreate(PETSC_COMM_WORLD, &conv));
+  PetscCall(PdFFTConvSetSizes(conv, n));
+  PetscCall(PdFFTConvSetUp(conv));
+  PetscCall(PdFFTConvSetPSF(conv, pn, psf, c));
+  PetscCall(PdFFTConvGetLayout(conv, &lay));
+  PetscCall(PdFFTConvGetWork(conv, &work));
+  PetscCall(PdLayoutCreateBox(lay, m, PETSC_FALSE, &box));
+
+  /* H x: image in the box, zeros elsewhere */
+  memset(work, 0, sizeof(float) * PdLayoutLocalSize(lay));
+  PetscCall(PdVolumeScatterFromGlobal(box, x, work));
+  PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+  PetscCall(PdVolumeGather(box, work, 0, &hx));
+  memset(work, 0, sizeof(float) * PdLayoutLocalSize(lay));
+  PetscCall(PdVolumeScatterFromGlobal(box, r, work));
+  PetscCall(PdFFTConvApply(conv, PETSC_TRUE));
+  PetscCall(PdVolumeGather(box, work, 0, &htr));
+
+  if (lay->rank == 0) {
+    double err = 0, nrm = 0, errt = 0, nrmt = 0, a = 0, b = 0, sa = 0;
+    DirectConv(m, x, pn, psf, c, periodic, 0, ref);
+    DirectConv(m, r, pn, psf, c, periodic, 1, reft);
+    for (ptrdiff_t i = 0; i < cnt; i++) {
+      err += (hx[i] - ref[i]) * (hx[i] - ref[i]);
+      nrm += ref[i] * ref[i];
+      errt += (htr[i] - reft[i]) * (htr[i] - reft[i]);
+      nrmt += reft[i] * reft[i];
+      a += (double)hx[i] * r[i];
+      b += (double)x[i] * htr[i];
+      sa += fabs((double)hx[i] * r[i]);
+    }
+    PD_EXPECT(sqrt(err / nrm) < 1e-5, "H vs direct (%s, m %td %td %td): rel err %g", periodic ? "periodic" : "padded", m[0], m[1], m[2], sqrt(err / nrm));
+    PD_EXPECT(sqrt(errt / nrmt) < 1e-5, "H^T vs direct (%s): rel err %g", periodic ? "periodic" : "padded", sqrt(errt / nrmt));
+    PD_EXPECT(fabs(a - b) < 1e-5 * sa, "adjoint identity (%s): <Hx,r>=%.9g <x,H^T r>=%.9g", periodic ? "periodic" : "padded", a, b);
+  }
+  PetscCall(PetscFree(hx));
+  PetscCall(PetscFree(htr));
+  PetscCall(PdLayoutDestroy(&box));
+  PetscCall(PdFFTConvDestroy(&conv));
+  PetscCall(PetscFree3(x, r, psf));
+  PetscCall(PetscFree2(ref, reft));
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  const ptrdiff_t m1[3] = {5, 6, 7}, p1[3] = {3, 4, 5}, c1[3] = {1, 2, 2};
+  const ptrdiff_t m2[3] = {2, 8, 6}, p2[3] = {1, 3, 3}, c2[3] = {0, 1, 1}; /* 3 ranks: one owns no plane */
+  const ptrdiff_t m3[3] = {7, 5, 4}, p3[3] = {4, 2, 3}, c3[3] = {3, 0, 1};
+  const ptrdiff_t g[7][2] = {{1, 1}, {64, 64}, {100, 100}, {101, 105}, {97, 98}, {0, 1}, {15, 15}};
+
+  PetscCall(PdTestInitialize(&argc, &argv));
+  for (int i = 0; i < 7; i++) PD_EXPECT(PdFFTGoodSize(g[i][0]) == g[i][1], "good size of %td: %td", g[i][0], PdFFTGoodSize(g[i][0]));
+  for (int periodic = 0; periodic < 2; periodic++) {
+    PetscCall(CheckCase(m1, p1, c1, periodic, 11));
+    PetscCall(CheckCase(m2, p2, c2, periodic, 12));
+    PetscCall(CheckCase(m3, p3, c3, periodic, 13));
+  }
+  return PdTestFinalize("fftconv");
+}

@@ -1,0 +1,70 @@
+/* Private state of PdDecon, shared by the solver loop (decon.c) and the methods (one file each). */
+#ifndef PDECON_DECON_IMPL_H
+#define PDECON_DECON_IMPL_H
+
+#include <pdecon/decon.h>
+
+typedef struct {
+  const char *name;        /* value of -decon_method */
+  const char *description;
+  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights included */
+  PetscErrorCode (*setup)(PdDecon);                                   /* allocate state; x holds x0 */
+  PetscErrorCode (*step)(PdDecon, PetscBool want_objective, double *objective, double *change);
+  PetscErrorCode (*destroy)(PdDecon);
+} PdMethodOps;
+
+struct _p_PdDecon {
+  MPI_Comm        comm;
+  const PdMethodOps *ops;
+  void           *mctx;        /* method state */
+  PetscBool       msetup;
+
+  /* problem */
+  ptrdiff_t       m[3];        /* image size */
+  char           *dataname, *psfname;
+  ptrdiff_t       pn[3], pc[3];/* PSF size and centre (after preparation) */
+  float          *psf;
+  PdPSFCenter     center_mode;
+  PdBoundary      boundary;
+  PetscInt        pad[3];      /* padding per axis in voxels; -1: from the PSF */
+  double          bg;          /* background; < 0: estimate */
+  double          bg_percentile;
+  double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
+  PetscBool       clip_negative;
+
+  /* discretisation */
+  PdFFTConv       conv;
+  const PdLayout *lay;         /* working slabs (owned by conv) */
+  PdLayout       *blay;        /* image box view into working volumes */
+  PdLayout       *dlay;        /* compact image box (data) */
+  float          *work;        /* FFT buffer (owned by conv) */
+  float          *y;           /* data, compact image box */
+  float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere */
+  float          *x;           /* current estimate, working layout */
+  double          eps;         /* denominators are clipped at eps */
+  double          x0;          /* flat initial value */
+  PetscBool       setup, prepared;
+
+  /* loop */
+  PetscInt        max_it, it;
+  double          rtol, solve_time;
+  PdDeconConvergedReason reason;
+  PdDeconMonitorFn monitor[4];
+  void           *monitor_ctx[4];
+  PetscInt        nmonitor;
+  PetscViewer     monitor_viewer;
+  PetscBool       converged_reason;
+};
+
+/* The Richardson-Lucy correction shared by RL-type methods. On entry work holds the estimate u
+   (working layout, zero in the row padding). On exit work holds Hᵀ(y / (H u + b)) restricted to
+   the measured box (Bertero-Boccacci), and *objective the I-divergence of u when asked for.
+   Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
+
+/* Number of floats in the local slab of a working volume (flat loops over the slab). */
+static inline ptrdiff_t PdDeconLocalCount(PdDecon d) { return d->lay->nzl * d->lay->ps; }
+
+extern const PdMethodOps PdMethod_RL, PdMethod_RLBiggs;
+
+#endif

@@ -1,0 +1,129 @@
+/* Richardson-Lucy (boundary weighted, with background) after k iterations: the distributed
+   solver on this rank count, the same solver on one rank, and a straightforward serial
+   implementation with direct spatial convolutions written here must all agree. */
+/* ranks: 1 2 3 */
+#include "testutil.h"
+#include <pdecon/decon.h>
+#include <math.h>
+#include <string.h>
+
+#define IDX(a, b, c, n) ((((ptrdiff_t)(a)) * (n)[1] + (b)) * (n)[2] + (c))
+
+/* Serial reference. The object lives on the extended domain E = m + pn - 1 (every voxel that
+   reaches the measured box through the PSF); e = i - k + pn - 1 links object voxel e, box voxel
+   i and PSF voxel k (centre c). */
+static void ReferenceRL(const ptrdiff_t m[3], const float *y, const ptrdiff_t pn[3], const float *h, double b, double thr, int iters, double *xbox)
+{
+  ptrdiff_t E[3], ne, nm = m[0] * m[1] * m[2];
+  for (int d = 0; d < 3; d++) E[d] = m[d] + pn[d] - 1;
+  ne = E[0] * E[1] * E[2];
+  double *x = calloc(ne, sizeof(double)), *w = calloc(ne, sizeof(double)), *hx = calloc(nm, sizeof(double)), *ht = calloc(ne, sizeof(double));
+  double  mean = 0;
+  for (ptrdiff_t i = 0; i < nm; i++) mean += y[i];
+  mean /= nm;
+  double eps = 1e-6 * mean, x0 = fmax(mean - b, eps);
+  /* Hᵀ applied to r on the box (r == NULL: r = 1) */
+#define ADJ(r) \
+  for (ptrdiff_t e = 0; e < ne; e++) ht[e] = 0; \
+  for (ptrdiff_t i0 = 0; i0 < m[0]; i0++) for (ptrdiff_t i1 = 0; i1 < m[1]; i1++) for (ptrdiff_t i2 = 0; i2 < m[2]; i2++) \
+    for (ptrdiff_t k0 = 0; k0 < pn[0]; k0++) for (ptrdiff_t k1 = 0; k1 < pn[1]; k1++) for (ptrdiff_t k2 = 0; k2 < pn[2]; k2++) \
+      ht[IDX(i0 - k0 + pn[0] - 1, i1 - k1 + pn[1] - 1, i2 - k2 + pn[2] - 1, E)] += h[IDX(k0, k1, k2, pn)] * ((r) ? (r)[IDX(i0, i1, i2, m)] : 1.0);
+  ADJ((double *)NULL);
+  for (ptrdiff_t e = 0; e < ne; e++) {
+    w[e] = ht[e] > thr ? 1.0 / ht[e] : 0.0;
+    x[e] = w[e] > 0 ? x0 : 0.0;
+  }
+  for (int it = 0; it < iters; it++) {
+    for (ptrdiff_t i0 = 0; i0 < m[0]; i0++)
+      for (ptrdiff_t i1 = 0; i1 < m[1]; i1++)
+        for (ptrdiff_t i2 = 0; i2 < m[2]; i2++) {
+          double s = 0;
+          for (ptrdiff_t k0 = 0; k0 < pn[0]; k0++)
+            for (ptrdiff_t k1 = 0; k1 < pn[1]; k1++)
+              for (ptrdiff_t k2 = 0; k2 < pn[2]; k2++) s += h[IDX(k0, k1, k2, pn)] * x[IDX(i0 - k0 + pn[0] - 1, i1 - k1 + pn[1] - 1, i2 - k2 + pn[2] - 1, E)];
+          double mu = fmax(s + b, eps);
+          hx[IDX(i0, i1, i2, m)] = y[IDX(i0, i1, i2, m)] / mu;
+        }
+    ADJ(hx);
+    for (ptrdiff_t e = 0; e < ne; e++) x[e] *= ht[e] * w[e];
+  }
+  /* box voxel i is object voxel i + (pn - 1 - c) */
+  (void)0;
+  for (ptrdiff_t i0 = 0; i0 < m[0]; i0++)
+    for (ptrdiff_t i1 = 0; i1 < m[1]; i1++)
+      for (ptrdiff_t i2 = 0; i2 < m[2]; i2++) xbox[IDX(i0, i1, i2, m)] = x[IDX(i0 + pn[0] / 2, i1 + pn[1] / 2, i2 + pn[2] / 2, E)];
+  free(x); free(w); free(hx); free(ht);
+}
+
+static PetscErrorCode RunRL(MPI_Comm comm, const char *method, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
+{
+  PdDecon         d;
+  const PdLayout *lay;
+  float          *y;
+  const float    *x;
+  int             rank;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetMethod(d, method));
+  PetscCall(PdDeconSetImageSize(d, m, "test-data"));
+  PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
+  PetscCall(PdDeconSetBackground(d, b));
+  PetscCall(PdDeconSetTolerances(d, iters, 0.0));
+  PetscCall(PdDeconGetData(d, &lay, &y));
+  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
+  PetscCall(PdDeconSolve(d));
+  PetscCall(PdDeconGetSolution(d, &lay, &x));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  const ptrdiff_t m[3] = {7, 12, 10}, pn[3] = {5, 5, 5};
+  const ptrdiff_t nm = m[0] * m[1] * m[2];
+  const double    b  = 2.0;
+  const int       iters = 8;
+  float           y[7 * 12 * 10], h[125], *xw = NULL, *xs = NULL, *xb = NULL;
+  double          xref[7 * 12 * 10];
+  unsigned long long seed = 5;
+  int             rank;
+
+  PetscCall(PdTestInitialize(&argc, &argv));
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  /* symmetric Gaussian-like PSF with its peak in the middle voxel */
+  for (int k = 0; k < 5; k++)
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < 5; i++) h[(k * 5 + j) * 5 + i] = (float)exp(-0.5 * ((k - 2) * (k - 2) / 1.2 + (j - 2) * (j - 2) / 0.8 + (i - 2) * (i - 2) / 0.8));
+  double hs = 0;
+  for (int i = 0; i < 125; i++) hs += h[i];
+  for (int i = 0; i < 125; i++) h[i] = (float)(h[i] / hs);
+  for (ptrdiff_t i = 0; i < nm; i++) y[i] = (float)(b + 20.0 * PdTestUniform(&seed) * (PdTestUniform(&seed) < 0.3));
+
+  PetscCall(RunRL(PETSC_COMM_WORLD, "rl", m, y, pn, h, b, iters, &xw));
+  if (rank == 0) {
+    PetscCall(RunRL(PETSC_COMM_SELF, "rl", m, y, pn, h, b, iters, &xs));
+    ReferenceRL(m, y, pn, h, b, 1e-2, iters, xref);
+    float xr[7 * 12 * 10];
+    for (ptrdiff_t i = 0; i < nm; i++) xr[i] = (float)xref[i];
+    double dws = PdTestRelDiff(xw, xs, nm), dref = PdTestRelDiff(xw, xr, nm);
+    printf("RL %d its: this rank count vs 1 rank %.2e, vs direct serial reference %.2e\n", iters, dws, dref);
+    PD_EXPECT(dws < 1e-5, "RL differs between rank counts: %g", dws);
+    PD_EXPECT(dref < 1e-5, "RL differs from the serial reference: %g", dref);
+    PetscCall(PetscFree(xs));
+  }
+  PetscCall(PetscFree(xw));
+  /* the accelerated variant is rank-count invariant too */
+  PetscCall(RunRL(PETSC_COMM_WORLD, "rl_biggs", m, y, pn, h, b, 3 * iters, &xw));
+  if (rank == 0) {
+    PetscCall(RunRL(PETSC_COMM_SELF, "rl_biggs", m, y, pn, h, b, 3 * iters, &xb));
+    double d = PdTestRelDiff(xw, xb, nm);
+    printf("RL-Biggs %d its: this rank count vs 1 rank %.2e\n", 3 * iters, d);
+    PD_EXPECT(d < 1e-5, "RL-Biggs differs between rank counts: %g", d);
+    PetscCall(PetscFree(xb));
+  }
+  PetscCall(PetscFree(xw));
+  return PdTestFinalize("rl");
+}

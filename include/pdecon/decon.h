@@ -64,9 +64,14 @@ PetscErrorCode PdDeconGetWorkingSize(PdDecon d, ptrdiff_t n[3]);
 PetscErrorCode PdDeconGetFFTConv(PdDecon d, PdFFTConv *conv);
 PetscErrorCode PdDeconGetIterationNumber(PdDecon d, PetscInt *it);
 PetscErrorCode PdDeconGetConvergedReason(PdDecon d, PdDeconConvergedReason *r);
+/* Seconds spent in the iteration loop: so far when called from a monitor, in total after. */
 PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *seconds);
 PetscErrorCode PdDeconMonitorSet(PdDecon d, PdDeconMonitorFn fn, void *ctx);
+/* Removes every monitor set with PdDeconMonitorSet (the -decon_monitor one included). */
+PetscErrorCode PdDeconMonitorCancel(PdDecon d);
 PetscErrorCode PdDeconView(PdDecon d, PetscViewer v);
+/* "Deconvolution (rl) converged due to CONVERGED_RTOL iterations 37 (12.1 s)" */
+PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v);
 PetscErrorCode PdDeconDestroy(PdDecon *d);
 
 /* Run one more iteration of the current method from the current state (benchmarks). */

@@ -38,10 +38,12 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
 PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
 {
   PetscFunctionBegin;
-  PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the method before PdDeconSetUp");
   for (int i = 0; i < NMETHODS; i++)
     if (!strcmp(methods[i]->name, name)) {
-      d->ops = methods[i];
+      /* switching keeps the problem (plans, OTF, data, weights) and drops the old method's state */
+      if (d->msetup && d->ops->destroy) PetscCall(d->ops->destroy(d));
+      d->msetup = PETSC_FALSE;
+      d->ops    = methods[i];
       PetscFunctionReturn(0);
     }
   SETERRQ(d->comm, PD_ERR_INPUT, "unknown deconvolution method '%s' (see -help)", name);
@@ -57,7 +59,7 @@ PetscErrorCode PdDeconGetMethod(PdDecon d, const char **name)
 static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double change, void *ctx)
 {
   PetscViewer v       = (PetscViewer)ctx;
-  double      elapsed = PdTime() - d->solve_time;
+  double      elapsed = PdTime() - d->t_start;
   double      eta     = it > 0 ? elapsed / it * (double)(d->max_it - it) : 0;
 
   PetscFunctionBegin;
@@ -79,7 +81,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscViewerFormat fmt;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(d->comm, "decon_", "Deconvolution solver", "PdDecon");
+  PetscOptionsBegin(d->comm, NULL, "Deconvolution solver", "PdDecon");
   PetscCall(PetscOptionsString("-decon_method", "Method: rl (Richardson-Lucy), rl_biggs (RL with Biggs-Andrews acceleration)", "PdDeconSetMethod", d->ops->name, method, sizeof(method), &set));
   if (set) PetscCall(PdDeconSetMethod(d, method));
   PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
@@ -387,7 +389,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   PetscCall(MethodSetUp(d));
   d->reason     = PD_DECON_ITERATING;
   t0            = PdTime();
-  d->solve_time = t0;
+  d->t_start    = t0;
   for (d->it = 0; d->it < d->max_it;) {
     PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
     d->it++;
@@ -403,9 +405,16 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   }
   if (d->reason == PD_DECON_ITERATING) d->reason = PD_DECON_CONVERGED_ITS;
   d->solve_time = PdTime() - t0;
-  if (d->converged_reason)
-    PetscCall(PetscPrintf(d->comm, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT "\n", d->ops->name, d->reason > 0 ? "converged" : "diverged", ReasonName(d->reason), d->it));
+  if (d->converged_reason) PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(d->comm)));
   PetscCheck(d->reason > 0, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT " (%.2f s)\n", d->ops->name, d->reason > 0 ? "converged" : "diverged", ReasonName(d->reason), d->it,
+                                   d->solve_time));
   PetscFunctionReturn(0);
 }
 
@@ -450,7 +459,7 @@ PetscErrorCode PdDeconGetConvergedReason(PdDecon d, PdDeconConvergedReason *r)
 PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *s)
 {
   PetscFunctionBegin;
-  *s = d->solve_time;
+  *s = d->reason == PD_DECON_ITERATING ? PdTime() - d->t_start : d->solve_time;
   PetscFunctionReturn(0);
 }
 
@@ -458,6 +467,13 @@ PetscErrorCode PdDeconGetVolumeCount(PdDecon d, PetscInt *count)
 {
   PetscFunctionBegin;
   *count = d->ops->nvolumes;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconMonitorCancel(PdDecon d)
+{
+  PetscFunctionBegin;
+  d->nmonitor = 0;
   PetscFunctionReturn(0);
 }
 

@@ -47,7 +47,7 @@ struct _p_PdDecon {
 
   /* loop */
   PetscInt        max_it, it;
-  double          rtol, solve_time;
+  double          rtol, solve_time, t_start;
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
   void           *monitor_ctx[4];

@@ -60,7 +60,7 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscBool   set;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(c->comm, "fft_", "Distributed FFT convolution", "FFT");
+  PetscOptionsBegin(c->comm, NULL, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
   PetscOptionsEnd();

@@ -1,0 +1,39 @@
+/* The pdecon front end: one executable, one file per subcommand. */
+#ifndef PDECON_APP_H
+#define PDECON_APP_H
+
+#include <pdecon/sys.h>
+#include <pdecon/psf.h>
+
+typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
+
+PetscErrorCode CmdDeconvolve(MPI_Comm comm);
+PetscErrorCode CmdPSF(MPI_Comm comm);
+PetscErrorCode CmdSimulate(MPI_Comm comm);
+PetscErrorCode CmdDemo(MPI_Comm comm);
+PetscErrorCode CmdBench(MPI_Comm comm);
+
+/* True when -help was given: commands read their options (so PETSc lists them) and stop. */
+PetscBool AppHelpRequested(void);
+/* Refuses options nobody read (typos), naming them; call once all options have been read. */
+PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm);
+
+/* The PSF: a file (-psf FILE[:/dataset]) or a model (-psf_type bornwolf|gaussian with -psf_na,
+   -psf_ni, -psf_lambda, -psf_dxy, -psf_dz, -psf_size, -psf_sigma). voxel: the image's voxel size
+   (nm, 0 = unknown), the default for -psf_dxy and -psf_dz. Returns a compact array on every
+   rank and a name for messages (the file, or "Born & Wolf PSF"). */
+typedef struct {
+  char      file[PETSC_MAX_PATH_LEN];
+  PetscInt  type; /* 0 bornwolf, 1 gaussian */
+  PdOptics  optics;
+  double    sigma[3];
+  ptrdiff_t size[3]; /* 0: default */
+} AppPSFOptions;
+PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSFOptions *o);
+PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn[3], float **psf, char *name, size_t namelen);
+/* "z,y,x" option into three sizes; returns set. */
+PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n[3], PetscBool *set);
+/* The options database as one string (for output attributes). Free with PetscFree. */
+PetscErrorCode AppOptionsString(char **s);
+
+#endif

@@ -1,0 +1,67 @@
+/* The PSF a command works with: a measured one from a file, or a model computed from optics. */
+#include "app.h"
+#include <pdecon/io.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const psf_types[] = {"bornwolf", "gaussian"};
+
+PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSFOptions *o)
+{
+  PetscBool set;
+  PetscInt  cnt = 3, size[3] = {0, 0, 0};
+
+  PetscFunctionBegin;
+  o->optics.na     = 1.4;
+  o->optics.ni     = 1.518;
+  o->optics.lambda = 520;
+  o->optics.dxy    = voxel && voxel[2] > 0 ? voxel[2] : 65;
+  o->optics.dz     = voxel && voxel[0] > 0 ? voxel[0] : 200;
+  o->sigma[0]      = 400;
+  o->sigma[1] = o->sigma[2] = 100;
+  o->type                   = 0;
+  o->file[0]                = 0;
+  PetscOptionsBegin(comm, NULL, "Point spread function", "PSF");
+  PetscCall(PetscOptionsString("-psf", "Measured PSF file (TIFF, or HDF5 as file.h5:/dataset); overrides -psf_type", "", o->file, o->file, sizeof(o->file), NULL));
+  PetscCall(PetscOptionsEList("-psf_type", "PSF model when no file is given", "", psf_types, 2, psf_types[o->type], &o->type, NULL));
+  PetscCall(PetscOptionsReal("-psf_na", "Numerical aperture", "", o->optics.na, &o->optics.na, NULL));
+  PetscCall(PetscOptionsReal("-psf_ni", "Refractive index of the immersion medium", "", o->optics.ni, &o->optics.ni, NULL));
+  PetscCall(PetscOptionsReal("-psf_lambda", "Emission wavelength (nm)", "", o->optics.lambda, &o->optics.lambda, NULL));
+  PetscCall(PetscOptionsReal("-psf_dxy", "Lateral voxel size (nm; default: the image's)", "", o->optics.dxy, &o->optics.dxy, NULL));
+  PetscCall(PetscOptionsReal("-psf_dz", "Axial voxel size (nm; default: the image's)", "", o->optics.dz, &o->optics.dz, NULL));
+  PetscCall(PetscOptionsRealArray("-psf_sigma", "Gaussian PSF: sigma z,y,x (nm)", "", o->sigma, &cnt, NULL));
+  cnt = 3;
+  PetscCall(PetscOptionsIntArray("-psf_size", "PSF size z,y,x in voxels (default: from the optics)", "", size, &cnt, &set));
+  PetscOptionsEnd();
+  for (int d = 0; d < 3; d++) o->size[d] = set ? size[cnt == 1 ? 0 : d] : 0;
+  if (!o->file[0]) {
+    PetscCheck(o->optics.na > 0 && o->optics.na < o->optics.ni, comm, PD_ERR_INPUT, "-psf_na must be positive and smaller than -psf_ni (got NA %g, n %g)", o->optics.na, o->optics.ni);
+    PetscCheck(o->optics.lambda > 0 && o->optics.dxy > 0 && o->optics.dz > 0, comm, PD_ERR_INPUT, "-psf_lambda, -psf_dxy and -psf_dz must be positive");
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn[3], float **psf, char *name, size_t namelen)
+{
+  PetscFunctionBegin;
+  if (o->file[0]) {
+    PdImageInfo info;
+    PetscCall(PdImageReadAll(comm, o->file, &info, psf));
+    for (int d = 0; d < 3; d++) pn[d] = info.n[d];
+    PetscCall(PetscStrncpy(name, o->file, namelen));
+    PetscFunctionReturn(0);
+  }
+  if (o->size[0] > 0) {
+    for (int d = 0; d < 3; d++) pn[d] = o->size[d];
+  } else PetscCall(PdPSFDefaultSize(&o->optics, pn));
+  PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], psf));
+  if (o->type == 0) {
+    PetscCall(PdPSFBornWolf(&o->optics, pn, *psf));
+    snprintf(name, namelen, "Born & Wolf PSF (NA %g, n %g, %g nm)", o->optics.na, o->optics.ni, o->optics.lambda);
+  } else {
+    double voxel[3] = {o->optics.dz, o->optics.dxy, o->optics.dxy};
+    PetscCall(PdPSFGaussian(o->sigma, voxel, pn, *psf));
+    snprintf(name, namelen, "Gaussian PSF (sigma %g,%g,%g nm)", o->sigma[0], o->sigma[1], o->sigma[2]);
+  }
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,67 @@
+/* pdecon simulate: a synthetic acquisition with known ground truth, written to one HDF5 file
+   (/truth, /blurred, /data, /psf), for testing methods and parameters. */
+#include "app_sim.h"
+#include <pdecon/io.h>
+#include <pdecon/psfprep.h>
+
+PetscErrorCode CmdSimulate(MPI_Comm comm)
+{
+  const ptrdiff_t defsize[3] = {64, 256, 256};
+  char            output[PETSC_MAX_PATH_LEN] = "", name[256];
+  PetscBool       has_out;
+  AppSimOptions   o;
+  PdFFTConv       conv;
+  const PdLayout *wl;
+  PdLayout       *lay, *play;
+  ptrdiff_t       pn[3], pc[3], n[3];
+  float          *psf, *truth, *blurred, *data;
+  double          scale;
+  PdH5Writer      w;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "pdecon simulate", "");
+  PetscCall(PetscOptionsString("-output", "HDF5 file receiving /truth, /blurred, /data and /psf", "", output, output, sizeof(output), &has_out));
+  PetscOptionsEnd();
+  PetscCall(AppSimSetFromOptions(comm, defsize, &o));
+  PetscCall(PdFFTConvCreate(comm, &conv));
+  PetscCall(PdFFTConvSetFromOptions(conv));
+  if (AppHelpRequested()) {
+    PetscCall(PdFFTConvDestroy(&conv));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(AppCheckOptionsUsed(comm));
+  PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "simulate needs -output FILE.h5 (see -help)");
+  PetscCall(PdOutputCheck(comm, output, 0, NULL));
+  PetscCall(AppPSFCompute(comm, &o.psf, pn, &psf, name, sizeof(name)));
+  PetscCall(PdPSFPrepNormalize(comm, name, pn, psf));
+  PetscCall(PdPSFPrepCenter(pn, psf, PD_PSF_CENTER_PEAK, pc));
+  for (int d = 0; d < 3; d++) n[d] = PdFFTGoodSize(o.n[d] + pn[d] - 1);
+  PetscCall(PdFFTConvSetSizes(conv, n));
+  PetscCall(PdFFTConvSetPSF(conv, pn, psf, pc));
+  PetscCall(PdFFTConvGetLayout(conv, &wl));
+  PetscCall(PdLayoutCreateBox(wl, o.n, PETSC_TRUE, &lay));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &truth));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &blurred));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &data));
+  PetscCall(AppSimRun(&o, conv, lay, truth, blurred, data, &scale));
+  PetscCall(PdLayoutCreateBlock(comm, pn, &play));
+  {
+    PdImageAttrs a = {{o.phantom.voxel[0], o.phantom.voxel[1], o.phantom.voxel[2]}, "simulate", -1, NULL, NULL, PETSC_FALSE};
+    PetscCall(PdH5WriterOpen(comm, output, &w));
+    PetscCall(PdH5WriterAdd(w, "/truth", lay, truth, &a));
+    PetscCall(PdH5WriterAdd(w, "/blurred", lay, blurred, &a));
+    PetscCall(PdH5WriterAdd(w, "/data", lay, data, &a));
+    PetscCall(PdH5WriterAdd(w, "/psf", play, psf + play->z0 * play->ps, &a));
+    PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
+  }
+  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td phantom (%" PetscInt_FMT " tubes), %s, SNR %g dB, %g photons per unit, background %g\n", output, o.n[0], o.n[1], o.n[2], o.phantom.ntubes, name, o.snr,
+                        scale, o.bg));
+  PetscCall(PdLayoutDestroy(&play));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PdVolumeFree(&truth));
+  PetscCall(PdVolumeFree(&blurred));
+  PetscCall(PdVolumeFree(&data));
+  PetscCall(PetscFree(psf));
+  PetscCall(PdFFTConvDestroy(&conv));
+  PetscFunctionReturn(0);
+}

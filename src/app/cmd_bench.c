@@ -50,7 +50,7 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
   PdFFTConv       conv;
   const PdLayout *lay;
   float          *y;
-  double          t[64], obj, change;
+  double          t[64] = {0}, change;
   ptrdiff_t       pn[3] = {PetscMin(n[0], 9), PetscMin(n[1], 9), PetscMin(n[2], 9)};
   float          *psf;
   unsigned long long s = 12345;
@@ -83,7 +83,6 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
     PetscCallMPI(MPI_Barrier(comm));
     t[i] = PdTime() - t0;
   }
-  (void)obj;
   r->iter = Median(t, (int)reps);
   /* The bare transforms on the same buffer (its contents no longer matter). */
   for (PetscInt i = 0; i < reps; i++) {

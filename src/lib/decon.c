@@ -333,12 +333,14 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
       if (want_obj) {
         /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
            negative log-likelihood up to a constant. */
+#pragma omp simd reduction(+ : obj)
         for (ptrdiff_t x = 0; x < m2; x++) {
           float mu = PetscMax(r[x] + b, eps);
           obj += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
           r[x] = yr[x] / mu;
         }
       } else {
+#pragma omp simd
         for (ptrdiff_t x = 0; x < m2; x++) {
           float mu = r[x] + b;
           r[x]     = yr[x] / (mu > eps ? mu : eps);

@@ -36,6 +36,16 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
 /* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);
+/* Spectral access, for methods that work in the Fourier domain (ADMM, inverse filters). After
+   PdFFTConvForward the work buffer holds ncplx complex values (interleaved re, im) in FFTW's
+   transposed layout: index i = ((ky - ky0) * n0 + kz) * (n2/2 + 1) + kx for this rank's
+   ky0 <= ky < ky0 + nky. Inverse(Forward(x)) = N x with N = n0 n1 n2. The OTF is stored divided
+   by N, so Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
+PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky);
+PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
+/* sym[i] = sum_d w_d^2 4 sin^2(pi k_d / n_d): the transfer function of DᵀD for periodic forward
+   differences D with voxel weights w (z, y, x), i.e. the negative Laplacian; ncplx floats. */
+PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym);
 PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wisdom_used);
 PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
 PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);

@@ -7,8 +7,6 @@
 const char *const PdDeconConvergedReasons[] = {"DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS"};
 const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_BOUNDARY_", NULL};
 
-static const PdMethodOps *const methods[] = {&PdMethod_RL, &PdMethod_RLBiggs};
-#define NMETHODS ((int)(sizeof(methods) / sizeof(methods[0])))
 
 static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 4]; }
 
@@ -20,7 +18,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   PetscCall(PdInitializePackage());
   PetscCall(PetscNew(&d));
   d->comm             = comm;
-  d->ops              = &PdMethod_RL;
+  d->ops              = PdMethods[0];
   d->boundary         = PD_BOUNDARY_PADDED;
   d->center_mode      = PD_PSF_CENTER_PEAK;
   d->pad[0] = d->pad[1] = d->pad[2] = -1;
@@ -31,6 +29,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
+  if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
   PetscFunctionReturn(0);
 }
@@ -38,15 +37,25 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
 PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
 {
   PetscFunctionBegin;
-  for (int i = 0; i < NMETHODS; i++)
-    if (!strcmp(methods[i]->name, name)) {
-      /* switching keeps the problem (plans, OTF, data, weights) and drops the old method's state */
-      if (d->msetup && d->ops->destroy) PetscCall(d->ops->destroy(d));
+  if (!strcmp(d->ops->name, name)) PetscFunctionReturn(0);
+  for (int i = 0; i < PdNumMethods; i++)
+    if (!strcmp(PdMethods[i]->name, name)) {
+      /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
+      if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+      d->mctx   = NULL;
       d->msetup = PETSC_FALSE;
-      d->ops    = methods[i];
+      d->ops    = PdMethods[i];
+      if (d->ops->create) PetscCall(d->ops->create(d));
       PetscFunctionReturn(0);
     }
-  SETERRQ(d->comm, PD_ERR_INPUT, "unknown deconvolution method '%s' (see -help)", name);
+  {
+    char list[512] = "";
+    for (int i = 0; i < PdNumMethods; i++) {
+      PetscCall(PetscStrlcat(list, i ? ", " : "", sizeof(list)));
+      PetscCall(PetscStrlcat(list, PdMethods[i]->name, sizeof(list)));
+    }
+    SETERRQ(d->comm, PD_ERR_INPUT, "unknown deconvolution method '%s' (methods: %s)", name, list);
+  }
 }
 
 PetscErrorCode PdDeconGetMethod(PdDecon d, const char **name)
@@ -82,8 +91,17 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
 
   PetscFunctionBegin;
   PetscOptionsBegin(d->comm, NULL, "Deconvolution solver", "PdDecon");
-  PetscCall(PetscOptionsString("-decon_method", "Method: rl (Richardson-Lucy), rl_biggs (RL with Biggs-Andrews acceleration)", "PdDeconSetMethod", d->ops->name, method, sizeof(method), &set));
+  {
+    char help[1024] = "Method:";
+    for (int i = 0; i < PdNumMethods; i++) {
+      char one[160];
+      PetscCall(PetscSNPrintf(one, sizeof(one), " %s (%s)%s", PdMethods[i]->name, PdMethods[i]->description, i + 1 < PdNumMethods ? "," : ""));
+      PetscCall(PetscStrlcat(help, one, sizeof(help)));
+    }
+    PetscCall(PetscOptionsString("-decon_method", help, "PdDeconSetMethod", d->ops->name, method, sizeof(method), &set));
+  }
   if (set) PetscCall(PdDeconSetMethod(d, method));
+  if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
   PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
   PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg, &d->bg, NULL));
@@ -364,10 +382,9 @@ static PetscErrorCode MethodSetUp(PdDecon d)
 {
   PetscFunctionBegin;
   if (!d->prepared) PetscCall(Prepare(d));
-  if (d->msetup && d->ops->destroy) PetscCall(d->ops->destroy(d));
   /* flat start where the data can see the object */
   for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
-  PetscCall(d->ops->setup(d));
+  if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
   PetscFunctionReturn(0);
@@ -400,8 +417,8 @@ PetscErrorCode PdDeconSolve(PdDecon d)
       d->reason = PD_DECON_DIVERGED_NANORINF;
       break;
     }
-    if (change < d->rtol) {
-      d->reason = PD_DECON_CONVERGED_RTOL;
+    if (change < d->rtol || d->ops->direct) {
+      d->reason = d->ops->direct ? PD_DECON_CONVERGED_ITS : PD_DECON_CONVERGED_RTOL;
       break;
     }
   }
@@ -503,6 +520,7 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0));
   PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %g, background %s%g\n", d->max_it, d->rtol, d->prepared ? "" : "(estimated at solve) ", d->bg));
+  if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;
   PetscFunctionReturn(0);
@@ -514,7 +532,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
 
   PetscFunctionBegin;
   if (!d) PetscFunctionReturn(0);
-  if (d->msetup && d->ops->destroy) PetscCall(d->ops->destroy(d));
+  if (d->ops->destroy) PetscCall(d->ops->destroy(d));
   PetscCall(PdVolumeFree(&d->y));
   PetscCall(PdVolumeFree(&d->w));
   PetscCall(PdVolumeFree(&d->x));

@@ -4,20 +4,32 @@
 
 #include <pdecon/decon.h>
 
+/* A method. Life cycle: create (parameters with defaults in d->mctx) -> setfromoptions ->
+   setup at the start of every solve (allocate state the first time, reset it from the initial
+   estimate in d->x) -> step, step, ... -> destroy (parameters and state). Only step is needed;
+   every other entry may be NULL. */
 typedef struct {
   const char *name;        /* value of -decon_method */
   const char *description;
-  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights included */
-  PetscErrorCode (*setup)(PdDecon);                                   /* allocate state; x holds x0 */
+  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights and FFT buffer included */
+  PetscBool   direct;      /* a filter: one step gives the result */
+  PetscErrorCode (*create)(PdDecon);
+  PetscErrorCode (*setfromoptions)(PdDecon, PetscOptionItems *PetscOptionsObject);
+  PetscErrorCode (*setup)(PdDecon);
   PetscErrorCode (*step)(PdDecon, PetscBool want_objective, double *objective, double *change);
+  PetscErrorCode (*view)(PdDecon, PetscViewer);
   PetscErrorCode (*destroy)(PdDecon);
 } PdMethodOps;
+
+/* Every method, in the order -help lists them (methods.c). */
+extern const PdMethodOps *const PdMethods[];
+extern const int                PdNumMethods;
 
 struct _p_PdDecon {
   MPI_Comm        comm;
   const PdMethodOps *ops;
-  void           *mctx;        /* method state */
-  PetscBool       msetup;
+  void           *mctx;        /* method parameters and state */
+  PetscBool       msetup;      /* method set up for the current data */
 
   /* problem */
   ptrdiff_t       m[3];        /* image size */
@@ -65,6 +77,5 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objec
 /* Number of floats in the local slab of a working volume (flat loops over the slab). */
 static inline ptrdiff_t PdDeconLocalCount(PdDecon d) { return d->lay->nzl * d->lay->ps; }
 
-extern const PdMethodOps PdMethod_RL, PdMethod_RLBiggs;
 
 #endif

@@ -1,6 +1,7 @@
 /* Distributed FFT convolution: plans, OTF, and the operators H and Hᵀ (see fftconv.h). */
 #include <pdecon/fftconv.h>
 #include <fftw3-mpi.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,43 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCall(PetscLogFlops(6.0 * ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdFFTConvInverse(c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  if (ncplx) *ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
+  if (ky0) *ky0 = c->y0_t;
+  if (nky) *nky = c->nyl_t;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  if (otf) *otf = (const float *)c->otf;
+  if (N) *N = (double)c->n[0] * (double)c->n[1] * (double)c->n[2];
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym)
+{
+  const ptrdiff_t nx = c->n[2] / 2 + 1;
+  double         *sx, *sy, *sz;
+
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PetscMalloc3(c->n[0], &sz, c->n[1], &sy, nx, &sx));
+  for (ptrdiff_t k = 0; k < c->n[0]; k++) sz[k] = 4 * w[0] * w[0] * PetscSqr(sin(PETSC_PI * k / c->n[0]));
+  for (ptrdiff_t k = 0; k < c->n[1]; k++) sy[k] = 4 * w[1] * w[1] * PetscSqr(sin(PETSC_PI * k / c->n[1]));
+  for (ptrdiff_t k = 0; k < nx; k++) sx[k] = 4 * w[2] * w[2] * PetscSqr(sin(PETSC_PI * k / c->n[2]));
+  for (ptrdiff_t j = 0; j < c->nyl_t; j++)
+    for (ptrdiff_t k = 0; k < c->n[0]; k++)
+      for (ptrdiff_t i = 0; i < nx; i++) sym[(j * c->n[0] + k) * nx + i] = (float)(sy[c->y0_t + j] + sz[k] + sx[i]);
+  PetscCall(PetscFree3(sz, sy, sx));
   PetscFunctionReturn(0);
 }
 

@@ -19,16 +19,27 @@ typedef struct {
   PetscInt k;
 } BiggsCtx;
 
-static PetscErrorCode BiggsSetUp(PdDecon d)
+static PetscErrorCode BiggsCreate(PdDecon d)
 {
   BiggsCtx *c;
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&c));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->xprev));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->g));
-  PetscCall(PetscArraycpy(c->xprev, d->x, PdDeconLocalCount(d)));
   d->mctx = c;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode BiggsSetUp(PdDecon d)
+{
+  BiggsCtx *c = (BiggsCtx *)d->mctx;
+
+  PetscFunctionBegin;
+  if (!c->xprev) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->xprev));
+  if (!c->g) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->g));
+  PetscCall(PetscArraycpy(c->xprev, d->x, PdDeconLocalCount(d)));
+  PetscCall(PetscArrayzero(c->g, PdDeconLocalCount(d)));
+  c->alpha = 0;
+  c->k     = 0;
   PetscFunctionReturn(0);
 }
 
@@ -90,4 +101,4 @@ static PetscErrorCode BiggsDestroy(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-const PdMethodOps PdMethod_RLBiggs = {"rl_biggs", "Richardson-Lucy with Biggs-Andrews acceleration", 5, BiggsSetUp, BiggsStep, BiggsDestroy};
+const PdMethodOps PdMethod_RLBiggs = {"rl_biggs", "Richardson-Lucy with Biggs-Andrews acceleration", 5, PETSC_FALSE, BiggsCreate, NULL, BiggsSetUp, BiggsStep, NULL, BiggsDestroy};

@@ -74,6 +74,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v);
 PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v);
 PetscErrorCode PdDeconDestroy(PdDecon *d);
 
+/* The methods -decon_method accepts, in table order; direct: a filter (one step), not iterative. */
+int         PdDeconMethodCount(void);
+const char *PdDeconMethodName(int i, PetscBool *direct);
+
 /* Run one more iteration of the current method from the current state (benchmarks). */
 PetscErrorCode PdDeconStep(PdDecon d, double *objective, double *change);
 /* Working-size float volumes the method keeps per rank (besides the OTF and compact data). */

@@ -1,20 +1,42 @@
 /* pdecon demo: simulate microtubules seen through a widefield microscope, deconvolve them with
-   Richardson-Lucy and with its Biggs-Andrews accelerated form, and compare both with the truth:
-   a quality table, one HDF5 file with every volume, and a PNG of max-intensity projections. */
+   every iterative method (or those of -demo_methods), and compare each with the truth: a quality
+   table at the iterations of -demo_its, the iterations and time the accelerated RL needs to
+   reach plain RL's quality, one HDF5 file with every volume, and a PNG of max-intensity
+   projections. */
 #include "app_sim.h"
 #include <pdecon/decon.h>
 #include <pdecon/io.h>
 #include <pdecon/metrics.h>
 #include <math.h>
+#include <string.h>
 
-#define MAX_TRACK 1000
+#define MAX_TRACK   1000
+#define MAX_CHECK   8
+#define MAX_METHODS 24
 
-/* Records PSNR and solve time after every iteration (the metric's own cost excluded). */
+typedef struct {
+  double psnr, ssim, rsnr;
+} Quality;
+
+/* Per method: PSNR and solve time after every iteration, full quality at the checkpoints; the
+   metrics' own cost is excluded from the times. */
 typedef struct {
   const PdLayout *tlay;
   const float    *truth;
+  PetscInt        ncheck, check[MAX_CHECK];
+  Quality         q[MAX_CHECK];
+  double          tq[MAX_CHECK];
   double          psnr[MAX_TRACK + 1], t[MAX_TRACK + 1], spent;
 } Track;
+
+static PetscErrorCode Measure(const PdLayout *el, const float *e, const PdLayout *tl, const float *t, Quality *q)
+{
+  PetscFunctionBegin;
+  PetscCall(PdMetricPSNR(el, e, tl, t, &q->psnr));
+  PetscCall(PdMetricSSIM(el, e, tl, t, &q->ssim));
+  PetscCall(PdMetricRSNR(el, e, tl, t, &q->rsnr));
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode TrackMonitor(PdDecon d, PetscInt it, double obj, double change, void *ctx)
 {
@@ -32,47 +54,61 @@ static PetscErrorCode TrackMonitor(PdDecon d, PetscInt it, double obj, double ch
   tr->t[it] = elapsed - tr->spent;
   PetscCall(PdDeconGetSolution(d, &xl, &x));
   PetscCall(PdMetricPSNR(xl, x, tr->tlay, tr->truth, &tr->psnr[it]));
+  for (PetscInt c = 0; c < tr->ncheck; c++)
+    if (tr->check[c] == it) {
+      PetscCall(Measure(xl, x, tr->tlay, tr->truth, &tr->q[c]));
+      tr->tq[c] = tr->t[it];
+    }
   tr->spent += PdTime() - tin;
   PetscFunctionReturn(0);
 }
 
-typedef struct {
-  double psnr, ssim, rsnr;
-} Quality;
-
-static PetscErrorCode Measure(const PdLayout *el, const float *e, const PdLayout *tl, const float *t, Quality *q)
+/* First iteration at which a track reaches a PSNR, or -1. */
+static PetscInt Reach(const Track *tr, PetscInt its, double psnr)
 {
-  PetscFunctionBegin;
-  PetscCall(PdMetricPSNR(el, e, tl, t, &q->psnr));
-  PetscCall(PdMetricSSIM(el, e, tl, t, &q->ssim));
-  PetscCall(PdMetricRSNR(el, e, tl, t, &q->rsnr));
-  PetscFunctionReturn(0);
+  for (PetscInt k = 1; k <= its; k++)
+    if (tr->psnr[k] >= psnr) return k;
+  return -1;
 }
 
 PetscErrorCode CmdDemo(MPI_Comm comm)
 {
   const ptrdiff_t defsize[3] = {64, 256, 256};
   char            output[PETSC_MAX_PATH_LEN] = "pdecon-demo.h5", preview[PETSC_MAX_PATH_LEN] = "pdecon-demo.png", name[256];
+  char           *mnames[MAX_METHODS];
+  PetscInt        nm = MAX_METHODS, its[MAX_CHECK] = {50}, nits = MAX_CHECK, maxit = 0;
   AppSimOptions   o;
   PdDecon         d;
   PdFFTConv       conv;
   const PdLayout *dl, *xl;
   PdLayout       *play;
-  float          *truth, *blurred, *y, *rl, *acc, *psf;
+  float          *truth, *blurred, *y, *psf, *res[MAX_METHODS];
   const float    *x;
   ptrdiff_t       pn[3];
-  double          scale, trl, tacc;
-  PetscInt        its = 50, itrl, itacc;
-  Quality         qin, qrl, qacc;
-  static Track    track_rl, track_acc;
-  PetscBool       psfsize_set;
+  double          scale;
+  Quality         qin;
+  Track          *tr;
+  PetscBool       psfsize_set, mset, itset, direct[MAX_METHODS];
 
   PetscFunctionBegin;
   PetscOptionsBegin(comm, NULL, "pdecon demo", "");
-  PetscCall(PetscOptionsInt("-demo_its", "Iterations of each method", "", its, &its, NULL));
+  PetscCall(PetscOptionsStringArray("-demo_methods", "Methods to compare (default: every iterative method)", "", mnames, &nm, &mset));
+  PetscCall(PetscOptionsIntArray("-demo_its", "Iterations at which quality is reported (the last is the run length)", "", its, &nits, &itset));
   PetscCall(PetscOptionsString("-output", "HDF5 file receiving every volume", "", output, output, sizeof(output), NULL));
-  PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections: data, RL, accelerated RL, truth", "", preview, preview, sizeof(preview), NULL));
+  PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections: data, each method, truth", "", preview, preview, sizeof(preview), NULL));
   PetscOptionsEnd();
+  if (!mset) {
+    nm = 0;
+    for (int i = 0; i < PdDeconMethodCount() && nm < MAX_METHODS; i++) {
+      PetscBool dir;
+      const char *mname = PdDeconMethodName(i, &dir);
+      if (!dir) PetscCall(PetscStrallocpy(mname, &mnames[nm++]));
+    }
+  }
+  if (!itset) {
+    nits   = 1;
+    its[0] = 50;
+  }
   /* A PSF of 33 x 65 x 65 voxels keeps the demo quick; -psf_size changes it. */
   PetscCall(PetscOptionsHasName(NULL, NULL, "-psf_size", &psfsize_set));
   if (!psfsize_set) PetscCall(PetscOptionsSetValue(NULL, "-psf_size", "33,65,65"));
@@ -81,10 +117,15 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
   PetscCall(PdDeconSetFromOptions(d));
   if (AppHelpRequested()) {
     PetscCall(PdDeconDestroy(&d));
+    for (PetscInt i = 0; i < nm; i++) PetscCall(PetscFree(mnames[i]));
     PetscFunctionReturn(0);
   }
   PetscCall(AppCheckOptionsUsed(comm));
-  PetscCheck(its >= 1 && its <= MAX_TRACK, comm, PD_ERR_INPUT, "-demo_its must be between 1 and %d", MAX_TRACK);
+  for (PetscInt c = 0; c < nits; c++) {
+    PetscCheck(its[c] >= 1 && its[c] <= MAX_TRACK && (c == 0 || its[c] > its[c - 1]), comm, PD_ERR_INPUT, "-demo_its: increasing iteration counts between 1 and %d", MAX_TRACK);
+    maxit = its[c];
+  }
+  for (PetscInt i = 0; i < nm; i++) PetscCall(PdDeconSetMethod(d, mnames[i])); /* unknown names fail now */
   PetscCall(PdOutputCheck(comm, output, 0, NULL));
   if (preview[0]) PetscCall(PdOutputCheck(comm, preview, 0, NULL));
 
@@ -92,87 +133,120 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
   PetscCall(PdDeconSetImageSize(d, o.n, "simulated data"));
   PetscCall(PdDeconSetPSF(d, pn, psf, name));
   PetscCall(PdDeconSetBackground(d, o.bg));
-  PetscCall(PdDeconSetTolerances(d, its, 0.0));
+  PetscCall(PdDeconSetTolerances(d, maxit, 0.0));
   PetscCall(PdDeconSetUp(d));
   PetscCall(PdDeconGetData(d, &dl, &y));
   PetscCall(PdDeconGetFFTConv(d, &conv));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &truth));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &blurred));
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &rl));
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &acc));
   PetscCall(AppSimRun(&o, conv, dl, truth, blurred, y, &scale));
   PetscCall(PetscPrintf(comm, "pdecon demo: %td x %td x %td microtubule phantom (%" PetscInt_FMT " tubes, voxel %.0f x %.0f x %.0f nm), %s %td x %td x %td, SNR %.1f dB, %d rank%s\n", o.n[0], o.n[1], o.n[2],
                         o.phantom.ntubes, o.phantom.voxel[0], o.phantom.voxel[1], o.phantom.voxel[2], name, pn[0], pn[1], pn[2], o.snr, dl->size, dl->size > 1 ? "s" : ""));
   PetscCall(Measure(dl, y, dl, truth, &qin));
 
-  track_rl.tlay = track_acc.tlay = dl;
-  track_rl.truth = track_acc.truth = truth;
-  PetscCall(PdDeconMonitorSet(d, TrackMonitor, &track_rl));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &xl, &x));
-  PetscCall(PdVolumeCopy(xl, x, dl, rl));
-  PetscCall(PdDeconGetIterationNumber(d, &itrl));
-  trl = track_rl.t[itrl];
-  PetscCall(Measure(dl, rl, dl, truth, &qrl));
-
-  PetscCall(PdDeconMonitorCancel(d));
-  PetscCall(PdDeconSetMethod(d, "rl_biggs"));
-  PetscCall(PdDeconMonitorSet(d, TrackMonitor, &track_acc));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &xl, &x));
-  PetscCall(PdVolumeCopy(xl, x, dl, acc));
-  PetscCall(PdDeconGetIterationNumber(d, &itacc));
-  tacc = track_acc.t[itacc];
-  PetscCall(Measure(dl, acc, dl, truth, &qacc));
-
-  /* iterations and time the accelerated method needs to reach RL's final PSNR */
-  PetscInt reach = -1;
-  for (PetscInt k = 1; k <= itacc; k++)
-    if (track_acc.psnr[k] >= qrl.psnr) {
-      reach = k;
-      break;
+  PetscCall(PetscCalloc1(nm, &tr));
+  for (PetscInt i = 0; i < nm; i++) {
+    PetscInt done;
+    tr[i].tlay   = dl;
+    tr[i].truth  = truth;
+    tr[i].ncheck = nits;
+    for (PetscInt c = 0; c < nits; c++) tr[i].check[c] = its[c];
+    PetscCall(PdDeconMonitorCancel(d));
+    PetscCall(PdDeconSetMethod(d, mnames[i]));
+    PetscCall(PdDeconSetFromOptions(d)); /* the method's own options */
+    PetscCall(PdDeconMonitorCancel(d));
+    PetscCall(PdDeconMonitorSet(d, TrackMonitor, &tr[i]));
+    PetscCall(PdDeconSolve(d));
+    PetscCall(PdDeconGetIterationNumber(d, &done));
+    { /* a direct filter: one step is the result, reported at every checkpoint */
+      const char *mname;
+      PetscCall(PdDeconGetMethod(d, &mname));
+      direct[i] = PETSC_FALSE;
+      for (int k = 0; k < PdDeconMethodCount(); k++) {
+        PetscBool dir;
+        if (!strcmp(PdDeconMethodName(k, &dir), mname)) direct[i] = dir;
+      }
     }
-  PetscCall(PetscPrintf(comm, "\n%-22s %10s %9s %9s %8s %9s\n", "method", "iterations", "seconds", "PSNR dB", "SSIM", "RSNR dB"));
-  PetscCall(PetscPrintf(comm, "%-22s %10s %9s %9.2f %8.4f %9.2f\n", "input (noisy, blurred)", "-", "-", qin.psnr, qin.ssim, qin.rsnr));
-  PetscCall(PetscPrintf(comm, "%-22s %10" PetscInt_FMT " %9.2f %9.2f %8.4f %9.2f\n", "rl", itrl, trl, qrl.psnr, qrl.ssim, qrl.rsnr));
-  PetscCall(PetscPrintf(comm, "%-22s %10" PetscInt_FMT " %9.2f %9.2f %8.4f %9.2f\n", "rl_biggs", itacc, tacc, qacc.psnr, qacc.ssim, qacc.rsnr));
-  if (reach > 0)
-    PetscCall(PetscPrintf(comm, "rl_biggs reaches rl's %" PetscInt_FMT "-iteration PSNR (%.2f dB) after %" PetscInt_FMT " iterations, %.2f s: %.1fx fewer iterations, %.1fx less time\n", itrl, qrl.psnr, reach,
-                          track_acc.t[reach], (double)itrl / reach, trl / track_acc.t[reach]));
-  else PetscCall(PetscPrintf(comm, "rl_biggs did not reach rl's PSNR (%.2f dB) within %" PetscInt_FMT " iterations\n", qrl.psnr, itacc));
+    if (direct[i])
+      for (PetscInt c = 0; c < nits; c++) {
+        tr[i].q[c]  = tr[i].q[0];
+        tr[i].tq[c] = tr[i].t[1];
+      }
+    PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &res[i]));
+    PetscCall(PdDeconGetSolution(d, &xl, &x));
+    PetscCall(PdVolumeCopy(xl, x, dl, res[i]));
+    (void)done;
+  }
+
+  PetscCall(PetscPrintf(comm, "\n%-24s %10s %9s %9s %8s %9s\n", "method", "iterations", "seconds", "PSNR dB", "SSIM", "RSNR dB"));
+  PetscCall(PetscPrintf(comm, "%-24s %10s %9s %9.2f %8.4f %9.2f\n", "input (noisy, blurred)", "-", "-", qin.psnr, qin.ssim, qin.rsnr));
+  for (PetscInt i = 0; i < nm; i++)
+    for (PetscInt c = 0; c < (direct[i] ? 1 : nits); c++) {
+      char itstr[16];
+      PetscCall(PetscSNPrintf(itstr, sizeof(itstr), "%" PetscInt_FMT, direct[i] ? (PetscInt)1 : its[c]));
+      PetscCall(PetscPrintf(comm, "%-24s %10s %9.2f %9.2f %8.4f %9.2f\n", mnames[i], direct[i] ? "direct" : itstr, tr[i].tq[c], tr[i].q[c].psnr, tr[i].q[c].ssim, tr[i].q[c].rsnr));
+    }
+  {
+    PetscInt irl = -1, iacc = -1;
+    for (PetscInt i = 0; i < nm; i++) {
+      if (!strcmp(mnames[i], "rl")) irl = i;
+      if (!strcmp(mnames[i], "rl_biggs")) iacc = i;
+    }
+    if (irl >= 0 && iacc >= 0) {
+      double   target = tr[irl].psnr[maxit];
+      PetscInt reach  = Reach(&tr[iacc], maxit, target);
+      if (reach > 0)
+        PetscCall(PetscPrintf(comm, "rl_biggs reaches rl's %" PetscInt_FMT "-iteration PSNR (%.2f dB) after %" PetscInt_FMT " iterations, %.2f s: %.1fx fewer iterations, %.1fx less time\n", maxit, target, reach,
+                              tr[iacc].t[reach], (double)maxit / reach, tr[irl].t[maxit] / tr[iacc].t[reach]));
+      else PetscCall(PetscPrintf(comm, "rl_biggs did not reach rl's PSNR (%.2f dB) within %" PetscInt_FMT " iterations\n", target, maxit));
+    }
+  }
 
   PetscCall(PdLayoutCreateBlock(comm, pn, &play));
   {
-    PdImageAttrs a   = {{o.phantom.voxel[0], o.phantom.voxel[1], o.phantom.voxel[2]}, NULL, -1, NULL, NULL, PETSC_FALSE};
-    PdImageAttrs arl = a, aacc = a;
+    char        *opts;
+    PdImageAttrs a = {{o.phantom.voxel[0], o.phantom.voxel[1], o.phantom.voxel[2]}, NULL, -1, NULL, NULL, PETSC_FALSE};
     PdH5Writer   w;
-    arl.method      = "rl";
-    arl.iterations  = itrl;
-    aacc.method     = "rl_biggs";
-    aacc.iterations = itacc;
-    PetscCall(AppOptionsString((char **)&a.options));
-    arl.options = aacc.options = a.options;
+    PetscCall(AppOptionsString(&opts));
+    a.options = opts;
     PetscCall(PdH5WriterOpen(comm, output, &w));
     PetscCall(PdH5WriterAdd(w, "/truth", dl, truth, &a));
     PetscCall(PdH5WriterAdd(w, "/blurred", dl, blurred, &a));
     PetscCall(PdH5WriterAdd(w, "/data", dl, y, &a));
-    PetscCall(PdH5WriterAdd(w, "/rl", dl, rl, &arl));
-    PetscCall(PdH5WriterAdd(w, "/rl_biggs", dl, acc, &aacc));
+    for (PetscInt i = 0; i < nm; i++) {
+      PdImageAttrs am = a;
+      char         dset[80];
+      am.method       = mnames[i];
+      am.iterations   = direct[i] ? 1 : maxit;
+      PetscCall(PetscSNPrintf(dset, sizeof(dset), "/%s", mnames[i]));
+      PetscCall(PdH5WriterAdd(w, dset, dl, res[i], &am));
+    }
     PetscCall(PdH5WriterAdd(w, "/psf", play, psf + play->z0 * play->ps, &a));
     PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
-    PetscCall(PetscFree(a.options));
+    PetscCall(PetscFree(opts));
   }
   if (preview[0]) {
-    const PdLayout *lays[4] = {dl, dl, dl, dl};
-    const float    *vols[4] = {y, rl, acc, truth};
-    PetscCall(PdWriteMIPPng(preview, 4, lays, vols, o.phantom.voxel));
+    const PdLayout *lays[MAX_METHODS + 2];
+    const float    *vols[MAX_METHODS + 2];
+    lays[0] = dl;
+    vols[0] = y;
+    for (PetscInt i = 0; i < nm; i++) {
+      lays[i + 1] = dl;
+      vols[i + 1] = res[i];
+    }
+    lays[nm + 1] = dl;
+    vols[nm + 1] = truth;
+    PetscCall(PdWriteMIPPng(preview, (int)nm + 2, lays, vols, o.phantom.voxel));
   }
-  PetscCall(PetscPrintf(comm, "wrote %s (/truth /blurred /data /rl /rl_biggs /psf)%s%s%s\n", output, preview[0] ? " and " : "", preview, preview[0] ? " (data | rl | rl_biggs | truth)" : ""));
+  PetscCall(PetscPrintf(comm, "wrote %s (/truth /blurred /data /psf and one dataset per method)%s%s%s\n", output, preview[0] ? " and " : "", preview, preview[0] ? " (data | methods in table order | truth)" : ""));
   PetscCall(PdLayoutDestroy(&play));
+  for (PetscInt i = 0; i < nm; i++) {
+    PetscCall(PdVolumeFree(&res[i]));
+    PetscCall(PetscFree(mnames[i]));
+  }
+  PetscCall(PetscFree(tr));
   PetscCall(PdVolumeFree(&truth));
   PetscCall(PdVolumeFree(&blurred));
-  PetscCall(PdVolumeFree(&rl));
-  PetscCall(PdVolumeFree(&acc));
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);

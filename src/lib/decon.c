@@ -58,6 +58,15 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
   }
 }
 
+int PdDeconMethodCount(void) { return PdNumMethods; }
+
+const char *PdDeconMethodName(int i, PetscBool *direct)
+{
+  if (i < 0 || i >= PdNumMethods) return NULL;
+  if (direct) *direct = PdMethods[i]->direct;
+  return PdMethods[i]->name;
+}
+
 PetscErrorCode PdDeconGetMethod(PdDecon d, const char **name)
 {
   PetscFunctionBegin;

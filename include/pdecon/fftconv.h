@@ -53,4 +53,10 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
 /* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
 
+/* Sets the OTF from a working-size PSF the caller has written into the work buffer (origin at
+   voxel 0, wrapped; row padding zero): forward transform, then OTF = FFT(work) / N as in
+   PdFFTConvSetPSF. For methods that re-estimate the PSF (blind deconvolution). The work buffer
+   holds the unnormalised spectrum afterwards. */
+PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c);
+
 #endif

@@ -18,14 +18,16 @@ PetscBool AppHelpRequested(void);
 /* Refuses options nobody read (typos), naming them; call once all options have been read. */
 PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm);
 
-/* The PSF: a file (-psf FILE[:/dataset]) or a model (-psf_type bornwolf|gaussian with -psf_na,
-   -psf_ni, -psf_lambda, -psf_dxy, -psf_dz, -psf_size, -psf_sigma). voxel: the image's voxel size
+/* The PSF: a file (-psf FILE[:/dataset]) or a model (-psf_type bornwolf|gaussian|gibsonlanni with
+   -psf_na, -psf_ni, -psf_lambda, -psf_dxy, -psf_dz, -psf_size, -psf_sigma, and for Gibson-Lanni
+   -psf_ni0, -psf_ns, -psf_ng, -psf_ng0, -psf_tg, -psf_tg0, -psf_ti0, -psf_zp). voxel: the image's voxel size
    (nm, 0 = unknown), the default for -psf_dxy and -psf_dz. Returns a compact array on every
    rank and a name for messages (the file, or "Born & Wolf PSF"). */
 typedef struct {
   char      file[PETSC_MAX_PATH_LEN];
-  PetscInt  type; /* 0 bornwolf, 1 gaussian */
+  PetscInt  type; /* 0 bornwolf, 1 gaussian, 2 gibsonlanni */
   PdOptics  optics;
+  PdGibsonLanni gl; /* layers of the Gibson-Lanni model (its optics come from `optics`) */
   double    sigma[3];
   ptrdiff_t size[3]; /* 0: default */
 } AppPSFOptions;

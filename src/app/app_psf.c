@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const psf_types[] = {"bornwolf", "gaussian"};
+static const char *const psf_types[] = {"bornwolf", "gaussian", "gibsonlanni"};
 
 PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSFOptions *o)
 {
@@ -20,22 +20,31 @@ PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSF
   o->sigma[0]      = 400;
   o->sigma[1] = o->sigma[2] = 100;
   o->type                   = 0;
+  PetscCall(PdGibsonLanniDefault(&o->gl));
   o->file[0]                = 0;
   PetscOptionsBegin(comm, NULL, "Point spread function", "PSF");
   PetscCall(PetscOptionsString("-psf", "Measured PSF file (TIFF, or HDF5 as file.h5:/dataset); overrides -psf_type", "", o->file, o->file, sizeof(o->file), NULL));
-  PetscCall(PetscOptionsEList("-psf_type", "PSF model when no file is given", "", psf_types, 2, psf_types[o->type], &o->type, NULL));
+  PetscCall(PetscOptionsEList("-psf_type", "PSF model when no file is given", "", psf_types, 3, psf_types[o->type], &o->type, NULL));
   PetscCall(PetscOptionsReal("-psf_na", "Numerical aperture", "", o->optics.na, &o->optics.na, NULL));
   PetscCall(PetscOptionsReal("-psf_ni", "Refractive index of the immersion medium", "", o->optics.ni, &o->optics.ni, NULL));
   PetscCall(PetscOptionsReal("-psf_lambda", "Emission wavelength (nm)", "", o->optics.lambda, &o->optics.lambda, NULL));
   PetscCall(PetscOptionsReal("-psf_dxy", "Lateral voxel size (nm; default: the image's)", "", o->optics.dxy, &o->optics.dxy, NULL));
   PetscCall(PetscOptionsReal("-psf_dz", "Axial voxel size (nm; default: the image's)", "", o->optics.dz, &o->optics.dz, NULL));
   PetscCall(PetscOptionsRealArray("-psf_sigma", "Gaussian PSF: sigma z,y,x (nm)", "", o->sigma, &cnt, NULL));
+  PetscCall(PetscOptionsReal("-psf_ni0", "Gibson-Lanni: design immersion index", "", o->gl.ni0, &o->gl.ni0, NULL));
+  PetscCall(PetscOptionsReal("-psf_ns", "Gibson-Lanni: sample refractive index", "", o->gl.ns, &o->gl.ns, NULL));
+  PetscCall(PetscOptionsReal("-psf_ng", "Gibson-Lanni: coverslip index", "", o->gl.ng, &o->gl.ng, NULL));
+  PetscCall(PetscOptionsReal("-psf_ng0", "Gibson-Lanni: design coverslip index", "", o->gl.ng0, &o->gl.ng0, NULL));
+  PetscCall(PetscOptionsReal("-psf_tg", "Gibson-Lanni: coverslip thickness (nm)", "", o->gl.tg, &o->gl.tg, NULL));
+  PetscCall(PetscOptionsReal("-psf_tg0", "Gibson-Lanni: design coverslip thickness (nm)", "", o->gl.tg0, &o->gl.tg0, NULL));
+  PetscCall(PetscOptionsReal("-psf_ti0", "Gibson-Lanni: design working distance (nm)", "", o->gl.ti0, &o->gl.ti0, NULL));
+  PetscCall(PetscOptionsReal("-psf_zp", "Gibson-Lanni: particle depth below the coverslip (nm)", "", o->gl.zp, &o->gl.zp, NULL));
   cnt = 3;
   PetscCall(PetscOptionsIntArray("-psf_size", "PSF size z,y,x in voxels (default: from the optics)", "", size, &cnt, &set));
   PetscOptionsEnd();
   for (int d = 0; d < 3; d++) o->size[d] = set ? size[cnt == 1 ? 0 : d] : 0;
   if (!o->file[0]) {
-    PetscCheck(o->optics.na > 0 && o->optics.na < o->optics.ni, comm, PD_ERR_INPUT, "-psf_na must be positive and smaller than -psf_ni (got NA %g, n %g)", o->optics.na, o->optics.ni);
+    PetscCheck(o->optics.na > 0 && o->optics.na < o->optics.ni, comm, PD_ERR_INPUT, "-psf_na must be positive and smaller than -psf_ni (got NA %.6g, n %.6g)", o->optics.na, o->optics.ni);
     PetscCheck(o->optics.lambda > 0 && o->optics.dxy > 0 && o->optics.dz > 0, comm, PD_ERR_INPUT, "-psf_lambda, -psf_dxy and -psf_dz must be positive");
   }
   PetscFunctionReturn(0);
@@ -57,11 +66,16 @@ PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn
   PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], psf));
   if (o->type == 0) {
     PetscCall(PdPSFBornWolf(&o->optics, pn, *psf));
-    snprintf(name, namelen, "Born & Wolf PSF (NA %g, n %g, %g nm)", o->optics.na, o->optics.ni, o->optics.lambda);
+    snprintf(name, namelen, "Born & Wolf PSF (NA %.6g, n %.6g, %.6g nm)", o->optics.na, o->optics.ni, o->optics.lambda);
+  } else if (o->type == 2) {
+    PdGibsonLanni g = o->gl;
+    g.base          = o->optics;
+    PetscCall(PdPSFGibsonLanni(&g, pn, *psf));
+    snprintf(name, namelen, "Gibson-Lanni PSF (NA %.6g, n %.6g/%.6g, sample n %.6g, depth %.6g nm, %.6g nm)", g.base.na, g.base.ni, g.ni0, g.ns, g.zp, g.base.lambda);
   } else {
     double voxel[3] = {o->optics.dz, o->optics.dxy, o->optics.dxy};
     PetscCall(PdPSFGaussian(o->sigma, voxel, pn, *psf));
-    snprintf(name, namelen, "Gaussian PSF (sigma %g,%g,%g nm)", o->sigma[0], o->sigma[1], o->sigma[2]);
+    snprintf(name, namelen, "Gaussian PSF (sigma %.6g,%.6g,%.6g nm)", o->sigma[0], o->sigma[1], o->sigma[2]);
   }
   PetscFunctionReturn(0);
 }

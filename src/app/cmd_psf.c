@@ -26,10 +26,10 @@ PetscErrorCode CmdPSF(MPI_Comm comm)
   /* The PSF is whole on every rank; each writes its own block of planes. */
   PetscCall(PdLayoutCreateBlock(comm, pn, &lay));
   {
-    PdImageAttrs a = {{po.optics.dz, po.optics.dxy, po.optics.dxy}, po.type == 0 ? "bornwolf" : "gaussian", -1, NULL, NULL, PETSC_FALSE};
+    PdImageAttrs a = {{po.optics.dz, po.optics.dxy, po.optics.dxy}, po.type == 0 ? "bornwolf" : po.type == 1 ? "gaussian" : "gibsonlanni", -1, NULL, NULL, PETSC_FALSE};
     PetscCall(PdImageWrite(output, lay, psf + lay->z0 * lay->ps, &a));
   }
-  PetscCall(PetscPrintf(comm, "wrote %s: %s, %td x %td x %td voxels of %g x %g x %g nm\n", output, name, pn[0], pn[1], pn[2], po.optics.dz, po.optics.dxy, po.optics.dxy));
+  PetscCall(PetscPrintf(comm, "wrote %s: %s, %td x %td x %td voxels of %.4g x %.4g x %.4g nm\n", output, name, pn[0], pn[1], pn[2], po.optics.dz, po.optics.dxy, po.optics.dxy));
   PetscCall(PdLayoutDestroy(&lay));
   PetscCall(PetscFree(psf));
   PetscFunctionReturn(0);

@@ -54,7 +54,7 @@ PetscErrorCode CmdSimulate(MPI_Comm comm)
     PetscCall(PdH5WriterAdd(w, "/psf", play, psf + play->z0 * play->ps, &a));
     PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
   }
-  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td phantom (%" PetscInt_FMT " tubes), %s, SNR %g dB, %g photons per unit, background %g\n", output, o.n[0], o.n[1], o.n[2], o.phantom.ntubes, name, o.snr,
+  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td phantom (%" PetscInt_FMT " tubes), %s, SNR %.6g dB, %.6g photons per unit, background %.6g\n", output, o.n[0], o.n[1], o.n[2], o.phantom.ntubes, name, o.snr,
                         scale, o.bg));
   PetscCall(PdLayoutDestroy(&play));
   PetscCall(PdLayoutDestroy(&lay));

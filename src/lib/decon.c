@@ -313,7 +313,7 @@ static PetscErrorCode Prepare(PdDecon d)
   PetscCall(PdAllreduceMin(d->comm, &mn, 1));
   PetscCheck(s[2] == 0, d->comm, PD_ERR_INPUT, "%s: data contains %.0f NaN or Inf values", d->dataname, s[2]);
   PetscCheck(s[1] == 0 || d->clip_negative, d->comm, PD_ERR_INPUT,
-             "%s: data has %.0f negative values (min %g); photon counts cannot be negative (use -decon_clip_negative to set them to 0)", d->dataname, s[1], mn);
+             "%s: data has %.0f negative values (min %.6g); photon counts cannot be negative (use -decon_clip_negative to set them to 0)", d->dataname, s[1], mn);
   double mean = s[0] / (double)PdLayoutGlobalCount(l);
   if (d->bg < 0) PetscCall(DataPercentile(d, d->bg_percentile, &d->bg));
   d->eps = 1e-6 * (mean > 0 ? mean : 1.0);
@@ -528,7 +528,7 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PdFFTConvView(d->conv, v));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0));
-  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %g, background %s%g\n", d->max_it, d->rtol, d->prepared ? "" : "(estimated at solve) ", d->bg));
+  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->prepared ? "" : "(estimated at solve) ", d->bg));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;

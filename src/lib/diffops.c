@@ -90,7 +90,7 @@ static PetscErrorCode InverseSpacings(const PdLayout *l, const double w[3], floa
   PetscFunctionBegin;
   for (int d = 0; d < 3; d++) {
     double s = w ? w[d] : 1.0;
-    PetscCheck(s > 0 && PetscIsNormalReal(s), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "voxel spacing %d must be positive and finite (got %g)", d, s);
+    PetscCheck(s > 0 && PetscIsNormalReal(s), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "voxel spacing %d must be positive and finite (got %.6g)", d, s);
     iw[d] = (float)(1.0 / s);
   }
   PetscFunctionReturn(0);

@@ -151,7 +151,7 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
   memset(c->work, 0, nw * sizeof(float));
   c->setup = PETSC_TRUE;
-  PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
+  PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
   PetscFunctionReturn(0);
 }
 
@@ -315,5 +315,21 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   PetscCall(PdVolumeFree(&(*c)->work));
   PetscCall(PdLayoutDestroy(&(*c)->lay));
   PetscCall(PetscFree(*c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
+{
+  ptrdiff_t    ncplx;
+  const double scale = 1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]);
+
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PdFFTConvForward(c));
+  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->alloc, 1));
+  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
+  const fftwf_complex *w = (const fftwf_complex *)c->work;
+  for (ptrdiff_t i = 0; i < ncplx; i++) c->otf[i] = w[i] * (float)scale;
   PetscFunctionReturn(0);
 }

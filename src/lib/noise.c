@@ -63,7 +63,7 @@ PetscErrorCode PdNoisePoissonGaussian(const PdLayout *lay, float *v, double snr_
   PetscFunctionBegin;
   PetscCheck(isfinite(snr_db), lay->comm, PETSC_ERR_ARG_OUTOFRANGE, "noise: SNR must be finite");
   PetscCheck(background >= 0 && read_sigma >= 0, lay->comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "noise: background and read noise must be non-negative (got %g, %g)", background, read_sigma);
+             "noise: background and read noise must be non-negative (got %.6g, %.6g)", background, read_sigma);
   /* Sums of v and v^2 per plane; every plane comes from exactly one rank, so the allreduce over
      the zero-padded array is exact and the final in-order sum is the same on any rank count. */
   PetscCall(PetscCalloc1(2 * PetscMax(n[0], 1), &ps));

@@ -89,7 +89,7 @@ PetscErrorCode PdPhantomOptionsSetFromOptions(PdPhantomOptions *o, const char *p
   PetscFunctionBegin;
   PetscCall(PetscSNPrintf(seed, sizeof(seed), "%llu", o->seed));
   /* PETSc's help line shows only the first value of an unset array option: say all three here. */
-  PetscCall(PetscSNPrintf(vhelp, sizeof(vhelp), "Voxel size z,y,x in nm (%g,%g,%g)", o->voxel[0], o->voxel[1], o->voxel[2]));
+  PetscCall(PetscSNPrintf(vhelp, sizeof(vhelp), "Voxel size z,y,x in nm (%.6g,%.6g,%.6g)", o->voxel[0], o->voxel[1], o->voxel[2]));
   PetscOptionsBegin(PETSC_COMM_WORLD, prefix, "Microtubule phantom", NULL);
   PetscCall(PetscOptionsInt("-phantom_ntubes", "Number of tubes", NULL, o->ntubes, &o->ntubes, NULL));
   nv = 3; /* the begin/end block may run more than once; the call overwrites nv with the count found */

@@ -23,9 +23,9 @@ static PetscErrorCode CheckOptics(const PdOptics *o)
 {
   PetscFunctionBegin;
   PetscCheck(o->na > 0 && o->ni > 0 && o->na <= o->ni, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "PSF needs 0 < NA <= immersion index (got NA %g, n %g)", o->na, o->ni);
+             "PSF needs 0 < NA <= immersion index (got NA %.6g, n %.6g)", o->na, o->ni);
   PetscCheck(o->lambda > 0 && o->dxy > 0 && o->dz > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "PSF needs positive wavelength and voxel sizes (got %g, %g, %g nm)", o->lambda, o->dxy, o->dz);
+             "PSF needs positive wavelength and voxel sizes (got %.6g, %.6g, %.6g nm)", o->lambda, o->dxy, o->dz);
   PetscFunctionReturn(0);
 }
 

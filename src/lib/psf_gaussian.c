@@ -11,7 +11,7 @@ PetscErrorCode PdPSFGaussian(const double sigma_nm[3], const double voxel_nm[3],
   for (int d = 0; d < 3; d++) {
     PetscCheck(n[d] >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "PSF size must be positive");
     PetscCheck(sigma_nm[d] > 0 && voxel_nm[d] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-               "Gaussian PSF needs positive sigma and voxel size (axis %d: %g, %g nm)", d, sigma_nm[d], voxel_nm[d]);
+               "Gaussian PSF needs positive sigma and voxel size (axis %d: %.6g, %.6g nm)", d, sigma_nm[d], voxel_nm[d]);
   }
   PetscCall(PetscMalloc3(n[0], &g[0], n[1], &g[1], n[2], &g[2]));
   for (int d = 0; d < 3; d++) {

@@ -61,13 +61,13 @@ static PetscErrorCode CheckGL(const PdGibsonLanni *g)
 
   PetscFunctionBegin;
   PetscCheck(o->na > 0 && g->ni0 > 0 && o->na <= g->ni0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "Gibson-Lanni PSF needs 0 < NA <= design immersion index (got NA %g, ni0 %g)", o->na, g->ni0);
+             "Gibson-Lanni PSF needs 0 < NA <= design immersion index (got NA %.6g, ni0 %.6g)", o->na, g->ni0);
   PetscCheck(o->ni > 0 && g->ns > 0 && g->ng > 0 && g->ng0 > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "Gibson-Lanni PSF needs positive refractive indices (got ni %g, ns %g, ng %g, ng0 %g)", o->ni, g->ns, g->ng, g->ng0);
+             "Gibson-Lanni PSF needs positive refractive indices (got ni %.6g, ns %.6g, ng %.6g, ng0 %.6g)", o->ni, g->ns, g->ng, g->ng0);
   PetscCheck(g->tg >= 0 && g->tg0 >= 0 && g->ti0 >= 0 && g->zp >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "Gibson-Lanni PSF needs non-negative thicknesses and depth (got tg %g, tg0 %g, ti0 %g, zp %g nm)", g->tg, g->tg0, g->ti0, g->zp);
+             "Gibson-Lanni PSF needs non-negative thicknesses and depth (got tg %.6g, tg0 %.6g, ti0 %.6g, zp %.6g nm)", g->tg, g->tg0, g->ti0, g->zp);
   PetscCheck(o->lambda > 0 && o->dxy > 0 && o->dz > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "PSF needs positive wavelength and voxel sizes (got %g, %g, %g nm)", o->lambda, o->dxy, o->dz);
+             "PSF needs positive wavelength and voxel sizes (got %.6g, %.6g, %.6g nm)", o->lambda, o->dxy, o->dz);
   PetscFunctionReturn(0);
 }
 

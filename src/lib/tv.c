@@ -112,10 +112,10 @@ static PetscErrorCode TVApply(const PdLayout *l, const double w[3], double eps, 
   double          sum = 0;
 
   PetscFunctionBegin;
-  PetscCheck(eps >= 0 && !PetscIsInfOrNanReal(eps), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "TV smoothing eps must be non-negative and finite (got %g)", eps);
+  PetscCheck(eps >= 0 && !PetscIsInfOrNanReal(eps), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "TV smoothing eps must be non-negative and finite (got %.6g)", eps);
   for (int d = 0; d < 3; d++) {
     double s = w ? w[d] : 1.0;
-    PetscCheck(s > 0 && PetscIsNormalReal(s), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "voxel spacing %d must be positive and finite (got %g)", d, s);
+    PetscCheck(s > 0 && PetscIsNormalReal(s), l->comm, PETSC_ERR_ARG_OUTOFRANGE, "voxel spacing %d must be positive and finite (got %.6g)", d, s);
     c.iw[d] = 1.0 / s;
   }
   c.l     = l;

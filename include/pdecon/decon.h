@@ -28,7 +28,8 @@ typedef enum {
   PD_DECON_ITERATING       = 0,
   PD_DECON_CONVERGED_RTOL  = 2,  /* ||x_{k+1} - x_k|| / ||x_k|| < rtol */
   PD_DECON_CONVERGED_ITS   = 3,  /* ran max_it iterations */
-  PD_DECON_DIVERGED_NANORINF = -4
+  PD_DECON_DIVERGED_NANORINF = -4,
+  PD_DECON_STOPPED_SIGNAL  = -5   /* SIGTERM/SIGUSR1: checkpoint written, resume with -restart */
 } PdDeconConvergedReason;
 extern const char *const PdDeconConvergedReasons[];
 
@@ -77,6 +78,14 @@ PetscErrorCode PdDeconDestroy(PdDecon *d);
 /* The methods -decon_method accepts, in table order; direct: a filter (one step), not iterative. */
 int         PdDeconMethodCount(void);
 const char *PdDeconMethodName(int i, PetscBool *direct);
+
+/* Checkpoints: every `every` iterations (0: only when a stop signal arrives, see
+   PdStopHandlerInstall) the full state goes to `path` (HDF5, atomically). A restart continues
+   from such a file, on any number of ranks, to the same result as an uninterrupted run; it is
+   refused when the settings that shape the result differ. */
+PetscErrorCode PdDeconSetCheckpoint(PdDecon d, const char *path, PetscInt every);
+PetscErrorCode PdDeconGetCheckpoint(PdDecon d, const char **path);
+PetscErrorCode PdDeconSetRestart(PdDecon d, const char *path);
 
 /* Run one more iteration of the current method from the current state (benchmarks). */
 PetscErrorCode PdDeconStep(PdDecon d, double *objective, double *change);

@@ -62,6 +62,11 @@ typedef struct _p_PdH5Writer *PdH5Writer;
 PetscErrorCode PdH5WriterOpen(MPI_Comm comm, const char *path, PdH5Writer *w);
 PetscErrorCode PdH5WriterAdd(PdH5Writer w, const char *dataset, const PdLayout *lay, const float *v, const PdImageAttrs *attrs);
 PetscErrorCode PdH5WriterClose(PdH5Writer *w, PetscBool commit);
+/* n doubles as an attribute of the file's root group (checkpoint metadata); collective, same
+   values on every rank. */
+PetscErrorCode PdH5WriterAddScalars(PdH5Writer w, const char *name, PetscInt n, const double *vals);
+/* Reads such an attribute (exactly n values) on every rank; collective. */
+PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals);
 
 /* Max-intensity-projection preview (8-bit grey PNG, written by rank 0, atomically): for each of
    nvol volumes of the same global size, the XY projection (max over z) on top and the XZ

@@ -35,6 +35,16 @@ PetscErrorCode PdAllreduceSum(MPI_Comm comm, double *vals, int n);
 PetscErrorCode PdAllreduceMax(MPI_Comm comm, double *vals, int n);
 PetscErrorCode PdAllreduceMin(MPI_Comm comm, double *vals, int n);
 
+/* Stop requests. After PdStopHandlerInstall, SIGTERM and SIGUSR1 (the warning signals batch
+   systems send before a time limit) only set a flag; iterative solvers poll it once per
+   iteration with PdStopRequested (collective: true on every rank when any rank got a signal),
+   write a checkpoint and stop. */
+PetscErrorCode PdStopHandlerInstall(void);
+PetscErrorCode PdStopRequested(MPI_Comm comm, PetscBool *stop);
+/* Status the executable exits with after a requested stop with its checkpoint written
+   (EX_TEMPFAIL: "try again", i.e. resubmit with -restart). */
+#define PD_EXIT_STOPPED 75
+
 /* Peak resident memory of this process in bytes (from the OS), and its maximum over ranks. */
 PetscErrorCode PdPeakMemory(MPI_Comm comm, double *mine, double *maxall);
 

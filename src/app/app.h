@@ -13,6 +13,9 @@ PetscErrorCode CmdSimulate(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
 
+/* Exit status a command asks for besides success and errors (PD_EXIT_STOPPED). */
+extern int AppExitStatus;
+
 /* True when -help was given: commands read their options (so PETSc lists them) and stop. */
 PetscBool AppHelpRequested(void);
 /* Refuses options nobody read (typos), naming them; call once all options have been read. */

@@ -2,6 +2,9 @@
 #include "app.h"
 #include <pdecon/decon.h>
 #include <pdecon/io.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 PetscErrorCode CmdDeconvolve(MPI_Comm comm)
 {
@@ -48,11 +51,36 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconSetUp(d));
+  {
+    /* A stop signal (batch time limit) saves the state next to the output unless told where. */
+    const char *ck;
+    PetscCall(PdDeconGetCheckpoint(d, &ck));
+    if (!ck[0]) {
+      char path[PETSC_MAX_PATH_LEN], *colon;
+      PetscCall(PetscStrncpy(path, output, sizeof(path)));
+      if ((colon = strstr(path, ".h5:")) || (colon = strstr(path, ".hdf5:")) || (colon = strstr(path, ".he5:"))) *strchr(colon, ':') = 0;
+      PetscCall(PetscStrlcat(path, ".checkpoint.h5", sizeof(path)));
+      PetscCall(PdDeconSetCheckpoint(d, path, -1));
+    }
+  }
+  PetscCall(PdStopHandlerInstall());
   if (view) PetscCall(PdDeconView(d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetData(d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));
   PetscCall(PdDeconSolve(d));
   PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
+  {
+    PdDeconConvergedReason reason;
+    const char            *ck;
+    PetscCall(PdDeconGetConvergedReason(d, &reason));
+    PetscCall(PdDeconGetCheckpoint(d, &ck));
+    if (reason == PD_DECON_STOPPED_SIGNAL) {
+      PetscCall(PetscPrintf(comm, "stopped by a signal: state saved in %s; continue with -restart %s\n", ck, ck));
+      AppExitStatus = PD_EXIT_STOPPED;
+      PetscCall(PdDeconDestroy(&d));
+      PetscFunctionReturn(0);
+    }
+  }
   PetscCall(PdDeconGetSolution(d, &xlay, &x));
   PetscCall(PdDeconGetMethod(d, &method));
   PetscCall(PdDeconGetIterationNumber(d, &its));
@@ -68,6 +96,14 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCall(PdWriteMIPPng(preview, 2, lays, vols, info.voxel));
   }
   PetscCall(PetscPrintf(comm, "wrote %s%s%s\n", output, preview[0] ? " and " : "", preview));
+  {
+    /* the result is safe: the checkpoint is obsolete */
+    const char *ck;
+    int         rank;
+    PetscCall(PdDeconGetCheckpoint(d, &ck));
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0 && ck[0] && access(ck, F_OK) == 0) (void)unlink(ck);
+  }
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }

@@ -23,6 +23,7 @@ static const struct {
 };
 
 static PetscBool help_requested = PETSC_FALSE;
+int              AppExitStatus  = 0;
 PetscBool        AppHelpRequested(void) { return help_requested; }
 
 /* Errors the user can fix (bad file, bad option, bad data) are printed once, on one line, by
@@ -105,5 +106,5 @@ int main(int argc, char **argv)
     return 1;
   }
   ierr = PetscFinalize();
-  return ierr ? 1 : 0;
+  return ierr ? 1 : AppExitStatus;
 }

@@ -4,11 +4,11 @@
 #include <math.h>
 #include <string.h>
 
-const char *const PdDeconConvergedReasons[] = {"DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS"};
+const char *const PdDeconConvergedReasons[] = {"STOPPED_SIGNAL", "DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS"};
 const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_BOUNDARY_", NULL};
 
 
-static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 4]; }
+static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 5]; }
 
 PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
 {
@@ -125,6 +125,9 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
+  PetscCall(PetscOptionsString("-decon_checkpoint", "Checkpoint file (HDF5), written every -decon_checkpoint_every iterations and on SIGTERM/SIGUSR1", "PdDeconSetCheckpoint", d->checkpoint, d->checkpoint, sizeof(d->checkpoint), NULL));
+  PetscCall(PetscOptionsInt("-decon_checkpoint_every", "Iterations between checkpoints (0: only when a stop signal arrives)", "PdDeconSetCheckpoint", d->checkpoint_every, &d->checkpoint_every, NULL));
+  PetscCall(PetscOptionsString("-restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
   PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
   PetscOptionsEnd();
   d->boundary    = (PdBoundary)bnd;
@@ -410,15 +413,22 @@ PetscErrorCode PdDeconStep(PdDecon d, double *objective, double *change)
 
 PetscErrorCode PdDeconSolve(PdDecon d)
 {
-  double obj = NAN, change = 0, t0;
+  double    obj = NAN, change = 0, t0;
+  PetscBool stop;
 
   PetscFunctionBegin;
   PetscCall(PdDeconSetUp(d));
   PetscCall(MethodSetUp(d));
-  d->reason     = PD_DECON_ITERATING;
-  t0            = PdTime();
-  d->t_start    = t0;
-  for (d->it = 0; d->it < d->max_it;) {
+  if (d->restart[0]) {
+    PetscCall(PdDeconCheckpointLoad(d));
+    d->restarting = PETSC_TRUE;
+    if (d->ops->setup) PetscCall(d->ops->setup(d));
+    d->restarting = PETSC_FALSE;
+  }
+  d->reason  = PD_DECON_ITERATING;
+  t0         = PdTime();
+  d->t_start = t0;
+  while (d->it < d->max_it) {
     PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
     d->it++;
     for (PetscInt i = 0; i < d->nmonitor; i++) PetscCall(d->monitor[i](d, d->it, obj, change, d->monitor_ctx[i]));
@@ -430,18 +440,48 @@ PetscErrorCode PdDeconSolve(PdDecon d)
       d->reason = d->ops->direct ? PD_DECON_CONVERGED_ITS : PD_DECON_CONVERGED_RTOL;
       break;
     }
+    PetscCall(PdStopRequested(d->comm, &stop));
+    if (stop) {
+      PetscCheck(d->checkpoint[0], d->comm, PD_ERR_INPUT, "%s: stopped by a signal at iteration %" PetscInt_FMT " with no -decon_checkpoint file to save to", d->dataname, d->it);
+      PetscCall(PdDeconCheckpointWrite(d));
+      d->reason = PD_DECON_STOPPED_SIGNAL;
+      break;
+    }
+    if (d->checkpoint_every > 0 && d->it % d->checkpoint_every == 0 && d->it < d->max_it) PetscCall(PdDeconCheckpointWrite(d));
   }
   if (d->reason == PD_DECON_ITERATING) d->reason = PD_DECON_CONVERGED_ITS;
   d->solve_time = PdTime() - t0;
   if (d->converged_reason) PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(d->comm)));
-  PetscCheck(d->reason > 0, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);
+  PetscCheck(d->reason != PD_DECON_DIVERGED_NANORINF, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetCheckpoint(PdDecon d, const char *path, PetscInt every)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(d->checkpoint, path ? path : "", sizeof(d->checkpoint)));
+  if (every >= 0) d->checkpoint_every = every;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetCheckpoint(PdDecon d, const char **path)
+{
+  PetscFunctionBegin;
+  *path = d->checkpoint;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetRestart(PdDecon d, const char *path)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(d->restart, path ? path : "", sizeof(d->restart)));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v)
 {
   PetscFunctionBegin;
-  PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT " (%.2f s)\n", d->ops->name, d->reason > 0 ? "converged" : "diverged", ReasonName(d->reason), d->it,
+  PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT " (%.2f s)\n", d->ops->name, d->reason > 0 ? "converged" : d->reason == PD_DECON_STOPPED_SIGNAL ? "stopped (checkpoint written)" : "diverged", ReasonName(d->reason), d->it,
                                    d->solve_time));
   PetscFunctionReturn(0);
 }

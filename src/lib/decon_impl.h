@@ -4,10 +4,23 @@
 
 #include <pdecon/decon.h>
 
+/* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
+   (working layout) and scalars, besides the estimate x and the iteration count. */
+#define PD_MAX_STATE 8
+typedef struct {
+  PetscInt    nvol, nscal;
+  float      *vol[PD_MAX_STATE];
+  const char *volname[PD_MAX_STATE];
+  double     *scal[PD_MAX_STATE];
+  const char *scalname[PD_MAX_STATE];
+} PdMethodState;
+
 /* A method. Life cycle: create (parameters with defaults in d->mctx) -> setfromoptions ->
    setup at the start of every solve (allocate state the first time, reset it from the initial
    estimate in d->x) -> step, step, ... -> destroy (parameters and state). Only step is needed;
-   every other entry may be NULL. */
+   every other entry may be NULL. On a restart, setup runs once more after the checkpoint was
+   loaded, with d->restarting set: it must then keep the loaded state and only rebuild what is
+   derived from it (e.g. copy x into the FFT buffer). */
 typedef struct {
   const char *name;        /* value of -decon_method */
   const char *description;
@@ -19,6 +32,8 @@ typedef struct {
   PetscErrorCode (*step)(PdDecon, PetscBool want_objective, double *objective, double *change);
   PetscErrorCode (*view)(PdDecon, PetscViewer);
   PetscErrorCode (*destroy)(PdDecon);
+  /* state to checkpoint beyond x (after setup); NULL: x is the whole state */
+  PetscErrorCode (*getstate)(PdDecon, PdMethodState *);
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -66,7 +81,18 @@ struct _p_PdDecon {
   PetscInt        nmonitor;
   PetscViewer     monitor_viewer;
   PetscBool       converged_reason;
+
+  /* checkpoint / restart (checkpoint.c) */
+  char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
+  PetscInt        checkpoint_every;               /* iterations; 0 = only on a stop signal */
+  char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
+  PetscBool       restarting;                     /* set while setup runs after a load */
 };
+
+/* checkpoint.c: write the full state atomically; load it (after the method's setup) and set
+   d->it; fingerprint of everything that changes the result. */
+PetscErrorCode PdDeconCheckpointWrite(PdDecon d);
+PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
 
 /* The Richardson-Lucy correction shared by RL-type methods. On entry work holds the estimate u
    (working layout, zero in the row padding). On exit work holds Hᵀ(y / (H u + b)) restricted to

@@ -507,3 +507,46 @@ PetscErrorCode PdH5Write(const PdSpec *s, const PdLayout *lay, const float *v, c
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
+
+/* ---------------------------------------------------------------- small metadata (checkpoints) */
+
+PetscErrorCode PdH5WriterAddScalars(PdH5Writer w, const char *name, PetscInt n, const double *vals)
+{
+  PdIOStatus st = {0, ""};
+  hid_t      root;
+
+  PetscFunctionBegin;
+  H5Quiet();
+  if ((root = H5Gopen2(w->file, "/", H5P_DEFAULT)) < 0) H5Fail(&st, PD_ERR_FILE, "%s: cannot open the root group", w->path);
+  else {
+    WriteAttr(root, w->path, name, H5T_NATIVE_DOUBLE, (hsize_t)PetscMax(n, 1), vals, &st);
+    (void)H5Gclose(root);
+  }
+  PetscCall(PdIOAgree(w->comm, &st));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals)
+{
+  PdIOStatus st = {0, ""};
+  int        rank;
+
+  PetscFunctionBegin;
+  H5Quiet();
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  /* Rank 0 reads and broadcasts: a few numbers, no need for parallel access. */
+  if (rank == 0) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), a = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+    if (f < 0) H5Fail(&st, PD_ERR_FILE, "%s: cannot open", path);
+    else if ((a = H5Aopen_by_name(f, "/", name, H5P_DEFAULT, H5P_DEFAULT)) < 0) H5Fail(&st, PD_ERR_INPUT, "%s: no attribute '%s' (not a pdecon checkpoint?)", path, name);
+    else if ((sp = H5Aget_space(a)) < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)PetscMax(n, 1))
+      H5Fail(&st, PD_ERR_INPUT, "%s: attribute '%s' has the wrong size", path, name);
+    else if (H5Aread(a, H5T_NATIVE_DOUBLE, vals) < 0) H5Fail(&st, PD_ERR_FILE, "%s: cannot read attribute '%s'", path, name);
+    if (sp >= 0) (void)H5Sclose(sp);
+    if (a >= 0) (void)H5Aclose(a);
+    if (f >= 0) (void)H5Fclose(f);
+  }
+  PetscCall(PdIOAgreeRoot(comm, 0, &st));
+  if (n > 0) PetscCallMPI(MPI_Bcast(vals, (int)n, MPI_DOUBLE, 0, comm));
+  PetscFunctionReturn(0);
+}

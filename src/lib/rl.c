@@ -43,4 +43,4 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
   PetscFunctionReturn(0);
 }
 
-const PdMethodOps PdMethod_RL = {"rl", "Richardson-Lucy, boundary weighted", 3, PETSC_FALSE, NULL, NULL, RLSetUp, RLStep, NULL, NULL};
+const PdMethodOps PdMethod_RL = {.name = "rl", .description = "Richardson-Lucy, boundary weighted", .nvolumes = 3, .setup = RLSetUp, .step = RLStep};

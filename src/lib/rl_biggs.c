@@ -16,7 +16,7 @@
 typedef struct {
   float *xprev, *g;
   double alpha;
-  PetscInt k;
+  double k; /* steps taken (a double so that checkpoints store it with the other scalars) */
 } BiggsCtx;
 
 static PetscErrorCode BiggsCreate(PdDecon d)
@@ -36,6 +36,7 @@ static PetscErrorCode BiggsSetUp(PdDecon d)
   PetscFunctionBegin;
   if (!c->xprev) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->xprev));
   if (!c->g) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &c->g));
+  if (d->restarting) PetscFunctionReturn(0); /* state came from the checkpoint */
   PetscCall(PetscArraycpy(c->xprev, d->x, PdDeconLocalCount(d)));
   PetscCall(PetscArrayzero(c->g, PdDeconLocalCount(d)));
   c->alpha = 0;
@@ -101,4 +102,29 @@ static PetscErrorCode BiggsDestroy(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-const PdMethodOps PdMethod_RLBiggs = {"rl_biggs", "Richardson-Lucy with Biggs-Andrews acceleration", 5, PETSC_FALSE, BiggsCreate, NULL, BiggsSetUp, BiggsStep, NULL, BiggsDestroy};
+static PetscErrorCode BiggsGetState(PdDecon d, PdMethodState *s)
+{
+  BiggsCtx *c = (BiggsCtx *)d->mctx;
+
+  PetscFunctionBegin;
+  s->nvol        = 2;
+  s->vol[0]      = c->xprev;
+  s->volname[0]  = "xprev";
+  s->vol[1]      = c->g;
+  s->volname[1]  = "g";
+  s->nscal       = 2;
+  s->scal[0]     = &c->alpha;
+  s->scalname[0] = "alpha";
+  s->scal[1]     = &c->k;
+  s->scalname[1] = "k";
+  PetscFunctionReturn(0);
+}
+
+const PdMethodOps PdMethod_RLBiggs = {.name        = "rl_biggs",
+                                      .description = "Richardson-Lucy with Biggs-Andrews acceleration",
+                                      .nvolumes    = 5,
+                                      .create      = BiggsCreate,
+                                      .setup       = BiggsSetUp,
+                                      .step        = BiggsStep,
+                                      .destroy     = BiggsDestroy,
+                                      .getstate    = BiggsGetState};

@@ -1,5 +1,7 @@
 /* Package registration (log events) and small collective helpers. */
 #include <pdecon/sys.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <fftw3-mpi.h>
 
@@ -59,5 +61,32 @@ PetscErrorCode PdPeakMemory(MPI_Comm comm, double *mine, double *maxall)
   m = (double)ru.ru_maxrss * 1024.0; /* Linux reports kilobytes */
   if (mine) *mine = m;
   if (maxall) PetscCallMPI(MPI_Allreduce(&m, maxall, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}
+
+static volatile sig_atomic_t pd_stop_signal = 0;
+
+static void StopHandler(int sig) { pd_stop_signal = sig; }
+
+PetscErrorCode PdStopHandlerInstall(void)
+{
+  struct sigaction sa;
+
+  PetscFunctionBegin;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = StopHandler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  PetscCheck(sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGUSR1, &sa, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the signal handlers");
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdStopRequested(MPI_Comm comm, PetscBool *stop)
+{
+  int mine = pd_stop_signal != 0, any;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
+  *stop = any ? PETSC_TRUE : PETSC_FALSE;
   PetscFunctionReturn(0);
 }

@@ -51,6 +51,7 @@ for np in 1 2; do
   expect_error "output is the input"  "data.tif"            $np deconvolve -input "$D" -psf "$P" -output "$D"
   expect_error "unknown option"       "decon_maxit"         $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_maxit 3
   expect_error "no input"             "-input"              $np deconvolve -psf "$P" -output "$T/out.h5"
+  expect_error "memory limit"         "MiB per rank"        $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -memory_limit 5
 done
 # the input must be untouched after the "output is the input" cases
 [ "$(md5sum <"$D")" = "$sum0" ] && { echo "ok   input unchanged"; passes=$((passes + 1)); } || { echo "FAIL input changed"; fails=$((fails + 1)); }

@@ -79,6 +79,17 @@ PetscErrorCode PdDeconDestroy(PdDecon *d);
 int         PdDeconMethodCount(void);
 const char *PdDeconMethodName(int i, PetscBool *direct);
 
+/* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
+typedef struct {
+  PetscInt nvol;                                   /* working volumes of the method */
+  double   volumes, otf, fft, data, psf, baseline; /* parts, bytes on this rank */
+  double   total;                                  /* max over ranks */
+  double   distributed, fixed;                     /* total = fixed + distributed / ranks */
+} PdMemoryEstimate;
+PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e);
+/* The estimate made by the last PdDeconSetUp (bytes per rank, max over ranks). */
+PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes);
+
 /* Checkpoints: every `every` iterations (0: only when a stop signal arrives, see
    PdStopHandlerInstall) the full state goes to `path` (HDF5, atomically). A restart continues
    from such a file, on any number of ranks, to the same result as an uninterrupted run; it is

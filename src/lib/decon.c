@@ -125,6 +125,8 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
+  PetscCall(PetscOptionsReal("-memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
+  PetscCall(PetscOptionsBool("-decon_memory_view", "Print the per-rank memory estimate before allocating", "PdDeconSetUp", d->memory_view, &d->memory_view, NULL));
   PetscCall(PetscOptionsString("-decon_checkpoint", "Checkpoint file (HDF5), written every -decon_checkpoint_every iterations and on SIGTERM/SIGUSR1", "PdDeconSetCheckpoint", d->checkpoint, d->checkpoint, sizeof(d->checkpoint), NULL));
   PetscCall(PetscOptionsInt("-decon_checkpoint_every", "Iterations between checkpoints (0: only when a stop signal arrives)", "PdDeconSetCheckpoint", d->checkpoint_every, &d->checkpoint_every, NULL));
   PetscCall(PetscOptionsString("-restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
@@ -230,6 +232,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
     PetscCall(PdPSFPrepCrop(d->pn, d->psf, d->pc, maxn));
   }
   PetscCall(WorkingSize(d, n));
+  PetscCall(PdDeconCheckMemory(d, n)); /* refuse before allocating */
   PetscCall(PdFFTConvSetSizes(d->conv, n));
   PetscCall(PdFFTConvSetUp(d->conv));
   PetscCall(PdFFTConvSetPSF(d->conv, d->pn, d->psf, d->pc));
@@ -528,6 +531,13 @@ PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *s)
 {
   PetscFunctionBegin;
   *s = d->reason == PD_DECON_ITERATING ? PdTime() - d->t_start : d->solve_time;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes)
+{
+  PetscFunctionBegin;
+  *bytes = d->memory_estimate;
   PetscFunctionReturn(0);
 }
 

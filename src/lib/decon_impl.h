@@ -87,7 +87,15 @@ struct _p_PdDecon {
   PetscInt        checkpoint_every;               /* iterations; 0 = only on a stop signal */
   char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
   PetscBool       restarting;                     /* set while setup runs after a load */
+
+  /* memory planner (memory.c) */
+  double          memory_limit;    /* MiB per rank; 0 = what the node has */
+  double          memory_estimate; /* bytes per rank, from the last set-up */
+  PetscBool       memory_view;
 };
+
+/* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
+PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 
 /* checkpoint.c: write the full state atomically; load it (after the method's setup) and set
    d->it; fingerprint of everything that changes the result. */

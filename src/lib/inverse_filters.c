@@ -8,8 +8,9 @@
 
    Ŷ = F(y - b), H the transfer function (N times the stored OTF), |L| = Σ_d 4 sin²(π k_d / n_d)
    the symbol of the 7-point negative Laplacian (PdFFTConvDiffSymbol, unit voxel weights).
-   Defaults follow DeconvolutionLab2: t = 1e-6 (its Operations.epsilon), λ = 0.1 for trif and rif;
-   K = 0.01. wiener is trif under its signal-processing name.
+   Defaults: t = 1e-6 (DeconvolutionLab2's Operations.epsilon) and λ = 0.1 for trif and rif, as in
+   DeconvolutionLab2, a strong setting; K = 1e-3, which suits widefield data near 20 dB SNR. wiener
+   is trif under its signal-processing name (K plays λ's part).
 
    Boundary: periodic mode filters the data as is. Padded mode places y - b in the measured box and
    fills the rest of the working volume with the mean of y - b (the flat initial estimate), so the
@@ -239,9 +240,44 @@ static PetscErrorCode FilterStep(PdDecon d, PetscBool want_obj, double *obj, dou
 static PetscErrorCode NIFCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_NIF, 1e-6, 0, PETSC_FALSE); }
 static PetscErrorCode TRIFCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TRIF, 0.1, 0, PETSC_FALSE); }
 static PetscErrorCode RIFCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_RIF, 0.1, 0, PETSC_FALSE); }
-static PetscErrorCode WienerCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_WIENER, 0.01, 0, PETSC_FALSE); }
+static PetscErrorCode WienerCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_WIENER, 1e-3, 0, PETSC_FALSE); }
 
-const PdMethodOps PdMethod_NIF = {"nif", "naive inverse filter", 3, PETSC_TRUE, NIFCreate, FilterSetFromOptions, NULL, FilterStep, FilterView, PdDL2CtxDestroy};
-const PdMethodOps PdMethod_TRIF = {"trif", "Tikhonov-regularised inverse filter", 3, PETSC_TRUE, TRIFCreate, FilterSetFromOptions, NULL, FilterStep, FilterView, PdDL2CtxDestroy};
-const PdMethodOps PdMethod_RIF = {"rif", "Laplacian-regularised inverse filter", 4, PETSC_TRUE, RIFCreate, FilterSetFromOptions, NULL, FilterStep, FilterView, PdDL2CtxDestroy};
-const PdMethodOps PdMethod_Wiener = {"wiener", "Wiener filter, constant noise-to-signal ratio", 3, PETSC_TRUE, WienerCreate, FilterSetFromOptions, NULL, FilterStep, FilterView, PdDL2CtxDestroy};
+const PdMethodOps PdMethod_NIF = {.name           = "nif",
+                                  .description    = "naive inverse filter",
+                                  .nvolumes       = 3,
+                                  .direct         = PETSC_TRUE,
+                                  .create         = NIFCreate,
+                                  .setfromoptions = FilterSetFromOptions,
+                                  .step           = FilterStep,
+                                  .view           = FilterView,
+                                  .destroy        = PdDL2CtxDestroy};
+
+const PdMethodOps PdMethod_TRIF = {.name           = "trif",
+                                   .description    = "Tikhonov-regularised inverse filter",
+                                   .nvolumes       = 3,
+                                   .direct         = PETSC_TRUE,
+                                   .create         = TRIFCreate,
+                                   .setfromoptions = FilterSetFromOptions,
+                                   .step           = FilterStep,
+                                   .view           = FilterView,
+                                   .destroy        = PdDL2CtxDestroy};
+
+const PdMethodOps PdMethod_RIF = {.name           = "rif",
+                                  .description    = "Laplacian-regularised inverse filter",
+                                  .nvolumes       = 4,
+                                  .direct         = PETSC_TRUE,
+                                  .create         = RIFCreate,
+                                  .setfromoptions = FilterSetFromOptions,
+                                  .step           = FilterStep,
+                                  .view           = FilterView,
+                                  .destroy        = PdDL2CtxDestroy};
+
+const PdMethodOps PdMethod_Wiener = {.name           = "wiener",
+                                     .description    = "Wiener filter, constant noise-to-signal ratio",
+                                     .nvolumes       = 3,
+                                     .direct         = PETSC_TRUE,
+                                     .create         = WienerCreate,
+                                     .setfromoptions = FilterSetFromOptions,
+                                     .step           = FilterStep,
+                                     .view           = FilterView,
+                                     .destroy        = PdDL2CtxDestroy};

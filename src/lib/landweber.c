@@ -181,5 +181,22 @@ static PetscErrorCode LWStep(PdDecon d, PetscBool want_obj, double *obj, double 
 static PetscErrorCode LWCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_LW, 0, 1.0, PETSC_FALSE); }
 static PetscErrorCode LWPlusCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_LW, 0, 1.0, PETSC_TRUE); }
 
-const PdMethodOps PdMethod_LW = {"lw", "Landweber", 3, PETSC_FALSE, LWCreate, PdDL2IterSetFromOptions, LWSetUp, LWStep, PdDL2IterView, PdDL2CtxDestroy};
-const PdMethodOps PdMethod_LWPlus = {"lw_plus", "projected (non-negative) Landweber", 3, PETSC_FALSE, LWPlusCreate, PdDL2IterSetFromOptions, LWSetUp, LWStep, PdDL2IterView, PdDL2CtxDestroy};
+const PdMethodOps PdMethod_LW = {.name           = "lw",
+                                 .description    = "Landweber",
+                                 .nvolumes       = 3,
+                                 .create         = LWCreate,
+                                 .setfromoptions = PdDL2IterSetFromOptions,
+                                 .setup          = LWSetUp,
+                                 .step           = LWStep,
+                                 .view           = PdDL2IterView,
+                                 .destroy        = PdDL2CtxDestroy};
+
+const PdMethodOps PdMethod_LWPlus = {.name           = "lw_plus",
+                                     .description    = "projected (non-negative) Landweber",
+                                     .nvolumes       = 3,
+                                     .create         = LWPlusCreate,
+                                     .setfromoptions = PdDL2IterSetFromOptions,
+                                     .setup          = LWSetUp,
+                                     .step           = LWStep,
+                                     .view           = PdDL2IterView,
+                                     .destroy        = PdDL2CtxDestroy};

@@ -99,5 +99,22 @@ static PetscErrorCode TMStep(PdDecon d, PetscBool want_obj, double *obj, double 
 static PetscErrorCode TMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 0.1, 1.0, PETSC_FALSE); }
 static PetscErrorCode ICTMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 0.1, 1.0, PETSC_TRUE); }
 
-const PdMethodOps PdMethod_TM = {"tm", "Tikhonov-Miller", 5, PETSC_FALSE, TMCreate, PdDL2IterSetFromOptions, TMSetUp, TMStep, PdDL2IterView, PdDL2CtxDestroy};
-const PdMethodOps PdMethod_ICTM = {"ictm", "iterative constrained Tikhonov-Miller", 5, PETSC_FALSE, ICTMCreate, PdDL2IterSetFromOptions, TMSetUp, TMStep, PdDL2IterView, PdDL2CtxDestroy};
+const PdMethodOps PdMethod_TM = {.name           = "tm",
+                                 .description    = "Tikhonov-Miller",
+                                 .nvolumes       = 5,
+                                 .create         = TMCreate,
+                                 .setfromoptions = PdDL2IterSetFromOptions,
+                                 .setup          = TMSetUp,
+                                 .step           = TMStep,
+                                 .view           = PdDL2IterView,
+                                 .destroy        = PdDL2CtxDestroy};
+
+const PdMethodOps PdMethod_ICTM = {.name           = "ictm",
+                                   .description    = "iterative constrained Tikhonov-Miller",
+                                   .nvolumes       = 5,
+                                   .create         = ICTMCreate,
+                                   .setfromoptions = PdDL2IterSetFromOptions,
+                                   .setup          = TMSetUp,
+                                   .step           = TMStep,
+                                   .view           = PdDL2IterView,
+                                   .destroy        = PdDL2CtxDestroy};

@@ -21,14 +21,15 @@ for method in rl rl_biggs; do
   "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_method $method -decon_max_it $its -output "$T/ref.h5:/x" >"$T/ref.log" 2>&1 ||
     { echo "FAIL reference run"; cat "$T/ref.log"; exit 1; }
   for how in TERM USR1; do
-    "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_method $method -decon_max_it $its -output "$T/out.h5:/x" >"$T/run.log" 2>&1 &
+    "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_method $method -decon_max_it $its -decon_monitor -output "$T/out.h5:/x" >"$T/run.log" 2>&1 &
     pid=$!
-    # a random moment after the set-up (the log shows nothing until the end, so wait on time)
-    sleep "$(awk -v s=$RANDOM 'BEGIN { srand(s); printf "%.2f", 0.6 + 0.8 * rand() }')"
+    # a random moment once the iterations have started (the monitor prints one line each)
+    for _ in $(seq 600); do grep -q " $method objective" "$T/run.log" 2>/dev/null && break; sleep 0.05; done
+    sleep "$(awk -v s=$RANDOM 'BEGIN { srand(s); printf "%.2f", 0.5 * rand() }')"
     if [ $how = TERM ]; then pkill -TERM -P $pid -f "pdecon deconvolve"; else kill -USR1 $pid; fi
     wait $pid; rc=$?
     ckpt="$T/out.h5.checkpoint.h5"
-    stopped_at=$(grep -o 'iterations [0-9]*' "$T/run.log" | head -1)
+    stopped_at=$(grep -o 'STOPPED_SIGNAL iterations [0-9]*' "$T/run.log" | grep -o '[0-9]*$')
     if [ $rc -ne 75 ] || [ ! -f "$ckpt" ] || [ -f "$T/out.h5" ]; then
       echo "FAIL $method/$how: rc=$rc (want 75), checkpoint $( [ -f "$ckpt" ] && echo present || echo missing), output $( [ -f "$T/out.h5" ] && echo present || echo absent)"
       sed 's/^/    | /' "$T/run.log" | tail -5; fails=$((fails + 1)); continue
@@ -37,7 +38,7 @@ for method in rl rl_biggs; do
     rc=$?
     diff=$("$compare" "$T/out.h5:/x" "$T/ref.h5:/x" 1e-6); ok=$?
     if [ $rc -eq 0 ] && [ $ok -eq 0 ] && [ ! -f "$ckpt" ]; then
-      echo "ok   $method/$how: stopped at ${stopped_at#iterations }, restarted: $diff"; passes=$((passes + 1))
+      echo "ok   $method/$how: stopped at iteration $stopped_at of $its, restarted: $diff"; passes=$((passes + 1))
     else
       echo "FAIL $method/$how: restart rc=$rc, $diff"; sed 's/^/    | /' "$T/restart.log" | tail -5; fails=$((fails + 1))
     fi

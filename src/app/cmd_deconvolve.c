@@ -22,6 +22,8 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscInt        its;
 
   PetscFunctionBegin;
+  /* from the start: a stop signal during set-up then stops after the first iteration */
+  PetscCall(PdStopHandlerInstall());
   PetscOptionsBegin(comm, NULL, "pdecon deconvolve", "");
   PetscCall(PetscOptionsString("-input", "Measured stack: file.tif or file.h5:/dataset", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-output", "Result: file.h5:/dataset or file.tif (written atomically)", "", output, output, sizeof(output), &has_out));
@@ -63,7 +65,6 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
       PetscCall(PdDeconSetCheckpoint(d, path, -1));
     }
   }
-  PetscCall(PdStopHandlerInstall());
   if (view) PetscCall(PdDeconView(d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetData(d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));

@@ -24,6 +24,7 @@ typedef struct {
   const PdLayout *tlay;
   const float    *truth;
   PetscInt        ncheck, check[MAX_CHECK];
+  PetscBool       direct; /* a filter: its one step is measured in full */
   Quality         q[MAX_CHECK];
   double          tq[MAX_CHECK];
   double          psnr[MAX_TRACK + 1], t[MAX_TRACK + 1], spent;
@@ -55,7 +56,7 @@ static PetscErrorCode TrackMonitor(PdDecon d, PetscInt it, double obj, double ch
   PetscCall(PdDeconGetSolution(d, &xl, &x));
   PetscCall(PdMetricPSNR(xl, x, tr->tlay, tr->truth, &tr->psnr[it]));
   for (PetscInt c = 0; c < tr->ncheck; c++)
-    if (tr->check[c] == it) {
+    if (tr->check[c] == it || (tr->direct && it == 1 && c == 0)) {
       PetscCall(Measure(xl, x, tr->tlay, tr->truth, &tr->q[c]));
       tr->tq[c] = tr->t[it];
     }
@@ -120,12 +121,16 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
     for (PetscInt i = 0; i < nm; i++) PetscCall(PetscFree(mnames[i]));
     PetscFunctionReturn(0);
   }
+  /* each method reads its own options (and unknown names fail) before unused options are refused */
+  for (PetscInt i = 0; i < nm; i++) {
+    PetscCall(PdDeconSetMethod(d, mnames[i]));
+    PetscCall(PdDeconSetFromOptions(d));
+  }
   PetscCall(AppCheckOptionsUsed(comm));
   for (PetscInt c = 0; c < nits; c++) {
     PetscCheck(its[c] >= 1 && its[c] <= MAX_TRACK && (c == 0 || its[c] > its[c - 1]), comm, PD_ERR_INPUT, "-demo_its: increasing iteration counts between 1 and %d", MAX_TRACK);
     maxit = its[c];
   }
-  for (PetscInt i = 0; i < nm; i++) PetscCall(PdDeconSetMethod(d, mnames[i])); /* unknown names fail now */
   PetscCall(PdOutputCheck(comm, output, 0, NULL));
   if (preview[0]) PetscCall(PdOutputCheck(comm, preview, 0, NULL));
 
@@ -156,17 +161,14 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
     PetscCall(PdDeconSetFromOptions(d)); /* the method's own options */
     PetscCall(PdDeconMonitorCancel(d));
     PetscCall(PdDeconMonitorSet(d, TrackMonitor, &tr[i]));
+    direct[i] = PETSC_FALSE; /* a direct filter: one step is the result, reported once */
+    for (int k = 0; k < PdDeconMethodCount(); k++) {
+      PetscBool dir;
+      if (!strcmp(PdDeconMethodName(k, &dir), mnames[i])) direct[i] = dir;
+    }
+    tr[i].direct = direct[i];
     PetscCall(PdDeconSolve(d));
     PetscCall(PdDeconGetIterationNumber(d, &done));
-    { /* a direct filter: one step is the result, reported at every checkpoint */
-      const char *mname;
-      PetscCall(PdDeconGetMethod(d, &mname));
-      direct[i] = PETSC_FALSE;
-      for (int k = 0; k < PdDeconMethodCount(); k++) {
-        PetscBool dir;
-        if (!strcmp(PdDeconMethodName(k, &dir), mname)) direct[i] = dir;
-      }
-    }
     if (direct[i])
       for (PetscInt c = 0; c < nits; c++) {
         tr[i].q[c]  = tr[i].q[0];

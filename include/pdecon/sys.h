@@ -27,6 +27,11 @@ extern PetscClassId PD_CLASSID;
 
 PetscErrorCode PdInitializePackage(void);
 
+/* Threads per rank (-threads N, default 1) for FFTW plans made afterwards and for the OpenMP
+   pointwise loops: a node runs ranks x threads = cores, e.g. 1 x 8 or 8 x 1. */
+PetscErrorCode PdSetThreads(int n);
+int            PdGetThreads(void);
+
 /* Wall clock in seconds (MPI_Wtime). */
 static inline double PdTime(void) { return MPI_Wtime(); }
 

@@ -13,6 +13,7 @@ static const char usage[] =
   "  simulate    microtubule phantom, blurred, with Poisson+Gaussian noise: -output FILE.h5\n"
   "  demo        simulate, deconvolve with RL and accelerated RL, print a quality table\n"
   "  bench       time one RL iteration against its bare FFTs: -bench_sizes 64x256x256,...\n"
+  "common options: -threads N (threads per rank, default 1), -options_file FILE, -log_view\n"
   "`pdecon <command> -help` lists that command's options with their defaults.\n";
 
 static const struct {

@@ -353,35 +353,36 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   PetscFunctionBegin;
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  for (ptrdiff_t z = 0; z < l->nzl; z++) {
-    float *plane = d->work + z * l->ps;
-    if (l->z0 + z >= m0) {
-      memset(plane, 0, sizeof(float) * (size_t)l->ps);
+  /* row by row: rows outside the measured box get a zero ratio (the data term lives on the box) */
+  const ptrdiff_t n1 = l->n[1], nrows = l->nzl * n1;
+#pragma omp parallel for reduction(+ : obj) schedule(static)
+  for (ptrdiff_t row = 0; row < nrows; row++) {
+    const ptrdiff_t z = row / n1, yy = row % n1;
+    float *restrict r = d->work + z * l->ps + yy * l->rs;
+    if (l->z0 + z >= m0 || yy >= m1) {
+      memset(r, 0, sizeof(float) * (size_t)l->rs);
       continue;
     }
-    const float *yp = d->y + z * m1 * m2;
-    for (ptrdiff_t yy = 0; yy < m1; yy++) {
-      float *restrict       r  = plane + yy * l->rs;
-      const float *restrict yr = yp + yy * m2;
-      if (want_obj) {
-        /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
-           negative log-likelihood up to a constant. */
-#pragma omp simd reduction(+ : obj)
-        for (ptrdiff_t x = 0; x < m2; x++) {
-          float mu = PetscMax(r[x] + b, eps);
-          obj += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
-          r[x] = yr[x] / mu;
-        }
-      } else {
-#pragma omp simd
-        for (ptrdiff_t x = 0; x < m2; x++) {
-          float mu = r[x] + b;
-          r[x]     = yr[x] / (mu > eps ? mu : eps);
-        }
+    const float *restrict yr = d->y + (z * m1 + yy) * m2;
+    if (want_obj) {
+      /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
+         negative log-likelihood up to a constant. */
+      double o = 0;
+#pragma omp simd reduction(+ : o)
+      for (ptrdiff_t x = 0; x < m2; x++) {
+        float mu = PetscMax(r[x] + b, eps);
+        o += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
+        r[x] = yr[x] / mu;
       }
-      memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
+      obj += o;
+    } else {
+#pragma omp simd
+      for (ptrdiff_t x = 0; x < m2; x++) {
+        float mu = r[x] + b;
+        r[x]     = yr[x] / (mu > eps ? mu : eps);
+      }
     }
-    memset(plane + m1 * l->rs, 0, sizeof(float) * (size_t)(l->ps - m1 * l->rs));
+    memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
   }
   PetscCall(PetscLogFlops(3.0 * (double)d->blay->nzl * m1 * m2));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));

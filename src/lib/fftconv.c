@@ -238,7 +238,7 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
      NaN/Inf recovery code that keeps it from vectorising. */
-#pragma omp simd
+#pragma omp parallel for simd schedule(static)
   for (ptrdiff_t i = 0; i < ncplx; i++) {
     const float a = w[2 * i], b = w[2 * i + 1], hr = h[2 * i], hi = s * h[2 * i + 1];
     w[2 * i]     = a * hr - b * hi;

@@ -26,7 +26,7 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
   PetscFunctionBegin;
   PetscCall(PdRLCorrection(d, want_obj, obj));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp simd reduction(+ : s0, s1)
+#pragma omp parallel for simd reduction(+ : s0, s1) schedule(static)
   for (ptrdiff_t i = 0; i < cnt; i++) {
     float xn = x[i] * work[i] * w[i];
     float dx = xn - x[i];

@@ -56,7 +56,7 @@ static PetscErrorCode BiggsStep(PdDecon d, PetscBool want_obj, double *obj, doub
   PetscFunctionBegin;
   /* predict: x_{k-1} <- x_k, x <- u_k (also into the FFT buffer) */
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp simd
+#pragma omp parallel for simd schedule(static)
   for (ptrdiff_t i = 0; i < cnt; i++) {
     float u = x[i] + a * (x[i] - xp[i]);
     u       = u > 0 ? u : 0;
@@ -67,7 +67,7 @@ static PetscErrorCode BiggsStep(PdDecon d, PetscBool want_obj, double *obj, doub
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdRLCorrection(d, want_obj, obj));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
+#pragma omp parallel for simd reduction(+ : s0, s1, s2, s3) schedule(static)
   for (ptrdiff_t i = 0; i < cnt; i++) {
     float xn = x[i] * work[i] * w[i];
     float gk = xn - x[i];

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <fftw3-mpi.h>
+#include <omp.h>
 
 PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
   PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
@@ -24,6 +25,8 @@ PetscErrorCode PdInitializePackage(void)
   PetscFunctionBegin;
   if (pd_registered) PetscFunctionReturn(0);
   pd_registered = PETSC_TRUE;
+  /* FFTW's threads first, then its MPI part (FFTW's rule) */
+  PetscCheck(fftwf_init_threads(), PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW threads could not start");
   fftwf_mpi_init();
   PetscCall(PetscRegisterFinalize(PdFinalizePackage));
   PetscCall(PetscClassIdRegister("pdecon", &PD_CLASSID));
@@ -35,8 +38,30 @@ PetscErrorCode PdInitializePackage(void)
   PetscCall(PetscLogEventRegister("IOWrite", PD_CLASSID, &PD_EV_WRITE));
   PetscCall(PetscLogEventRegister("CommReduce", PD_CLASSID, &PD_EV_COMM));
   PetscCall(PetscLogEventRegister("CommHalo", PD_CLASSID, &PD_EV_HALO));
+  {
+    /* One thread per rank unless -threads says otherwise: never OpenMP's "all cores" default,
+       which would oversubscribe a node running one rank per core. */
+    PetscInt  n = 1;
+    PetscBool set;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-threads", &n, &set));
+    PetscCheck(n >= 1, PETSC_COMM_WORLD, PD_ERR_INPUT, "-threads must be at least 1");
+    PetscCall(PdSetThreads((int)n));
+  }
   PetscFunctionReturn(0);
 }
+
+static int pd_threads = 1;
+
+PetscErrorCode PdSetThreads(int n)
+{
+  PetscFunctionBegin;
+  pd_threads = n;
+  omp_set_num_threads(n);
+  fftwf_plan_with_nthreads(n); /* plans made from now on */
+  PetscFunctionReturn(0);
+}
+
+int PdGetThreads(void) { return pd_threads; }
 
 static PetscErrorCode AllreduceOp(MPI_Comm comm, double *vals, int n, MPI_Op op)
 {

@@ -90,6 +90,17 @@ int main(int argc, char **argv)
   hid_t   b = H5Dcreate2(file, "/flat", H5T_IEEE_F32LE, s2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   err |= H5Dwrite(a, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, f) < 0;
   err |= H5Dwrite(b, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, f) < 0;
+  /* a 4-D dataset: three time points, the same stack scaled by 1, 2, 3 */
+  hsize_t d4[4] = {3, nz, ny, nx};
+  hid_t   s4 = H5Screate_simple(4, d4, NULL);
+  hid_t   c  = H5Dcreate2(file, "/movie", H5T_STD_U16LE, s4, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  uint16_t *m4 = malloc(sizeof(uint16_t) * 3 * n);
+  for (int t = 0; t < 3; t++)
+    for (int i = 0; i < n; i++) m4[t * n + i] = (uint16_t)(u16[i] * (t + 1));
+  err |= H5Dwrite(c, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, m4) < 0;
+  free(m4);
+  H5Dclose(c);
+  H5Sclose(s4);
   H5Dclose(a);
   H5Dclose(b);
   H5Sclose(s3);

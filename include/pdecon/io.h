@@ -19,6 +19,8 @@ typedef struct {
   double    voxel[3]; /* voxel size z, y, x in nanometres; 0 where unknown */
   char      type[16]; /* sample type in the file: "uint8", "uint16", "uint32", "int8", "int16",
                          "int32", "uint64", "int64" (HDF5 only), "float32", "float64" */
+  ptrdiff_t nt;       /* 4-D HDF5 datasets (t,z,y,x or c,z,y,x): stacks along the first axis;
+                         0 for a 3-D image. Stack t is read as "file.h5:/dataset[t]". */
 } PdImageInfo;
 
 /* Size, voxel size and sample type of an image (rank 0 reads the header and broadcasts it). */

@@ -18,6 +18,10 @@ extern int AppExitStatus;
 
 /* True when -help was given: commands read their options (so PETSc lists them) and stop. */
 PetscBool AppHelpRequested(void);
+/* The message of the last error a user can fix (for summaries). */
+extern char AppLastError[1024];
+/* Errors a user can fix (files, options, data), as opposed to bugs. */
+PetscBool AppIsUserError(PetscErrorCode ierr);
 /* Refuses options nobody read (typos), naming them; call once all options have been read. */
 PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm);
 

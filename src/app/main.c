@@ -31,15 +31,23 @@ PetscBool        AppHelpRequested(void) { return help_requested; }
    rank 0 (they are raised on every rank at once); -error_trace adds PETSc's trace. Anything
    else is a bug and gets PETSc's full trace. */
 static PetscBool user_error = PETSC_FALSE;
+char             AppLastError[1024] = "";
+
+PetscBool AppIsUserError(PetscErrorCode n)
+{
+  return (PetscBool)(n == PD_ERR_INPUT || n == PD_ERR_FILE || n == PETSC_ERR_FILE_READ || n == PETSC_ERR_FILE_WRITE || n == PETSC_ERR_FILE_UNEXPECTED || n == PETSC_ERR_NOT_CONVERGED);
+}
+
 static PetscErrorCode ErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
   int rank = 0;
   (void)ctx;
-  if (n == PD_ERR_INPUT || n == PD_ERR_FILE || n == PETSC_ERR_FILE_READ || n == PETSC_ERR_FILE_WRITE || n == PETSC_ERR_FILE_UNEXPECTED || n == PETSC_ERR_NOT_CONVERGED) {
+  if (AppIsUserError(n)) {
     PetscBool trace = PETSC_FALSE;
     PetscOptionsGetBool(NULL, NULL, "-error_trace", &trace, NULL);
     if (p == PETSC_ERROR_INITIAL) {
       user_error = PETSC_TRUE;
+      if (mess) snprintf(AppLastError, sizeof(AppLastError), "%s", mess);
       MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
       if (rank == 0 && mess) fprintf(stderr, "pdecon: error: %s\n", mess);
     }

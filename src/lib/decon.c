@@ -22,7 +22,8 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->boundary         = PD_BOUNDARY_PADDED;
   d->center_mode      = PD_PSF_CENTER_PEAK;
   d->pad[0] = d->pad[1] = d->pad[2] = -1;
-  d->bg               = -1;
+  d->bg_user          = -1;
+  d->bg               = 0;
   d->bg_percentile    = 1.0;
   d->weight_threshold = 1e-2;
   d->max_it           = 50;
@@ -42,8 +43,9 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
     if (!strcmp(PdMethods[i]->name, name)) {
       /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
       if (d->ops->destroy) PetscCall(d->ops->destroy(d));
-      d->mctx   = NULL;
-      d->msetup = PETSC_FALSE;
+      d->mctx          = NULL;
+      d->msetup        = PETSC_FALSE;
+      d->weights_ready = PETSC_FALSE; /* a method may have changed the operator (blind) */
       d->ops    = PdMethods[i];
       if (d->ops->create) PetscCall(d->ops->create(d));
       PetscFunctionReturn(0);
@@ -113,7 +115,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
   PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
-  PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg, &d->bg, NULL));
+  PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
   PetscCall(PetscOptionsReal("-decon_background_percentile", "Percentile of the data taken as background when it is estimated", "PdDeconSetBackground", d->bg_percentile, &d->bg_percentile, NULL));
   PetscCall(PetscOptionsEnum("-decon_boundary", "Boundary: padded (no wrap-around, unknown outside) or periodic", "PdDeconSetBoundary", PdBoundaryTypes, bnd, &bnd, NULL));
   PetscCall(PetscOptionsIntArray("-decon_pad", "Padding z,y,x in voxels for the padded boundary (default: PSF extent - 1)", "PdDeconSetUp", pad, &npad, &set));
@@ -150,7 +152,7 @@ PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol)
 PetscErrorCode PdDeconSetBackground(PdDecon d, double b)
 {
   PetscFunctionBegin;
-  d->bg       = b;
+  d->bg_user  = b;
   d->prepared = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
@@ -321,10 +323,15 @@ static PetscErrorCode Prepare(PdDecon d)
   PetscCheck(s[1] == 0 || d->clip_negative, d->comm, PD_ERR_INPUT,
              "%s: data has %.0f negative values (min %.6g); photon counts cannot be negative (use -decon_clip_negative to set them to 0)", d->dataname, s[1], mn);
   double mean = s[0] / (double)PdLayoutGlobalCount(l);
-  if (d->bg < 0) PetscCall(DataPercentile(d, d->bg_percentile, &d->bg));
+  if (d->bg_user < 0) PetscCall(DataPercentile(d, d->bg_percentile, &d->bg));
+  else d->bg = d->bg_user;
   d->eps = 1e-6 * (mean > 0 ? mean : 1.0);
   d->x0  = PetscMax(mean - d->bg, d->eps);
 
+  if (d->weights_ready) { /* same PSF and box as the last data set (a batch) */
+    d->prepared = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
   /* Hᵀ1 over the measured box */
   PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
   for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
@@ -339,7 +346,8 @@ static PetscErrorCode Prepare(PdDecon d)
       for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / a[x] : 0.0f;
       for (ptrdiff_t x = wl->n[2]; x < wl->rs; x++) w[x] = 0.0f; /* FFT row padding stays zero */
     }
-  d->prepared = PETSC_TRUE;
+  d->prepared      = PETSC_TRUE;
+  d->weights_ready = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
@@ -579,7 +587,7 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PdFFTConvView(d->conv, v));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0));
-  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->prepared ? "" : "(estimated at solve) ", d->bg));
+  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->bg_user < 0 ? "estimated from the data " : "", d->bg_user < 0 ? d->bg : d->bg_user));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;

@@ -54,7 +54,8 @@ struct _p_PdDecon {
   PdPSFCenter     center_mode;
   PdBoundary      boundary;
   PetscInt        pad[3];      /* padding per axis in voxels; -1: from the PSF */
-  double          bg;          /* background; < 0: estimate */
+  double          bg_user;     /* background asked for; < 0: estimate it from each data set */
+  double          bg;          /* background in use (set when the data are prepared) */
   double          bg_percentile;
   double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
   PetscBool       clip_negative;
@@ -70,7 +71,7 @@ struct _p_PdDecon {
   float          *x;           /* current estimate, working layout */
   double          eps;         /* denominators are clipped at eps */
   double          x0;          /* flat initial value */
-  PetscBool       setup, prepared;
+  PetscBool       setup, prepared, weights_ready;
 
   /* loop */
   PetscInt        max_it, it;

@@ -103,9 +103,23 @@ PetscErrorCode PdSpecParse(MPI_Comm comm, const char *spec, PetscBool allowpng, 
     PetscCall(PetscStrlcat(s->dset, d, sizeof(s->dset)));
     for (dl = strlen(s->dset); dl > 1 && s->dset[dl - 1] == '/'; dl--) s->dset[dl - 1] = 0;
     s->fmt = PD_FMT_HDF5;
+    s->t   = -1;
+    {
+      /* "dataset[t]": one stack of a 4-D dataset */
+      char *open = strrchr(s->dset, '[');
+      dl         = strlen(s->dset);
+      if (open && dl > 2 && s->dset[dl - 1] == ']') {
+        char *end;
+        long  t = strtol(open + 1, &end, 10);
+        PetscCheck(end == s->dset + dl - 1 && end > open + 1 && t >= 0, comm, PD_ERR_INPUT, "%s: '%s' is not a stack index (expected [t] with t >= 0)", spec, open);
+        s->t  = t;
+        *open = 0;
+      }
+    }
     PetscFunctionReturn(0);
   }
   PetscCall(PetscStrncpy(s->path, spec, sizeof(s->path)));
+  s->t   = -1;
   s->fmt = PdFormatOfPath(s->path);
   if (s->fmt == PD_FMT_HDF5) PetscCall(PetscStrncpy(s->dset, "/data", sizeof(s->dset)));
   if (s->fmt == PD_FMT_NONE) {
@@ -368,7 +382,8 @@ PetscErrorCode PdCheckFinite(const char *name, const PdLayout *lay, const float 
 /* The name used in messages about the data: the file, and the dataset for HDF5. */
 static void DataName(const PdSpec *s, char *name, size_t len)
 {
-  if (s->fmt == PD_FMT_HDF5) snprintf(name, len, "%s:%s", s->path, s->dset);
+  if (s->fmt == PD_FMT_HDF5 && s->t >= 0) snprintf(name, len, "%s:%s[%ld]", s->path, s->dset, s->t);
+  else if (s->fmt == PD_FMT_HDF5) snprintf(name, len, "%s:%s", s->path, s->dset);
   else snprintf(name, len, "%s", s->path);
 }
 
@@ -400,7 +415,7 @@ PetscErrorCode PdImageQuery(MPI_Comm comm, const char *spec, PdImageInfo *info)
 
 static PetscErrorCode ReadSpec(const PdSpec *s, const PdImageInfo *info, const PdLayout *lay, float *v)
 {
-  char           name[2 * PETSC_MAX_PATH_LEN + 2];
+  char           name[2 * PETSC_MAX_PATH_LEN + 32];
   PetscErrorCode ierr;
 
   PetscFunctionBegin;

@@ -190,8 +190,10 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
   else if (H5Iget_type(*o) != H5I_DATASET) PdIOFail(st, PD_ERR_INPUT, "%s: '%s' is not a dataset", s->path, s->dset);
   else if ((*sp = H5Dget_space(*o)) < 0 || (nd = H5Sget_simple_extent_ndims(*sp)) < 0 || H5Sget_simple_extent_dims(*sp, dims, NULL) < 0)
     H5Fail(st, PD_ERR_INPUT, "%s:%s: cannot read the dataset's size", s->path, s->dset);
-  else if (FormatDims(nd, dims, dbuf, sizeof(dbuf)), nd != 3) PdIOFail(st, PD_ERR_INPUT, "%s:%s: expected a 3-D dataset, found %d-D (%s)", s->path, s->dset, nd, dbuf);
-  else if (!dims[0] || !dims[1] || !dims[2]) PdIOFail(st, PD_ERR_INPUT, "%s:%s: dataset is empty (%s)", s->path, s->dset, dbuf);
+  else if (FormatDims(nd, dims, dbuf, sizeof(dbuf)), nd != 3 && nd != 4) PdIOFail(st, PD_ERR_INPUT, "%s:%s: expected a 3-D dataset, found %d-D (%s)", s->path, s->dset, nd, dbuf);
+  else if (nd == 3 && s->t >= 0) PdIOFail(st, PD_ERR_INPUT, "%s:%s: [%ld] given but the dataset is 3-D (%s)", s->path, s->dset, s->t, dbuf);
+  else if (nd == 4 && s->t >= (long)dims[0]) PdIOFail(st, PD_ERR_INPUT, "%s:%s: stack %ld does not exist (%s)", s->path, s->dset, s->t, dbuf);
+  else if (!dims[0] || !dims[1] || !dims[2] || (nd == 4 && !dims[3])) PdIOFail(st, PD_ERR_INPUT, "%s:%s: dataset is empty (%s)", s->path, s->dset, dbuf);
   else if ((*ty = H5Dget_type(*o)) < 0) H5Fail(st, PD_ERR_INPUT, "%s:%s: cannot read the dataset's type", s->path, s->dset);
   else {
     PetscBool    ok;
@@ -199,7 +201,9 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
 
     if (!ok) PdIOFail(st, PD_ERR_INPUT, "%s:%s: unsupported data type (expected 8-, 16-, 32- or 64-bit integers or 32- or 64-bit floats)", s->path, s->dset);
     else {
-      for (int d = 0; d < 3; d++) info->n[d] = (ptrdiff_t)dims[d];
+      /* 4-D: one stack is a 3-D image; the stack count goes to nt */
+      for (int d = 0; d < 3; d++) info->n[d] = (ptrdiff_t)dims[d + nd - 3];
+      info->nt = nd == 4 && s->t < 0 ? (ptrdiff_t)dims[0] : 0;
       snprintf(info->type, sizeof(info->type), "%s", PdSampleTypeNames[t]);
       /* Our own attribute first, then the convention of other tools (micrometres). */
       if (!ReadVoxelAttr(*o, "voxel_size_nm", 1.0, info->voxel)) (void)ReadVoxelAttr(*o, "element_size_um", 1000.0, info->voxel);
@@ -250,6 +254,9 @@ static PetscErrorCode Rounds(const PdLayout *lay, size_t bytes_per_plane, size_t
   PetscFunctionReturn(0);
 }
 
+/* Stack index of the 4-D dataset being read (0 for 3-D ones). */
+static long pd_stack = 0;
+
 /* Moves planes [k0, k0 + k) of this rank's slab (k may be 0: empty selections) in one
    collective call. Without buf the memory side is the strided slab itself; with buf it is a
    compact buffer of type mt. */
@@ -258,6 +265,9 @@ static void Transfer(hid_t d, hid_t fsp, hid_t dxpl, const PdLayout *lay, PetscB
 {
   hid_t   msp = H5I_INVALID_HID;
   hsize_t fstart[3] = {(hsize_t)(lay->z0 + k0), 0, 0}, fcount[3] = {(hsize_t)k, (hsize_t)lay->n[1], (hsize_t)lay->n[2]};
+  /* a 4-D file space: the stack index is its first coordinate (pd_stack, set by the reader) */
+  hsize_t fstart4[4] = {(hsize_t)pd_stack, fstart[0], 0, 0}, fcount4[4] = {1, fcount[0], fcount[1], fcount[2]};
+  const int four = H5Sget_simple_extent_ndims(fsp) == 4;
   void   *mem = buf ? buf : (void *)v;
   herr_t  e;
 
@@ -280,7 +290,7 @@ static void Transfer(hid_t d, hid_t fsp, hid_t dxpl, const PdLayout *lay, PetscB
     msp = H5Screate_simple(1, &one, NULL);
     if (msp >= 0) (void)H5Sselect_none(msp);
   }
-  if (k > 0) e = H5Sselect_hyperslab(fsp, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
+  if (k > 0) e = H5Sselect_hyperslab(fsp, H5S_SELECT_SET, four ? fstart4 : fstart, NULL, four ? fcount4 : fcount, NULL);
   else e = H5Sselect_none(fsp);
   if (msp < 0 || e < 0) {
     H5Fail(st, PETSC_ERR_LIB, "%s: cannot select planes %td..%td", name, lay->z0 + k0, lay->z0 + k0 + k);
@@ -308,7 +318,8 @@ PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageInfo *in
   int        nround, ok, allok;
 
   PetscFunctionBegin;
-  (void)info;
+  PetscCheck(info->nt == 0, lay->comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks; read one as %s:%s[t]", name, info->nt, s->path, s->dset);
+  pd_stack = s->t >= 0 ? s->t : 0;
   H5Quiet();
   if ((*fapl = ParallelFapl(lay->comm)) < 0 || (*dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0 || H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE) < 0)
     H5Fail(&st, PETSC_ERR_LIB, "%s: cannot set up parallel HDF5 access", s->path);

@@ -29,6 +29,7 @@ typedef struct {
   PdFormat fmt;
   char     path[PETSC_MAX_PATH_LEN]; /* file name as given */
   char     dset[PETSC_MAX_PATH_LEN]; /* HDF5 dataset, absolute ("/data" by default) */
+  long     t;                        /* "dataset[t]": stack t of a 4-D dataset; -1: none */
 } PdSpec;
 
 PdFormat PdFormatOfPath(const char *path);

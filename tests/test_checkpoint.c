@@ -13,9 +13,6 @@ static const ptrdiff_t M[3] = {9, 20, 18}, PN[3] = {5, 7, 7};
 static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, const float *h, double bg, PetscInt its, const char *ckpt, PetscInt every, const char *restart, float **xall)
 {
   PdDecon         d;
-  const PdLayout *lay;
-  float          *y;
-  const float    *x;
 
   PetscFunctionBegin;
   PetscCall(PdDeconCreate(comm, &d));
@@ -26,11 +23,7 @@ static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, 
   PetscCall(PdDeconSetTolerances(d, its, 0.0));
   if (ckpt) PetscCall(PdDeconSetCheckpoint(d, ckpt, every));
   if (restart) PetscCall(PdDeconSetRestart(d, restart));
-  PetscCall(PdDeconGetData(d, &lay, &y));
-  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &x));
-  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscCall(PdTestSolveGather(d, yall, xall));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }

@@ -58,10 +58,6 @@ static void ReferenceRL(const ptrdiff_t m[3], const float *y, const ptrdiff_t pn
 static PetscErrorCode RunRL(MPI_Comm comm, const char *method, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
 {
   PdDecon         d;
-  const PdLayout *lay;
-  float          *y;
-  const float    *x;
-  int             rank;
 
   PetscFunctionBegin;
   PetscCall(PdDeconCreate(comm, &d));
@@ -70,12 +66,7 @@ static PetscErrorCode RunRL(MPI_Comm comm, const char *method, const ptrdiff_t m
   PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
   PetscCall(PdDeconSetBackground(d, b));
   PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  PetscCall(PdDeconGetData(d, &lay, &y));
-  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &x));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscCall(PdTestSolveGather(d, yall, xall));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }

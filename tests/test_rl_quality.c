@@ -5,8 +5,6 @@
 #include "testutil.h"
 #include <pdecon/decon.h>
 #include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
 #include <pdecon/psf.h>
 #include <math.h>
 
@@ -36,13 +34,10 @@ int main(int argc, char **argv)
 {
   const ptrdiff_t  m[3] = {24, 64, 64}, pn[3] = {15, 31, 31};
   PdOptics         o = {1.4, 1.518, 520, 50, 200};
-  PdPhantomOptions po;
   PdDecon          d;
-  PdFFTConv        conv;
-  const PdLayout  *dl, *wl;
-  PdLayout        *box;
-  float           *psf, *y, *truth, *work;
-  double           scale, psnr_in;
+  const PdLayout  *dl;
+  float           *psf, *truth;
+  double           psnr_in;
   static History   hrl, hacc;
   const double     bg = 5;
 
@@ -55,28 +50,8 @@ int main(int argc, char **argv)
   PetscCall(PdDeconSetBackground(d, bg));
   PetscCall(PdDeconSetTolerances(d, NIT, 0));
   PetscCall(PdDeconSetUp(d));
-  PetscCall(PdDeconGetData(d, &dl, &y));
-  PetscCall(PdDeconGetFFTConv(d, &conv));
-  PetscCall(PdFFTConvGetLayout(conv, &wl));
-  PetscCall(PdFFTConvGetWork(conv, &work));
-
-  /* truth -> blur (linear, through the solver's own operator) -> noise */
-  PetscCall(PdPhantomOptionsDefault(&po));
-  po.ntubes = 8;
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &truth));
-  PetscCall(PdPhantomMicrotubules(&po, dl, truth));
-  PetscCall(PdLayoutCreateBox(wl, m, PETSC_FALSE, &box));
-  PetscCall(PetscArrayzero(work, wl->nzl * wl->ps));
-  PetscCall(PdVolumeCopy(dl, truth, box, work));
-  PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
-  PetscCall(PdVolumeCopy(box, work, dl, y));
-  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) y[i] = y[i] > 0 ? y[i] : 0;
-  PetscCall(PdNoisePoissonGaussian(dl, y, 20.0, bg, 0.0, 3, &scale));
-  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) {
-    truth[i] *= (float)scale;
-    y[i] = y[i] > 0 ? y[i] : 0;
-  }
-  PetscCall(PdMetricPSNR(dl, y, dl, truth, &psnr_in));
+  PetscCall(PdTestSimulate(d, 8, 20.0, bg, 3, &truth, &psnr_in));
+  PetscCall(PdDeconGetData(d, &dl, NULL));
 
   hrl.tl = hacc.tl = dl;
   hrl.truth = hacc.truth = truth;
@@ -103,7 +78,6 @@ int main(int argc, char **argv)
                         hrl.obj[NIT], hrl.psnr[NIT], NIT, reach, hacc.psnr[NIT], NIT));
   PD_EXPECT(reach > 0 && reach < NIT * 2 / 3, "accelerated RL needs %d iterations to reach RL's %d-iteration PSNR", reach, NIT);
 
-  PetscCall(PdLayoutDestroy(&box));
   PetscCall(PdVolumeFree(&truth));
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconDestroy(&d));

@@ -40,10 +40,7 @@ static PetscErrorCode Configure(PdDecon d, const Params *p)
 /* Solve on comm; the image-box estimate gathered on rank 0 of comm. */
 static PetscErrorCode Run(MPI_Comm comm, const Params *p, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
 {
-  PdDecon         d;
-  const PdLayout *lay;
-  float          *y;
-  const float    *x;
+  PdDecon d;
 
   PetscFunctionBegin;
   PetscCall(PdDeconCreate(comm, &d));
@@ -53,11 +50,7 @@ static PetscErrorCode Run(MPI_Comm comm, const Params *p, const ptrdiff_t m[3], 
   PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
   PetscCall(PdDeconSetBackground(d, b));
   PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  PetscCall(PdDeconGetData(d, &lay, &y));
-  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &x));
-  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscCall(PdTestSolveGather(d, yall, xall));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }
@@ -158,14 +151,11 @@ static PetscErrorCode QualityCase(void)
 {
   const ptrdiff_t  m[3] = {24, 64, 64}, pn[3] = {15, 31, 31};
   PdOptics         o = {1.4, 1.518, 520, 50, 200};
-  PdPhantomOptions po;
   PdDecon          d;
-  PdFFTConv        conv;
-  const PdLayout  *dl, *wl, *xl;
-  PdLayout        *box;
-  float           *psf, *y, *truth, *work;
+  const PdLayout  *dl, *xl;
+  float           *psf, *truth;
   const float     *x;
-  double           scale, psnr_in;
+  double           psnr_in;
   const double     bg = 5;
   QRun             q[4] = {{"rl", -1, 50, 0, 0}, {"rltv", 0.002, 50, 0, 0}, {"rl_smoothtv", 0.0, 150, 0, 0}, {"rl_smoothtv", 3e-4, 150, 0, 0}};
 
@@ -177,28 +167,8 @@ static PetscErrorCode QualityCase(void)
   PetscCall(PdDeconSetPSF(d, pn, psf, "Born & Wolf"));
   PetscCall(PdDeconSetBackground(d, bg));
   PetscCall(PdDeconSetUp(d));
-  PetscCall(PdDeconGetData(d, &dl, &y));
-  PetscCall(PdDeconGetFFTConv(d, &conv));
-  PetscCall(PdFFTConvGetLayout(conv, &wl));
-  PetscCall(PdFFTConvGetWork(conv, &work));
-
-  /* truth -> blur (through the solver's own operator) -> Poisson noise */
-  PetscCall(PdPhantomOptionsDefault(&po));
-  po.ntubes = 8;
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &truth));
-  PetscCall(PdPhantomMicrotubules(&po, dl, truth));
-  PetscCall(PdLayoutCreateBox(wl, m, PETSC_FALSE, &box));
-  PetscCall(PetscArrayzero(work, wl->nzl * wl->ps));
-  PetscCall(PdVolumeCopy(dl, truth, box, work));
-  PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
-  PetscCall(PdVolumeCopy(box, work, dl, y));
-  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) y[i] = y[i] > 0 ? y[i] : 0;
-  PetscCall(PdNoisePoissonGaussian(dl, y, 10.0, bg, 0.0, 7, &scale));
-  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) {
-    truth[i] *= (float)scale;
-    y[i] = y[i] > 0 ? y[i] : 0;
-  }
-  PetscCall(PdMetricPSNR(dl, y, dl, truth, &psnr_in));
+  PetscCall(PdTestSimulate(d, 8, 10.0, bg, 7, &truth, &psnr_in));
+  PetscCall(PdDeconGetData(d, &dl, NULL));
 
   for (int k = 0; k < 4; k++) {
     Params p = {q[k].method, q[k].lambda, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, 0};
@@ -218,7 +188,6 @@ static PetscErrorCode QualityCase(void)
   PD_EXPECT(q[3].psnr > q[2].psnr + 0.5, "rl_smoothtv PSNR %g not above unregularised accelerated RL's %g", q[3].psnr, q[2].psnr);
   PD_EXPECT(q[3].tv < q[2].tv, "rl_smoothtv total variation %g not below unregularised accelerated RL's %g", q[3].tv, q[2].tv);
 
-  PetscCall(PdLayoutDestroy(&box));
   PetscCall(PdVolumeFree(&truth));
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconDestroy(&d));

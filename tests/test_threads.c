@@ -11,9 +11,6 @@ static const ptrdiff_t M[3] = {10, 40, 36}, PN[3] = {7, 9, 9};
 static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, const float *h, float **xall)
 {
   PdDecon         d;
-  const PdLayout *lay;
-  float          *y;
-  const float    *x;
 
   PetscFunctionBegin;
   PetscCall(PdDeconCreate(comm, &d));
@@ -22,11 +19,7 @@ static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, 
   PetscCall(PdDeconSetPSF(d, PN, h, "test PSF"));
   PetscCall(PdDeconSetBackground(d, 2.0));
   PetscCall(PdDeconSetTolerances(d, 15, 0.0));
-  PetscCall(PdDeconGetData(d, &lay, &y));
-  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &x));
-  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscCall(PdTestSolveGather(d, yall, xall));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }

@@ -1,4 +1,8 @@
 #include "testutil.h"
+#include <pdecon/decon.h>
+#include <pdecon/metrics.h>
+#include <pdecon/noise.h>
+#include <pdecon/phantom.h>
 #include <math.h>
 
 int pd_test_failures = 0;
@@ -41,4 +45,55 @@ int PdTestFinalize(const char *name)
   if (rank == 0) printf("%s on %d rank%s: %s (%d failed check%s)\n", name, size, size > 1 ? "s" : "", all ? "FAILED" : "passed", all, all == 1 ? "" : "s");
   PetscFinalize();
   return all ? 1 : 0;
+}
+
+PetscErrorCode PdTestSimulate(PdDecon d, PetscInt ntubes, double snr_db, double bg, unsigned long long seed, float **truth, double *psnr_data)
+{
+  PdPhantomOptions po;
+  PdFFTConv        conv;
+  const PdLayout  *dl, *wl;
+  PdLayout        *box;
+  float           *y, *work, *t;
+  double           scale;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconGetData(d, &dl, &y));
+  PetscCall(PdDeconGetFFTConv(d, &conv));
+  PetscCall(PdFFTConvGetLayout(conv, &wl));
+  PetscCall(PdFFTConvGetWork(conv, &work));
+  PetscCall(PdPhantomOptionsDefault(&po));
+  po.ntubes = ntubes;
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &t));
+  PetscCall(PdPhantomMicrotubules(&po, dl, t));
+  /* blur: the truth in the image box of the working volume, zero outside */
+  PetscCall(PdLayoutCreateBox(wl, dl->n, PETSC_FALSE, &box));
+  PetscCall(PetscArrayzero(work, wl->nzl * wl->ps));
+  PetscCall(PdVolumeCopy(dl, t, box, work));
+  PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+  PetscCall(PdVolumeCopy(box, work, dl, y));
+  PetscCall(PdLayoutDestroy(&box));
+  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) y[i] = y[i] > 0 ? y[i] : 0;
+  PetscCall(PdNoisePoissonGaussian(dl, y, snr_db, bg, 0.0, seed, &scale));
+  for (ptrdiff_t i = 0; i < dl->nzl * dl->ps; i++) {
+    t[i] *= (float)scale;
+    y[i] = y[i] > 0 ? y[i] : 0;
+  }
+  if (psnr_data) PetscCall(PdMetricPSNR(dl, y, dl, t, psnr_data));
+  *truth = t;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdTestSolveGather(PdDecon d, const float *yall, float **xall)
+{
+  const PdLayout *lay;
+  float          *y;
+  const float    *x;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconGetData(d, &lay, &y));
+  PetscCall(PdVolumeScatterFromGlobal(lay, yall, y));
+  PetscCall(PdDeconSolve(d));
+  PetscCall(PdDeconGetSolution(d, &lay, &x));
+  PetscCall(PdVolumeGather(lay, x, 0, xall));
+  PetscFunctionReturn(0);
 }

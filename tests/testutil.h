@@ -21,6 +21,16 @@ extern int pd_test_failures;
 double PdTestRelDiff(const float *a, const float *b, size_t n);
 /* Deterministic uniform [0,1) numbers from a seed (rank independent). */
 double PdTestUniform(unsigned long long *state);
+/* A simulated acquisition for method tests: microtubule phantom (ntubes tubes, default phantom
+   options otherwise) blurred by the solver's own operator (d set up), Poisson noise at snr_db
+   with background bg, written into d's data. *truth (photon units, on the data layout; free with
+   PdVolumeFree) and the PSNR of the data against it. */
+typedef struct _p_PdDecon *PdTestDecon;
+PetscErrorCode PdTestSimulate(PdTestDecon d, PetscInt ntubes, double snr_db, double bg, unsigned long long seed, float **truth, double *psnr_data);
+/* Solves a configured solver on the compact image yall (present on every rank of its
+   communicator) and gathers the image-box estimate on rank 0 (*xall; PetscFree). */
+PetscErrorCode PdTestSolveGather(PdTestDecon d, const float *yall, float **xall);
+
 /* PetscInitialize + PdInitializePackage. */
 PetscErrorCode PdTestInitialize(int *argc, char ***argv);
 /* Reduces failures over ranks, prints one summary line on rank 0, finalizes; returns exit code. */

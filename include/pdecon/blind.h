@@ -10,7 +10,7 @@
 #include <pdecon/decon.h>
 
 /* RL updates of the object, then of the PSF, per outer iteration (options
-   -decon_blind_object_its, -decon_blind_psf_its; defaults 5 and 5). object_its >= 1,
+   -decon_blind_object_its, -decon_blind_psf_its; defaults 20 and 1). object_its >= 1,
    psf_its >= 0; a negative value leaves that setting unchanged. */
 PetscErrorCode PdDeconBlindSetIterations(PdDecon d, PetscInt object_its, PetscInt psf_its);
 /* The box z, y, x (voxels) around the PSF's centre outside which the estimated PSF is zero
@@ -18,8 +18,8 @@ PetscErrorCode PdDeconBlindSetIterations(PdDecon d, PetscInt object_its, PetscIn
 PetscErrorCode PdDeconBlindSetSupport(PdDecon d, const PetscInt support[3]);
 /* The current PSF estimate cropped to its support: a compact z,y,x array of n[0] x n[1] x n[2]
    floats on every rank (free with PetscFree), whose voxel center[] is the PSF's origin (the
-   voxel that does not shift the image). Non-negative, sums to 1. After PdDeconSolve or
-   PdDeconStep; before the first step it is the initial PSF restricted to the support. */
+   voxel that does not shift the image). Non-negative, sums to 1. Available once PdDeconSolve or
+   PdDeconStep has set the method up. */
 PetscErrorCode PdDeconBlindGetPSF(PdDecon d, ptrdiff_t n[3], ptrdiff_t center[3], float **psf);
 /* Writes the current PSF estimate (as PdDeconBlindGetPSF) to an image spec (file.tif or
    file.h5:/dataset), atomically. -decon_blind_psf_output FILE does this at the end of

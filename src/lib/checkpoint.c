@@ -25,7 +25,7 @@ static void Fnv(unsigned long long *h, const void *p, size_t n)
 /* Options that do not change the result: how long to run, what to print, where to save. */
 static PetscBool Neutral(const char *name)
 {
-  const char *neutral[] = {"decon_max_it", "decon_rtol", "decon_monitor", "decon_converged_reason", "decon_checkpoint", "decon_checkpoint_every", "restart", NULL};
+  const char *neutral[] = {"decon_max_it", "decon_rtol", "decon_monitor", "decon_converged_reason", "decon_checkpoint", "decon_checkpoint_every", "decon_memory_view", "decon_blind_psf_output", "restart", NULL};
   for (int i = 0; neutral[i]; i++)
     if (!strcmp(name, neutral[i])) return PETSC_TRUE;
   return PETSC_FALSE;

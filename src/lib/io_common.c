@@ -277,14 +277,17 @@ static PetscBool SameFile(const char *a, const char *b)
 
 PetscErrorCode PdOutputCheck(MPI_Comm comm, const char *outspec, int ninputs, const char *const inputs[])
 {
-  PdSpec     *out, *in;
-  PdIOStatus  st = {0, ""};
-  int         rank;
+  PdSpec        *out, *in;
+  PdIOStatus     st = {0, ""};
+  int            rank;
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&out));
+  ierr = PdSpecParse(comm, outspec, PETSC_TRUE, out);
+  if (ierr) PetscCall(PetscFree(out));
+  PetscCall(ierr);
   PetscCall(PetscNew(&in));
-  PetscCall(PdSpecParse(comm, outspec, PETSC_TRUE, out));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   /* One rank looks at the file system, so all ranks see the same answer. */
   if (!rank) {
@@ -382,17 +385,26 @@ PetscErrorCode PdCheckFinite(const char *name, const PdLayout *lay, const float 
 /* The name used in messages about the data: the file, and the dataset for HDF5. */
 static void DataName(const PdSpec *s, char *name, size_t len)
 {
-  if (s->fmt == PD_FMT_HDF5 && s->t >= 0) snprintf(name, len, "%s:%s[%ld]", s->path, s->dset, s->t);
+  if (s->fmt == PD_FMT_HDF5 && s->t >= 0) snprintf(name, len, "%.4000s:%.4000s[%ld]", s->path, s->dset, s->t);
   else if (s->fmt == PD_FMT_HDF5) snprintf(name, len, "%s:%s", s->path, s->dset);
   else snprintf(name, len, "%s", s->path);
 }
 
 static PetscErrorCode QuerySpec(MPI_Comm comm, const PdSpec *s, PdImageInfo *info)
 {
+  char name[2 * PETSC_MAX_PATH_LEN + 2];
+
   PetscFunctionBegin;
   PetscCall(PetscMemzero(info, sizeof(*info)));
   if (s->fmt == PD_FMT_HDF5) PetscCall(PdH5Query(comm, s, info));
   else PetscCall(PdTiffQuery(comm, s, info));
+  /* Sizes come from the file: a few header bytes can announce any size. Refuse those whose voxel
+     count overflows (HDF5 dimensions beyond PTRDIFF_MAX, or a product such as 2^31 x 2^31 x 4
+     bytes that wraps to a tiny allocation) before anyone multiplies them out. */
+  DataName(s, name, sizeof(name));
+  for (int d = 0; d < 3; d++) PetscCheck(info->n[d] > 0, comm, PD_ERR_INPUT, "%s: image size %td x %td x %td is invalid", name, info->n[0], info->n[1], info->n[2]);
+  PetscCheck(info->n[1] <= PTRDIFF_MAX / info->n[2] && info->n[0] <= PTRDIFF_MAX / (ptrdiff_t)sizeof(double) / (info->n[1] * info->n[2]), comm, PD_ERR_INPUT,
+             "%s: image size %td x %td x %td is too large", name, info->n[0], info->n[1], info->n[2]);
   PetscFunctionReturn(0);
 }
 
@@ -404,7 +416,9 @@ PetscErrorCode PdImageQuery(MPI_Comm comm, const char *spec, PdImageInfo *info)
   PetscFunctionBegin;
   PetscCall(PdInitializePackage());
   PetscCall(PetscNew(&s));
-  PetscCall(PdSpecParse(comm, spec, PETSC_FALSE, s));
+  ierr = PdSpecParse(comm, spec, PETSC_FALSE, s);
+  if (ierr) PetscCall(PetscFree(s));
+  PetscCall(ierr);
   PetscCall(PetscLogEventBegin(PD_EV_READ, 0, 0, 0, 0));
   ierr = QuerySpec(comm, s, info);
   PetscCall(PetscLogEventEnd(PD_EV_READ, 0, 0, 0, 0));
@@ -434,46 +448,55 @@ static PetscErrorCode ReadSpec(const PdSpec *s, const PdImageInfo *info, const P
 
 PetscErrorCode PdImageRead(const char *spec, const PdLayout *lay, float *v)
 {
-  PdSpec     *s;
-  PdImageInfo info;
+  PdSpec        *s;
+  PdImageInfo    info;
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PdInitializePackage());
   PetscCall(PetscNew(&s));
-  PetscCall(PdSpecParse(lay->comm, spec, PETSC_FALSE, s));
-  PetscCall(QuerySpec(lay->comm, s, &info));
-  PetscCall(ReadSpec(s, &info, lay, v));
+  /* Errors are returned after the clean-up: callers may go on after a bad input. */
+  ierr = PdSpecParse(lay->comm, spec, PETSC_FALSE, s);
+  if (!ierr) ierr = QuerySpec(lay->comm, s, &info);
+  if (!ierr) ierr = ReadSpec(s, &info, lay, v);
   PetscCall(PetscFree(s));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdImageReadAll(MPI_Comm comm, const char *spec, PdImageInfo *info, float **v)
 {
-  PdSpec     *s;
-  PdImageInfo inf;
-  PdLayout   *lay;
-  int         rank;
-  float      *a;
-  size_t      total;
+  PdSpec        *s;
+  PdImageInfo    inf;
+  PdLayout      *lay = NULL;
+  int            rank;
+  float         *a = NULL;
+  size_t         total = 0;
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PdInitializePackage());
-  PetscCall(PetscNew(&s));
-  PetscCall(PdSpecParse(comm, spec, PETSC_FALSE, s));
-  PetscCall(QuerySpec(comm, s, &inf));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscNew(&s));
+  /* Errors are returned after the clean-up: callers may go on after a bad input. */
+  ierr = PdSpecParse(comm, spec, PETSC_FALSE, s);
+  if (!ierr) ierr = QuerySpec(comm, s, &inf);
   /* Rank 0 reads everything and broadcasts: one reader for a small file scales better than
      every rank reading the same bytes. */
-  PetscCall(PdLayoutCreate(comm, inf.n, 0, rank ? 0 : inf.n[0], inf.n[2], inf.n[1] * inf.n[2], &lay));
-  total = (size_t)inf.n[0] * (size_t)inf.n[1] * (size_t)inf.n[2];
-  PetscCall(PetscMalloc1(total, &a));
-  PetscCall(ReadSpec(s, &inf, lay, a));
-  for (size_t off = 0; off < total; off += (size_t)1 << 28) {
+  if (!ierr) ierr = PdLayoutCreate(comm, inf.n, 0, rank ? 0 : inf.n[0], inf.n[2], inf.n[1] * inf.n[2], &lay);
+  if (!ierr) {
+    total = (size_t)inf.n[0] * (size_t)inf.n[1] * (size_t)inf.n[2];
+    ierr  = PetscMalloc1(total, &a);
+  }
+  if (!ierr) ierr = ReadSpec(s, &inf, lay, a);
+  for (size_t off = 0; !ierr && off < total; off += (size_t)1 << 28) {
     size_t cnt = PetscMin(total - off, (size_t)1 << 28);
     PetscCallMPI(MPI_Bcast(a + off, (int)cnt, MPI_FLOAT, 0, comm));
   }
-  PetscCall(PdLayoutDestroy(&lay));
+  if (lay) PetscCall(PdLayoutDestroy(&lay));
   PetscCall(PetscFree(s));
+  if (ierr) PetscCall(PetscFree(a));
+  PetscCall(ierr);
   if (info) *info = inf;
   *v = a;
   PetscFunctionReturn(0);
@@ -481,16 +504,17 @@ PetscErrorCode PdImageReadAll(MPI_Comm comm, const char *spec, PdImageInfo *info
 
 PetscErrorCode PdImageWrite(const char *spec, const PdLayout *lay, const float *v, const PdImageAttrs *attrs)
 {
-  PdSpec      *s;
-  PdImageAttrs def = {{0, 0, 0}, NULL, -1, NULL, NULL, PETSC_FALSE};
+  PdSpec        *s;
+  PdImageAttrs   def = {{0, 0, 0}, NULL, -1, NULL, NULL, PETSC_FALSE};
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PdInitializePackage());
   PetscCall(PetscNew(&s));
-  PetscCall(PdSpecParse(lay->comm, spec, PETSC_FALSE, s));
   if (!attrs) attrs = &def;
-  if (s->fmt == PD_FMT_HDF5) PetscCall(PdH5Write(s, lay, v, attrs));
-  else PetscCall(PdTiffWrite(s, lay, v, attrs));
+  ierr = PdSpecParse(lay->comm, spec, PETSC_FALSE, s);
+  if (!ierr) ierr = s->fmt == PD_FMT_HDF5 ? PdH5Write(s, lay, v, attrs) : PdTiffWrite(s, lay, v, attrs);
   PetscCall(PetscFree(s));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }

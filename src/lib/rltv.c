@@ -199,7 +199,11 @@ static PetscErrorCode RLTVSetUp(PdDecon d)
   for (ptrdiff_t i = 0; i < ny; i++) mx = PetscMax(mx, (double)d->y[i]);
   PetscCall(PdAllreduceMax(d->comm, &mx, 1));
   c->scale = mx > 0 ? mx : 1.0;
-  c->t     = 1.0;
+  if (d->restarting) { /* x, x_{k-1} and t came from the checkpoint */
+    PetscCall(PetscArraycpy(d->work, d->x, cnt));
+    PetscFunctionReturn(0);
+  }
+  c->t = 1.0;
   if (c->kind == RLTV_SMOOTH) {
     const float lb = (float)(1e-6 * c->scale);
     for (ptrdiff_t i = 0; i < cnt; i++) d->x[i] = d->w[i] > 0 ? PetscMax(d->x[i], lb) : 0.0f;
@@ -209,6 +213,23 @@ static PetscErrorCode RLTVSetUp(PdDecon d)
     }
   }
   PetscCall(PetscArraycpy(d->work, d->x, cnt));
+  PetscFunctionReturn(0);
+}
+
+/* Checkpoint state: rl_smoothtv's extrapolation (x_{k-1} and the Nesterov sequence). */
+static PetscErrorCode RLTVGetState(PdDecon d, PdMethodState *st)
+{
+  RLTVCtx *c = (RLTVCtx *)d->mctx;
+
+  PetscFunctionBegin;
+  st->nscal       = 1;
+  st->scal[0]     = &c->t;
+  st->scalname[0] = "t";
+  if (c->xprev) {
+    st->nvol       = 1;
+    st->vol[0]     = c->xprev;
+    st->volname[0] = "xprev";
+  }
   PetscFunctionReturn(0);
 }
 
@@ -334,6 +355,6 @@ static PetscErrorCode RLTVDestroy(PdDecon d)
 }
 
 const PdMethodOps PdMethod_RLTV = {.name = "rltv", .description = "Richardson-Lucy with total variation (Dey et al. 2006)", .nvolumes = 4, .direct = PETSC_FALSE,
-                                   .create = DeyCreate, .setfromoptions = RLTVSetFromOptions, .setup = RLTVSetUp, .step = DeyStep, .view = RLTVView, .destroy = RLTVDestroy};
+                                   .create = DeyCreate, .setfromoptions = RLTVSetFromOptions, .setup = RLTVSetUp, .step = DeyStep, .view = RLTVView, .destroy = RLTVDestroy, .getstate = RLTVGetState};
 const PdMethodOps PdMethod_RLSmoothTV = {.name = "rl_smoothtv", .description = "accelerated RL with smoothed-TV gradient (pyxudeconv RLTV)", .nvolumes = 5, .direct = PETSC_FALSE,
-                                         .create = SmoothCreate, .setfromoptions = RLTVSetFromOptions, .setup = RLTVSetUp, .step = SmoothStep, .view = RLTVView, .destroy = RLTVDestroy};
+                                         .create = SmoothCreate, .setfromoptions = RLTVSetFromOptions, .setup = RLTVSetUp, .step = SmoothStep, .view = RLTVView, .destroy = RLTVDestroy, .getstate = RLTVGetState};

@@ -76,5 +76,8 @@ PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name
    are known (voxel may be NULL); volumes side by side with one-pixel white separators; each panel
    scaled to 8 bits between its own 0.1 and 99.9 percentiles (min..max when those coincide). */
 PetscErrorCode PdWriteMIPPng(const char *path, int nvol, const PdLayout *const lays[], const float *const vols[], const double voxel[3]);
+/* An 8-bit RGB image (h rows of 3 w bytes, needed on rank 0 only) as a PNG written by rank 0,
+   atomically; collective on comm (plots, see plot.h). */
+PetscErrorCode PdWriteRGBPng(MPI_Comm comm, const char *path, int w, int h, const unsigned char *rgb);
 
 #endif

@@ -1,11 +1,18 @@
 /* pdecon bench: the cost of one iteration of a method against the bare FFTs it needs (2 forward
    + 2 inverse transforms of the working size), measured side by side in the same run, plus the
    peak memory per rank and, on more than one rank, the same operation on a single rank in the
-   same process for the parallel speed-up. Sizes are working sizes (periodic boundary). */
+   same process for the parallel speed-up. Sizes are working sizes (periodic boundary).
+   -bench_scaling strong|weak: the scaling benchmark instead (see BenchScaling below). */
 #include "app.h"
 #include <pdecon/decon.h>
+#include <pdecon/io.h>
+#include <pdecon/plot.h>
+#include <fftw3-mpi.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -44,19 +51,31 @@ static double Median(double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, BenchResult *r)
+/* Waits on a barrier of comm without spinning: ranks with nothing to do give their core away. */
+static PetscErrorCode IdleBarrier(MPI_Comm comm)
 {
-  PdDecon         d;
-  PdFFTConv       conv;
-  const PdLayout *lay;
-  float          *y;
-  double          t[64] = {0}, change;
-  ptrdiff_t       pn[3] = {PetscMin(n[0], 9), PetscMin(n[1], 9), PetscMin(n[2], 9)};
-  float          *psf;
+  MPI_Request req;
+  int         done = 0;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Ibarrier(comm, &req));
+  while (!done) {
+    PetscCallMPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (!done) usleep(2000);
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The benchmark problem: working size n (periodic boundary), a flat 9 x 9 x 9 PSF, background 1
+   and pseudo-random data in [1, 100]; set up and ready to step. */
+static PetscErrorCode BenchSetUp(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PdDecon *dd, const PdLayout **lay, float **y)
+{
+  PdDecon            d;
+  ptrdiff_t          pn[3] = {PetscMin(n[0], 9), PetscMin(n[1], 9), PetscMin(n[2], 9)};
+  float             *psf;
   unsigned long long s = 12345;
 
   PetscFunctionBegin;
-  reps = PetscMin(reps, 64);
   PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], &psf));
   for (ptrdiff_t i = 0; i < pn[0] * pn[1] * pn[2]; i++) psf[i] = 1.0f;
   PetscCall(PdDeconCreate(comm, &d));
@@ -68,11 +87,26 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
   PetscCall(PdDeconSetPSF(d, pn, psf, "benchmark PSF"));
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconSetUp(d));
-  PetscCall(PdDeconGetData(d, &lay, &y));
-  for (ptrdiff_t i = 0; i < lay->nzl * lay->n[1] * lay->n[2]; i++) {
+  PetscCall(PdDeconGetData(d, lay, y));
+  for (ptrdiff_t i = 0; i < (*lay)->nzl * (*lay)->n[1] * (*lay)->n[2]; i++) {
     s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    y[i] = 1.0f + (float)((s >> 40) % 100);
+    (*y)[i] = 1.0f + (float)((s >> 40) % 100);
   }
+  *dd = d;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, BenchResult *r)
+{
+  PdDecon         d;
+  PdFFTConv       conv;
+  const PdLayout *lay;
+  float          *y;
+  double          t[64] = {0}, change;
+
+  PetscFunctionBegin;
+  reps = PetscMin(reps, 64);
+  PetscCall(BenchSetUp(comm, method, n, &d, &lay, &y));
   PetscCall(PdDeconGetFFTConv(d, &conv));
   PetscCall(PdFFTConvGetPlanTime(conv, &r->planning, NULL));
   PetscCall(PdDeconStep(d, NULL, &change)); /* warm-up; also prepares weights and state */
@@ -107,9 +141,466 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
   PetscFunctionReturn(0);
 }
 
+/* ------------------------------------------------------------------------------------------------
+   Scaling benchmark (-bench_scaling strong|weak): within one run of P ranks, the iteration of a
+   method on sub-communicators of k = 1, 2, 4, ..., P ranks (and P), with its cost split into FFT
+   compute, FFTW-MPI's transposes, pointwise work, halo exchanges, reductions and the rest, plus the
+   time to write and read the volume (HDF5). Strong: the same working size for every k; weak: the
+   size per rank fixed (n0 = k × base n0). */
+
+typedef struct {
+  int       k;
+  ptrdiff_t n[3];
+  double    iter;                                                    /* median s per iteration */
+  double    fft_compute, transpose, pointwise, halo, reduction, other; /* s per iteration */
+  double    ffts;                 /* transforms per iteration (forward + inverse, from the log) */
+  double    fft_bare, fft_events; /* bare transforms of one iteration; FFT events inside it */
+  double    io_write, io_read;    /* s per volume */
+  double    io_mib;               /* one volume, MiB */
+  double    speedup, efficiency;
+} ScalingRow;
+
+enum { EV_PW, EV_HALO, EV_COMM, EV_FWD, EV_INV, EV_N };
+
+/* Time (s) and count of the events this benchmark splits an iteration into, on this rank. */
+static PetscErrorCode EventSnapshot(double t[EV_N], double cnt[EV_N])
+{
+  const PetscLogEvent ev[EV_N] = {PD_EV_POINTWISE, PD_EV_HALO, PD_EV_COMM, PD_EV_FFT_FWD, PD_EV_FFT_INV};
+
+  PetscFunctionBegin;
+  for (int i = 0; i < EV_N; i++) {
+    PetscEventPerfInfo info;
+    PetscCall(PetscLogEventGetPerfInfo(PETSC_DETERMINE, ev[i], &info));
+    t[i]   = info.time;
+    cnt[i] = info.count;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Time of op(ctx) between barriers, and the median of `reps` such times. */
+typedef PetscErrorCode (*TimedOp)(void *);
+static PetscErrorCode TimeOnce(MPI_Comm comm, TimedOp op, void *ctx, double *t)
+{
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Barrier(comm));
+  double t0 = PdTime();
+  PetscCall(op(ctx));
+  PetscCallMPI(MPI_Barrier(comm));
+  *t = PdTime() - t0;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TimeMedian(MPI_Comm comm, PetscInt reps, TimedOp op, void *ctx, double *med)
+{
+  double t[64];
+
+  PetscFunctionBegin;
+  reps = PetscMin(reps, 64);
+  for (PetscInt i = 0; i < reps; i++) PetscCall(TimeOnce(comm, op, ctx, &t[i]));
+  *med = Median(t, (int)reps);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode OpStep(void *ctx)
+{
+  double change;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconStep((PdDecon)ctx, NULL, &change));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode OpFFTPair(void *ctx)
+{
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvForward((PdFFTConv)ctx));
+  PetscCall(PdFFTConvInverse((PdFFTConv)ctx));
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  fftwf_plan fwd, inv;
+} TransposePair;
+
+static PetscErrorCode OpTransposePair(void *ctx)
+{
+  TransposePair *tp = (TransposePair *)ctx;
+
+  PetscFunctionBegin;
+  fftwf_execute(tp->fwd);
+  fftwf_execute(tp->inv);
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  const char     *spec;
+  const PdLayout *lay;
+  float          *v;
+} IOCtx;
+
+static PetscErrorCode OpWrite(void *ctx)
+{
+  IOCtx *io = (IOCtx *)ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PdImageWrite(io->spec, io->lay, io->v, NULL));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode OpRead(void *ctx)
+{
+  IOCtx *io = (IOCtx *)ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PdImageRead(io->spec, io->lay, io->v));
+  PetscFunctionReturn(0);
+}
+
+/* FFTW planning effort of -fft_planner (the FFT plans read it through PdFFTConvSetFromOptions). */
+static PetscErrorCode PlannerFlags(unsigned *flags)
+{
+  char      s[32] = "measure";
+  PetscBool set;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-fft_planner", s, sizeof(s), &set));
+  *flags = !strcmp(s, "estimate") ? FFTW_ESTIMATE : !strcmp(s, "patient") ? FFTW_PATIENT : FFTW_MEASURE;
+  PetscFunctionReturn(0);
+}
+
+/* Plans for the transposes of the r2c/c2r plans, alone: FFTW_MPI_TRANSPOSED_OUT does the 2-D
+   transforms of the local z-planes, one global transpose of the n0 x n1 array whose elements are
+   (n2/2+1)-complex rows (2 (n2/2+1) floats), then the 1-D transforms along z; the inverse
+   (TRANSPOSED_IN) transposes back once. Same distribution (FFTW's default blocks), in place, as
+   the transforms do it. */
+static PetscErrorCode TransposePlans(MPI_Comm comm, const ptrdiff_t n[3], TransposePair *tp, float **buf)
+{
+  const ptrdiff_t howmany = 2 * (n[2] / 2 + 1), nn[2] = {n[0], n[1]};
+  ptrdiff_t       ln0, l0s, ln1, l1s, cnt;
+  unsigned        flags = FFTW_MEASURE;
+
+  PetscFunctionBegin;
+  PetscCall(PlannerFlags(&flags));
+  cnt  = fftwf_mpi_local_size_many_transposed(2, nn, howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, comm, &ln0, &l0s, &ln1, &l1s);
+  cnt  = PetscMax(cnt, 1);
+  *buf = fftwf_alloc_real((size_t)cnt);
+  PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the transpose buffer");
+  tp->fwd = fftwf_mpi_plan_many_transpose(n[0], n[1], howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, *buf, *buf, comm, flags);
+  tp->inv = fftwf_mpi_plan_many_transpose(n[1], n[0], howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, *buf, *buf, comm, flags);
+  PetscCheck(tp->fwd && tp->inv, comm, PETSC_ERR_LIB, "FFTW could not plan the %td x %td transposes", n[0], n[1]);
+  memset(*buf, 0, sizeof(float) * (size_t)cnt); /* planning wrote into it */
+  PetscFunctionReturn(0);
+}
+
+/* One row of the scaling table, on comm (the k ranks of the sub-communicator). iofile: a
+   temporary HDF5 file, removed afterwards.
+   Each repetition times, back to back, one iteration, one bare forward + inverse transform pair
+   (on a copy of the iterate: the FFT buffer is saved and restored around it, outside the timing)
+   and one pair of transposes, so that a busy machine disturbs all three alike; the medians are
+   reported, the pairs scaled by the transforms one iteration does (from the event log). */
+static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, const char *iofile, ScalingRow *r)
+{
+  PdDecon         d;
+  PdFFTConv       conv;
+  const PdLayout *lay;
+  float          *y, *work, *save, *tbuf = NULL;
+  double          e0[EV_N], c0[EV_N], e1[EV_N], c1[EV_N], ev[EV_N + 1] = {0}, ti[64], tf[64], tt[64];
+  ptrdiff_t       nzl, z0, nyl, y0, nwork;
+  TransposePair   tp = {NULL, NULL};
+  char            spec[PETSC_MAX_PATH_LEN + 16];
+  IOCtx           io;
+  int             rank;
+
+  PetscFunctionBegin;
+  reps = PetscMin(reps, 64);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &r->k));
+  for (int i = 0; i < 3; i++) r->n[i] = n[i];
+  PetscCall(BenchSetUp(comm, method, n, &d, &lay, &y));
+  PetscCall(PdDeconGetFFTConv(d, &conv));
+  PetscCall(PdFFTConvGetWork(conv, &work));
+  /* the whole FFT buffer, as PdFFTConvSetUp sized it */
+  nwork = PetscMax(2 * fftwf_mpi_local_size_3d_transposed(n[0], n[1], n[2] / 2 + 1, comm, &nzl, &z0, &nyl, &y0), 2);
+  PetscCall(PdVolumeAlloc((size_t)nwork, &save));
+  PetscCall(TransposePlans(comm, n, &tp, &tbuf));
+  PetscCall(OpStep(d)); /* warm-up; also prepares weights and state */
+
+  for (PetscInt i = 0; i < reps; i++) {
+    /* the iteration, and what the log saw during it (max over ranks below: the slowest rank sets
+       the pace) */
+    PetscCall(EventSnapshot(e0, c0));
+    PetscCall(TimeOnce(comm, OpStep, d, &ti[i]));
+    PetscCall(EventSnapshot(e1, c1));
+    for (int j = 0; j < EV_N; j++) ev[j] += (e1[j] - e0[j]) / (double)reps;
+    ev[EV_N] += (c1[EV_FWD] - c0[EV_FWD] + c1[EV_INV] - c0[EV_INV]) / (double)reps;
+    /* bare transforms on the iterate, then the buffer as the method left it */
+    PetscCall(PetscArraycpy(save, work, nwork));
+    PetscCall(TimeOnce(comm, OpFFTPair, conv, &tf[i]));
+    PetscCall(PetscArraycpy(work, save, nwork));
+    PetscCall(TimeOnce(comm, OpTransposePair, &tp, &tt[i]));
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ev, EV_N + 1, MPI_DOUBLE, MPI_MAX, comm));
+  r->iter        = Median(ti, (int)reps);
+  r->pointwise   = ev[EV_PW];
+  r->halo        = ev[EV_HALO];
+  r->reduction   = ev[EV_COMM];
+  r->fft_events  = ev[EV_FWD] + ev[EV_INV];
+  r->ffts        = ev[EV_N];
+  r->fft_bare    = Median(tf, (int)reps) * r->ffts / 2;
+  r->transpose   = Median(tt, (int)reps) * r->ffts / 2;
+  r->fft_compute = PetscMax(r->fft_bare - r->transpose, 0.0);
+  r->other       = PetscMax(r->iter - (r->fft_compute + r->transpose + r->pointwise + r->halo + r->reduction), 0.0);
+  fftwf_destroy_plan(tp.fwd);
+  fftwf_destroy_plan(tp.inv);
+  fftwf_free(tbuf);
+  PetscCall(PdVolumeFree(&save));
+
+  /* I/O of one volume: write (atomically, collective HDF5), then read back */
+  PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/data", iofile));
+  io.spec   = spec;
+  io.lay    = lay;
+  io.v      = y;
+  r->io_mib = (double)PdLayoutGlobalCount(lay) * 4.0 / 1048576.0;
+  PetscCall(TimeMedian(comm, PetscMin(reps, 3), OpWrite, &io, &r->io_write));
+  PetscCall(TimeMedian(comm, PetscMin(reps, 3), OpRead, &io, &r->io_read));
+  if (!rank) (void)unlink(iofile);
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
+/* Rank 0 checks that it can create path (its directory is writable, it is not a directory). */
+static PetscErrorCode CheckWritable(MPI_Comm comm, const char *path)
+{
+  char dir[PETSC_MAX_PATH_LEN], *slash;
+  int  ok = 1, rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    struct stat sb;
+    PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
+    slash = strrchr(dir, '/');
+    if (!slash) PetscCall(PetscStrncpy(dir, ".", sizeof(dir)));
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
+    ok = path[0] && access(dir, W_OK) == 0 && !(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  PetscCheck(ok, comm, PD_ERR_FILE, "%s: cannot create this file (its directory must exist and be writable)", path);
+  PetscFunctionReturn(0);
+}
+
+static const char *const scaling_cols[] = {"FFT compute", "transposes", "pointwise", "halo", "reductions", "other"};
+
+static void RowParts(const ScalingRow *r, double part[6])
+{
+  part[0] = r->fft_compute;
+  part[1] = r->transpose;
+  part[2] = r->pointwise;
+  part[3] = r->halo;
+  part[4] = r->reduction;
+  part[5] = r->other;
+}
+
+/* The CSV, written by rank 0 to a temporary name and renamed. */
+static PetscErrorCode ScalingCSV(MPI_Comm comm, const char *path, const char *mode, const char *method, PetscInt reps, int nk, const ScalingRow *rows)
+{
+  char tmp[PETSC_MAX_PATH_LEN + 32], msg[256] = "";
+  int  rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    FILE *f;
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    f = fopen(tmp, "w");
+    if (!f) snprintf(msg, sizeof(msg), "%s", strerror(errno));
+    else {
+      fprintf(f, "mode,method,ranks,nz,ny,nx,reps,iter_s,fft_compute_s,transpose_s,pointwise_s,halo_s,reduction_s,other_s,ffts_per_iter,fft_bare_s,fft_events_s,io_write_s,io_read_s,io_mib,speedup,efficiency\n");
+      for (int j = 0; j < nk; j++) {
+        const ScalingRow *r = &rows[j];
+        fprintf(f, "%s,%s,%d,%td,%td,%td,%" PetscInt_FMT ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", mode, method, r->k, r->n[0], r->n[1], r->n[2], reps, r->iter, r->fft_compute, r->transpose,
+                r->pointwise, r->halo, r->reduction, r->other, r->ffts, r->fft_bare, r->fft_events, r->io_write, r->io_read, r->io_mib, r->speedup, r->efficiency);
+      }
+      if (ferror(f)) snprintf(msg, sizeof(msg), "write error");
+      if (fclose(f) && !msg[0]) snprintf(msg, sizeof(msg), "%s", strerror(errno));
+      if (!msg[0] && rename(tmp, path)) snprintf(msg, sizeof(msg), "%s", strerror(errno));
+      if (msg[0]) (void)unlink(tmp);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, comm));
+  PetscCheck(!msg[0], comm, PD_ERR_FILE, "%s: cannot write (%s)", path, msg);
+  PetscFunctionReturn(0);
+}
+
+/* The plot: time per iteration as stacked bars by component (left axis), the measured iteration
+   time as a black tick on each bar, parallel efficiency as a line with markers (right axis), a
+   legend and the I/O times per volume. Every rank draws it; rank 0 writes it. */
+static PetscErrorCode ScalingPlot(MPI_Comm comm, const char *path, const char *mode, const char *method, PetscInt reps, int nk, const ScalingRow *rows)
+{
+  const PdColor col[8] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {190, 190, 190}, {0, 0, 0}, {0, 128, 128}};
+  const PdColor ink = {40, 40, 40}, grid = {228, 228, 228}, ideal = {150, 150, 150}, white = {255, 255, 255};
+  const int     W = 1080, H = 640, L = 110, T = 84, R = 700, B = 540, LX = 810;
+  PdPlot        p;
+  char          lab[40][16], title[160], line[96];
+  const char   *labels[40], *leg[8];
+  PdColor       legc[8];
+  PdLegendKind  kinds[8];
+  double        ymax = 0, emax = 1.2, step, x[40], e[40];
+
+  PetscFunctionBegin;
+  for (int j = 0; j < nk; j++) {
+    double part[6], sum = 0;
+    RowParts(&rows[j], part);
+    for (int c = 0; c < 6; c++) sum += part[c];
+    ymax = PetscMax(ymax, PetscMax(sum, rows[j].iter));
+    emax = PetscMax(emax, rows[j].efficiency * 1.1);
+    snprintf(lab[j], sizeof(lab[j]), "%d", rows[j].k);
+    labels[j] = lab[j];
+    x[j]      = j;
+    e[j]      = rows[j].efficiency;
+  }
+  if (!(ymax > 0)) ymax = 1;
+  step = PdPlotNiceStep(0, ymax * 1.12, 6);
+  PetscCall(PdPlotCreate(W, H, &p));
+  PetscCall(PdPlotSetFrame(p, L, T, R, B));
+  PetscCall(PdPlotSetRange(p, PD_AXIS_Y, 0, ceil(ymax * 1.12 / step) * step));
+  PetscCall(PdPlotSetRange(p, PD_AXIS_Y2, 0, ceil(emax / 0.2) * 0.2));
+  PetscCall(PdPlotGrid(p, PD_AXIS_Y, step, grid));
+  PetscCall(PdPlotAxisCategories(p, nk, labels, "ranks"));
+  PetscCall(PdPlotAxisDraw(p, PD_AXIS_Y, step, "%g", "time per iteration [s]"));
+  PetscCall(PdPlotAxisDraw(p, PD_AXIS_Y2, 0.2, "%.1f", "parallel efficiency"));
+  {
+    double ex[2] = {-0.5, nk - 0.5}, ey[2] = {1, 1};
+    PetscCall(PdPlotLine(p, PD_AXIS_Y2, 2, ex, ey, 1, PETSC_TRUE, ideal));
+  }
+  for (int j = 0; j < nk; j++) {
+    double part[6], y0 = 0;
+    RowParts(&rows[j], part);
+    for (int c = 0; c < 6; c++) {
+      if (part[c] > 0) PetscCall(PdPlotBar(p, PD_AXIS_Y, j, 0.56, y0, y0 + part[c], col[c]));
+      y0 += part[c];
+    }
+    PetscCall(PdPlotTick(p, PD_AXIS_Y, j, 0.7, rows[j].iter, 3, col[6]));
+  }
+  PetscCall(PdPlotLine(p, PD_AXIS_Y2, nk, x, e, 3, PETSC_FALSE, col[7]));
+  PetscCall(PdPlotMarkers(p, PD_AXIS_Y2, nk, x, e, 11, col[7]));
+  /* the measured iteration time above each bar, on a white ground over the efficiency line */
+  for (int j = 0; j < nk; j++) {
+    double part[6], sum = 0;
+    int    px, py, pe, tw, ty;
+    RowParts(&rows[j], part);
+    for (int c = 0; c < 6; c++) sum += part[c];
+    double top = PetscMax(sum, rows[j].iter);
+    PetscCall(PdPlotToPixel(p, PD_AXIS_Y, j, top, &px, &py));
+    PetscCall(PdPlotToPixel(p, PD_AXIS_Y2, j, e[j], NULL, &pe));
+    snprintf(line, sizeof(line), "%.3g s", rows[j].iter);
+    tw = PdPlotTextWidth(line, 2);
+    ty = py - 21; /* text top; 16 pixels high */
+    if (pe > ty - 12 && pe < ty + 28) ty = pe - 12 - 24 >= T ? pe - 12 - 22 : pe + 14; /* clear of the marker */
+    PetscCall(PdPlotFillRect(p, px - tw / 2 - 3, ty - 4, px + tw / 2 + 3, ty + 16, white));
+    PetscCall(PdPlotText(p, px, ty, 2, PD_ALIGN_CENTER, PETSC_FALSE, ink, line));
+  }
+  if (!strcmp(mode, "strong"))
+    snprintf(title, sizeof(title), "pdecon strong scaling: %s, working size %tdx%tdx%td", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
+  else snprintf(title, sizeof(title), "pdecon weak scaling: %s, %tdx%tdx%td per rank (z grows)", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
+  PetscCall(PdPlotText(p, W / 2, 16, 3, PD_ALIGN_CENTER, PETSC_FALSE, ink, title));
+  snprintf(line, sizeof(line), "median of %" PetscInt_FMT " timed iterations; efficiency %s", reps, !strcmp(mode, "strong") ? "T1 / (k Tk)" : "T1 / Tk");
+  PetscCall(PdPlotText(p, W / 2, 50, 2, PD_ALIGN_CENTER, PETSC_FALSE, ink, line));
+  for (int c = 0; c < 6; c++) {
+    leg[c]   = scaling_cols[c];
+    legc[c]  = col[c];
+    kinds[c] = PD_LEGEND_BOX;
+  }
+  leg[6]   = "iteration time";
+  legc[6]  = col[6];
+  kinds[6] = PD_LEGEND_DASH;
+  leg[7]   = "efficiency";
+  legc[7]  = col[7];
+  kinds[7] = PD_LEGEND_LINE;
+  PetscCall(PdPlotLegend(p, LX, T, 2, 8, leg, legc, kinds));
+  {
+    int ty = T + 8 * 22 + 40;
+    PetscCall(PdPlotText(p, LX, ty, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, "I/O per volume [s]"));
+    PetscCall(PdPlotText(p, LX, ty + 24, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, "ranks   write    read"));
+    for (int j = 0; j < nk && j < 10; j++) {
+      snprintf(line, sizeof(line), "%5d %7.4f %7.4f", rows[j].k, rows[j].io_write, rows[j].io_read);
+      PetscCall(PdPlotText(p, LX, ty + 48 + 20 * j, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, line));
+    }
+  }
+  PetscCall(PdPlotWritePNG(p, comm, path));
+  PetscCall(PdPlotDestroy(&p));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode BenchScaling(MPI_Comm comm, const char *mode, const char *method, const ptrdiff_t base[3], PetscInt reps, const char *csv, const char *png, const char *dir)
+{
+  int        rank, size, nk = 0, ks[40];
+  ScalingRow rows[40];
+  PetscBool  logging;
+  char       iofile[PETSC_MAX_PATH_LEN];
+  long       pid = (long)getpid();
+  const PetscBool weak = (PetscBool)!strcmp(mode, "weak");
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  for (int k = 1; k <= size && nk < 39; k *= 2) ks[nk++] = k;
+  if (ks[nk - 1] != size) ks[nk++] = size;
+  /* outputs are checked before any work starts */
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
+  PetscCall(PetscSNPrintf(iofile, sizeof(iofile), "%s/pdecon-bench-io-%ld.h5", dir, pid));
+  PetscCall(PdOutputCheck(comm, iofile, 0, NULL));
+  PetscCall(CheckWritable(comm, csv));
+  PetscCall(PdOutputCheck(comm, png, 0, NULL));
+  /* the breakdown comes from PETSc's event log: start it unless -log_view already did */
+  PetscCall(PetscLogIsActive(&logging));
+  if (!logging) PetscCall(PetscLogDefaultBegin());
+
+  PetscCall(PetscPrintf(comm, "pdecon bench: %s scaling, method %s, %s %tdx%tdx%td, ranks", mode, method, weak ? "per rank" : "working size", base[0], base[1], base[2]));
+  for (int j = 0; j < nk; j++) PetscCall(PetscPrintf(comm, " %d", ks[j]));
+  PetscCall(PetscPrintf(comm, ", median of %" PetscInt_FMT " repetitions\n", reps));
+  PetscCall(PetscPrintf(comm, "seconds per iteration; I/O seconds per volume\n"));
+  PetscCall(PetscPrintf(comm, "%5s %-14s %9s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s\n", "ranks", "size z,y,x", "iter", "FFT", "transp.", "pointw.", "halo", "reduce", "other", "IO write", "IO read", "speed-up", "effic."));
+  for (int j = 0; j < nk; j++) {
+    const int      k = ks[j];
+    MPI_Comm       sub;
+    ptrdiff_t      n[3] = {base[0] * (weak ? k : 1), base[1], base[2]};
+    PetscErrorCode ierr = 0;
+    int            err;
+    ScalingRow    *r = &rows[j];
+
+    PetscCall(PetscMemzero(r, sizeof(*r)));
+    PetscCallMPI(MPI_Comm_split(comm, rank < k ? 0 : MPI_UNDEFINED, rank, &sub));
+    if (sub != MPI_COMM_NULL) {
+      /* An error here is raised on the k ranks only: it is carried to the waiting ranks below
+         instead of leaving them in the barrier (the handler has already reported it). */
+      ierr = ScalingOne(sub, method, n, reps, iofile, r);
+      PetscCallMPI(MPI_Comm_free(&sub));
+    }
+    PetscCall(IdleBarrier(comm));
+    err = (int)ierr;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_INT, MPI_MAX, comm));
+    PetscCheck(!err, comm, (PetscErrorCode)err, "bench: the run on %d rank%s failed", k, k > 1 ? "s" : "");
+    PetscCallMPI(MPI_Bcast(r, (int)sizeof(*r), MPI_BYTE, 0, comm));
+    r->speedup    = weak ? k * rows[0].iter / r->iter : rows[0].iter / r->iter;
+    r->efficiency = weak ? rows[0].iter / r->iter : rows[0].iter / (k * r->iter);
+    {
+      char label[64];
+      snprintf(label, sizeof(label), "%tdx%tdx%td", r->n[0], r->n[1], r->n[2]);
+      PetscCall(PetscPrintf(comm, "%5d %-14s %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %8.3g %8.3g\n", k, label, r->iter, r->fft_compute, r->transpose, r->pointwise, r->halo, r->reduction, r->other, r->io_write, r->io_read, r->speedup,
+                            r->efficiency));
+    }
+  }
+  PetscCall(ScalingCSV(comm, csv, mode, method, reps, nk, rows));
+  PetscCall(ScalingPlot(comm, png, mode, method, reps, nk, rows));
+  PetscCall(PetscPrintf(comm, "wrote %s and %s\n", csv, png));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode CmdBench(MPI_Comm comm)
 {
-  char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl";
+  char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl", scaling[16] = "", csv[PETSC_MAX_PATH_LEN] = "", png[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "/tmp";
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
   PetscInt    reps = 5;
@@ -123,6 +614,10 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bench_method", "Method whose iteration is timed", "", method, method, sizeof(method), NULL));
   PetscCall(PetscOptionsInt("-bench_reps", "Timed repetitions (the median is reported)", "", reps, &reps, NULL));
   PetscCall(PetscOptionsBool("-bench_serial", "Also time the same operation on one rank in this run (speed-up)", "", serial, &serial, NULL));
+  PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks", "", scaling, scaling, sizeof(scaling), NULL));
+  PetscCall(PetscOptionsString("-bench_csv", "Scaling benchmark: CSV table (default pdecon-scaling-<mode>.csv)", "", csv, csv, sizeof(csv), NULL));
+  PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
+  PetscCall(PetscOptionsString("-bench_dir", "Scaling benchmark: directory for the temporary HDF5 file of the I/O timing", "", dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
   {
     PdDecon tmp; /* so that -help lists the solver and FFT options too */
@@ -134,6 +629,15 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck(reps >= 1, comm, PD_ERR_INPUT, "-bench_reps must be at least 1");
   PetscCall(ParseSizes(sizes_s, sizes, &nsizes));
+  if (scaling[0]) {
+    PetscCheck(nsizes >= 1, comm, PD_ERR_INPUT, "-bench_sizes: no size given");
+    PetscCheck(!strcmp(scaling, "strong") || !strcmp(scaling, "weak"), comm, PD_ERR_INPUT, "-bench_scaling: '%s' is neither strong nor weak", scaling);
+    PetscCheck(reps <= 64, comm, PD_ERR_INPUT, "-bench_reps: at most 64 for the scaling benchmark");
+    if (!csv[0]) PetscCall(PetscSNPrintf(csv, sizeof(csv), "pdecon-scaling-%s.csv", scaling));
+    if (!png[0]) PetscCall(PetscSNPrintf(png, sizeof(png), "pdecon-scaling-%s.png", scaling));
+    PetscCall(BenchScaling(comm, scaling, method, sizes[0], reps, csv, png, dir));
+    PetscFunctionReturn(0);
+  }
 
   PetscCall(PetscPrintf(comm, "pdecon bench: method %s, %d rank%s, median of %" PetscInt_FMT " repetitions\n", method, size, size > 1 ? "s" : "", reps));
   PetscCall(PetscPrintf(comm, "%-14s %5s %12s %12s %7s %9s %12s %12s %10s\n", "size z,y,x", "ranks", "iter [s]", "4 FFTs [s]", "iter/FFT", "plan [s]", "state MiB", "peak MiB", "speed-up"));
@@ -147,13 +651,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     if (serial && size > 1) {
       /* One rank repeats the operation alone; the others wait without spinning. */
       if (rank == 0) PetscCall(BenchOne(PETSC_COMM_SELF, method, sizes[i], reps, &r1));
-      MPI_Request req;
-      int         done = 0;
-      PetscCallMPI(MPI_Ibarrier(comm, &req));
-      while (!done) {
-        PetscCallMPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
-        if (!done) usleep(2000);
-      }
+      PetscCall(IdleBarrier(comm));
       PetscCallMPI(MPI_Bcast(&r1, sizeof(r1), MPI_BYTE, 0, comm));
       snprintf(spd, sizeof(spd), "%.2fx", r1.iter / r.iter);
     }

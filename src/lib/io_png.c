@@ -76,8 +76,9 @@ static void PngWarning(png_structp png, png_const_charp msg)
   (void)msg;
 }
 
-/* Plain C around libpng's setjmp error handling: no PETSc calls may be jumped over. */
-static void WritePng(const char *tmp, const char *path, const unsigned char *img, png_uint_32 w, png_uint_32 h, PdIOStatus *st)
+/* Plain C around libpng's setjmp error handling: no PETSc calls may be jumped over.
+   channels: 1 (grey) or 3 (RGB); rows of channels * w bytes. */
+static void WritePng(const char *tmp, const char *path, const unsigned char *img, png_uint_32 w, png_uint_32 h, int channels, PdIOStatus *st)
 {
   FILE       *fp = fopen(tmp, "wb");
   png_structp png;
@@ -102,9 +103,9 @@ static void WritePng(const char *tmp, const char *path, const unsigned char *img
     return;
   }
   png_init_io(png, fp);
-  png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(png, info, w, h, 8, channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
-  for (png_uint_32 r = 0; r < h; r++) png_write_row(png, img + (size_t)r * w);
+  for (png_uint_32 r = 0; r < h; r++) png_write_row(png, img + (size_t)r * w * (size_t)channels);
   png_write_end(png, NULL);
   png_destroy_write_struct(&png, &info);
   if (fflush(fp) || fsync(fileno(fp))) PdIOFail(st, PD_ERR_FILE, "%s: cannot write (%s)", path, strerror(errno));
@@ -184,12 +185,32 @@ PetscErrorCode PdWriteMIPPng(const char *path, int nvol, const PdLayout *const l
       for (ptrdiff_t x = 0; x < nx; x++) out[x] = (unsigned char)((1 - t) * pxz[z0 * nx + x] + t * pxz[z1 * nx + x] + 0.5);
     }
   }
-  if (!rank) WritePng(tmp, path, img, (png_uint_32)W, (png_uint_32)H, &st);
+  if (!rank) WritePng(tmp, path, img, (png_uint_32)W, (png_uint_32)H, 1, &st);
   PetscCall(PetscFree2(xy, xz));
   if (!rank) {
     PetscCall(PetscFree3(rxy, rxz, work));
     PetscCall(PetscFree3(img, pxy, pxz));
   }
+  PetscCall(PetscLogEventEnd(PD_EV_WRITE, 0, 0, 0, 0));
+  PetscCall(PdOutputFinish(comm, tmp, path, PETSC_TRUE, &st));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdWriteRGBPng(MPI_Comm comm, const char *path, int w, int h, const unsigned char *rgb)
+{
+  PdIOStatus st = {0, ""};
+  char       tmp[PETSC_MAX_PATH_LEN + 64];
+  int        rank;
+
+  PetscFunctionBegin;
+  PetscCall(PdInitializePackage());
+  PetscCheck(path && PdFormatOfPath(path) == PD_FMT_PNG, comm, PD_ERR_INPUT, "%s: PNG file names must end in .png", path ? path : "(null)");
+  PetscCheck(w >= 1 && h >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: empty image", path);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCheck(rank || rgb, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "%s: no pixels on rank 0", path);
+  PetscCall(PdTempPathCreate(comm, path, tmp, sizeof(tmp)));
+  PetscCall(PetscLogEventBegin(PD_EV_WRITE, 0, 0, 0, 0));
+  if (!rank) WritePng(tmp, path, rgb, (png_uint_32)w, (png_uint_32)h, 3, &st);
   PetscCall(PetscLogEventEnd(PD_EV_WRITE, 0, 0, 0, 0));
   PetscCall(PdOutputFinish(comm, tmp, path, PETSC_TRUE, &st));
   PetscFunctionReturn(0);

@@ -12,7 +12,8 @@ static const char usage[] =
   "  psf         compute a model PSF: -psf_type bornwolf|gaussian -output FILE\n"
   "  simulate    microtubule phantom, blurred, with Poisson+Gaussian noise: -output FILE.h5\n"
   "  demo        simulate, deconvolve with RL and accelerated RL, print a quality table\n"
-  "  bench       time one RL iteration against its bare FFTs: -bench_sizes 64x256x256,...\n"
+  "  bench       time one iteration against its bare FFTs: -bench_sizes 64x256x256,...;\n"
+  "              -bench_scaling strong|weak: parallel scaling with a CSV and a PNG plot\n"
   "common options: -threads N (threads per rank, default 1), -options_file FILE, -log_view\n"
   "`pdecon <command> -help` lists that command's options with their defaults.\n";
 

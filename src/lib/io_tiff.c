@@ -18,6 +18,9 @@
 /* Classic TIFF offsets are 32-bit: beyond this many bytes of data the writer makes a BigTIFF. */
 #define PD_TIFF_CLASSIC_MAX 4000000000.0
 #define PD_TIFF_TAG         7311
+/* Tiles are read whole into one buffer: a tile may be larger than the image (a 100 x 100 image
+   in 256 x 256 tiles), but not so much that a tiny file makes the reader allocate gigabytes. */
+#define PD_TIFF_TILE_MAX    ((double)(64 << 20))
 
 /* libtiff prints to stderr by default; its last error message is kept for our own messages. */
 static char pd_tiff_err[256];
@@ -259,12 +262,17 @@ static PetscErrorCode ReadPage(TIFF *tif, const char *path, ptrdiff_t k, const P
       PdIOFail(st, PD_ERR_INPUT, "%s: page %td has invalid tiles", path, k);
       PetscFunctionReturn(0);
     }
+    if ((double)bsize > PetscMax(PD_TIFF_TILE_MAX, 4.0 * p->w * p->h * es)) {
+      PdIOFail(st, PD_ERR_INPUT, "%s: page %td has tiles of %u x %u for an image of %u x %u", path, k, (unsigned)tw, (unsigned)th, (unsigned)p->w, (unsigned)p->h);
+      PetscFunctionReturn(0);
+    }
     PetscCall(PetscMalloc((size_t)bsize, &buf));
-    for (uint32_t ty = 0; ty < p->h && !st->code; ty += th)
-      for (uint32_t tx = 0; tx < p->w && !st->code; tx += tw) {
-        uint32_t rows = PetscMin(th, p->h - ty), cols = PetscMin(tw, p->w - tx);
+    /* 64-bit positions: ty + th must not wrap around for images near 2^32 rows. */
+    for (uint64_t ty = 0; ty < p->h && !st->code; ty += th)
+      for (uint64_t tx = 0; tx < p->w && !st->code; tx += tw) {
+        uint32_t rows = (uint32_t)PetscMin(th, p->h - ty), cols = (uint32_t)PetscMin(tw, p->w - tx);
 
-        if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), buf, bsize) < 0) PdIOFail(st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", path, k, TiffLastError());
+        if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, (uint32_t)tx, (uint32_t)ty, 0, 0), buf, bsize) < 0) PdIOFail(st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", path, k, TiffLastError());
         else
           for (uint32_t r = 0; r < rows; r++) PdSamplesToFloat(p->t, buf + (size_t)r * tw * es, cols, out + (ptrdiff_t)(ty + r) * rs + tx);
       }
@@ -275,11 +283,11 @@ static PetscErrorCode ReadPage(TIFF *tif, const char *path, ptrdiff_t k, const P
     rps   = PetscMax(1, PetscMin(rps, p->h));
     bsize = (tmsize_t)((size_t)rps * p->w * es);
     PetscCall(PetscMalloc((size_t)bsize, &buf));
-    for (uint32_t row = 0; row < p->h && !st->code; row += rps) {
-      uint32_t rows = PetscMin(rps, p->h - row);
+    for (uint64_t row = 0; row < p->h && !st->code; row += rps) {
+      uint32_t rows = (uint32_t)PetscMin(rps, p->h - row);
       tmsize_t need = (tmsize_t)((size_t)rows * p->w * es);
 
-      if (TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, row, 0), buf, need) < need) PdIOFail(st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", path, k, TiffLastError());
+      if (TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, (uint32_t)row, 0), buf, need) < need) PdIOFail(st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", path, k, TiffLastError());
       else
         for (uint32_t r = 0; r < rows; r++) PdSamplesToFloat(p->t, buf + (size_t)r * p->w * es, p->w, out + (ptrdiff_t)(row + r) * rs);
     }

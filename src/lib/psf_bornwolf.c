@@ -16,7 +16,7 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* j0() is XSI, not C11 */
 #endif
-#include <pdecon/psf.h>
+#include "psf_impl.h"
 #include <math.h>
 
 static PetscErrorCode CheckOptics(const PdOptics *o)
@@ -33,7 +33,7 @@ PetscErrorCode PdPSFBornWolf(const PdOptics *o, const ptrdiff_t n[3], float *h)
 {
   const double k = 2.0 * PETSC_PI / o->lambda;
   ptrdiff_t    c[3], nzu, nr, nq;
-  double       rmax, dr, zmax, cycles, a, *wc, *ws, *row, *prof, sum = 0;
+  double       rmax, dr, zmax, cycles, a, *wc, *ws, *row, *prof;
 
   PetscFunctionBegin;
   PetscCall(CheckOptics(o));
@@ -81,30 +81,7 @@ PetscErrorCode PdPSFBornWolf(const PdOptics *o, const ptrdiff_t n[3], float *h)
     }
   }
 
-  /* Point-sample the voxels: r = dxy * sqrt(dy^2 + dx^2) from integer offsets, so h is exactly
-     symmetric under x <-> y and mirroring. */
-  for (ptrdiff_t z = 0; z < n[0]; z++) {
-    const double *p = prof + (z >= c[0] ? z - c[0] : c[0] - z) * nr;
-    for (ptrdiff_t y = 0; y < n[1]; y++) {
-      const double dy = (double)(y - c[1]);
-      float       *hr = h + (z * n[1] + y) * n[2];
-      for (ptrdiff_t x = 0; x < n[2]; x++) {
-        const double dx = (double)(x - c[2]);
-        double       t  = o->dxy * sqrt(dy * dy + dx * dx) / dr;
-        ptrdiff_t    i  = (ptrdiff_t)t;
-        double       f  = t - (double)i, val;
-        if (i >= nr - 1) val = p[nr - 1];
-        else val = (1.0 - f) * p[i] + f * p[i + 1];
-        hr[x] = (float)val;
-        sum += val;
-      }
-    }
-  }
-  PetscCheck(sum > 0, PETSC_COMM_SELF, PETSC_ERR_FP, "Born & Wolf PSF has zero sum");
-  {
-    const float s = (float)(1.0 / sum);
-    for (ptrdiff_t i = 0; i < n[0] * n[1] * n[2]; i++) h[i] *= s;
-  }
+  PetscCall(PdPSFSampleRadial(prof, nr, dr, o->dxy, PETSC_TRUE, n, "Born & Wolf", h));
   PetscCall(PetscFree4(wc, ws, row, prof));
   PetscFunctionReturn(0);
 }

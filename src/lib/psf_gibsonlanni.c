@@ -35,7 +35,7 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* j0() is XSI, not C11 */
 #endif
-#include <pdecon/psf.h>
+#include "psf_impl.h"
 #include <math.h>
 
 PetscErrorCode PdGibsonLanniDefault(PdGibsonLanni *g)
@@ -103,7 +103,7 @@ PetscErrorCode PdPSFGibsonLanni(const PdGibsonLanni *g, const ptrdiff_t n[3], fl
   const PdOptics *o = &g->base;
   const double    k = 2.0 * PETSC_PI / o->lambda, half_pi = 0.5 * PETSC_PI;
   ptrdiff_t       c[3], nr, nq;
-  double          rmax, dr, smax, rhomax, fmax = 0, cycles, *wc, *ws, *row, *prof, *rho, sum = 0;
+  double          rmax, dr, smax, rhomax, fmax = 0, cycles, *wc, *ws, *row, *prof, *rho;
 
   PetscFunctionBegin;
   PetscCall(CheckGL(g));
@@ -172,29 +172,7 @@ PetscErrorCode PdPSFGibsonLanni(const PdGibsonLanni *g, const ptrdiff_t n[3], fl
     }
   }
 
-  /* Point-sample the voxels from the radial profiles, as in psf_bornwolf.c. */
-  for (ptrdiff_t z = 0; z < n[0]; z++) {
-    const double *p = prof + z * nr;
-    for (ptrdiff_t y = 0; y < n[1]; y++) {
-      const double dy = (double)(y - c[1]);
-      float       *hr = h + (z * n[1] + y) * n[2];
-      for (ptrdiff_t x = 0; x < n[2]; x++) {
-        const double dx = (double)(x - c[2]);
-        double       t  = o->dxy * sqrt(dy * dy + dx * dx) / dr;
-        ptrdiff_t    i  = (ptrdiff_t)t;
-        double       f  = t - (double)i, val;
-        if (i >= nr - 1) val = p[nr - 1];
-        else val = (1.0 - f) * p[i] + f * p[i + 1];
-        hr[x] = (float)val;
-        sum += val;
-      }
-    }
-  }
-  PetscCheck(sum > 0, PETSC_COMM_SELF, PETSC_ERR_FP, "Gibson-Lanni PSF has zero sum");
-  {
-    const float s = (float)(1.0 / sum);
-    for (ptrdiff_t i = 0; i < n[0] * n[1] * n[2]; i++) h[i] *= s;
-  }
+  PetscCall(PdPSFSampleRadial(prof, nr, dr, o->dxy, PETSC_FALSE, n, "Gibson-Lanni", h));
   PetscCall(PetscFree5(wc, ws, row, prof, rho));
   PetscFunctionReturn(0);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs pdecon's build dependencies from Debian 12 packages when any is missing.
+# Installs pdecon's build dependencies from Debian 12 packages when any is missing, plus any
+# packages named as arguments (bash scripts/install-deps.sh [package ...]).
 # Needs root or sudo; does nothing when everything is already there.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev
-          libhdf5-openmpi-dev petsc-dev libtiff-dev libpng-dev)
+          libhdf5-openmpi-dev petsc-dev libtiff-dev libpng-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,19 +7,4 @@
 # tests/fuzz/run.sh. Needs root or sudo; does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-
-packages=(clang libclang-rt-14-dev libomp-14-dev llvm-14 valgrind libc6-dbg)
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "installing: ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+bash scripts/install-deps.sh clang libclang-rt-14-dev libomp-14-dev llvm-14 valgrind libc6-dbg

@@ -97,9 +97,11 @@ static PetscErrorCode TestSymbol(void)
   PetscCall(PetscArraycpy(work, u, sz));
   PetscCall(PdFFTConvForward(conv));
   const double N = (double)n[0] * n[1] * n[2];
+  float       *spec;
+  PetscCall(PdFFTConvGetSpectrum(conv, &spec));
   for (ptrdiff_t i = 0; i < ncplx; i++) {
-    work[2 * i] *= (float)(sym[i] / N);
-    work[2 * i + 1] *= (float)(sym[i] / N);
+    spec[2 * i] *= (float)(sym[i] / N);
+    spec[2 * i + 1] *= (float)(sym[i] / N);
   }
   PetscCall(PdFFTConvInverse(conv));
   double e[2] = {0, 0};

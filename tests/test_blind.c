@@ -101,7 +101,7 @@ static PetscErrorCode CheckWorkingPSF(PdDecon d, const ptrdiff_t sn[3], const pt
   PdFFTConv       conv;
   const PdLayout *wl;
   const float    *otf;
-  float          *work, *all = NULL;
+  float          *work, *spec, *all = NULL;
   ptrdiff_t       ncplx;
   int             rank;
 
@@ -111,7 +111,8 @@ static PetscErrorCode CheckWorkingPSF(PdDecon d, const ptrdiff_t sn[3], const pt
   PetscCall(PdFFTConvGetWork(conv, &work));
   PetscCall(PdFFTConvGetOTF(conv, &otf, NULL));
   PetscCall(PdFFTConvGetSpectralLayout(conv, &ncplx, NULL, NULL));
-  PetscCall(PetscArraycpy(work, otf, 2 * ncplx));
+  PetscCall(PdFFTConvGetSpectrum(conv, &spec));
+  PetscCall(PetscArraycpy(spec, otf, 2 * ncplx));
   PetscCall(PdFFTConvInverse(conv));
   PetscCall(PdVolumeGather(wl, work, 0, &all));
   PetscCallMPI(MPI_Comm_rank(wl->comm, &rank));

@@ -1,15 +1,19 @@
 /* Distributed FFT convolution with a fixed PSF: the operators H x = h * x and Hᵀ r = h̃ * r.
 
-   The working volume (size n = z, y, x) is split over z in FFTW-MPI's slabs. Forward transforms
-   are real-to-complex in place with FFTW_MPI_TRANSPOSED_OUT and inverse ones complex-to-real with
-   FFTW_MPI_TRANSPOSED_IN, so the spectrum stays in the transposed (y, z, x) layout and no
-   transpose back is ever done. Plans are made once (FFTW_MEASURE by default; wisdom is shared
-   between ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed
-   once and holds the 1/N normalisation of the unnormalised FFTW transforms.
+   The working volume (size n = z, y, x) is split over z into slabs (FFTW-MPI's block rule). A
+   forward transform does the 2-D real-to-complex transforms of the local planes, sends every
+   (plane, peer) block of spectral rows as one contiguous message (slab over z -> slab over ky),
+   and transforms the columns along kz; the inverse mirrors it. So the spectrum of a rank is the
+   block ky0 <= ky < ky0 + nky of every kz, and a convolution costs two exchanges of the volume
+   (each value copied once, nothing packed). On one rank nothing moves and the spectrum is the
+   work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
+   ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed once and
+   holds the 1/N normalisation of the unnormalised FFTW transforms.
 
    Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
-   buffer. Memory: the work buffer and the OTF, each about one working volume. */
+   buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
+   more than one rank) and the OTF, each about one working volume, plus one plane per thread. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 
@@ -37,10 +41,12 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);
 /* Spectral access, for methods that work in the Fourier domain (ADMM, inverse filters). After
-   PdFFTConvForward the work buffer holds ncplx complex values (interleaved re, im) in FFTW's
-   transposed layout: index i = ((ky - ky0) * n0 + kz) * (n2/2 + 1) + kx for this rank's
-   ky0 <= ky < ky0 + nky. Inverse(Forward(x)) = N x with N = n0 n1 n2. The OTF is stored divided
-   by N, so Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
+   PdFFTConvForward the spectrum buffer holds ncplx complex values (interleaved re, im) with index
+   i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky < ky0 + nky (nky may be
+   0); PdFFTConvInverse reads it (and destroys it) and writes the work buffer. Inverse(Forward(x))
+   = N x with N = n0 n1 n2. The OTF is stored divided by N in the same layout, so
+   Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
+PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);
 PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky);
 PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
 /* sym[i] = sum_d w_d^2 4 sin^2(pi k_d / n_d): the transfer function of DᵀD for periodic forward
@@ -50,13 +56,17 @@ PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wis
 PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
 PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
 
+/* Floats per rank in the work buffer and in the separate spectrum buffer (0 on one rank) of a
+   working volume of size n on comm, without allocating anything (for memory planning). */
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec);
+
 /* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
 
 /* Sets the OTF from a working-size PSF the caller has written into the work buffer (origin at
    voxel 0, wrapped; row padding zero): forward transform, then OTF = FFT(work) / N as in
-   PdFFTConvSetPSF. For methods that re-estimate the PSF (blind deconvolution). The work buffer
-   holds the unnormalised spectrum afterwards. */
+   PdFFTConvSetPSF. For methods that re-estimate the PSF (blind deconvolution). The spectrum
+   buffer holds the unnormalised spectrum afterwards. */
 PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c);
 
 #endif

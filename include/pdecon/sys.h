@@ -21,7 +21,8 @@
   } while (0)
 
 /* Logging events, registered once by PdInitializePackage(). */
-extern PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
+/* FFTTranspose (the exchange between ranks) is nested in FFTForward and FFTInverse. */
+extern PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_TRANSPOSE, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
   PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
 extern PetscClassId PD_CLASSID;
 

@@ -7,7 +7,6 @@
 #include <pdecon/decon.h>
 #include <pdecon/io.h>
 #include <pdecon/plot.h>
-#include <fftw3-mpi.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,7 +143,7 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
 /* ------------------------------------------------------------------------------------------------
    Scaling benchmark (-bench_scaling strong|weak): within one run of P ranks, the iteration of a
    method on sub-communicators of k = 1, 2, 4, ..., P ranks (and P), with its cost split into FFT
-   compute, FFTW-MPI's transposes, pointwise work, halo exchanges, reductions and the rest, plus the
+   compute, the transposes between ranks, pointwise work, halo exchanges, reductions and the rest, plus the
    time to write and read the volume (HDF5). Strong: the same working size for every k; weak: the
    size per rank fixed (n0 = k × base n0). */
 
@@ -160,12 +159,12 @@ typedef struct {
   double    speedup, efficiency;
 } ScalingRow;
 
-enum { EV_PW, EV_HALO, EV_COMM, EV_FWD, EV_INV, EV_N };
+enum { EV_PW, EV_HALO, EV_COMM, EV_FWD, EV_INV, EV_TR, EV_N };
 
 /* Time (s) and count of the events this benchmark splits an iteration into, on this rank. */
 static PetscErrorCode EventSnapshot(double t[EV_N], double cnt[EV_N])
 {
-  const PetscLogEvent ev[EV_N] = {PD_EV_POINTWISE, PD_EV_HALO, PD_EV_COMM, PD_EV_FFT_FWD, PD_EV_FFT_INV};
+  const PetscLogEvent ev[EV_N] = {PD_EV_POINTWISE, PD_EV_HALO, PD_EV_COMM, PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_TRANSPOSE};
 
   PetscFunctionBegin;
   for (int i = 0; i < EV_N; i++) {
@@ -219,20 +218,6 @@ static PetscErrorCode OpFFTPair(void *ctx)
 }
 
 typedef struct {
-  fftwf_plan fwd, inv;
-} TransposePair;
-
-static PetscErrorCode OpTransposePair(void *ctx)
-{
-  TransposePair *tp = (TransposePair *)ctx;
-
-  PetscFunctionBegin;
-  fftwf_execute(tp->fwd);
-  fftwf_execute(tp->inv);
-  PetscFunctionReturn(0);
-}
-
-typedef struct {
   const char     *spec;
   const PdLayout *lay;
   float          *v;
@@ -256,57 +241,22 @@ static PetscErrorCode OpRead(void *ctx)
   PetscFunctionReturn(0);
 }
 
-/* FFTW planning effort of -fft_planner (the FFT plans read it through PdFFTConvSetFromOptions). */
-static PetscErrorCode PlannerFlags(unsigned *flags)
-{
-  char      s[32] = "measure";
-  PetscBool set;
-
-  PetscFunctionBegin;
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-fft_planner", s, sizeof(s), &set));
-  *flags = !strcmp(s, "estimate") ? FFTW_ESTIMATE : !strcmp(s, "patient") ? FFTW_PATIENT : FFTW_MEASURE;
-  PetscFunctionReturn(0);
-}
-
-/* Plans for the transposes of the r2c/c2r plans, alone: FFTW_MPI_TRANSPOSED_OUT does the 2-D
-   transforms of the local z-planes, one global transpose of the n0 x n1 array whose elements are
-   (n2/2+1)-complex rows (2 (n2/2+1) floats), then the 1-D transforms along z; the inverse
-   (TRANSPOSED_IN) transposes back once. Same distribution (FFTW's default blocks), in place, as
-   the transforms do it. */
-static PetscErrorCode TransposePlans(MPI_Comm comm, const ptrdiff_t n[3], TransposePair *tp, float **buf)
-{
-  const ptrdiff_t howmany = 2 * (n[2] / 2 + 1), nn[2] = {n[0], n[1]};
-  ptrdiff_t       ln0, l0s, ln1, l1s, cnt;
-  unsigned        flags = FFTW_MEASURE;
-
-  PetscFunctionBegin;
-  PetscCall(PlannerFlags(&flags));
-  cnt  = fftwf_mpi_local_size_many_transposed(2, nn, howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, comm, &ln0, &l0s, &ln1, &l1s);
-  cnt  = PetscMax(cnt, 1);
-  *buf = fftwf_alloc_real((size_t)cnt);
-  PetscCheck(*buf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the transpose buffer");
-  tp->fwd = fftwf_mpi_plan_many_transpose(n[0], n[1], howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, *buf, *buf, comm, flags);
-  tp->inv = fftwf_mpi_plan_many_transpose(n[1], n[0], howmany, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK, *buf, *buf, comm, flags);
-  PetscCheck(tp->fwd && tp->inv, comm, PETSC_ERR_LIB, "FFTW could not plan the %td x %td transposes", n[0], n[1]);
-  memset(*buf, 0, sizeof(float) * (size_t)cnt); /* planning wrote into it */
-  PetscFunctionReturn(0);
-}
-
 /* One row of the scaling table, on comm (the k ranks of the sub-communicator). iofile: a
    temporary HDF5 file, removed afterwards.
-   Each repetition times, back to back, one iteration, one bare forward + inverse transform pair
-   (on a copy of the iterate: the FFT buffer is saved and restored around it, outside the timing)
-   and one pair of transposes, so that a busy machine disturbs all three alike; the medians are
-   reported, the pairs scaled by the transforms one iteration does (from the event log). */
+   Each repetition times, back to back, one iteration and one bare forward + inverse transform
+   pair (on a copy of the iterate: the FFT buffer is saved and restored around it, outside the
+   timing), so that a busy machine disturbs both alike; the medians are reported, the pair scaled
+   by the transforms one iteration does (from the event log). The transposes are the FFTTranspose
+   event inside the iteration (the exchange, waiting for the slowest rank included), FFT compute
+   the rest of the FFT events. */
 static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, const char *iofile, ScalingRow *r)
 {
   PdDecon         d;
   PdFFTConv       conv;
   const PdLayout *lay;
-  float          *y, *work, *save, *tbuf = NULL;
-  double          e0[EV_N], c0[EV_N], e1[EV_N], c1[EV_N], ev[EV_N + 1] = {0}, ti[64], tf[64], tt[64];
-  ptrdiff_t       nzl, z0, nyl, y0, nwork;
-  TransposePair   tp = {NULL, NULL};
+  float          *y, *work, *save;
+  double          e0[EV_N], c0[EV_N], e1[EV_N], c1[EV_N], ev[EV_N + 1] = {0}, ti[64], tf[64];
+  size_t          nwork;
   char            spec[PETSC_MAX_PATH_LEN + 16];
   IOCtx           io;
   int             rank;
@@ -320,9 +270,8 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, const ptrdif
   PetscCall(PdDeconGetFFTConv(d, &conv));
   PetscCall(PdFFTConvGetWork(conv, &work));
   /* the whole FFT buffer, as PdFFTConvSetUp sized it */
-  nwork = PetscMax(2 * fftwf_mpi_local_size_3d_transposed(n[0], n[1], n[2] / 2 + 1, comm, &nzl, &z0, &nyl, &y0), 2);
-  PetscCall(PdVolumeAlloc((size_t)nwork, &save));
-  PetscCall(TransposePlans(comm, n, &tp, &tbuf));
+  PetscCall(PdFFTConvLocalSizes(comm, n, &nwork, NULL));
+  PetscCall(PdVolumeAlloc(nwork, &save));
   PetscCall(OpStep(d)); /* warm-up; also prepares weights and state */
 
   for (PetscInt i = 0; i < reps; i++) {
@@ -337,7 +286,6 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, const ptrdif
     PetscCall(PetscArraycpy(save, work, nwork));
     PetscCall(TimeOnce(comm, OpFFTPair, conv, &tf[i]));
     PetscCall(PetscArraycpy(work, save, nwork));
-    PetscCall(TimeOnce(comm, OpTransposePair, &tp, &tt[i]));
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ev, EV_N + 1, MPI_DOUBLE, MPI_MAX, comm));
   r->iter        = Median(ti, (int)reps);
@@ -347,12 +295,9 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, const ptrdif
   r->fft_events  = ev[EV_FWD] + ev[EV_INV];
   r->ffts        = ev[EV_N];
   r->fft_bare    = Median(tf, (int)reps) * r->ffts / 2;
-  r->transpose   = Median(tt, (int)reps) * r->ffts / 2;
-  r->fft_compute = PetscMax(r->fft_bare - r->transpose, 0.0);
+  r->transpose   = ev[EV_TR];
+  r->fft_compute = PetscMax(r->fft_events - r->transpose, 0.0);
   r->other       = PetscMax(r->iter - (r->fft_compute + r->transpose + r->pointwise + r->halo + r->reduction), 0.0);
-  fftwf_destroy_plan(tp.fwd);
-  fftwf_destroy_plan(tp.inv);
-  fftwf_free(tbuf);
   PetscCall(PdVolumeFree(&save));
 
   /* I/O of one volume: write (atomically, collective HDF5), then read back */

@@ -439,7 +439,7 @@ static PetscErrorCode ApplyA(PdDecon d, ADMMCtx *c, const float *p)
 static PetscErrorCode ApplyInverseCirculant(PdDecon d, ADMMCtx *c)
 {
   ptrdiff_t       ncplx;
-  float *restrict w = d->work;
+  float *restrict w = d->spec;
   const float *restrict inv = c->invden;
 
   PetscFunctionBegin;

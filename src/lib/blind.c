@@ -162,7 +162,7 @@ static PetscErrorCode CorrelateWithObject(PdDecon d, BlindCtx *c)
 {
   ptrdiff_t             ncplx;
   double                N;
-  float *restrict       w = d->work;
+  float *restrict       w = d->spec;
   const float *restrict X = c->xh;
 
   PetscFunctionBegin;
@@ -296,7 +296,7 @@ static PetscErrorCode PSFUpdates(PdDecon d, BlindCtx *c, double *xscale)
   PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
   /* X̂ */
   PetscCall(PdFFTConvForward(d->conv));
-  PetscCall(PetscArraycpy(c->xh, d->work, 2 * ncplx));
+  PetscCall(PetscArraycpy(c->xh, d->spec, 2 * ncplx));
   /* x̃ ⋆ M1 on the support */
   PetscCall(BoxIndicator(d));
   PetscCall(CorrelateWithObject(d, c));
@@ -304,7 +304,7 @@ static PetscErrorCode PSFUpdates(PdDecon d, BlindCtx *c, double *xscale)
   for (ptrdiff_t k = 0; k < c->ns; k++) dmax = PetscMax(dmax, c->den[k]);
 
   for (PetscInt it = 0; it < c->psf_its; it++) {
-    float *restrict       w = d->work;
+    float *restrict       w = d->spec;
     const float *restrict X = c->xh;
     const float           sg = (float)sigma;
 

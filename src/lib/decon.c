@@ -240,6 +240,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdFFTConvSetPSF(d->conv, d->pn, d->psf, d->pc));
   PetscCall(PdFFTConvGetLayout(d->conv, &d->lay));
   PetscCall(PdFFTConvGetWork(d->conv, &d->work));
+  PetscCall(PdFFTConvGetSpectrum(d->conv, &d->spec));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay), &d->y));

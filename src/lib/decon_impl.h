@@ -65,7 +65,8 @@ struct _p_PdDecon {
   const PdLayout *lay;         /* working slabs (owned by conv) */
   PdLayout       *blay;        /* image box view into working volumes */
   PdLayout       *dlay;        /* compact image box (data) */
-  float          *work;        /* FFT buffer (owned by conv) */
+  float          *work;        /* FFT buffer, real space (owned by conv) */
+  float          *spec;        /* its spectrum after PdFFTConvForward (owned by conv; = work on 1 rank) */
   float          *y;           /* data, compact image box */
   float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere */
   float          *x;           /* current estimate, working layout */

@@ -1,6 +1,8 @@
 /* Distributed FFT convolution: plans, OTF, and the operators H and Hᵀ (see fftconv.h). */
 #include <pdecon/fftconv.h>
 #include <fftw3-mpi.h>
+#include <limits.h>
+#include <omp.h>
 #include <math.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,18 +12,27 @@
 #include <unistd.h>
 
 struct _p_PdFFTConv {
-  MPI_Comm        comm;
-  ptrdiff_t       n[3];
+  MPI_Comm        comm;         /* the caller's communicator */
+  MPI_Comm        xcomm;        /* a duplicate that carries only the transposes' messages */
+  int             rank, size;
+  ptrdiff_t       n[3], nc;     /* working size (z, y, x); nc = n2/2 + 1 complex values per row */
   unsigned        planner;      /* FFTW_ESTIMATE / FFTW_MEASURE / FFTW_PATIENT */
   char            wisdom[PETSC_MAX_PATH_LEN]; /* "" = no wisdom file */
   PdLayout       *lay;          /* real-space slabs of the work buffer */
-  ptrdiff_t       nyl_t, y0_t;  /* spectral slabs (over y, transposed layout) */
-  ptrdiff_t       alloc;        /* complex values per rank in the work buffer and OTF */
-  float          *work;         /* in-place transform buffer: 2*alloc floats */
-  fftwf_complex  *otf;          /* alloc complex values; NULL until a PSF is set */
-  fftwf_plan      fwd, inv;
+  ptrdiff_t      *ystart;       /* size + 1 entries: rank r owns spectral rows [ystart[r], ystart[r+1]) */
+  ptrdiff_t       nky, ky0;     /* this rank's spectral rows */
+  ptrdiff_t       ncplx;        /* complex values in this rank's spectrum: n0 * nky * nc */
+  size_t          nwork;        /* floats in the work buffer */
+  float          *work;         /* real slabs; the 2-D spectra of the planes pass through it */
+  float          *spec;         /* spectrum, (kz, ky, kx) layout; the work buffer itself on 1 rank */
+  fftwf_complex  *otf;          /* ncplx values; NULL until a PSF is set */
+  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
+  int             nthreads;
+  fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */
+  fftwf_plan      z_fwd, z_inv; /* all columns of the spectrum along kz, in place */
+  MPI_Request    *req;
   double          plan_time;
-  PetscBool       wisdom_used, setup;
+  PetscBool       setup;
 };
 
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
@@ -36,6 +47,32 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
   }
 }
 
+/* Block distribution (FFTW-MPI's rule): ceil(n / size) items per rank, the last ranks may get
+   fewer or none. */
+static void BlockRange(ptrdiff_t n, int size, int r, ptrdiff_t *start, ptrdiff_t *count)
+{
+  const ptrdiff_t b = (n + size - 1) / size, s = PetscMin(n, r * b);
+
+  *start = s;
+  *count = PetscMin(n, s + b) - s;
+}
+
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
+{
+  int       rank, size;
+  ptrdiff_t z0, nzl, y0, nky;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  BlockRange(n[0], size, rank, &z0, &nzl);
+  BlockRange(n[1], size, rank, &y0, &nky);
+  /* at least one plane: the plane transforms are planned on it even by a rank without planes */
+  if (work) *work = (size_t)(2 * PetscMax(nzl, 1) * n[1] * (n[2] / 2 + 1));
+  if (spec) *spec = size == 1 ? 0 : (size_t)PetscMax(2 * n[0] * nky * (n[2] / 2 + 1), 2);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
 {
   const char *env = getenv("PDECON_WISDOM");
@@ -45,6 +82,7 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscCall(PdInitializePackage());
   PetscCall(PetscNew(c));
   (*c)->comm    = comm;
+  (*c)->xcomm   = MPI_COMM_NULL;
   (*c)->planner = FFTW_MEASURE;
   if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
   else if (xdg && xdg[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/pdecon/fftwf.wisdom", xdg);
@@ -125,31 +163,79 @@ static PetscErrorCode WisdomSave(PdFFTConv c)
   PetscFunctionReturn(0);
 }
 
+/* Plans: the 2-D transform of one plane (out of place, into a per-thread scratch spectrum that
+   stays in cache while its rows are scattered) and the 1-D transforms of every spectral column
+   along kz (in place, FFTW's threads). Planning with MEASURE overwrites the buffers, so the plans
+   are made before any data goes in. */
+static PetscErrorCode MakePlans(PdFFTConv c)
+{
+  const int       n12[2] = {(int)c->n[1], (int)c->n[2]}, rin[2] = {(int)c->n[1], (int)(2 * c->nc)};
+  const ptrdiff_t cols = c->nky * c->nc;
+  /* a plane's start is aligned like the buffer's only if a plane is a whole number of SIMD words */
+  const unsigned  align = (c->n[1] * c->nc) % 2 ? FFTW_UNALIGNED : 0;
+
+  PetscFunctionBegin;
+  fftwf_plan_with_nthreads(1); /* the planes are shared out between the threads instead */
+  c->plane_fwd = fftwf_plan_many_dft_r2c(2, n12, 1, c->work, rin, 1, 0, c->scratch[0], NULL, 1, 0, c->planner | align);
+  c->plane_inv = fftwf_plan_many_dft_c2r(2, n12, 1, c->scratch[0], NULL, 1, 0, c->work, rin, 1, 0, c->planner | align);
+  fftwf_plan_with_nthreads(c->nthreads);
+  PetscCheck(c->plane_fwd && c->plane_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the %td x %td plane transforms", c->n[1], c->n[2]);
+  if (cols > 0) {
+    fftwf_complex *s = (fftwf_complex *)c->spec;
+    const int      nz = (int)c->n[0];
+    c->z_fwd = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
+    c->z_inv = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+    PetscCheck(c->z_fwd && c->z_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the transforms along z (%td)", c->n[0]);
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
 {
-  ptrdiff_t nzl, z0;
+  ptrdiff_t z0, nzl;
   double    t0;
-  size_t    nw;
+  size_t    nspec;
 
   PetscFunctionBegin;
   if (c->setup) PetscFunctionReturn(0);
   PetscCheck(c->n[0] > 0, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetSizes first");
-  c->alloc = fftwf_mpi_local_size_3d_transposed(c->n[0], c->n[1], c->n[2] / 2 + 1, c->comm, &nzl, &z0, &c->nyl_t, &c->y0_t);
-  PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * (c->n[2] / 2 + 1), c->n[1] * 2 * (c->n[2] / 2 + 1), &c->lay));
-  nw = (size_t)PetscMax(2 * c->alloc, 2);
-  PetscCall(PdVolumeAlloc(nw, &c->work));
+  PetscCheck(c->n[1] * (c->n[2] / 2 + 1) <= INT_MAX / 2 && c->n[0] <= INT_MAX, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "working volume %td x %td x %td too large for one plane's messages", c->n[0], c->n[1], c->n[2]);
+  PetscCallMPI(MPI_Comm_rank(c->comm, &c->rank));
+  PetscCallMPI(MPI_Comm_size(c->comm, &c->size));
+  PetscCallMPI(MPI_Comm_dup(c->comm, &c->xcomm));
+  c->nc = c->n[2] / 2 + 1;
+  BlockRange(c->n[0], c->size, c->rank, &z0, &nzl);
+  BlockRange(c->n[1], c->size, c->rank, &c->ky0, &c->nky);
+  PetscCall(PetscMalloc1(c->size + 1, &c->ystart));
+  for (int r = 0; r <= c->size; r++) {
+    ptrdiff_t cnt;
+    BlockRange(c->n[1], c->size, PetscMin(r, c->size - 1), &c->ystart[r], &cnt);
+    if (r == c->size) c->ystart[r] = c->n[1];
+  }
+  c->ncplx = c->n[0] * c->nky * c->nc;
+  PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
+  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &nspec));
+  PetscCall(PdVolumeAlloc(c->nwork, &c->work));
+  if (nspec) PetscCall(PdVolumeAlloc(nspec, &c->spec));
+  else c->spec = c->work; /* one rank: the spectrum of the whole volume is in place */
+  c->nthreads = PdGetThreads();
+  PetscCall(PetscCalloc1(c->nthreads, &c->scratch));
+  for (int t = 0; t < c->nthreads; t++) {
+    c->scratch[t] = fftwf_alloc_complex((size_t)(c->n[1] * c->nc));
+    PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
+  }
+  /* at most one message per (plane, peer) in each direction */
+  PetscCall(PetscMalloc1((size_t)PetscMax(2 * PetscMax(nzl, c->n[0]) * c->size, 1), &c->req));
   PetscCall(PetscLogEventBegin(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   t0 = PdTime();
   PetscCall(WisdomLoad(c));
-  /* Planning with MEASURE overwrites the buffer: plans are made before any data goes in. */
-  c->fwd = fftwf_mpi_plan_dft_r2c_3d(c->n[0], c->n[1], c->n[2], c->work, (fftwf_complex *)c->work, c->comm, c->planner | FFTW_MPI_TRANSPOSED_OUT);
-  c->inv = fftwf_mpi_plan_dft_c2r_3d(c->n[0], c->n[1], c->n[2], (fftwf_complex *)c->work, c->work, c->comm, c->planner | FFTW_MPI_TRANSPOSED_IN);
-  PetscCheck(c->fwd && c->inv, c->comm, PETSC_ERR_LIB, "FFTW could not plan a %td x %td x %td transform", c->n[0], c->n[1], c->n[2]);
+  PetscCall(MakePlans(c));
   c->plan_time = PdTime() - t0;
   PetscCall(WisdomSave(c));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
-  memset(c->work, 0, nw * sizeof(float));
+  memset(c->work, 0, c->nwork * sizeof(float));
+  if (c->spec != c->work) memset(c->spec, 0, nspec * sizeof(float));
   c->setup = PETSC_TRUE;
   PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
   PetscFunctionReturn(0);
@@ -171,29 +257,121 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
   PetscFunctionReturn(0);
 }
 
+/* The spectral rows [ystart[r], ystart[r+1]) of local plane zl, as complex values: where the
+   plane's 2-D spectrum is parked (in the work buffer, for a peer) or kept (in the spectrum, for
+   this rank). */
+static inline fftwf_complex *PlaneRows(PdFFTConv c, ptrdiff_t zl, int r)
+{
+  if (r == c->rank) return (fftwf_complex *)c->spec + (c->lay->z0 + zl) * c->nky * c->nc;
+  return (fftwf_complex *)c->work + (zl * c->n[1] + c->ystart[r]) * c->nc;
+}
+
+static inline ptrdiff_t Rows(PdFFTConv c, int r) { return c->ystart[r + 1] - c->ystart[r]; }
+
+/* 2-D transform of local plane zl into the scratch s, rows scattered to where they go. */
+static inline PetscErrorCode PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s)
+{
+  fftwf_execute_dft_r2c(c->plane_fwd, c->work + zl * c->lay->ps, s);
+  for (int r = 0; r < c->size; r++) memcpy(PlaneRows(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
+  return 0;
+}
+
+/* Forward: each local plane is transformed in 2-D into a cache-resident scratch, its rows are
+   scattered (this rank's rows into the spectrum, a peer's rows back into the plane's own place in
+   the work buffer), and every (plane, peer) block then travels as one contiguous message straight
+   into the peer's spectrum: one copy per value, no packing, no local transpose. Then the columns
+   are transformed along kz. */
 PetscErrorCode PdFFTConvForward(PdFFTConv c)
 {
+  const PdLayout *l = c->lay;
+  const int       cnt = (int)(2 * c->nky * c->nc); /* floats per received plane block */
+  int             nr = 0;
+
   PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  fftwf_mpi_execute_dft_r2c(c->fwd, c->work, (fftwf_complex *)c->work);
+  if (c->nky > 0)
+    for (int s = 0; s < c->size; s++) {
+      if (s == c->rank) continue;
+      for (ptrdiff_t z = l->zstart[s]; z < l->zstart[s + 1]; z++) PetscCallMPI(MPI_Irecv((fftwf_complex *)c->spec + z * c->nky * c->nc, cnt, MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
+    }
+  if (c->nthreads == 1) {
+    /* One thread: each plane's blocks leave as soon as the plane is done, and testing the requests
+       lets the peers' blocks be copied while they are still in the shared cache. */
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
+      int done;
+      PetscCall(PlaneForward(c, zl, c->scratch[0]));
+      for (int r = 0; r < c->size; r++)
+        if (r != c->rank && Rows(c, r) > 0) PetscCallMPI(MPI_Isend(PlaneRows(c, zl, r), (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
+      PetscCallMPI(MPI_Testall(nr, c->req, &done, MPI_STATUSES_IGNORE));
+    }
+  } else {
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()]);
+    for (int r = 0; r < c->size; r++) {
+      if (r == c->rank || Rows(c, r) == 0) continue;
+      for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PetscCallMPI(MPI_Isend(PlaneRows(c, zl, r), (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
+    }
+  }
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  if (c->z_fwd) fftwf_execute(c->z_fwd);
   PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
+/* Inverse: the mirror image of PdFFTConvForward (kz columns, blocks back to the planes' owners,
+   rows gathered into the scratch, 2-D inverse transform of each plane). */
 PetscErrorCode PdFFTConvInverse(PdFFTConv c)
 {
+  const PdLayout *l = c->lay;
+  const int       cnt = (int)(2 * c->nky * c->nc); /* floats per sent plane block */
+  int             nr = 0;
+
   PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
-  fftwf_mpi_execute_dft_c2r(c->inv, (fftwf_complex *)c->work, c->work);
+  if (c->z_inv) fftwf_execute(c->z_inv);
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  for (int s = 0; s < c->size; s++) {
+    if (s == c->rank || Rows(c, s) == 0) continue;
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PetscCallMPI(MPI_Irecv(PlaneRows(c, zl, s), (int)(2 * Rows(c, s) * c->nc), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
+  }
+  if (c->nky > 0)
+    for (int r = 0; r < c->size; r++) {
+      if (r == c->rank) continue;
+      for (ptrdiff_t z = l->zstart[r]; z < l->zstart[r + 1]; z++) PetscCallMPI(MPI_Isend((fftwf_complex *)c->spec + z * c->nky * c->nc, cnt, MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
+    }
+  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+  for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
+    fftwf_complex *s = c->scratch[c->nthreads > 1 ? omp_get_thread_num() : 0];
+    for (int r = 0; r < c->size; r++) memcpy(s + c->ystart[r] * c->nc, PlaneRows(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
+    fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * l->ps);
+  }
   PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/* OTF = spectrum / N, allocated on first use. */
+static PetscErrorCode StoreOTF(PdFFTConv c)
+{
+  const float scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+
+  PetscFunctionBegin;
+  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->ncplx, 1));
+  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  const float *restrict s = c->spec;
+  float *restrict       h = (float *)c->otf;
+  for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3])
 {
   const PdLayout *l;
-  ptrdiff_t       ncplx;
-  const double    scale = 1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]);
 
   PetscFunctionBegin;
   PetscCall(PdFFTConvSetUp(c));
@@ -203,7 +381,7 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
     PetscCheck(center[d] >= 0 && center[d] < pn[d], c->comm, PETSC_ERR_ARG_OUTOFRANGE, "PSF centre outside the PSF");
   }
   /* Scatter the PSF into the working volume with its centre at the origin (wrapped). */
-  memset(c->work, 0, sizeof(float) * (size_t)(2 * PetscMax(c->alloc, 1)));
+  memset(c->work, 0, sizeof(float) * c->nwork);
   for (ptrdiff_t k = 0; k < pn[0]; k++) {
     ptrdiff_t z = ((k - center[0]) % c->n[0] + c->n[0]) % c->n[0];
     if (z < l->z0 || z >= l->z0 + l->nzl) continue;
@@ -216,19 +394,15 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
     }
   }
   PetscCall(PdFFTConvForward(c));
-  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->alloc, 1));
-  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
-  ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
-  const fftwf_complex *w = (const fftwf_complex *)c->work;
-  for (ptrdiff_t i = 0; i < ncplx; i++) c->otf[i] = w[i] * (float)scale;
-  memset(c->work, 0, sizeof(float) * (size_t)(2 * PetscMax(c->alloc, 1)));
+  PetscCall(StoreOTF(c));
+  memset(c->work, 0, sizeof(float) * c->nwork);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
 {
-  const ptrdiff_t ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
-  float *restrict w = c->work;
+  const ptrdiff_t ncplx = c->ncplx;
+  float *restrict w;
   const float *restrict h = (const float *)c->otf;
   const float     s = transpose ? -1.0f : 1.0f; /* Hᵀ multiplies by the conjugate OTF */
 
@@ -236,6 +410,7 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   PetscCall(PdFFTConvForward(c));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+  w = c->spec;
   /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
      NaN/Inf recovery code that keeps it from vectorising. */
 #pragma omp parallel for simd schedule(static)
@@ -250,13 +425,21 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  *spec = c->spec;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky)
 {
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  if (ncplx) *ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
-  if (ky0) *ky0 = c->y0_t;
-  if (nky) *nky = c->nyl_t;
+  if (ncplx) *ncplx = c->ncplx;
+  if (ky0) *ky0 = c->ky0;
+  if (nky) *nky = c->nky;
   PetscFunctionReturn(0);
 }
 
@@ -271,7 +454,7 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N)
 
 PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym)
 {
-  const ptrdiff_t nx = c->n[2] / 2 + 1;
+  const ptrdiff_t nx = c->nc;
   double         *sx, *sy, *sz;
 
   PetscFunctionBegin;
@@ -280,9 +463,9 @@ PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym)
   for (ptrdiff_t k = 0; k < c->n[0]; k++) sz[k] = 4 * w[0] * w[0] * PetscSqr(sin(PETSC_PI * k / c->n[0]));
   for (ptrdiff_t k = 0; k < c->n[1]; k++) sy[k] = 4 * w[1] * w[1] * PetscSqr(sin(PETSC_PI * k / c->n[1]));
   for (ptrdiff_t k = 0; k < nx; k++) sx[k] = 4 * w[2] * w[2] * PetscSqr(sin(PETSC_PI * k / c->n[2]));
-  for (ptrdiff_t j = 0; j < c->nyl_t; j++)
-    for (ptrdiff_t k = 0; k < c->n[0]; k++)
-      for (ptrdiff_t i = 0; i < nx; i++) sym[(j * c->n[0] + k) * nx + i] = (float)(sy[c->y0_t + j] + sz[k] + sx[i]);
+  for (ptrdiff_t k = 0; k < c->n[0]; k++)
+    for (ptrdiff_t j = 0; j < c->nky; j++)
+      for (ptrdiff_t i = 0; i < nx; i++) sym[(k * c->nky + j) * nx + i] = (float)(sz[k] + sy[c->ky0 + j] + sx[i]);
   PetscCall(PetscFree3(sz, sy, sx));
   PetscFunctionReturn(0);
 }
@@ -309,10 +492,18 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
 {
   PetscFunctionBegin;
   if (!*c) PetscFunctionReturn(0);
-  if ((*c)->fwd) fftwf_destroy_plan((*c)->fwd);
-  if ((*c)->inv) fftwf_destroy_plan((*c)->inv);
+  if ((*c)->plane_fwd) fftwf_destroy_plan((*c)->plane_fwd);
+  if ((*c)->plane_inv) fftwf_destroy_plan((*c)->plane_inv);
+  if ((*c)->z_fwd) fftwf_destroy_plan((*c)->z_fwd);
+  if ((*c)->z_inv) fftwf_destroy_plan((*c)->z_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
+  for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
+  PetscCall(PetscFree((*c)->scratch));
+  if ((*c)->spec != (*c)->work) PetscCall(PdVolumeFree(&(*c)->spec));
   PetscCall(PdVolumeFree(&(*c)->work));
+  PetscCall(PetscFree((*c)->ystart));
+  PetscCall(PetscFree((*c)->req));
+  if ((*c)->xcomm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&(*c)->xcomm));
   PetscCall(PdLayoutDestroy(&(*c)->lay));
   PetscCall(PetscFree(*c));
   PetscFunctionReturn(0);
@@ -320,16 +511,9 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
 
 PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
 {
-  ptrdiff_t    ncplx;
-  const double scale = 1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]);
-
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
-  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->alloc, 1));
-  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
-  ncplx = c->nyl_t * c->n[0] * (c->n[2] / 2 + 1);
-  const fftwf_complex *w = (const fftwf_complex *)c->work;
-  for (ptrdiff_t i = 0; i < ncplx; i++) c->otf[i] = w[i] * (float)scale;
+  PetscCall(StoreOTF(c));
   PetscFunctionReturn(0);
 }

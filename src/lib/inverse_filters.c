@@ -198,6 +198,7 @@ static PetscErrorCode FilterStep(PdDecon d, PetscBool want_obj, double *obj, dou
   {
     const PdDL2Kind kind = c->kind;
     const double    lam = c->lambda;
+    float *restrict sp = d->spec;
     /* In double: the division amplifies rounding where |H| is small. The 1/N of the inverse FFT
        is folded into the factor. */
     for (ptrdiff_t i = 0; i < ncplx; i++) {
@@ -208,9 +209,9 @@ static PetscErrorCode FilterStep(PdDecon d, PetscBool want_obj, double *obj, dou
       case PD_DL2_RIF: den = h2 + lam * (double)sym[i] * (double)sym[i]; break;
       default: den = h2 + lam;
       }
-      const double f = den > 0 ? 1.0 / (N * den) : 0.0, yr = w[2 * i], yi = w[2 * i + 1];
-      w[2 * i]       = (float)((yr * hr + yi * hi) * f);
-      w[2 * i + 1]   = (float)((yi * hr - yr * hi) * f);
+      const double f = den > 0 ? 1.0 / (N * den) : 0.0, yr = sp[2 * i], yi = sp[2 * i + 1];
+      sp[2 * i]      = (float)((yr * hr + yi * hi) * f);
+      sp[2 * i + 1]  = (float)((yi * hr - yr * hi) * f);
     }
   }
   PetscCall(PetscLogFlops(12.0 * ncplx));

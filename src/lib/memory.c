@@ -2,13 +2,13 @@
    allocated, checked against the memory the rank may use.
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
-   PdMethodOps.nvolumes), the OTF (as large as the FFT buffer), the data on the image box,
-   FFTW-MPI's transpose buffer (one more FFT buffer, allocated by the plans), the PSF, and the
+   PdMethodOps.nvolumes), the OTF (one spectrum), the data on the image box, the FFT's spectrum
+   buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
+   per thread, the PSF, and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
    made). Available: -memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
 #include "decon_impl.h"
-#include <fftw3-mpi.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,21 +49,25 @@ static double NodeAvailable(void)
 
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
 {
-  ptrdiff_t nzl, z0, nyl, y0, alloc, bnz;
-  double    vol;
-  int       size;
+  ptrdiff_t bnz, b;
+  size_t    nwork, nspec;
+  double    vol, spec;
+  int       size, rank;
 
   PetscFunctionBegin;
   memset(e, 0, sizeof(*e));
   PetscCallMPI(MPI_Comm_size(d->comm, &size));
+  PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
   /* the same query the FFT set-up makes, without allocating anything */
-  alloc   = fftwf_mpi_local_size_3d_transposed(n[0], n[1], n[2] / 2 + 1, d->comm, &nzl, &z0, &nyl, &y0);
-  vol     = 8.0 * (double)PetscMax(alloc, 1); /* one working volume: 2 * alloc floats */
-  bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
+  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nspec));
+  vol     = 4.0 * (double)nwork;              /* one working volume */
+  spec    = 4.0 * (double)(nspec ? nspec : nwork); /* one spectrum */
+  b       = (n[0] + size - 1) / size;         /* this rank's planes (block rule) */
+  bnz     = PetscMax(0, PetscMin(PetscMin(n[0], (rank + 1) * b), d->m[0]) - PetscMin(n[0], rank * b));
   e->nvol = d->ops->nvolumes;
   e->volumes  = e->nvol * vol;
-  e->otf      = vol;
-  e->fft      = vol;
+  e->otf      = spec;
+  e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]);
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]);
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
@@ -73,7 +77,8 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->total    = e->volumes + e->otf + e->fft + e->data + e->psf + e->baseline;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->total, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   /* what scales with 1/ranks, to say how many ranks would fit */
-  e->distributed = (e->volumes + e->otf + e->fft + e->data) * size;
+  /* on more ranks than one the spectrum gets a buffer of its own: count it for the projection */
+  e->distributed = (e->volumes + e->otf + spec + e->data) * size;
   e->fixed       = e->psf + e->baseline;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->distributed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->fixed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
@@ -101,7 +106,7 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT transpose %.1f + data %.1f + PSF %.1f + process %.1f; available %.1f MiB\n",
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + process %.1f; available %.1f MiB\n",
                           e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.baseline / 1048576.0, avail / 1048576.0));
   if (avail > 0 && e.total > avail) {
     /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */

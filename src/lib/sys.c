@@ -6,7 +6,7 @@
 #include <fftw3-mpi.h>
 #include <omp.h>
 
-PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
+PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_TRANSPOSE, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
   PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
 PetscClassId PD_CLASSID;
 
@@ -32,6 +32,7 @@ PetscErrorCode PdInitializePackage(void)
   PetscCall(PetscClassIdRegister("pdecon", &PD_CLASSID));
   PetscCall(PetscLogEventRegister("FFTForward", PD_CLASSID, &PD_EV_FFT_FWD));
   PetscCall(PetscLogEventRegister("FFTInverse", PD_CLASSID, &PD_EV_FFT_INV));
+  PetscCall(PetscLogEventRegister("FFTTranspose", PD_CLASSID, &PD_EV_FFT_TRANSPOSE));
   PetscCall(PetscLogEventRegister("FFTPlan", PD_CLASSID, &PD_EV_FFT_PLAN));
   PetscCall(PetscLogEventRegister("Pointwise", PD_CLASSID, &PD_EV_POINTWISE));
   PetscCall(PetscLogEventRegister("IORead", PD_CLASSID, &PD_EV_READ));

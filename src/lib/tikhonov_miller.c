@@ -45,7 +45,7 @@ static PetscErrorCode TMStep(PdDecon d, PetscBool want_obj, double *obj, double 
   double                N, reg = 0, f = 0;
   ptrdiff_t             ncplx;
   const ptrdiff_t       n2 = d->lay->n[2], nxh = n2 / 2 + 1;
-  float *restrict       w = d->work, *restrict xh = c->xhat;
+  float *restrict       w = d->spec, *restrict xh = c->xhat;
   const float *restrict s = c->sym;
 
   PetscFunctionBegin;

@@ -1,6 +1,5 @@
 /* Distributed FFT convolution: plans, OTF, and the operators H and Hᵀ (see fftconv.h). */
-#include <pdecon/fftconv.h>
-#include <fftw3-mpi.h>
+#include "fftconv_impl.h"
 #include <limits.h>
 #include <omp.h>
 #include <math.h>
@@ -11,29 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct _p_PdFFTConv {
-  MPI_Comm        comm;         /* the caller's communicator */
-  MPI_Comm        xcomm;        /* a duplicate that carries only the transposes' messages */
-  int             rank, size;
-  ptrdiff_t       n[3], nc;     /* working size (z, y, x); nc = n2/2 + 1 complex values per row */
-  unsigned        planner;      /* FFTW_ESTIMATE / FFTW_MEASURE / FFTW_PATIENT */
-  char            wisdom[PETSC_MAX_PATH_LEN]; /* "" = no wisdom file */
-  PdLayout       *lay;          /* real-space slabs of the work buffer */
-  ptrdiff_t      *ystart;       /* size + 1 entries: rank r owns spectral rows [ystart[r], ystart[r+1]) */
-  ptrdiff_t       nky, ky0;     /* this rank's spectral rows */
-  ptrdiff_t       ncplx;        /* complex values in this rank's spectrum: n0 * nky * nc */
-  size_t          nwork;        /* floats in the work buffer */
-  float          *work;         /* real slabs; the 2-D spectra of the planes pass through it */
-  float          *spec;         /* spectrum, (kz, ky, kx) layout; the work buffer itself on 1 rank */
-  fftwf_complex  *otf;          /* ncplx values; NULL until a PSF is set */
-  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
-  int             nthreads;
-  fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */
-  fftwf_plan      z_fwd, z_inv; /* all columns of the spectrum along kz, in place */
-  MPI_Request    *req;
-  double          plan_time;
-  PetscBool       setup;
-};
 
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
 {
@@ -83,6 +59,9 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscCall(PetscNew(c));
   (*c)->comm    = comm;
   (*c)->xcomm   = MPI_COMM_NULL;
+  (*c)->node    = MPI_COMM_NULL;
+  (*c)->swin    = MPI_WIN_NULL;
+  (*c)->use_shm = PETSC_TRUE;
   (*c)->planner = FFTW_MEASURE;
   if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
   else if (xdg && xdg[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/pdecon/fftwf.wisdom", xdg);
@@ -101,6 +80,7 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscOptionsBegin(c->comm, NULL, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
+  PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
   PetscOptionsEnd();
   c->planner = which == 0 ? FFTW_ESTIMATE : which == 2 ? FFTW_PATIENT : FFTW_MEASURE;
   if (set) PetscCall(PetscStrncpy(c->wisdom, strcmp(wis, "none") ? wis : "", sizeof(c->wisdom)));
@@ -194,7 +174,6 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
 {
   ptrdiff_t z0, nzl;
   double    t0;
-  size_t    nspec;
 
   PetscFunctionBegin;
   if (c->setup) PetscFunctionReturn(0);
@@ -214,18 +193,14 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   }
   c->ncplx = c->n[0] * c->nky * c->nc;
   PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
-  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &nspec));
-  PetscCall(PdVolumeAlloc(c->nwork, &c->work));
-  if (nspec) PetscCall(PdVolumeAlloc(nspec, &c->spec));
-  else c->spec = c->work; /* one rank: the spectrum of the whole volume is in place */
+  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));
+  PetscCall(PdFFTBuffersCreate(c));
   c->nthreads = PdGetThreads();
   PetscCall(PetscCalloc1(c->nthreads, &c->scratch));
   for (int t = 0; t < c->nthreads; t++) {
     c->scratch[t] = fftwf_alloc_complex((size_t)(c->n[1] * c->nc));
     PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
   }
-  /* at most one message per (plane, peer) in each direction */
-  PetscCall(PetscMalloc1((size_t)PetscMax(2 * PetscMax(nzl, c->n[0]) * c->size, 1), &c->req));
   PetscCall(PetscLogEventBegin(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   t0 = PdTime();
   PetscCall(WisdomLoad(c));
@@ -235,7 +210,7 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCall(PetscLogEventEnd(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
   memset(c->work, 0, c->nwork * sizeof(float));
-  if (c->spec != c->work) memset(c->spec, 0, nspec * sizeof(float));
+  if (c->spec != c->work) memset(c->spec, 0, c->nspec * sizeof(float));
   c->setup = PETSC_TRUE;
   PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
   PetscFunctionReturn(0);
@@ -254,104 +229,6 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   *work = c->work;
-  PetscFunctionReturn(0);
-}
-
-/* The spectral rows [ystart[r], ystart[r+1]) of local plane zl, as complex values: where the
-   plane's 2-D spectrum is parked (in the work buffer, for a peer) or kept (in the spectrum, for
-   this rank). */
-static inline fftwf_complex *PlaneRows(PdFFTConv c, ptrdiff_t zl, int r)
-{
-  if (r == c->rank) return (fftwf_complex *)c->spec + (c->lay->z0 + zl) * c->nky * c->nc;
-  return (fftwf_complex *)c->work + (zl * c->n[1] + c->ystart[r]) * c->nc;
-}
-
-static inline ptrdiff_t Rows(PdFFTConv c, int r) { return c->ystart[r + 1] - c->ystart[r]; }
-
-/* 2-D transform of local plane zl into the scratch s, rows scattered to where they go. */
-static inline PetscErrorCode PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s)
-{
-  fftwf_execute_dft_r2c(c->plane_fwd, c->work + zl * c->lay->ps, s);
-  for (int r = 0; r < c->size; r++) memcpy(PlaneRows(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
-  return 0;
-}
-
-/* Forward: each local plane is transformed in 2-D into a cache-resident scratch, its rows are
-   scattered (this rank's rows into the spectrum, a peer's rows back into the plane's own place in
-   the work buffer), and every (plane, peer) block then travels as one contiguous message straight
-   into the peer's spectrum: one copy per value, no packing, no local transpose. Then the columns
-   are transformed along kz. */
-PetscErrorCode PdFFTConvForward(PdFFTConv c)
-{
-  const PdLayout *l = c->lay;
-  const int       cnt = (int)(2 * c->nky * c->nc); /* floats per received plane block */
-  int             nr = 0;
-
-  PetscFunctionBegin;
-  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  if (c->nky > 0)
-    for (int s = 0; s < c->size; s++) {
-      if (s == c->rank) continue;
-      for (ptrdiff_t z = l->zstart[s]; z < l->zstart[s + 1]; z++) PetscCallMPI(MPI_Irecv((fftwf_complex *)c->spec + z * c->nky * c->nc, cnt, MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
-    }
-  if (c->nthreads == 1) {
-    /* One thread: each plane's blocks leave as soon as the plane is done, and testing the requests
-       lets the peers' blocks be copied while they are still in the shared cache. */
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-      int done;
-      PetscCall(PlaneForward(c, zl, c->scratch[0]));
-      for (int r = 0; r < c->size; r++)
-        if (r != c->rank && Rows(c, r) > 0) PetscCallMPI(MPI_Isend(PlaneRows(c, zl, r), (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
-      PetscCallMPI(MPI_Testall(nr, c->req, &done, MPI_STATUSES_IGNORE));
-    }
-  } else {
-#pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()]);
-    for (int r = 0; r < c->size; r++) {
-      if (r == c->rank || Rows(c, r) == 0) continue;
-      for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PetscCallMPI(MPI_Isend(PlaneRows(c, zl, r), (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
-    }
-  }
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  if (c->z_fwd) fftwf_execute(c->z_fwd);
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-/* Inverse: the mirror image of PdFFTConvForward (kz columns, blocks back to the planes' owners,
-   rows gathered into the scratch, 2-D inverse transform of each plane). */
-PetscErrorCode PdFFTConvInverse(PdFFTConv c)
-{
-  const PdLayout *l = c->lay;
-  const int       cnt = (int)(2 * c->nky * c->nc); /* floats per sent plane block */
-  int             nr = 0;
-
-  PetscFunctionBegin;
-  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
-  if (c->z_inv) fftwf_execute(c->z_inv);
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  for (int s = 0; s < c->size; s++) {
-    if (s == c->rank || Rows(c, s) == 0) continue;
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PetscCallMPI(MPI_Irecv(PlaneRows(c, zl, s), (int)(2 * Rows(c, s) * c->nc), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
-  }
-  if (c->nky > 0)
-    for (int r = 0; r < c->size; r++) {
-      if (r == c->rank) continue;
-      for (ptrdiff_t z = l->zstart[r]; z < l->zstart[r + 1]; z++) PetscCallMPI(MPI_Isend((fftwf_complex *)c->spec + z * c->nky * c->nc, cnt, MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
-    }
-  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-#pragma omp parallel for schedule(static) num_threads(c->nthreads)
-  for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-    fftwf_complex *s = c->scratch[c->nthreads > 1 ? omp_get_thread_num() : 0];
-    for (int r = 0; r < c->size; r++) memcpy(s + c->ystart[r] * c->nc, PlaneRows(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
-    fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * l->ps);
-  }
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -499,10 +376,8 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->otf) fftwf_free((*c)->otf);
   for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
-  if ((*c)->spec != (*c)->work) PetscCall(PdVolumeFree(&(*c)->spec));
-  PetscCall(PdVolumeFree(&(*c)->work));
+  PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));
-  PetscCall(PetscFree((*c)->req));
   if ((*c)->xcomm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&(*c)->xcomm));
   PetscCall(PdLayoutDestroy(&(*c)->lay));
   PetscCall(PetscFree(*c));

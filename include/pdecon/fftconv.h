@@ -1,12 +1,13 @@
 /* Distributed FFT convolution with a fixed PSF: the operators H x = h * x and Hᵀ r = h̃ * r.
 
    The working volume (size n = z, y, x) is split over z into slabs (FFTW-MPI's block rule). A
-   forward transform does the 2-D real-to-complex transforms of the local planes, sends every
-   (plane, peer) block of spectral rows as one contiguous message (slab over z -> slab over ky),
-   and transforms the columns along kz; the inverse mirrors it. So the spectrum of a rank is the
-   block ky0 <= ky < ky0 + nky of every kz, and a convolution costs two exchanges of the volume
-   (each value copied once, nothing packed). On one rank nothing moves and the spectrum is the
-   work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
+   forward transform does the 2-D real-to-complex transforms of the local planes, hands every
+   (plane, peer) block of spectral rows to its owner (slab over z -> slab over ky: written
+   straight into a same-node peer's spectrum, which lives in a shared-memory window, or sent as
+   one contiguous message), and transforms the columns along kz; the inverse mirrors it
+   (fft_transpose.c). So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz,
+   and a convolution costs two exchanges of the volume (each value copied once, nothing packed).
+   On one rank nothing moves and the spectrum is the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
    ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed once and
    holds the 1/N normalisation of the unnormalised FFTW transforms.
 
@@ -23,7 +24,9 @@
 typedef struct _p_PdFFTConv *PdFFTConv;
 
 PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
-/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none. */
+/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none,
+   -fft_shared_memory (default true: same-node peers exchange through a shared-memory window,
+   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks). */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
 PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
 /* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */

@@ -1,7 +1,6 @@
 /* Distributed FFT convolution: plans, OTF, and the operators H and Hᵀ (see fftconv.h). */
 #include "fftconv_impl.h"
 #include <limits.h>
-#include <omp.h>
 #include <math.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* FFT convolution against a direct spatial convolution (periodic and zero-padded), and the
-   adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count, with same-node peers exchanging
-   through shared memory and through messages; a rank that lingers over its spectrum is not
+   adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count and with 1 and 2 threads, with
+   same-node peers exchanging through shared memory, through messages, and both at once; a rank that lingers over its spectrum is not
    overwritten by the peers' next transform. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
@@ -9,10 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static PetscErrorCode ConvCreate(const ptrdiff_t n[3], PetscBool shm, PdFFTConv *conv)
+/* The exchange paths: 0 messages between all ranks, 1 a shared-memory window per node, 2 windows
+   of at most 2 ranks (on 3 ranks: ranks 0 and 1 share one, rank 2 exchanges messages with both). */
+static const char *const path_name[3] = {"messages", "shared memory", "windows of 2 ranks + messages"};
+
+static PetscErrorCode ConvCreate(const ptrdiff_t n[3], int path, PdFFTConv *conv)
 {
   PetscFunctionBegin;
-  PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory", shm ? "true" : "false"));
+  PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory", path ? "true" : "false"));
+  PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory_ranks", path == 2 ? "2" : "0"));
   PetscCall(PdFFTConvCreate(PETSC_COMM_WORLD, conv));
   PetscCall(PdFFTConvSetFromOptions(*conv));
   PetscCall(PdFFTConvSetSizes(*conv, n));
@@ -45,7 +50,7 @@ static void DirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[
       }
 }
 
-static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, PetscBool shm, unsigned long long seed)
+static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, int path, unsigned long long seed)
 {
   PdFFTConv       conv;
   const PdLayout *lay;
@@ -62,7 +67,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
   for (ptrdiff_t i = 0; i < cnt; i++) r[i] = (float)PdTestUniform(&seed) - 0.5f;
   for (ptrdiff_t i = 0; i < pcnt; i++) psf[i] = (float)PdTestUniform(&seed);
 
-  PetscCall(ConvCreate(n, shm, &conv));
+  PetscCall(ConvCreate(n, path, &conv));
   PetscCall(PdFFTConvSetPSF(conv, pn, psf, c));
   PetscCall(PdFFTConvGetLayout(conv, &lay));
   PetscCall(PdFFTConvGetWork(conv, &work));
@@ -91,7 +96,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
       b += (double)x[i] * htr[i];
       sa += fabs((double)hx[i] * r[i]);
     }
-    PD_EXPECT(sqrt(err / nrm) < 1e-5, "H vs direct (%s, %s, m %td %td %td): rel err %g", periodic ? "periodic" : "padded", shm ? "shared memory" : "messages", m[0], m[1], m[2], sqrt(err / nrm));
+    PD_EXPECT(sqrt(err / nrm) < 1e-5, "H vs direct (%s, %s, m %td %td %td): rel err %g", periodic ? "periodic" : "padded", path_name[path], m[0], m[1], m[2], sqrt(err / nrm));
     PD_EXPECT(sqrt(errt / nrmt) < 1e-5, "H^T vs direct (%s): rel err %g", periodic ? "periodic" : "padded", sqrt(errt / nrmt));
     PD_EXPECT(fabs(a - b) < 1e-5 * sa, "adjoint identity (%s): <Hx,r>=%.9g <x,H^T r>=%.9g", periodic ? "periodic" : "padded", a, b);
   }
@@ -106,7 +111,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
 
 /* Rank 0 reads its spectrum late, while the others go on to transform another volume: what it
    reads must be its own spectrum of the first one. */
-static PetscErrorCode CheckLateReader(PetscBool shm)
+static PetscErrorCode CheckLateReader(int path)
 {
   const ptrdiff_t n[3] = {12, 10, 9};
   PdFFTConv       conv;
@@ -116,7 +121,7 @@ static PetscErrorCode CheckLateReader(PetscBool shm)
   unsigned long long seed = 5;
 
   PetscFunctionBegin;
-  PetscCall(ConvCreate(n, shm, &conv));
+  PetscCall(ConvCreate(n, path, &conv));
   PetscCall(PdFFTConvGetLayout(conv, &lay));
   PetscCall(PdFFTConvGetWork(conv, &work));
   PetscCall(PdFFTConvGetSpectrum(conv, &spec));
@@ -141,8 +146,8 @@ static PetscErrorCode CheckLateReader(PetscBool shm)
   double diff = 0;
   for (ptrdiff_t i = 0; i < 2 * ncplx; i++) diff = PetscMax(diff, fabs((double)a[i] - b[i]));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-  if (lay->rank == 0) printf("late reader (%s): largest change of its spectrum %g\n", shm ? "shared memory" : "messages", diff);
-  PD_EXPECT(diff == 0, "a peer's transform changed rank 0's spectrum before it was read (%s): %g", shm ? "shared memory" : "messages", diff);
+  if (lay->rank == 0) printf("late reader (%s): largest change of its spectrum %g\n", path_name[path], diff);
+  PD_EXPECT(diff == 0, "a peer's transform changed rank 0's spectrum before it was read (%s): %g", path_name[path], diff);
   PetscCall(PetscFree2(a, b));
   PetscCall(PetscFree(x0));
   PetscCall(PdFFTConvDestroy(&conv));
@@ -159,14 +164,19 @@ int main(int argc, char **argv)
 
   PetscCall(PdTestInitialize(&argc, &argv));
   for (int i = 0; i < 7; i++) PD_EXPECT(PdFFTGoodSize(g[i][0]) == g[i][1], "good size of %td: %td", g[i][0], PdFFTGoodSize(g[i][0]));
-  for (int shm = 0; shm < 2; shm++) {
-    for (int periodic = 0; periodic < 2; periodic++) {
-      PetscCall(CheckCase(m1, p1, c1, periodic, (PetscBool)shm, 11));
-      PetscCall(CheckCase(m2, p2, c2, periodic, (PetscBool)shm, 12));
-      PetscCall(CheckCase(m3, p3, c3, periodic, (PetscBool)shm, 13));
-      PetscCall(CheckCase(m4, p4, c4, periodic, (PetscBool)shm, 14));
+  /* one thread (planes pipelined with the messages) and two (planes shared out by OpenMP) */
+  for (int nt = 1; nt <= 2; nt++) {
+    PetscCall(PdSetThreads(nt));
+    for (int path = 0; path < 3; path++) {
+      for (int periodic = 0; periodic < 2; periodic++) {
+        PetscCall(CheckCase(m1, p1, c1, periodic, path, 11));
+        PetscCall(CheckCase(m2, p2, c2, periodic, path, 12));
+        PetscCall(CheckCase(m3, p3, c3, periodic, path, 13));
+        PetscCall(CheckCase(m4, p4, c4, periodic, path, 14));
+      }
+      PetscCall(CheckLateReader(path));
     }
-    PetscCall(CheckLateReader((PetscBool)shm));
   }
+  PetscCall(PdSetThreads(1));
   return PdTestFinalize("fftconv");
 }

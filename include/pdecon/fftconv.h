@@ -26,7 +26,9 @@ typedef struct _p_PdFFTConv *PdFFTConv;
 PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
 /* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none,
    -fft_shared_memory (default true: same-node peers exchange through a shared-memory window,
-   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks). */
+   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks),
+   -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
+   default: the whole node). */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
 PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
 /* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */

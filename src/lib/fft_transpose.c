@@ -79,6 +79,14 @@ PetscErrorCode PdFFTBuffersCreate(PdFFTConv c)
   PetscCall(PetscCalloc1(c->size, &c->peer_spec));
   if (c->use_shm && c->size > 1) {
     PetscCallMPI(MPI_Comm_split_type(c->xcomm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &c->node));
+    if (c->shm_ranks > 0) { /* groups of consecutive ranks within the node (a socket, say) */
+      MPI_Comm group;
+      int      nrank;
+      PetscCallMPI(MPI_Comm_rank(c->node, &nrank));
+      PetscCallMPI(MPI_Comm_split(c->node, nrank / (int)c->shm_ranks, nrank, &group));
+      PetscCallMPI(MPI_Comm_free(&c->node));
+      c->node = group;
+    }
     PetscCallMPI(MPI_Comm_size(c->node, &nnode));
     if (nnode > 1) PetscCall(SharedSpaceAvailable(c, &room));
     if (nnode > 1 && !room) PetscCall(PetscInfo(NULL, "no room for shared-memory windows: same-node peers exchange messages\n"));

@@ -22,6 +22,7 @@ struct _p_PdFFTConv {
   float          *spec;         /* spectrum, (kz, ky, kx) layout; the work buffer itself on 1 rank */
   /* peers on this node write and read each other's spectra through a shared-memory window */
   PetscBool       use_shm;      /* -fft_shared_memory */
+  PetscInt        shm_ranks;    /* -fft_shared_memory_ranks: most ranks per window (0: a whole node) */
   MPI_Comm        node;         /* ranks of xcomm on this node (MPI_COMM_NULL: all messages) */
   MPI_Win         swin;         /* window holding spec (MPI_WIN_NULL: own allocation) */
   float         **peer_spec;    /* per rank of xcomm: its spectrum if on this node, else NULL */

@@ -586,8 +586,8 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "image %td x %td x %td, PSF %td x %td x %td (centre %td,%td,%td), boundary %s\n", d->m[0], d->m[1], d->m[2], d->pn[0], d->pn[1], d->pn[2], d->pc[0], d->pc[1],
                                    d->pc[2], PdBoundaryTypes[d->boundary]));
   PetscCall(PdFFTConvView(d->conv, v));
-  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF + data\n", d->lay->size, d->lay->nzl,
-                                   d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0));
+  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
+                                   d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
   PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->bg_user < 0 ? "estimated from the data " : "", d->bg_user < 0 ? d->bg : d->bg_user));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));

@@ -24,7 +24,9 @@ typedef struct {
 typedef struct {
   const char *name;        /* value of -decon_method */
   const char *description;
-  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights and FFT buffer included */
+  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights and FFT buffer included
+                              (the OTF, and on more than one rank the FFT's spectrum buffer, come
+                              on top: the memory planner counts them) */
   PetscBool   direct;      /* a filter: one step gives the result */
   PetscErrorCode (*create)(PdDecon);
   PetscErrorCode (*setfromoptions)(PdDecon, PetscOptionItems *PetscOptionsObject);

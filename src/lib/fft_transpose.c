@@ -96,8 +96,9 @@ PetscErrorCode PdFFTBuffersCreate(PdFFTConv c)
   if (c->node != MPI_COMM_NULL) PetscCall(WindowCreate(c, c->nspec, &c->spec, &c->swin, c->peer_spec));
   else if (c->nspec) PetscCall(PdVolumeAlloc(c->nspec, &c->spec));
   else c->spec = c->work; /* one rank: the spectrum of the whole volume is in place */
-  /* at most one request per (plane, peer) and direction */
-  PetscCall(PetscMalloc1((size_t)PetscMax(2 * c->n[0] * c->size, 1), &c->req));
+  /* requests of one exchange: a block for each of the other ranks' planes in, one for each
+     (local plane, peer) out (or the other way round) */
+  PetscCall(PetscMalloc1((size_t)PetscMax(c->n[0] + c->lay->nzl * c->size, 1), &c->req));
   PetscFunctionReturn(0);
 }
 

@@ -19,8 +19,19 @@ typedef struct {
   ptrdiff_t *zstart; /* size + 1 entries: rank r owns planes [zstart[r], zstart[r+1]) */
 } PdLayout;
 
-/* Block distribution of n[0] planes: FFTW-MPI's rule, ceil(nz / size) planes per rank, so a
-   stand-alone image volume is split the way an FFT volume of the same size would be. */
+/* Block distribution (FFTW-MPI's rule): rank r of size gets [start, start + count) of n items,
+   ceil(n / size) each, the last ranks fewer or none. Used for the z-planes of every volume and
+   the spectral rows of the FFT. */
+static inline void PdBlockRange(ptrdiff_t n, int size, int r, ptrdiff_t *start, ptrdiff_t *count)
+{
+  const ptrdiff_t b = (n + size - 1) / size, s = PetscMin(n, r * b);
+
+  *start = s;
+  *count = PetscMin(n, s + b) - s;
+}
+
+/* Block distribution of n[0] planes (PdBlockRange), so a stand-alone image volume is split the
+   way an FFT volume of the same size would be. */
 PetscErrorCode PdLayoutCreateBlock(MPI_Comm comm, const ptrdiff_t n[3], PdLayout **lay);
 /* A layout with a given local slab [z0, z0 + nzl) and strides; slabs are gathered from all ranks
    and must tile [0, n[0]) in rank order. */

@@ -22,16 +22,6 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
   }
 }
 
-/* Block distribution (FFTW-MPI's rule): ceil(n / size) items per rank, the last ranks may get
-   fewer or none. */
-static void BlockRange(ptrdiff_t n, int size, int r, ptrdiff_t *start, ptrdiff_t *count)
-{
-  const ptrdiff_t b = (n + size - 1) / size, s = PetscMin(n, r * b);
-
-  *start = s;
-  *count = PetscMin(n, s + b) - s;
-}
-
 PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
 {
   int       rank, size;
@@ -40,8 +30,8 @@ PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  BlockRange(n[0], size, rank, &z0, &nzl);
-  BlockRange(n[1], size, rank, &y0, &nky);
+  PdBlockRange(n[0], size, rank, &z0, &nzl);
+  PdBlockRange(n[1], size, rank, &y0, &nky);
   /* at least one plane: the plane transforms are planned on it even by a rank without planes */
   if (work) *work = (size_t)(2 * PetscMax(nzl, 1) * n[1] * (n[2] / 2 + 1));
   if (spec) *spec = size == 1 ? 0 : (size_t)PetscMax(2 * n[0] * nky * (n[2] / 2 + 1), 2);
@@ -184,14 +174,14 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCallMPI(MPI_Comm_size(c->comm, &c->size));
   PetscCallMPI(MPI_Comm_dup(c->comm, &c->xcomm));
   c->nc = c->n[2] / 2 + 1;
-  BlockRange(c->n[0], c->size, c->rank, &z0, &nzl);
-  BlockRange(c->n[1], c->size, c->rank, &c->ky0, &c->nky);
+  PdBlockRange(c->n[0], c->size, c->rank, &z0, &nzl);
+  PdBlockRange(c->n[1], c->size, c->rank, &c->ky0, &c->nky);
   PetscCall(PetscMalloc1(c->size + 1, &c->ystart));
-  for (int r = 0; r <= c->size; r++) {
+  for (int r = 0; r < c->size; r++) {
     ptrdiff_t cnt;
-    BlockRange(c->n[1], c->size, PetscMin(r, c->size - 1), &c->ystart[r], &cnt);
-    if (r == c->size) c->ystart[r] = c->n[1];
+    PdBlockRange(c->n[1], c->size, r, &c->ystart[r], &cnt);
   }
+  c->ystart[c->size] = c->n[1];
   c->ncplx = c->n[0] * c->nky * c->nc;
   PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
   PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));

@@ -42,14 +42,12 @@ PetscErrorCode PdLayoutCreate(MPI_Comm comm, const ptrdiff_t n[3], ptrdiff_t z0,
 PetscErrorCode PdLayoutCreateBlock(MPI_Comm comm, const ptrdiff_t n[3], PdLayout **lay)
 {
   int       rank, size;
-  ptrdiff_t b, z0, nzl;
+  ptrdiff_t z0, nzl;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  b   = (n[0] + size - 1) / size;
-  z0  = PetscMin(n[0], rank * b);
-  nzl = PetscMin(n[0], z0 + b) - z0;
+  PdBlockRange(n[0], size, rank, &z0, &nzl);
   PetscCall(PdLayoutCreate(comm, n, z0, nzl, n[2], n[1] * n[2], lay));
   PetscFunctionReturn(0);
 }

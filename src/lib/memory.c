@@ -49,7 +49,7 @@ static double NodeAvailable(void)
 
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
 {
-  ptrdiff_t bnz, b;
+  ptrdiff_t bnz, z0, nzl;
   size_t    nwork, nspec;
   double    vol, spec;
   int       size, rank;
@@ -62,8 +62,8 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nspec));
   vol     = 4.0 * (double)nwork;              /* one working volume */
   spec    = 4.0 * (double)(nspec ? nspec : nwork); /* one spectrum */
-  b       = (n[0] + size - 1) / size;         /* this rank's planes (block rule) */
-  bnz     = PetscMax(0, PetscMin(PetscMin(n[0], (rank + 1) * b), d->m[0]) - PetscMin(n[0], rank * b));
+  PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
+  bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes;
   e->volumes  = e->nvol * vol;
   e->otf      = spec;

@@ -19,6 +19,9 @@
 static inline ptrdiff_t Rows(PdFFTConv c, int r) { return c->ystart[r + 1] - c->ystart[r]; }
 static inline PetscBool OnNode(PdFFTConv c, int r) { return c->peer_spec[r] && r != c->rank ? PETSC_TRUE : PETSC_FALSE; }
 static inline PetscBool Remote(PdFFTConv c, int r) { return !c->peer_spec[r] && r != c->rank ? PETSC_TRUE : PETSC_FALSE; }
+/* The j-th peer to send to (1 <= j < size): shifted by the rank, so that the ranks do not all
+   send to the same peer at once. */
+static inline int Peer(PdFFTConv c, int j) { return (c->rank + j) % c->size; }
 
 /* Room for the node's windows in the directory that backs them (Open MPI's
    osc_sm_backing_directory, /dev/shm by default): a full tmpfs would end the run with SIGBUS,
@@ -177,16 +180,20 @@ PetscErrorCode PdFFTConvForward(PdFFTConv c)
     for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
       int done;
       PlaneForward(c, zl, c->scratch[0]);
-      for (int r = 0; r < c->size; r++)
+      for (int j = 1; j < c->size; j++) {
+        const int r = Peer(c, j);
         if (Remote(c, r) && Rows(c, r) > 0) PetscCall(SendPlane(c, zl, r, &nr));
+      }
       if (nr) PetscCallMPI(MPI_Testall(nr, c->req, &done, MPI_STATUSES_IGNORE));
     }
   } else {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
     for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()]);
-    for (int r = 0; r < c->size; r++)
-      if (Remote(c, r) && Rows(c, r) > 0)
-        for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PetscCall(SendPlane(c, zl, r, &nr));
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++)
+      for (int j = 1; j < c->size; j++) {
+        const int r = Peer(c, j);
+        if (Remote(c, r) && Rows(c, r) > 0) PetscCall(SendPlane(c, zl, r, &nr));
+      }
   }
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
@@ -214,10 +221,15 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c)
     for (int s = 0; s < c->size; s++)
       if (Remote(c, s) && Rows(c, s) > 0) PetscCallMPI(MPI_Irecv(PlaneRows(c, zl, s), (int)(2 * Rows(c, s) * c->nc), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
   const int nrecv = nr;
+  /* sends in the order the owners transform their planes: their first planes first */
+  const ptrdiff_t most = l->zstart[1] - l->zstart[0]; /* rank 0 owns the most planes */
   if (blk > 0)
-    for (int r = 0; r < c->size; r++)
-      if (Remote(c, r))
-        for (ptrdiff_t z = l->zstart[r]; z < l->zstart[r + 1]; z++) PetscCallMPI(MPI_Isend((fftwf_complex *)c->spec + z * blk, (int)(2 * blk), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
+    for (ptrdiff_t k = 0; k < most; k++)
+      for (int j = 1; j < c->size; j++) {
+        const int       r = Peer(c, j);
+        const ptrdiff_t z = l->zstart[r] + k;
+        if (Remote(c, r) && z < l->zstart[r + 1]) PetscCallMPI(MPI_Isend((fftwf_complex *)c->spec + z * blk, (int)(2 * blk), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
+      }
   if (c->node != MPI_COMM_NULL) PetscCall(NodeSync(c, c->swin)); /* every spectrum on the node is ready */
   if (c->nthreads == 1) {
     PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));

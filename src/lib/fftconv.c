@@ -175,13 +175,14 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCallMPI(MPI_Comm_dup(c->comm, &c->xcomm));
   c->nc = c->n[2] / 2 + 1;
   PdBlockRange(c->n[0], c->size, c->rank, &z0, &nzl);
-  PdBlockRange(c->n[1], c->size, c->rank, &c->ky0, &c->nky);
   PetscCall(PetscMalloc1(c->size + 1, &c->ystart));
   for (int r = 0; r < c->size; r++) {
     ptrdiff_t cnt;
     PdBlockRange(c->n[1], c->size, r, &c->ystart[r], &cnt);
   }
   c->ystart[c->size] = c->n[1];
+  c->ky0 = c->ystart[c->rank]; /* this rank's rows, kept apart because every loop uses them */
+  c->nky = c->ystart[c->rank + 1] - c->ky0;
   c->ncplx = c->n[0] * c->nky * c->nc;
   PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
   PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev
-          libhdf5-openmpi-dev petsc-dev libtiff-dev libpng-dev "$@")
+          libhdf5-openmpi-dev petsc-dev libtiff-dev libpng-dev libopenblas-openmp-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

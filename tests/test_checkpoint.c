@@ -4,11 +4,14 @@
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/decon.h>
+#include <pdecon/garl.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static const ptrdiff_t M[3] = {9, 20, 18}, PN[3] = {5, 7, 7};
+static PdWCRR          Model; /* garl's regulariser: an untrained small model */
 
 static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, const float *h, double bg, PetscInt its, const char *ckpt, PetscInt every, const char *restart, float **xall)
 {
@@ -19,6 +22,7 @@ static PetscErrorCode Run(MPI_Comm comm, const char *method, const float *yall, 
   PetscCall(PdDeconCreate(comm, &d));
   PetscCall(PdDeconSetFromOptions(d)); /* -fft_planner estimate: the same plans on every run */
   PetscCall(PdDeconSetMethod(d, method));
+  if (!strcmp(method, "garl")) PetscCall(PdDeconGARLSetModel(d, Model));
   PetscCall(PdDeconSetImageSize(d, M, "test-data"));
   PetscCall(PdDeconSetPSF(d, PN, h, "test-psf"));
   PetscCall(PdDeconSetBackground(d, bg));
@@ -40,6 +44,10 @@ int main(int argc, char **argv)
   int                rank, size;
 
   PetscCall(PdTestInitialize(&argc, &argv));
+  {
+    const PetscInt channels[3] = {2, 4, 8};
+    PetscCall(PdWCRRCreate(PETSC_COMM_SELF, channels, 1, &Model));
+  }
   /* Runs on different rank counts compare to 1e-5: FFTW_MEASURE could pick plans by timing and
      round differently from run to run; FFTW_ESTIMATE picks the same plans every time. */
   PetscCall(PetscOptionsSetValue(NULL, "-fft_planner", "estimate"));
@@ -92,5 +100,6 @@ int main(int argc, char **argv)
   }
   MPI_Barrier(PETSC_COMM_WORLD);
   if (rank == 0) unlink(ckpt);
+  PetscCall(PdWCRRDestroy(&Model));
   return PdTestFinalize("checkpoint");
 }

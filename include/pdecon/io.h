@@ -69,6 +69,10 @@ PetscErrorCode PdH5WriterClose(PdH5Writer *w, PetscBool commit);
 PetscErrorCode PdH5WriterAddScalars(PdH5Writer w, const char *name, PetscInt n, const double *vals);
 /* Reads such an attribute (exactly n values) on every rank; collective. */
 PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals);
+/* Any number of doubles (model parameters, optimiser state) as attributes <name>_0, <name>_1, ...
+   of at most 4096 values each (an attribute holds at most 64 KiB), and back. */
+PetscErrorCode PdH5WriterAddArray(PdH5Writer w, const char *name, PetscInt n, const double *vals);
+PetscErrorCode PdH5ReadArray(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals);
 
 /* Max-intensity-projection preview (8-bit grey PNG, written by rank 0, atomically): for each of
    nvol volumes of the same global size, the XY projection (max over z) on top and the XZ

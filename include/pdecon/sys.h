@@ -21,9 +21,10 @@
   } while (0)
 
 /* Logging events, registered once by PdInitializePackage(). */
-/* FFTTranspose (the exchange between ranks) is nested in FFTForward and FFTInverse. */
+/* FFTTranspose (the exchange between ranks) is nested in FFTForward and FFTInverse; WCRRConv is
+   the convolution work of the learned regulariser (wcrr.h). */
 extern PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_TRANSPOSE, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
-  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
+  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO, PD_EV_WCRR;
 extern PetscClassId PD_CLASSID;
 
 PetscErrorCode PdInitializePackage(void);

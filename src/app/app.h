@@ -10,6 +10,7 @@ typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
 PetscErrorCode CmdDeconvolve(MPI_Comm comm);
 PetscErrorCode CmdPSF(MPI_Comm comm);
 PetscErrorCode CmdSimulate(MPI_Comm comm);
+PetscErrorCode CmdTrain(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
 

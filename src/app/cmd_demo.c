@@ -93,7 +93,7 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
 
   PetscFunctionBegin;
   PetscOptionsBegin(comm, NULL, "pdecon demo", "");
-  PetscCall(PetscOptionsStringArray("-demo_methods", "Methods to compare (default: every iterative method but blind; all: every one)", "", mnames, &nm, &mset));
+  PetscCall(PetscOptionsStringArray("-demo_methods", "Methods to compare (default: every iterative method but blind; all: every one; garl only with -decon_garl_model)", "", mnames, &nm, &mset));
   PetscCall(PetscOptionsIntArray("-demo_its", "Iterations at which quality is reported (the last is the run length)", "", its, &nits, &itset));
   PetscCall(PetscOptionsString("-output", "HDF5 file receiving every volume", "", output, output, sizeof(output), NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections: data, each method, truth", "", preview, preview, sizeof(preview), NULL));
@@ -101,14 +101,15 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
   if (!mset || (nm == 1 && !strcmp(mnames[0], "all"))) {
     /* Every iterative method. Blind deconvolution, which also estimates the PSF at about twenty
        RL iterations per step, only when asked for ("all" or by name): it would take the demo
-       well past its two minutes. */
-    PetscBool all = (PetscBool)(mset && nm == 1);
+       well past its two minutes. GARL needs a trained model: only with -decon_garl_model. */
+    PetscBool all = (PetscBool)(mset && nm == 1), garl;
     if (mset) PetscCall(PetscFree(mnames[0]));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-decon_garl_model", &garl));
     nm = 0;
     for (int i = 0; i < PdDeconMethodCount() && nm < MAX_METHODS; i++) {
       PetscBool   dir;
       const char *mname = PdDeconMethodName(i, &dir);
-      if (!dir && (all || strcmp(mname, "blind"))) PetscCall(PetscStrallocpy(mname, &mnames[nm++]));
+      if (!dir && (all || strcmp(mname, "blind")) && (garl || strcmp(mname, "garl"))) PetscCall(PetscStrallocpy(mname, &mnames[nm++]));
     }
   }
   if (!itset) {

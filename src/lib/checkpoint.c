@@ -9,58 +9,32 @@
    previous checkpoint intact. A restart may use another number of ranks. */
 #include "decon_impl.h"
 #include <pdecon/io.h>
+#include <pdecon/fingerprint.h>
 #include <string.h>
 
 #define CKPT_VERSION 1
 
-static void Fnv(unsigned long long *h, const void *p, size_t n)
-{
-  const unsigned char *b = (const unsigned char *)p;
-  for (size_t i = 0; i < n; i++) {
-    *h ^= b[i];
-    *h *= 1099511628211ULL;
-  }
-}
-
 /* Options that do not change the result: how long to run, what to print, where to save. */
-static PetscBool Neutral(const char *name)
-{
-  const char *neutral[] = {"decon_max_it", "decon_rtol", "decon_monitor", "decon_converged_reason", "decon_checkpoint", "decon_checkpoint_every", "decon_memory_view", "decon_blind_psf_output", "restart", NULL};
-  for (int i = 0; neutral[i]; i++)
-    if (!strcmp(name, neutral[i])) return PETSC_TRUE;
-  return PETSC_FALSE;
-}
+static const char *const neutral[] = {"decon_max_it", "decon_rtol", "decon_monitor", "decon_converged_reason", "decon_checkpoint", "decon_checkpoint_every", "decon_memory_view", "decon_blind_psf_output", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
 {
-  unsigned long long h = 1469598103934665603ULL;
-  char              *all, *tok, *save = NULL;
+  PdHash h = PD_HASH_INIT;
 
   PetscFunctionBegin;
-  Fnv(&h, d->ops->name, strlen(d->ops->name));
-  Fnv(&h, d->dataname, strlen(d->dataname));
-  Fnv(&h, d->m, sizeof(d->m));
-  Fnv(&h, d->lay->n, sizeof(d->lay->n));
-  Fnv(&h, d->pn, sizeof(d->pn));
-  Fnv(&h, d->pc, sizeof(d->pc));
-  Fnv(&h, d->psf, sizeof(float) * (size_t)(d->pn[0] * d->pn[1] * d->pn[2]));
-  Fnv(&h, &d->bg, sizeof(d->bg));
-  Fnv(&h, &d->boundary, sizeof(d->boundary));
-  Fnv(&h, &d->weight_threshold, sizeof(d->weight_threshold));
+  PdHashBytes(&h, d->ops->name, strlen(d->ops->name));
+  PdHashBytes(&h, d->dataname, strlen(d->dataname));
+  PdHashBytes(&h, d->m, sizeof(d->m));
+  PdHashBytes(&h, d->lay->n, sizeof(d->lay->n));
+  PdHashBytes(&h, d->pn, sizeof(d->pn));
+  PdHashBytes(&h, d->pc, sizeof(d->pc));
+  PdHashBytes(&h, d->psf, sizeof(float) * (size_t)(d->pn[0] * d->pn[1] * d->pn[2]));
+  PdHashBytes(&h, &d->bg, sizeof(d->bg));
+  PdHashBytes(&h, &d->boundary, sizeof(d->boundary));
+  PdHashBytes(&h, &d->weight_threshold, sizeof(d->weight_threshold));
   /* every -decon_* option that shapes the result, in the order given */
-  PetscCall(PetscOptionsGetAll(NULL, &all));
-  for (tok = strtok_r(all, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-    if (tok[0] == '-' && !strncmp(tok + 1, "decon_", 6)) {
-      char *val = strtok_r(NULL, " ", &save);
-      if (Neutral(tok + 1)) continue;
-      Fnv(&h, tok, strlen(tok));
-      if (val) Fnv(&h, val, strlen(val));
-    }
-  }
-  PetscCall(PetscFree(all));
-  /* two exact halves: doubles hold 32-bit integers exactly */
-  fp[0] = (double)(h >> 32);
-  fp[1] = (double)(h & 0xffffffffULL);
+  PetscCall(PdHashOptions(&h, "decon_", neutral));
+  PdHashSplit(h, fp);
   PetscFunctionReturn(0);
 }
 

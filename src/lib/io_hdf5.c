@@ -568,6 +568,32 @@ PetscErrorCode PdH5WriterAddScalars(PdH5Writer w, const char *name, PetscInt n, 
   PetscFunctionReturn(0);
 }
 
+/* Arrays go in parts of at most this many doubles: an attribute lives in an object header
+   message, which holds at most 64 KiB. */
+#define ARRAY_PART 4096
+
+PetscErrorCode PdH5WriterAddArray(PdH5Writer w, const char *name, PetscInt n, const double *vals)
+{
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k == 0 || k * ARRAY_PART < n; k++) {
+    char part[256];
+    PetscCall(PetscSNPrintf(part, sizeof(part), "%s_%" PetscInt_FMT, name, k));
+    PetscCall(PdH5WriterAddScalars(w, part, PetscMin(ARRAY_PART, n - k * ARRAY_PART), vals + k * ARRAY_PART));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdH5ReadArray(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals)
+{
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k == 0 || k * ARRAY_PART < n; k++) {
+    char part[256];
+    PetscCall(PetscSNPrintf(part, sizeof(part), "%s_%" PetscInt_FMT, name, k));
+    PetscCall(PdH5ReadScalars(comm, path, part, PetscMin(ARRAY_PART, n - k * ARRAY_PART), vals + k * ARRAY_PART));
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals)
 {
   PdIOStatus st = {0, ""};

@@ -2,41 +2,22 @@
 #include <pdecon/noise.h>
 #include <math.h>
 
-/* Counter-based stream: voxel i of a seed draws mix(key + j * gamma), j = 1, 2, ..., with
-   key = mix(seed ^ mix(i)) (splitmix64's output function), independent of which rank owns i. */
-static inline unsigned long long Mix64(unsigned long long z)
-{
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-typedef struct { unsigned long long key, ctr; } Stream;
-
-static inline double Uniform(Stream *r) /* [0, 1) */
-{
-  r->ctr += 0x9E3779B97F4A7C15ULL;
-  return (double)(Mix64(r->key + r->ctr) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static inline double Normal(Stream *r) /* Box-Muller, cosine branch */
-{
-  double u = 1.0 - Uniform(r), w = Uniform(r);
-  return sqrt(-2.0 * log(u)) * cos(2.0 * PETSC_PI * w);
-}
+/* Voxel i draws from the counter-based stream of (seed, i) (random.h), independent of which
+   rank owns it. */
+#include <pdecon/random.h>
 
 /* Poisson(mu). mu < 10: multiplication method (Knuth): the count of uniforms whose running product
    stays above exp(-mu). mu >= 10: PTRS, transformed rejection with squeeze (Hoermann 1993,
    "The transformed rejection method for generating Poisson random variables"), exact for any mean. */
-static double Poisson(Stream *r, double mu)
+static double Poisson(PdRandStream *r, double mu)
 {
   if (mu <= 0) return 0;
   if (mu < 10) {
     const double L = exp(-mu);
-    double       p = Uniform(r), k = 0;
+    double       p = PdRandUniform(r), k = 0;
     while (p > L) {
       k += 1;
-      p *= Uniform(r);
+      p *= PdRandUniform(r);
     }
     return k;
   } else {
@@ -44,7 +25,7 @@ static double Poisson(Stream *r, double mu)
     const double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
     const double invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2);
     for (;;) {
-      double U = Uniform(r) - 0.5, V = Uniform(r), us = 0.5 - fabs(U);
+      double U = PdRandUniform(r) - 0.5, V = PdRandUniform(r), us = 0.5 - fabs(U);
       double k = floor((2 * a / us + b) * U + mu + 0.43);
       if (us >= 0.07 && V <= vr) return k;
       if (k < 0 || (us < 0.013 && V > us)) continue;
@@ -101,9 +82,9 @@ PetscErrorCode PdNoisePoissonGaussian(const PdLayout *lay, float *v, double snr_
       float                   *row = v + z * lay->ps + y * lay->rs;
       const unsigned long long i0  = (unsigned long long)(((lay->z0 + z) * n[1] + y) * n[2]);
       for (ptrdiff_t x = 0; x < n[2]; x++) {
-        Stream r   = {Mix64(seed ^ Mix64(i0 + (unsigned long long)x + 0x632BE59BD9B4E019ULL)), 0};
+        PdRandStream r = PdRandStreamCreate(seed, i0 + (unsigned long long)x);
         double val = Poisson(&r, s * (double)row[x] + background);
-        if (read_sigma > 0) val += read_sigma * Normal(&r);
+        if (read_sigma > 0) val += read_sigma * PdRandNormal(&r);
         row[x] = (float)val;
       }
     }

@@ -7,7 +7,7 @@
 #include <omp.h>
 
 PetscLogEvent PD_EV_FFT_FWD, PD_EV_FFT_INV, PD_EV_FFT_TRANSPOSE, PD_EV_FFT_PLAN, PD_EV_POINTWISE, PD_EV_READ,
-  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO;
+  PD_EV_WRITE, PD_EV_COMM, PD_EV_HALO, PD_EV_WCRR;
 PetscClassId PD_CLASSID;
 
 static PetscBool pd_registered = PETSC_FALSE;
@@ -39,6 +39,7 @@ PetscErrorCode PdInitializePackage(void)
   PetscCall(PetscLogEventRegister("IOWrite", PD_CLASSID, &PD_EV_WRITE));
   PetscCall(PetscLogEventRegister("CommReduce", PD_CLASSID, &PD_EV_COMM));
   PetscCall(PetscLogEventRegister("CommHalo", PD_CLASSID, &PD_EV_HALO));
+  PetscCall(PetscLogEventRegister("WCRRConv", PD_CLASSID, &PD_EV_WCRR));
   {
     /* One thread per rank unless -threads says otherwise: never OpenMP's "all cores" default,
        which would oversubscribe a node running one rank per core. */

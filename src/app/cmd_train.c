@@ -1,0 +1,164 @@
+/* pdecon train: learns the weakly-convex ridge regulariser of GARL (-decon_method garl) by
+   denoising clean volumes: user volumes (-train_data) or synthetic microtubule phantoms.
+   Data parallel: the patches of a batch are shared among the ranks. */
+#include "app.h"
+#include <pdecon/io.h>
+#include <pdecon/layout.h>
+#include <pdecon/phantom.h>
+#include <pdecon/wcrr_train.h>
+#include <petscviewer.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_FILES 64
+
+/* Every volume of a file spec (each stack of a 4-D HDF5 dataset) into the trainer. */
+static PetscErrorCode AddFile(MPI_Comm comm, PdWCRRTrainer t, const char *spec, PetscBool validation)
+{
+  PdImageInfo info;
+  float      *v;
+
+  PetscFunctionBegin;
+  PetscCall(PdImageQuery(comm, spec, &info));
+  for (ptrdiff_t s = 0; s < PetscMax(1, info.nt); s++) {
+    char one[PETSC_MAX_PATH_LEN + 32];
+    if (info.nt > 0) PetscCall(PetscSNPrintf(one, sizeof(one), "%s[%td]", spec, s));
+    else PetscCall(PetscStrncpy(one, spec, sizeof(one)));
+    PetscCall(PdImageReadAll(comm, one, NULL, &v));
+    PetscCall(PdWCRRTrainerAddVolume(t, info.n, v, one, validation));
+    PetscCall(PetscFree(v));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* A synthetic phantom (the same on any number of ranks), whole on every rank. */
+static PetscErrorCode AddPhantom(MPI_Comm comm, PdWCRRTrainer t, const PdPhantomOptions *o, const ptrdiff_t n[3], PetscBool validation)
+{
+  PdLayout *lay;
+  float    *slab, *all;
+  int       size;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PdLayoutCreateBlock(comm, n, &lay));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &slab));
+  PetscCall(PdPhantomMicrotubules(o, lay, slab));
+  PetscCall(PetscMalloc1(n[0] * n[1] * n[2], &all));
+  {
+    int *counts, *displs;
+    PetscCall(PetscMalloc2(size, &counts, size, &displs));
+    for (int r = 0; r < size; r++) {
+      counts[r] = (int)((lay->zstart[r + 1] - lay->zstart[r]) * n[1] * n[2]);
+      displs[r] = (int)(lay->zstart[r] * n[1] * n[2]);
+    }
+    PetscCallMPI(MPI_Allgatherv(slab, counts[lay->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, comm));
+    PetscCall(PetscFree2(counts, displs));
+  }
+  PetscCall(PdWCRRTrainerAddVolume(t, n, all, validation ? "validation phantom" : "training phantom", validation));
+  PetscCall(PetscFree(all));
+  PetscCall(PdVolumeFree(&slab));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode CmdTrain(MPI_Comm comm)
+{
+  char             output[PETSC_MAX_PATH_LEN] = "", init[PETSC_MAX_PATH_LEN] = "", restart[PETSC_MAX_PATH_LEN] = "";
+  char            *data[MAX_FILES], *vdata[MAX_FILES];
+  PetscInt         ndata = MAX_FILES, nvdata = MAX_FILES, channels[3] = {4, 8, 64}, nch = 3, batch0;
+  PetscReal        init_seed = 1;
+  PetscBool        has_out, has_data, has_vdata, has_init, has_restart, stopped = PETSC_FALSE, chset;
+  ptrdiff_t        psize[3] = {32, 96, 96};
+  PdPhantomOptions po;
+  PdWCRR           model;
+  PdWCRRTrainer    t;
+  double           psnr, psnr0, t0;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "pdecon train", "");
+  PetscCall(PetscOptionsString("-output", "Model file to write (HDF5), for -decon_garl_model", "", output, output, sizeof(output), &has_out));
+  PetscCall(PetscOptionsStringArray("-train_data", "Clean training volumes FILE[:/dataset],... (default: synthetic microtubule phantoms)", "", data, &ndata, &has_data));
+  PetscCall(PetscOptionsStringArray("-train_val_data", "Clean validation volumes (default: a phantom with another seed, or patches of the training data)", "", vdata, &nvdata, &has_vdata));
+  PetscCall(PetscOptionsIntArray("-train_channels", "Channels of the three convolution layers", "", channels, &nch, &chset));
+  PetscCall(PetscOptionsString("-train_init", "Start from this model file instead of a new model", "", init, init, sizeof(init), &has_init));
+  PetscCall(PetscOptionsReal("-train_init_seed", "Seed of a new model's weights", "", init_seed, &init_seed, NULL));
+  PetscCall(PetscOptionsString("-restart", "Continue from this training checkpoint", "", restart, restart, sizeof(restart), &has_restart));
+  PetscOptionsEnd();
+  if (!has_data) ndata = 0;
+  if (!has_vdata) nvdata = 0;
+  PetscCheck(!chset || nch == 3, comm, PD_ERR_INPUT, "-train_channels takes three numbers (got %" PetscInt_FMT ")", nch);
+  for (int i = 0; i < 3; i++) PetscCheck(channels[i] >= 1, comm, PD_ERR_INPUT, "-train_channels must be positive");
+  PetscCall(PdPhantomOptionsDefault(&po));
+  PetscCall(PdPhantomOptionsSetFromOptions(&po, "train_"));
+  {
+    PetscBool set;
+    PetscCall(AppOptionsGetSize3("-train_phantom_size", "Synthetic training phantom z,y,x", psize, &set));
+  }
+  if (has_init && init[0]) PetscCall(PdWCRRLoad(comm, init, &model));
+  else PetscCall(PdWCRRCreate(comm, channels, (unsigned long long)init_seed, &model));
+  PetscCall(PdWCRRTrainerCreate(comm, model, &t));
+  PetscCall(PdWCRRTrainerSetFromOptions(t));
+  if (AppHelpRequested()) {
+    PetscCall(PdWCRRTrainerDestroy(&t));
+    PetscCall(PdWCRRDestroy(&model));
+    for (PetscInt i = 0; i < ndata; i++) PetscCall(PetscFree(data[i]));
+    for (PetscInt i = 0; i < nvdata; i++) PetscCall(PetscFree(vdata[i]));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(AppCheckOptionsUsed(comm));
+  PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "train needs -output MODEL.h5 (see -help)");
+  {
+    const char *inputs[2 * MAX_FILES + 2];
+    int         nin = 0;
+    for (PetscInt i = 0; i < ndata; i++) inputs[nin++] = data[i];
+    for (PetscInt i = 0; i < nvdata; i++) inputs[nin++] = vdata[i];
+    if (init[0]) inputs[nin++] = init;
+    if (restart[0]) inputs[nin++] = restart;
+    PetscCall(PdOutputCheck(comm, output, nin, inputs));
+  }
+  PetscCall(PdStopHandlerInstall());
+
+  t0 = PdTime();
+  if (ndata == 0) {
+    PdPhantomOptions pv = po;
+    PetscCall(AddPhantom(comm, t, &po, psize, PETSC_FALSE));
+    if (nvdata == 0) {
+      pv.seed = po.seed + 1000003ULL; /* another phantom: validation on unseen tubes */
+      PetscCall(AddPhantom(comm, t, &pv, psize, PETSC_TRUE));
+    }
+  }
+  for (PetscInt i = 0; i < ndata; i++) PetscCall(AddFile(comm, t, data[i], PETSC_FALSE));
+  for (PetscInt i = 0; i < nvdata; i++) PetscCall(AddFile(comm, t, vdata[i], PETSC_TRUE));
+  if (restart[0]) PetscCall(PdWCRRTrainerRestart(t, restart));
+  PetscCall(PdWCRRTrainerGetBatch(t, &batch0));
+  PetscCall(PdWCRRTrainerView(t, PETSC_VIEWER_STDOUT_(comm)));
+
+  PetscCall(PdWCRRTrainerTrain(t, &stopped));
+  if (stopped) {
+    char     ck[PETSC_MAX_PATH_LEN] = "";
+    PetscInt b;
+    PetscCall(PdWCRRTrainerGetBatch(t, &b));
+    PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+    PetscCall(PetscPrintf(comm, "train: stopped by a signal after batch %" PetscInt_FMT ": state saved in %s; continue with -restart %s\n", b, ck, ck));
+    AppExitStatus = PD_EXIT_STOPPED;
+  } else {
+    PetscInt b;
+    PetscCall(PdWCRRSave(model, output));
+    PetscCall(PdWCRRTrainerValidate(t, &psnr, &psnr0));
+    PetscCall(PdWCRRTrainerGetBatch(t, &b));
+    {
+      /* the model is safe: the checkpoint is obsolete */
+      char ck[PETSC_MAX_PATH_LEN] = "";
+      int  rank;
+      PetscCallMPI(MPI_Comm_rank(comm, &rank));
+      PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+      if (rank == 0 && ck[0] && access(ck, F_OK) == 0) (void)unlink(ck);
+    }
+    PetscCall(PetscPrintf(comm, "wrote %s after %" PetscInt_FMT " batches (%" PetscInt_FMT " in this run, %.1f s): validation PSNR %.2f dB (noisy %.2f dB)\n", output, b, b - batch0, PdTime() - t0, psnr, psnr0));
+  }
+  PetscCall(PdWCRRTrainerDestroy(&t));
+  PetscCall(PdWCRRDestroy(&model));
+  for (PetscInt i = 0; i < ndata; i++) PetscCall(PetscFree(data[i]));
+  for (PetscInt i = 0; i < nvdata; i++) PetscCall(PetscFree(vdata[i]));
+  PetscFunctionReturn(0);
+}

@@ -11,7 +11,9 @@
 #   c) jobs/deconvolve-array.sbatch: one task per input of a list (TIFF and HDF5 datasets,
 #      relative paths), output names derived from the inputs, an existing output skipped, one
 #      task receiving its warning signal: requeued alone, it ends as an uninterrupted run;
-#   d) jobs/scaling.sbatch: strong and weak sweeps at 1 and 2 ranks, the CSV and the summary.
+#   d) jobs/scaling.sbatch: strong and weak sweeps at 1 and 2 ranks, the CSV and the summary;
+#   e) jobs/train.sbatch: a 2-rank training run receiving its warning signal mid-way: checkpoint,
+#      requeue, restart, and the model of an uninterrupted run (srun pdecon train).
 # usage: cli_slurm.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -uo pipefail
 pdecon=$1 mkinputs=$3 compare=$4
@@ -239,6 +241,18 @@ cp "$D/data.tif" "$D/old.tif"
 echo "earlier result" >"$D/old_decon.h5"
 printf '# inputs of the array test\ndata.tif\ndata.h5:/img\n\nold.tif\nsim.h5:/data\n' >"$D/inputs.txt"
 printf -- '-bench_reps 2\n-fft_planner estimate\n-fft_wisdom none\n' >"$T/bench.opts"
+cat >"$T/train.opts" <<EOF
+# a small training run (jobs/train.sbatch): a few seconds
+-train_channels 2,3,4
+-train_patch 12
+-train_batch 4
+-train_phantom_size 16,32,32
+-train_phantom_ntubes 4
+-train_val_patches 2
+-train_batches 80
+-train_monitor
+-output $O/model.h5
+EOF
 echo "inputs ready after $((SECONDS - start)) s; $its iterations per run"
 
 # ---------------------------------------------------------------- submit
@@ -249,27 +263,33 @@ ck1=$(submit -n 2 "$jobs/deconvolve.sbatch" "$T/ck_srun.opts")
 ck2=$(PDECON_LAUNCHER=mpirun submit -n 2 "$jobs/deconvolve.sbatch" "$T/ck_mpirun.opts")
 arr=$(submit --array=1-4 -n 1 "$jobs/deconvolve-array.sbatch" "$D/inputs.txt" "$T/array.opts")
 past=$(submit --array=5 -n 1 "$jobs/deconvolve-array.sbatch" "$D/inputs.txt" "$T/array.opts")
+trn=$(submit -n 2 "$jobs/train.sbatch" "$T/train.opts")
 scal=$(PDECON_RANKS="1 2" PDECON_STRONG_SIZES=16x48x48,24x48x48 PDECON_WEAK_SIZE=8x48x48 PDECON_BENCH_DIR=$O/scaling \
   submit -n 2 "$jobs/scaling.sbatch" "$T/bench.opts")
-if [ -z "$ref" ] || [ -z "$ck1" ] || [ -z "$ck2" ] || [ -z "$arr" ] || [ -z "$past" ] || [ -z "$scal" ]; then fatal "sbatch failed"; fi
-echo "submitted: reference $ref, signalled $ck1 (srun) and $ck2 (mpirun), arrays $arr and $past, scaling $scal"
+if [ -z "$ref" ] || [ -z "$ck1" ] || [ -z "$ck2" ] || [ -z "$arr" ] || [ -z "$past" ] || [ -z "$scal" ] || [ -z "$trn" ]; then fatal "sbatch failed"; fi
+echo "submitted: reference $ref, signalled $ck1 (srun) and $ck2 (mpirun), arrays $arr and $past, scaling $scal, training $trn"
 
 # ---------------------------------------------------------------- wait, sending the warning signals
 states() { scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort | uniq -c | xargs; }
 field() { scontrol show job -o "$1" 2>/dev/null | head -1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-iteration() { grep -oE '^ *[0-9]+ [a-z_]+ +objective' "$1" 2>/dev/null | tail -1 | awk '{ print $1 + 0 }'; }
+iteration() { # of a deconvolution (its monitor), or the batch of a training run
+  case $1 in
+    */model.h5.log) grep -oE 'batch +[0-9]+/[0-9]+ +loss' "$1" 2>/dev/null | tail -1 | awk '{ print $2 + 0 }' ;;
+    *) grep -oE '^ *[0-9]+ [a-z_]+ +objective' "$1" 2>/dev/null | tail -1 | awk '{ print $1 + 0 }' ;;
+  esac
+}
 finished() { # every job (and array task) ended
   local j s
-  for j in "$ref" "$ck1" "$ck2" "$arr" "$past" "$scal"; do
+  for j in "$ref" "$ck1" "$ck2" "$arr" "$past" "$scal" "$trn"; do
     s=$(states "$j")
     case $s in *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE* | *SUSPENDED* | "") return 1 ;; esac
   done
 }
 signal_sent=()
 declare -A sent=()
-deadline=$((SECONDS + 150))
+deadline=$((SECONDS + 200))
 while [ $SECONDS -lt $deadline ]; do
-  for pair in "$ck1:TERM:$O/ck_srun.h5" "$ck2:USR1:$O/ck_mpirun.h5" "${arr}_4:USR1:$D/sim_data_decon.h5"; do
+  for pair in "$ck1:TERM:$O/ck_srun.h5" "$ck2:USR1:$O/ck_mpirun.h5" "${arr}_4:USR1:$D/sim_data_decon.h5" "$trn:USR1:$O/model.h5"; do
     IFS=: read -r j sig name <<<"$pair"
     [ -z "${sent[$j]:-}" ] || continue
     it=$(iteration "$name.log")
@@ -281,7 +301,7 @@ while [ $SECONDS -lt $deadline ]; do
   sleep 0.1
 done
 wall=$((SECONDS - start))
-finished || bad "jobs still running after 150 s: reference $(states "$ref"), $ck1 $(states "$ck1"), $ck2 $(states "$ck2"), arrays $(states "$arr") $(states "$past"), scaling $(states "$scal")"
+finished || bad "jobs still running after 200 s: reference $(states "$ref"), $ck1 $(states "$ck1"), $ck2 $(states "$ck2"), arrays $(states "$arr") $(states "$past"), scaling $(states "$scal")"
 echo "jobs done after $wall s; ${signal_sent[*]:-no signal sent}"
 
 # ---------------------------------------------------------------- checks
@@ -358,6 +378,22 @@ if [ "$(field "$scal" JobState)" = COMPLETED ] && [ "$rows" = 6 ] && grep -q 'we
 else
   bad "scaling.sbatch: state $(field "$scal" JobState), $rows rows"
   tail -8 "$T"/work/pdecon-scaling-*.out "$O/scaling/scaling.csv" 2>/dev/null | sed 's/^/    | /'
+fi
+
+# e) training: stopped by the warning signal, requeued, restarted; the model of an uninterrupted run
+timeout 120 srun -n 2 --mpi=pmix "$pdecon" train -options_file "$T/train.opts" -train_monitor false -output "$T/model_direct.h5" >"$T/log/train_direct.log" 2>&1
+tlog=$O/model.h5.log
+tdiff=$("$compare" "$O/model.h5:@wcrr_theta_0" "$T/model_direct.h5:@wcrr_theta_0" 1e-6 2>&1)
+same=$?
+stopped=$(sed -n 's/.*stopped by a signal after batch \([0-9]*\).*/\1/p' "$tlog" 2>/dev/null | head -1)
+if [ -n "${sent[$trn]:-}" ] && [ "$(field "$trn" JobState)" = COMPLETED ] && [ "$(field "$trn" ExitCode)" = 0:0 ] &&
+  [ "$(field "$trn" Restarts)" = 1 ] && [ -n "$stopped" ] && grep -q "requeueing job $trn" "$tlog" &&
+  grep -q "continuing from the checkpoint" "$tlog" && grep -q "wrote $O/model.h5 after 80 batches" "$tlog" &&
+  [ ! -e "$O/model.h5.checkpoint.h5" ] && [ $same -eq 0 ]; then
+  ok "train.sbatch (srun, 2 ranks): warning signal at batch ${sent[$trn]}, checkpoint after batch $stopped, requeued, restarted: model $tdiff"
+else
+  bad "train.sbatch: signal ${sent[$trn]:-not sent}, state $(field "$trn" JobState) exit $(field "$trn" ExitCode) restarts $(field "$trn" Restarts), stopped after '${stopped}', $tdiff"
+  grep -v 'loss' "$tlog" 2>/dev/null | tail -12 | sed 's/^/    | /'
 fi
 
 [ $fails -eq 0 ] || show_logs

@@ -18,16 +18,6 @@
 #include <string.h>
 
 static PdWCRR Model; /* channels 2, 4, 8 */
-static PetscBool Trace;
-static PetscErrorCode TMon(PdDecon d, PetscInt it, double obj, double ch, void *ctx)
-{
-  const PdLayout *xl; const float *x; double cs = 0; int rank; (void)obj; (void)ch; (void)ctx;
-  PetscCall(PdDeconGetSolution(d, &xl, &x));
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  for (ptrdiff_t z = 0; z < xl->nzl; z++) for (ptrdiff_t y = 0; y < xl->n[1]; y++) for (ptrdiff_t i = 0; i < xl->n[2]; i++) cs += x[z * xl->ps + y * xl->rs + i] * (1.0 + ((z * 7 + y * 3 + i) % 11));
-  printf("it %3d rank %d %.17g\n", (int)it, rank, cs);
-  return 0;
-}
 
 /* ---------------------------------------------------------------------------------------------
    (1) the distributed gradient */
@@ -158,7 +148,6 @@ static PetscErrorCode Run(MPI_Comm comm, const Params *p, const ptrdiff_t m[3], 
   PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
   PetscCall(PdDeconSetBackground(d, b));
   PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  if (Trace && comm == PETSC_COMM_WORLD) PetscCall(PdDeconMonitorSet(d, TMon, NULL));
   PetscCall(PdTestSolveGather(d, yall, xall));
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
@@ -254,9 +243,13 @@ static PetscErrorCode InputErrors(void)
   PetscFunctionReturn(0);
 }
 
-/* Noisy simulated microtubules (10 dB): GARL against accelerated RL (GARL with λ = 0) after the
-   same number of iterations, past the point (about 90 iterations) where accelerated RL starts to
-   fit the noise, and on this rank count against one rank. */
+/* Noisy simulated microtubules (10 dB). On this rank count against one rank after 50 iterations,
+   and GARL against accelerated RL (GARL with λ = 0) after 150, past the point (about 90
+   iterations) where accelerated RL starts to fit the noise. The rank comparison stops at 50: like
+   pyxudeconv's, the iteration has no restart, and with λ = 0.3 a rounding difference of 1e-8 in
+   the first iterations (the regulariser's blocks differ in shape between rank counts, and SGEMM
+   may round differently) was seen to grow to about 4e-2 by iteration 150 on some data, the PSNR
+   moving by 0.04 dB. */
 static PetscErrorCode QualityCase(void)
 {
   const ptrdiff_t m[3] = {24, 64, 64}, pn[3] = {15, 31, 31}, nm = 24 * 64 * 64;
@@ -266,16 +259,17 @@ static PetscErrorCode QualityCase(void)
   PdLayout       *sl;
   float          *psf, *truth, *yl, *yall = NULL, *tall = NULL, *xg = NULL, *xr = NULL, *xs = NULL;
   double          psnr_in, psnr_g = 0, psnr_r = 0;
-  const double    bg = 5; double lambda = 0.3;
-  PetscInt       its = 150;
+  const double    bg = 5, lambda = 0.3;
+  const int       its = 150, its_ranks = 50;
+  const Params    pg = {"garl", lambda, PETSC_FALSE, PETSC_FALSE}, pr = {"garl", 0.0, PETSC_FALSE, PETSC_FALSE};
   int             rank;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCall(PetscOptionsGetInt(NULL,NULL,"-q_its",&its,NULL)); PetscCall(PetscOptionsGetReal(NULL,NULL,"-q_lambda",&lambda,NULL));
   PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], &psf));
   PetscCall(PdPSFBornWolf(&o, pn, psf));
   PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
+  PetscCall(PdDeconSetFromOptions(d)); /* -fft_planner estimate: the same data on every run */
   PetscCall(PdDeconSetImageSize(d, m, "simulated"));
   PetscCall(PdDeconSetPSF(d, pn, psf, "Born & Wolf"));
   PetscCall(PdDeconSetBackground(d, bg));
@@ -294,30 +288,31 @@ static PetscErrorCode QualityCase(void)
   PetscCall(PdVolumeFree(&truth));
   PetscCall(PdDeconDestroy(&d));
 
-  {
-    Params pg = {"garl", lambda, PETSC_FALSE, PETSC_FALSE}, pr = {"garl", 0.0, PETSC_FALSE, PETSC_FALSE};
-    Trace = PETSC_TRUE;
-    PetscCall(Run(PETSC_COMM_WORLD, &pg, m, yall, pn, psf, bg, its, &xg));
-    Trace = PETSC_FALSE;
-    PetscCall(Run(PETSC_COMM_WORLD, &pr, m, yall, pn, psf, bg, its, &xr));
-    if (rank == 0) {
-      PetscCall(Run(PETSC_COMM_SELF, &pg, m, yall, pn, psf, bg, its, &xs));
-      PetscCall(PdLayoutCreateBlock(PETSC_COMM_SELF, m, &sl));
-      PetscCall(PdMetricPSNR(sl, xg, sl, tall, &psnr_g));
-      PetscCall(PdMetricPSNR(sl, xr, sl, tall, &psnr_r));
-      PetscCall(PdLayoutDestroy(&sl));
-      double r = PdTestRelDiff(xg, xs, nm);
-      { double cs = 0, cs2 = 0; for (ptrdiff_t i = 0; i < nm; i++) { cs += xg[i] * (1.0 + (i % 7)); cs2 += xs[i] * (1.0 + (i % 7)); } printf("checksum world %.17g self %.17g\n", cs, cs2); }
-      printf("microtubules at 10 dB, %d its: input PSNR %.2f dB, accelerated RL %.2f dB, garl (lambda %g, sigma 5, untrained 2-4-8 model) %.2f dB; garl here vs 1 rank %.2e\n", (int)its, psnr_in, psnr_r,
-             lambda, psnr_g, r);
-      PD_EXPECT(r <= 1e-4, "garl on the simulated stack differs between rank counts: %g", r);
-      PD_EXPECT(psnr_g > psnr_in + 1.0, "garl PSNR %g not above the input's %g", psnr_g, psnr_in);
-      PD_EXPECT(psnr_g > psnr_r + 1.0, "garl PSNR %g not above accelerated RL's %g", psnr_g, psnr_r);
-    }
+  /* the same estimate on any number of ranks */
+  PetscCall(Run(PETSC_COMM_WORLD, &pg, m, yall, pn, psf, bg, its_ranks, &xg));
+  if (rank == 0) {
+    PetscCall(Run(PETSC_COMM_SELF, &pg, m, yall, pn, psf, bg, its_ranks, &xs));
+    double r = PdTestRelDiff(xg, xs, nm);
+    printf("microtubules, garl lambda %g, %d its: this rank count vs 1 rank %.2e\n", lambda, its_ranks, r);
+    PD_EXPECT(r <= 1e-4, "garl on the simulated stack differs between rank counts: %g", r);
+  }
+  PetscCall(PetscFree(xg));
+  PetscCall(PetscFree(xs));
+
+  /* quality */
+  PetscCall(Run(PETSC_COMM_WORLD, &pg, m, yall, pn, psf, bg, its, &xg));
+  PetscCall(Run(PETSC_COMM_WORLD, &pr, m, yall, pn, psf, bg, its, &xr));
+  if (rank == 0) {
+    PetscCall(PdLayoutCreateBlock(PETSC_COMM_SELF, m, &sl));
+    PetscCall(PdMetricPSNR(sl, xg, sl, tall, &psnr_g));
+    PetscCall(PdMetricPSNR(sl, xr, sl, tall, &psnr_r));
+    PetscCall(PdLayoutDestroy(&sl));
+    printf("microtubules at 10 dB, %d its: input PSNR %.2f dB, accelerated RL %.2f dB, garl (lambda %g, sigma 5, untrained 2-4-8 model) %.2f dB\n", its, psnr_in, psnr_r, lambda, psnr_g);
+    PD_EXPECT(psnr_g > psnr_in + 1.0, "garl PSNR %g not above the input's %g", psnr_g, psnr_in);
+    PD_EXPECT(psnr_g > psnr_r + 1.0, "garl PSNR %g not above accelerated RL's %g", psnr_g, psnr_r);
   }
   PetscCall(PetscFree(xg));
   PetscCall(PetscFree(xr));
-  PetscCall(PetscFree(xs));
   PetscCall(PetscFree(yall));
   PetscCall(PetscFree(tall));
   PetscCall(PetscFree(psf));

@@ -45,8 +45,6 @@
 #include <pdecon/halo.h>
 #include <math.h>
 #include <string.h>
-#include <stdlib.h>
-#include <stdio.h>
 
 #define GARL_RADIUS        6       /* receptive field of ∇R: 3 layers of 3×3×3, forward and adjoint */
 #define GARL_DEFAULT_BLOCK 4194304 /* voxels per regulariser call */
@@ -382,10 +380,6 @@ static PetscErrorCode GARLStep(PdDecon d, PetscBool want_obj, double *obj, doubl
   PetscCall(PdRLCorrection(d, want_obj, &kl));
   /* ∇R(T p / s) on the box (x holds p); with λ = 0 the term vanishes and is not evaluated */
   if (c->lambda > 0) PetscCall(SlabGradient(c->model, c->sigma, d->blay, x, c->scale, c->block, &c->work, c->g));
-  MPI_Barrier(d->comm); /*TMP*/
-  if (getenv("GARL_TRACE") && d->it < 2) { double a = 0, b = 0, e = 0; int rk; MPI_Comm_rank(PETSC_COMM_WORLD, &rk);
-    for (ptrdiff_t i = 0; i < cnt; i++) { a += x[i] * (1.0 + i % 7); b += work[i] * (1.0 + i % 7); e += g[i] * (1.0 + i % 7); }
-    printf("TRACE it %d rank %d p %.17g corr %.17g grad %.17g\n", (int)d->it, rk, a, b, e); }
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   {
     /* the change is measured from x_k: x_prev with extrapolation, x itself without */

@@ -61,6 +61,10 @@ PetscErrorCode PdWCRRAlpha(PdWCRR m, double sigma, double *alpha);
 
 /* ∇R(u; σ) into g (both n[0] n[1] n[2] floats); value (may be NULL) gets R(u; σ) in double. */
 PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, double *value);
+/* The same, with value the part of R(u; σ) from the voxels n of the region lo <= n < hi (the
+   sum over (W u)_c[n]): the part of a larger volume's R that a block computes exactly when its
+   margins around the region are at least 3 voxels (W's radius). */
+PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, const ptrdiff_t lo[3], const ptrdiff_t hi[3], double *value);
 /* hv = ∇²R(x; σ) v. */
 PetscErrorCode PdWCRRHessianVector(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *x, const float *v, float *hv);
 /* gtheta += weight · ∂/∂θ ⟨u, ∇R(x; θ, σ)⟩ (u and x fixed), through W's weights (with the

@@ -112,6 +112,25 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
    Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
 
+/* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
+   numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest
+   zero), calls PdRRLSetUp from its setup, PdRRLStep from its step with the gradient of its
+   regulariser Φ, and PdRRLGetState for checkpoints. */
+typedef struct {
+  PetscBool accel; /* Nesterov extrapolation */
+  float    *xprev; /* x_{k-1}, with extrapolation */
+  double    t;     /* Nesterov sequence */
+  double    scale; /* s = max(y), 1 when the data are all zero */
+} PdRRL;
+/* g = ∇Φ(p) on the working layout; value (NULL when not wanted) = Φ(p), the same on every rank. */
+typedef PetscErrorCode (*PdRRLGradient)(PdDecon d, const float *p, float *g, double *value);
+PetscErrorCode PdRRLSetUp(PdDecon d, PdRRL *r);
+PetscErrorCode PdRRLStep(PdDecon d, PdRRL *r, double lambda, PdRRLGradient grad, float *g, PetscBool want_obj, double *obj, double *change);
+PetscErrorCode PdRRLGetState(PdRRL *r, PdMethodState *st);
+PetscErrorCode PdRRLDestroy(PdRRL *r);
+/* max(y) over all ranks, 1 when the data are all zero. */
+PetscErrorCode PdDeconDataScale(PdDecon d, double *s);
+
 /* Number of floats in the local slab of a working volume (flat loops over the slab). */
 static inline ptrdiff_t PdDeconLocalCount(PdDecon d) { return d->lay->nzl * d->lay->ps; }
 

@@ -29,9 +29,10 @@
    on any number of ranks. A block larger than -decon_garl_block voxels is split the same way into
    z and y tiles with 6-voxel margins, which bounds the regulariser's workspace.
 
-   The objective KL + λ s R(p / s) is not reported for λ > 0 (NaN): R's value sums over whole
-   blocks, margins included, so it cannot be assembled from the tiles; with λ = 0 the monitor gets
-   the I-divergence.
+   The objective is KL(y ‖ H p + b) + λ s R(T p / s; σ) at the extrapolated point: each tile
+   contributes the part of R from the voxels it keeps (PdWCRRGradientRegion), so the value is that
+   of the whole box on any number of ranks. The iteration itself is rrl.c's, shared with
+   rl_smoothtv.
 
    Cost per iteration: one PdRLCorrection (2 forward + 2 inverse FFTs, one ratio pass), one halo
    exchange of 6 planes each way, one regulariser gradient on the box (29 592 multiply-adds per
@@ -60,13 +61,10 @@ typedef struct {
   PetscBool own_model;                     /* loaded from -decon_garl_model */
   char      model_path[PETSC_MAX_PATH_LEN]; /* "" = set by PdDeconGARLSetModel */
   double    lambda, sigma;
-  PetscBool accel;
   PetscInt  block;
   /* state of the current solve */
-  float    *g;     /* ∇R(T p / s) on the box, 0 elsewhere */
-  float    *xprev; /* with acceleration: x_{k-1} */
-  double    scale; /* s = max(y) */
-  double    t;     /* Nesterov sequence */
+  float    *g;   /* ∇R(T p / s) on the box, 0 elsewhere */
+  PdRRL     rrl; /* the iteration (rrl.c): extrapolation, data scale s = max(y) */
   GARLWork  work;
 } GARLCtx;
 
@@ -125,8 +123,9 @@ static void ChooseTiles(ptrdiff_t z0, ptrdiff_t nzl, ptrdiff_t nz, ptrdiff_t m1,
   }
 }
 
-/* g (lay's strides) = ∇R(u / s) on lay's slab; see PdGARLGradient. */
-static PetscErrorCode SlabGradient(PdWCRR m, double sigma, const PdLayout *lay, const float *u, double scale, PetscInt maxblock, GARLWork *w, float *g)
+/* g (lay's strides) = ∇R(u / s) on lay's slab; see PdGARLGradient. value (may be NULL): this
+   rank's part of R(u / s), from the voxels it keeps (collective sum by the caller). */
+static PetscErrorCode SlabGradient(PdWCRR m, double sigma, const PdLayout *lay, const float *u, double scale, PetscInt maxblock, GARLWork *w, float *g, double *value)
 {
   const ptrdiff_t R = GARL_RADIUS, nz = lay->n[0], m1 = lay->n[1], m2 = lay->n[2], plane = m1 * m2;
   const ptrdiff_t z0 = lay->z0, nzl = lay->nzl, e0 = z0 - R; /* ext plane j is global plane e0 + j */
@@ -137,6 +136,7 @@ static PetscErrorCode SlabGradient(PdWCRR m, double sigma, const PdLayout *lay, 
   PetscFunctionBegin;
   PetscCheck(scale > 0 && isfinite(scale), lay->comm, PETSC_ERR_ARG_OUTOFRANGE, "regulariser input scale must be positive and finite (got %g)", scale);
   PetscCall(Reserve(&w->ext, &w->next, (size_t)PetscMax(1, next)));
+  if (value) *value = 0;
   PetscCall(PdHaloExchange(lay, u, (int)R, PD_HALO_ZERO, w->ext)); /* collective: every rank */
   if (nzl == 0) PetscFunctionReturn(0);
   {
@@ -159,7 +159,12 @@ static PetscErrorCode SlabGradient(PdWCRR m, double sigma, const PdLayout *lay, 
         for (ptrdiff_t z = 0; z < bz; z++) PetscCall(PetscArraycpy(w->tin + z * by * m2, w->ext + (zb0 - e0 + z) * plane + yb0 * m2, by * m2));
         in = w->tin;
       }
-      PetscCall(PdWCRRGradient(m, sigma, bn, in, w->tout, NULL));
+      {
+        const ptrdiff_t lo[3] = {z0 + a - zb0, ya - yb0, 0}, hi[3] = {z0 + b - zb0, yb - yb0, m2};
+        double          part;
+        PetscCall(PdWCRRGradientRegion(m, sigma, bn, in, w->tout, lo, hi, value ? &part : NULL));
+        if (value) *value += part;
+      }
       /* keep the planes and rows whose receptive field lies inside the block */
       for (ptrdiff_t z = z0 + a; z < z0 + b; z++)
         for (ptrdiff_t y = ya; y < yb; y++) PetscCall(PetscArraycpy(g + (z - z0) * lay->ps + y * lay->rs, w->tout + ((z - zb0) * by + (y - yb0)) * m2, m2));
@@ -174,7 +179,7 @@ PetscErrorCode PdGARLGradient(PdWCRR m, double sigma, const PdLayout *lay, const
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&w, sizeof(w)));
-  PetscCall(SlabGradient(m, sigma, lay, u, scale, maxblock, &w, g));
+  PetscCall(SlabGradient(m, sigma, lay, u, scale, maxblock, &w, g, NULL));
   PetscCall(WorkFree(&w));
   PetscFunctionReturn(0);
 }
@@ -192,7 +197,7 @@ static PetscErrorCode GARLCreate(PdDecon d)
   PetscCall(PetscNew(&c));
   c->lambda = 0.5;
   c->sigma  = 5.0;
-  c->accel  = PETSC_TRUE;
+  c->rrl.accel = PETSC_TRUE;
   c->block  = GARL_DEFAULT_BLOCK;
   d->mctx   = c;
   PetscFunctionReturn(0);
@@ -248,7 +253,7 @@ PetscErrorCode PdDeconGARLSetAcceleration(PdDecon d, PetscBool accel)
 
   PetscFunctionBegin;
   PetscCheck(c, d->comm, PD_ERR_INPUT, "method %s has no GARL acceleration switch (garl has)", d->ops->name);
-  c->accel = accel;
+  c->rrl.accel = accel;
   PetscFunctionReturn(0);
 }
 
@@ -288,7 +293,7 @@ static PetscErrorCode GARLSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
   v = c->sigma;
   PetscCall(PetscOptionsReal("-decon_garl_sigma", "Noise level sigma of the regulariser, in units of 1/255 of the data range", "PdDeconGARLSetSigma", v, &v, &set));
   if (set) PetscCall(PdDeconGARLSetSigma(d, v));
-  b = c->accel;
+  b = c->rrl.accel;
   PetscCall(PetscOptionsBool("-decon_garl_accel", "Nesterov extrapolation (as pyxudeconv)", "PdDeconGARLSetAcceleration", b, &b, &set));
   if (set) PetscCall(PdDeconGARLSetAcceleration(d, b));
   n = c->block;
@@ -300,45 +305,31 @@ static PetscErrorCode GARLSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
 static PetscErrorCode GARLSetUp(PdDecon d)
 {
   GARLCtx        *c   = (GARLCtx *)d->mctx;
-  const ptrdiff_t cnt = PdDeconLocalCount(d), ny = d->dlay->nzl * d->m[1] * d->m[2];
-  double          mx  = 0;
+  const ptrdiff_t cnt = PdDeconLocalCount(d);
 
   PetscFunctionBegin;
   PetscCheck(c->model, d->comm, PD_ERR_INPUT, "garl: no regulariser model: give -decon_garl_model FILE (a model written by pdecon train)");
   if (!c->g) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->g)); /* zero outside the box for good */
-  for (ptrdiff_t i = 0; i < ny; i++) mx = PetscMax(mx, (double)d->y[i]);
-  PetscCall(PdAllreduceMax(d->comm, &mx, 1));
-  c->scale = mx > 0 ? mx : 1.0;
-  if (d->restarting) { /* x, x_{k-1} and t came from the checkpoint */
-    PetscCall(PetscArraycpy(d->work, d->x, cnt));
-    PetscFunctionReturn(0);
-  }
-  c->t = 1.0;
-  {
-    const float lb = (float)(1e-6 * c->scale);
-    for (ptrdiff_t i = 0; i < cnt; i++) d->x[i] = d->w[i] > 0 ? PetscMax(d->x[i], lb) : 0.0f;
-  }
-  if (c->accel) {
-    if (!c->xprev) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->xprev));
-    PetscCall(PetscArraycpy(c->xprev, d->x, cnt));
-  }
-  PetscCall(PetscArraycpy(d->work, d->x, cnt));
+  PetscCall(PdRRLSetUp(d, &c->rrl));
   PetscFunctionReturn(0);
 }
 
 /* Checkpoint state: the extrapolation (x_{k-1} and the Nesterov sequence). */
 static PetscErrorCode GARLGetState(PdDecon d, PdMethodState *st)
 {
+  return PdRRLGetState(&((GARLCtx *)d->mctx)->rrl, st);
+}
+
+/* Φ(p) = s R(T p / s; σ), ∇Φ = Tᵀ ∇R(T p / s; σ) (rrl.c's gradient callback) */
+static PetscErrorCode GARLGradient(PdDecon d, const float *p, float *g, double *value)
+{
   GARLCtx *c = (GARLCtx *)d->mctx;
 
   PetscFunctionBegin;
-  st->nscal       = 1;
-  st->scal[0]     = &c->t;
-  st->scalname[0] = "t";
-  if (c->xprev) {
-    st->nvol       = 1;
-    st->vol[0]     = c->xprev;
-    st->volname[0] = "xprev";
+  PetscCall(SlabGradient(c->model, c->sigma, d->blay, p, c->rrl.scale, c->block, &c->work, g, value));
+  if (value) {
+    PetscCall(PdAllreduceSum(d->comm, value, 1));
+    *value *= c->rrl.scale;
   }
   PetscFunctionReturn(0);
 }
@@ -346,61 +337,9 @@ static PetscErrorCode GARLGetState(PdDecon d, PdMethodState *st)
 static PetscErrorCode GARLStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
 {
   GARLCtx *c = (GARLCtx *)d->mctx;
-  float *restrict       x = d->x, *restrict work = d->work, *restrict xp = c->xprev;
-  const float *restrict w = d->w, *restrict g = c->g;
-  const ptrdiff_t       cnt = PdDeconLocalCount(d);
-  const float           lam = (float)c->lambda, lb = (float)(1e-6 * c->scale);
-  double                kl = NAN, s0 = 0, s1 = 0;
 
   PetscFunctionBegin;
-  if (c->accel && !xp) {
-    /* switched on after set-up: start the extrapolation afresh from x */
-    PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->xprev));
-    xp = c->xprev;
-    PetscCall(PetscArraycpy(xp, x, cnt));
-    c->t = 1.0;
-  }
-  if (c->accel) {
-    /* p = max(x + a (x - x_prev), lb) into x and the FFT buffer; x_prev <- x */
-    const double tn = 0.5 * (1.0 + sqrt(1.0 + 4.0 * c->t * c->t));
-    const float  a  = (float)((c->t - 1.0) / tn);
-    c->t            = tn;
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp simd
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float p = x[i] + a * (x[i] - xp[i]);
-      p       = w[i] > 0 ? (p > lb ? p : lb) : 0.0f;
-      xp[i]   = x[i];
-      x[i]    = p;
-      work[i] = p;
-    }
-    PetscCall(PetscLogFlops(4.0 * cnt));
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  }
-  PetscCall(PdRLCorrection(d, want_obj, &kl));
-  /* ∇R(T p / s) on the box (x holds p); with λ = 0 the term vanishes and is not evaluated */
-  if (c->lambda > 0) PetscCall(SlabGradient(c->model, c->sigma, d->blay, x, c->scale, c->block, &c->work, c->g));
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  {
-    /* the change is measured from x_k: x_prev with extrapolation, x itself without */
-    const float *restrict xk = c->accel ? xp : x;
-#pragma omp simd reduction(+ : s0, s1)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float xn = x[i] * (work[i] - lam * g[i]) * w[i];
-      xn       = w[i] > 0 ? (xn > lb ? xn : lb) : 0.0f;
-      float dx = xn - xk[i];
-      s0 += (double)dx * dx;
-      s1 += (double)xk[i] * xk[i];
-      x[i]    = xn;
-      work[i] = xn;
-    }
-  }
-  PetscCall(PetscLogFlops(9.0 * cnt));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  double s[2] = {s0, s1};
-  PetscCall(PdAllreduceSum(d->comm, s, 2));
-  *change = s[1] > 0 ? PetscSqrtReal(s[0] / s[1]) : 0.0;
-  if (obj) *obj = want_obj && c->lambda == 0 ? kl : NAN;
+  PetscCall(PdRRLStep(d, &c->rrl, c->lambda, GARLGradient, c->g, want_obj, obj, change));
   PetscFunctionReturn(0);
 }
 
@@ -410,7 +349,7 @@ static PetscErrorCode GARLView(PdDecon d, PetscViewer v)
 
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIPrintf(v, "GARL (pyxudeconv): lambda %g, sigma %g (/255 of the data range), iterate floor 1e-6 x max(y), Nesterov extrapolation %s\n", c->lambda, c->sigma,
-                                   c->accel ? "on" : "off"));
+                                   c->rrl.accel ? "on" : "off"));
   if (c->model) {
     PetscInt ch[3];
     double   mu, beta, gam, L;
@@ -430,7 +369,7 @@ static PetscErrorCode GARLDestroy(PdDecon d)
   if (!c) PetscFunctionReturn(0);
   PetscCall(DropModel(c));
   PetscCall(PdVolumeFree(&c->g));
-  PetscCall(PdVolumeFree(&c->xprev));
+  PetscCall(PdRRLDestroy(&c->rrl));
   PetscCall(WorkFree(&c->work));
   PetscCall(PetscFree(d->mctx));
   PetscFunctionReturn(0);

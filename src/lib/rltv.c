@@ -40,7 +40,8 @@
    Cost per iteration: one PdRLCorrection (2 forward + 2 inverse FFTs, one ratio pass), one
    streaming TV-gradient pass over the box (one ghost plane each way) and one fused update pass.
    Working-size volumes per rank: x, w, the FFT buffer, the TV gradient: 4 for rltv and for
-   rl_smoothtv without acceleration, 5 with it (+ x_{k-1}); plus the OTF and the data. */
+   rl_smoothtv without acceleration, 5 with it (+ x_{k-1}); plus the OTF and the data.
+   rl_smoothtv's iteration is rrl.c's, shared with garl. */
 #include "decon_impl.h"
 #include <pdecon/rltv.h>
 #include <pdecon/tv.h>
@@ -51,13 +52,11 @@ typedef enum { RLTV_DEY, RLTV_SMOOTH } RLTVKind;
 typedef struct {
   RLTVKind  kind;
   double    lambda, eps, delta;
-  PetscBool accel, use_aspect;
+  PetscBool use_aspect;
   double    aspect[3];
   /* state of the current solve */
-  float    *g;     /* ∇TV_ε on the box, 0 elsewhere */
-  float    *xprev; /* rl_smoothtv with acceleration: x_{k-1} */
-  double    scale; /* s = max(y) (1 when the data are all zero) */
-  double    t;     /* Nesterov sequence */
+  float    *g;   /* ∇TV_ε on the box, 0 elsewhere */
+  PdRRL     rrl; /* rl_smoothtv's iteration (rrl.c); rltv uses its data scale s = max(y) only */
 } RLTVCtx;
 
 extern const PdMethodOps PdMethod_RLTV, PdMethod_RLSmoothTV;
@@ -77,7 +76,7 @@ static PetscErrorCode CtxCreate(PdDecon d, RLTVKind kind)
   c->lambda    = kind == RLTV_DEY ? 0.002 : 0.1;
   c->eps       = 1e-6;
   c->delta     = 0.1;
-  c->accel     = PETSC_TRUE;
+  c->rrl.accel = PETSC_TRUE;
   c->aspect[0] = c->aspect[1] = c->aspect[2] = 1.0;
   d->mctx      = c;
   PetscFunctionReturn(0);
@@ -125,7 +124,7 @@ PetscErrorCode PdDeconRLTVSetAcceleration(PdDecon d, PetscBool accel)
 
   PetscFunctionBegin;
   PetscCheck(c && c->kind == RLTV_SMOOTH, d->comm, PD_ERR_INPUT, "method %s has no acceleration switch (rl_smoothtv has)", d->ops->name);
-  c->accel = accel;
+  c->rrl.accel = accel;
   PetscFunctionReturn(0);
 }
 
@@ -177,7 +176,7 @@ static PetscErrorCode RLTVSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
     PetscCall(PetscOptionsReal("-decon_rltv_delta", "Denominator floor: H^T1 + lambda grad TV is clipped at delta H^T1", "PdDeconRLTVSetDelta", v, &v, &set));
     if (set) PetscCall(PdDeconRLTVSetDelta(d, v));
   } else {
-    PetscBool b = c->accel;
+    PetscBool b = c->rrl.accel;
     PetscCall(PetscOptionsBool("-decon_rl_smoothtv_accel", "Nesterov extrapolation (as pyxudeconv)", "PdDeconRLTVSetAcceleration", b, &b, &set));
     if (set) PetscCall(PdDeconRLTVSetAcceleration(d, b));
   }
@@ -191,46 +190,22 @@ static PetscErrorCode RLTVSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
 static PetscErrorCode RLTVSetUp(PdDecon d)
 {
   RLTVCtx        *c   = (RLTVCtx *)d->mctx;
-  const ptrdiff_t cnt = PdDeconLocalCount(d), ny = d->dlay->nzl * d->m[1] * d->m[2];
-  double          mx  = 0;
+  const ptrdiff_t cnt = PdDeconLocalCount(d);
 
   PetscFunctionBegin;
   if (!c->g) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->g)); /* zero outside the box for good */
-  for (ptrdiff_t i = 0; i < ny; i++) mx = PetscMax(mx, (double)d->y[i]);
-  PetscCall(PdAllreduceMax(d->comm, &mx, 1));
-  c->scale = mx > 0 ? mx : 1.0;
-  if (d->restarting) { /* x, x_{k-1} and t came from the checkpoint */
+  if (c->kind == RLTV_SMOOTH) PetscCall(PdRRLSetUp(d, &c->rrl));
+  else {
+    PetscCall(PdDeconDataScale(d, &c->rrl.scale));
     PetscCall(PetscArraycpy(d->work, d->x, cnt));
-    PetscFunctionReturn(0);
   }
-  c->t = 1.0;
-  if (c->kind == RLTV_SMOOTH) {
-    const float lb = (float)(1e-6 * c->scale);
-    for (ptrdiff_t i = 0; i < cnt; i++) d->x[i] = d->w[i] > 0 ? PetscMax(d->x[i], lb) : 0.0f;
-    if (c->accel) {
-      if (!c->xprev) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->xprev));
-      PetscCall(PetscArraycpy(c->xprev, d->x, cnt));
-    }
-  }
-  PetscCall(PetscArraycpy(d->work, d->x, cnt));
   PetscFunctionReturn(0);
 }
 
 /* Checkpoint state: rl_smoothtv's extrapolation (x_{k-1} and the Nesterov sequence). */
 static PetscErrorCode RLTVGetState(PdDecon d, PdMethodState *st)
 {
-  RLTVCtx *c = (RLTVCtx *)d->mctx;
-
-  PetscFunctionBegin;
-  st->nscal       = 1;
-  st->scal[0]     = &c->t;
-  st->scalname[0] = "t";
-  if (c->xprev) {
-    st->nvol       = 1;
-    st->vol[0]     = c->xprev;
-    st->volname[0] = "xprev";
-  }
-  PetscFunctionReturn(0);
+  return PdRRLGetState(&((RLTVCtx *)d->mctx)->rrl, st);
 }
 
 static PetscErrorCode DeyStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
@@ -245,7 +220,7 @@ static PetscErrorCode DeyStep(PdDecon d, PetscBool want_obj, double *obj, double
   PetscFunctionBegin;
   PetscCall(PdRLCorrection(d, want_obj, &kl));
   /* ∇TV = -div(∇x/|∇x|): the gradient call also returns TV's value for the objective */
-  PetscCall(PdTVGradient(d->blay, Spacing(c, sp), c->eps * c->scale * c->scale, x, c->g, want_obj ? &tv : NULL));
+  PetscCall(PdTVGradient(d->blay, Spacing(c, sp), c->eps * c->rrl.scale * c->rrl.scale, x, c->g, want_obj ? &tv : NULL));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp simd reduction(+ : s0, s1)
   for (ptrdiff_t i = 0; i < cnt; i++) {
@@ -267,63 +242,23 @@ static PetscErrorCode DeyStep(PdDecon d, PetscBool want_obj, double *obj, double
   PetscFunctionReturn(0);
 }
 
+/* Φ = TV_ε with ε s² (rrl.c's gradient callback) */
+static PetscErrorCode SmoothTVGradient(PdDecon d, const float *p, float *g, double *value)
+{
+  RLTVCtx *c = (RLTVCtx *)d->mctx;
+  double   sp[3];
+
+  PetscFunctionBegin;
+  PetscCall(PdTVGradient(d->blay, Spacing(c, sp), c->eps * c->rrl.scale * c->rrl.scale, p, g, value));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode SmoothStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
 {
   RLTVCtx *c = (RLTVCtx *)d->mctx;
-  float *restrict       x = d->x, *restrict work = d->work, *restrict xp = c->xprev;
-  const float *restrict w = d->w, *restrict g = c->g;
-  const ptrdiff_t       cnt = PdDeconLocalCount(d);
-  const float           lam = (float)c->lambda, lb = (float)(1e-6 * c->scale);
-  double                sp[3], kl = NAN, tv = 0, s0 = 0, s1 = 0;
 
   PetscFunctionBegin;
-  if (c->accel && !xp) {
-    /* switched on after set-up: start the extrapolation afresh from x */
-    PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->xprev));
-    xp = c->xprev;
-    PetscCall(PetscArraycpy(xp, x, cnt));
-    c->t = 1.0;
-  }
-  if (c->accel) {
-    /* p = max(x + a (x - x_prev), lb) into x and the FFT buffer; x_prev <- x */
-    const double tn = 0.5 * (1.0 + sqrt(1.0 + 4.0 * c->t * c->t));
-    const float  a  = (float)((c->t - 1.0) / tn);
-    c->t            = tn;
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp simd
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float p = x[i] + a * (x[i] - xp[i]);
-      p       = w[i] > 0 ? (p > lb ? p : lb) : 0.0f;
-      xp[i]   = x[i];
-      x[i]    = p;
-      work[i] = p;
-    }
-    PetscCall(PetscLogFlops(4.0 * cnt));
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  }
-  PetscCall(PdRLCorrection(d, want_obj, &kl));
-  PetscCall(PdTVGradient(d->blay, Spacing(c, sp), c->eps * c->scale * c->scale, x, c->g, want_obj ? &tv : NULL));
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  {
-    /* the change is measured from x_k: x_prev with extrapolation, x itself without */
-    const float *restrict xk = c->accel ? xp : x;
-#pragma omp simd reduction(+ : s0, s1)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float xn = x[i] * (work[i] - lam * g[i]) * w[i];
-      xn       = w[i] > 0 ? (xn > lb ? xn : lb) : 0.0f;
-      float dx = xn - xk[i];
-      s0 += (double)dx * dx;
-      s1 += (double)xk[i] * xk[i];
-      x[i]    = xn;
-      work[i] = xn;
-    }
-  }
-  PetscCall(PetscLogFlops(9.0 * cnt));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  double s[2] = {s0, s1};
-  PetscCall(PdAllreduceSum(d->comm, s, 2));
-  *change = s[1] > 0 ? PetscSqrtReal(s[0] / s[1]) : 0.0;
-  if (obj) *obj = want_obj ? kl + c->lambda * tv : NAN;
+  PetscCall(PdRRLStep(d, &c->rrl, c->lambda, SmoothTVGradient, c->g, want_obj, obj, change));
   PetscFunctionReturn(0);
 }
 
@@ -336,7 +271,7 @@ static PetscErrorCode RLTVView(PdDecon d, PetscViewer v)
     PetscCall(PetscViewerASCIIPrintf(v, "RL-TV (Dey et al. 2006): lambda %g, TV smoothing eps %g (x max(y)^2), denominator floor delta %g x H^T1\n", c->lambda, c->eps, c->delta));
   else
     PetscCall(PetscViewerASCIIPrintf(v, "smoothed-TV RL (pyxudeconv RLTV): lambda %g, TV smoothing eps %g (x max(y)^2), iterate floor 1e-6 x max(y), Nesterov extrapolation %s\n", c->lambda, c->eps,
-                                     c->accel ? "on" : "off"));
+                                     c->rrl.accel ? "on" : "off"));
   if (c->use_aspect) PetscCall(PetscViewerASCIIPrintf(v, "TV differences weighted by the voxel aspect z,y,x = %g,%g,%g\n", c->aspect[0], c->aspect[1], c->aspect[2]));
   else PetscCall(PetscViewerASCIIPrintf(v, "TV differences with unit spacing (no voxel weighting)\n"));
   PetscFunctionReturn(0);
@@ -349,7 +284,7 @@ static PetscErrorCode RLTVDestroy(PdDecon d)
   PetscFunctionBegin;
   if (!c) PetscFunctionReturn(0);
   PetscCall(PdVolumeFree(&c->g));
-  PetscCall(PdVolumeFree(&c->xprev));
+  PetscCall(PdRRLDestroy(&c->rrl));
   PetscCall(PetscFree(d->mctx));
   PetscFunctionReturn(0);
 }

@@ -684,9 +684,15 @@ PetscErrorCode PdWCRRApplyTranspose(PdWCRR m, const ptrdiff_t n[3], const float 
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, double *value)
+{
+  const ptrdiff_t lo[3] = {0, 0, 0};
+  return PdWCRRGradientRegion(m, sigma, n, u, g, lo, n, value);
+}
+
 /* ∇R as in garl.md B.4. Volume buffers: c1 + 2 c2 (h1, reused for the first adjoint; h2; the
    back-propagated g2), 20 for 4, 8, 64, besides u and g; the c3 channels exist only per chunk. */
-PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, double *value)
+PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, const ptrdiff_t lo[3], const ptrdiff_t hi[3], double *value)
 {
   const PetscInt c1 = m->c[0], c2 = m->c[1], c3 = m->c[2], cm = PetscMax(c1, c2);
   Geom           G;
@@ -721,12 +727,14 @@ PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], cons
       const float a = (float)al[c], ia = (float)(1 / al[c]);
       float      *zc = z + c * P;
       double      s  = 0;
-      if (value) /* float partial sums of 1024 values keep the loop vectorised */
-        for (ptrdiff_t i0 = 0; i0 < P; i0 += 1024) {
-          const ptrdiff_t i1 = PetscMin(P, i0 + 1024);
+      if (value) /* rows of the region; float partial sums per row keep the loop vectorised */
+        for (ptrdiff_t r = r0; r < r1; r++) {
+          const ptrdiff_t rz = r / G.ny, ry = r % G.ny;
+          const float    *zr = zc + (r - r0) * G.nx;
           float           sf = 0;
+          if (rz < lo[0] || rz >= hi[0] || ry < lo[1] || ry >= hi[1]) continue;
 #pragma omp simd reduction(+ : sf)
-          for (ptrdiff_t i = i0; i < i1; i++) sf += PsiF(pf, a * zc[i]);
+          for (ptrdiff_t x = lo[2]; x < hi[2]; x++) sf += PsiF(pf, a * zr[x]);
           s += sf;
         }
 #pragma omp simd

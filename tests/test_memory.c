@@ -1,9 +1,11 @@
 /* Memory planner: the per-rank estimate made before allocation is within 15 % of the measured
-   peak resident memory of a run, for RL and its accelerated form; a limit that is too small is
-   refused with the number of ranks that would fit. */
+   peak resident memory of a run, for RL, its accelerated form and GARL (whose learned regulariser
+   needs a workspace of its own); a limit that is too small is refused with the number of ranks
+   that would fit. */
 /* ranks: 1 2 */
 #include "testutil.h"
 #include <pdecon/decon.h>
+#include <pdecon/garl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,6 +16,8 @@ static double PeakNow(void)
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss * 1024.0;
 }
+
+static PdWCRR Model; /* garl's regulariser: 1-4-8-16 channels */
 
 static PetscErrorCode Case(const char *method, double limit_mib, PetscErrorCode *err, double *est, double *peak)
 {
@@ -30,6 +34,7 @@ static PetscErrorCode Case(const char *method, double limit_mib, PetscErrorCode 
   PetscCall(PetscOptionsSetValue(NULL, "-memory_limit", lim));
   PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconSetMethod(d, method));
+  if (!strcmp(method, "garl")) PetscCall(PdDeconGARLSetModel(d, Model));
   PetscCall(PdDeconSetImageSize(d, m, "memory-test"));
   PetscCall(PdDeconSetPSF(d, pn, psf, "box PSF"));
   PetscCall(PdDeconSetBackground(d, 1.0));
@@ -53,19 +58,22 @@ int main(int argc, char **argv)
 {
   PetscErrorCode err;
   double         est = 0, peak = 0;
-  const char    *methods[] = {"rl", "rl_biggs"};
+  const char    *methods[] = {"rl", "rl_biggs", "garl"};
+  const PetscInt ch[3]      = {4, 8, 16};
 
   PetscCall(PdTestInitialize(&argc, &argv));
+  PetscCall(PdWCRRCreate(PETSC_COMM_WORLD, ch, 1, &Model));
   /* a limit far too small: refused before allocating, naming the ranks that would fit */
   PetscCall(Case("rl", 60, &err, &est, &peak));
   PD_EXPECT(err == PD_ERR_INPUT, "a 60 MiB limit was not refused (error %d)", (int)err);
   /* Each method in a fresh order of growth: the peak of the process only grows, so the larger
      method comes second. */
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     PetscCall(Case(methods[i], 0, &err, &est, &peak));
     PD_EXPECT(!err, "%s: set-up failed (%d)", methods[i], (int)err);
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: estimate %.1f MiB, measured peak %.1f MiB (%.1f %%)\n", methods[i], est / 1048576.0, peak / 1048576.0, 100.0 * (est - peak) / peak));
     PD_EXPECT(fabs(est - peak) <= 0.15 * peak, "%s: estimate %.1f MiB vs measured peak %.1f MiB", methods[i], est / 1048576.0, peak / 1048576.0);
   }
+  PetscCall(PdWCRRDestroy(&Model));
   return PdTestFinalize("memory");
 }

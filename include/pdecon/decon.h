@@ -82,7 +82,7 @@ const char *PdDeconMethodName(int i, PetscBool *direct);
 /* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
 typedef struct {
   PetscInt nvol;                                   /* working volumes of the method */
-  double   volumes, otf, fft, data, psf, baseline; /* parts, bytes on this rank */
+  double   volumes, otf, fft, data, psf, method, baseline; /* parts, bytes on this rank (method: its own workspace) */
   double   total;                                  /* max over ranks */
   double   distributed, fixed;                     /* total = fixed + distributed / ranks */
 } PdMemoryEstimate;

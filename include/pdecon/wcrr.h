@@ -65,6 +65,8 @@ PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], cons
    sum over (W u)_c[n]): the part of a larger volume's R that a block computes exactly when its
    margins around the region are at least 3 voxels (W's radius). */
 PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, const ptrdiff_t lo[3], const ptrdiff_t hi[3], double *value);
+/* Bytes of workspace PdWCRRGradient allocates for a volume of size n (the memory planner). */
+PetscErrorCode PdWCRRGradientBytes(PdWCRR m, const ptrdiff_t n[3], double *bytes);
 /* hv = ∇²R(x; σ) v. */
 PetscErrorCode PdWCRRHessianVector(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *x, const float *v, float *hv);
 /* gtheta += weight · ∂/∂θ ⟨u, ∇R(x; θ, σ)⟩ (u and x fixed), through W's weights (with the

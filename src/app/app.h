@@ -14,6 +14,9 @@ PetscErrorCode CmdTrain(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
 
+/* pdecon bench -bench_train (bench_train.c). */
+PetscErrorCode AppBenchTrain(MPI_Comm comm, PetscInt reps, PetscBool serial);
+
 /* Exit status a command asks for besides success and errors (PD_EXIT_STOPPED). */
 extern int AppExitStatus;
 

@@ -2,7 +2,8 @@
    + 2 inverse transforms of the working size), measured side by side in the same run, plus the
    peak memory per rank and, on more than one rank, the same operation on a single rank in the
    same process for the parallel speed-up. Sizes are working sizes (periodic boundary).
-   -bench_scaling strong|weak: the scaling benchmark instead (see BenchScaling below). */
+   -bench_scaling strong|weak: the scaling benchmark instead (see BenchScaling below);
+   -bench_train: the training benchmark (bench_train.c). */
 #include "app.h"
 #include <pdecon/decon.h>
 #include <pdecon/io.h>
@@ -549,7 +550,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
   PetscInt    reps = 5;
-  PetscBool   serial = PETSC_TRUE;
+  PetscBool   serial = PETSC_TRUE, train = PETSC_FALSE;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -562,6 +563,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks", "", scaling, scaling, sizeof(scaling), NULL));
   PetscCall(PetscOptionsString("-bench_csv", "Scaling benchmark: CSV table (default pdecon-scaling-<mode>.csv)", "", csv, csv, sizeof(csv), NULL));
   PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
+  PetscCall(PetscOptionsBool("-bench_train", "Training benchmark instead: one batch gradient of pdecon train (-train_* options) on all ranks and on one", "", train, &train, NULL));
   PetscCall(PetscOptionsString("-bench_dir", "Scaling benchmark: directory for the temporary HDF5 file of the I/O timing", "", dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
   {
@@ -570,9 +572,13 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     PetscCall(PdDeconSetFromOptions(tmp));
     PetscCall(PdDeconDestroy(&tmp));
   }
+  PetscCheck(reps >= 1, comm, PD_ERR_INPUT, "-bench_reps must be at least 1");
+  if (train) {
+    PetscCall(AppBenchTrain(comm, reps, serial)); /* reads the -train_* options first */
+    PetscFunctionReturn(0);
+  }
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
-  PetscCheck(reps >= 1, comm, PD_ERR_INPUT, "-bench_reps must be at least 1");
   PetscCall(ParseSizes(sizes_s, sizes, &nsizes));
   if (scaling[0]) {
     PetscCheck(nsizes >= 1, comm, PD_ERR_INPUT, "-bench_sizes: no size given");

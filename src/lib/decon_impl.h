@@ -36,6 +36,9 @@ typedef struct {
   PetscErrorCode (*destroy)(PdDecon);
   /* state to checkpoint beyond x (after setup); NULL: x is the whole state */
   PetscErrorCode (*getstate)(PdDecon, PdMethodState *);
+  /* bytes per rank the method needs besides its working volumes, for a working size n and this
+     rank's planes [z0, z0 + nzl) (the memory planner; NULL: none) */
+  PetscErrorCode (*workspace)(PdDecon, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes);
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */

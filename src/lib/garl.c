@@ -361,6 +361,29 @@ static PetscErrorCode GARLView(PdDecon d, PetscViewer v)
   PetscFunctionReturn(0);
 }
 
+/* The memory planner's share: the scaled box slab with its ghost planes, one tile in and out and
+   the regulariser's workspace for the largest tile (ChooseTiles' choice for these planes). */
+static PetscErrorCode GARLWorkspace(PdDecon d, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes)
+{
+  GARLCtx        *c   = (GARLCtx *)d->mctx;
+  const ptrdiff_t R   = GARL_RADIUS, m0 = d->m[0], m1 = d->m[1], m2 = d->m[2];
+  const ptrdiff_t bnz = PetscMax(0, PetscMin(z0 + nzl, m0) - z0);
+  ptrdiff_t       cz, cy, tn[3];
+  double          wb;
+
+  PetscFunctionBegin;
+  (void)n;
+  *bytes = 0;
+  if (!c->model || bnz == 0) PetscFunctionReturn(0);
+  ChooseTiles(z0, bnz, m0, m1, m2, c->block, &cz, &cy);
+  tn[0] = PetscMin(m0, cz + 2 * R);
+  tn[1] = cy < m1 ? PetscMin(m1, cy + 2 * R) : m1;
+  tn[2] = m2;
+  PetscCall(PdWCRRGradientBytes(c->model, tn, &wb));
+  *bytes = 4.0 * (double)((bnz + 2 * R) * m1 * m2 + 2 * tn[0] * tn[1] * tn[2]) + wb;
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode GARLDestroy(PdDecon d)
 {
   GARLCtx *c = (GARLCtx *)d->mctx;
@@ -376,4 +399,5 @@ static PetscErrorCode GARLDestroy(PdDecon d)
 }
 
 const PdMethodOps PdMethod_GARL = {.name = "garl", .description = "accelerated RL with a learned regulariser (pyxudeconv GARL)", .nvolumes = 6, .direct = PETSC_FALSE,
-                                   .create = GARLCreate, .setfromoptions = GARLSetFromOptions, .setup = GARLSetUp, .step = GARLStep, .view = GARLView, .destroy = GARLDestroy, .getstate = GARLGetState};
+                                   .create = GARLCreate, .setfromoptions = GARLSetFromOptions, .setup = GARLSetUp, .step = GARLStep, .view = GARLView, .destroy = GARLDestroy, .getstate = GARLGetState,
+                                   .workspace = GARLWorkspace};

@@ -4,7 +4,7 @@
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
    PdMethodOps.nvolumes), the OTF (one spectrum), the data on the image box, the FFT's spectrum
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
-   per thread, the PSF, and the
+   per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
    made). Available: -memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
@@ -70,16 +70,17 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]);
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]);
+  if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
      twice: hand it back before measuring. */
   (void)malloc_trim(0);
   e->baseline = ResidentNow();
-  e->total    = e->volumes + e->otf + e->fft + e->data + e->psf + e->baseline;
+  e->total    = e->volumes + e->otf + e->fft + e->data + e->psf + e->method + e->baseline;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->total, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   /* what scales with 1/ranks, to say how many ranks would fit */
   /* on more ranks than one the spectrum gets a buffer of its own: count it for the projection */
   e->distributed = (e->volumes + e->otf + spec + e->data) * size;
-  e->fixed       = e->psf + e->baseline;
+  e->fixed       = e->psf + e->method + e->baseline; /* bounded workspaces: taken as fixed */
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->distributed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->fixed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   PetscFunctionReturn(0);
@@ -106,8 +107,9 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + process %.1f; available %.1f MiB\n",
-                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.baseline / 1048576.0, avail / 1048576.0));
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
+                          avail / 1048576.0));
   if (avail > 0 && e.total > avail) {
     /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */
     double need = avail > e.fixed ? ceil(e.distributed / (avail - e.fixed)) : -1;

@@ -684,6 +684,17 @@ PetscErrorCode PdWCRRApplyTranspose(PdWCRR m, const ptrdiff_t n[3], const float 
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdWCRRGradientBytes(PdWCRR m, const ptrdiff_t n[3], double *bytes)
+{
+  const PetscInt  c1 = m->c[0], c2 = m->c[1], c3 = m->c[2], cm = PetscMax(c1, c2);
+  const ptrdiff_t nx = PetscMax(1, n[2]), B = PetscMin(PetscMax(1, m->chunk / nx), PetscMax(1, n[0] * n[1]));
+
+  PetscFunctionBegin;
+  /* PdWCRRGradientRegion's buffers: h1, h2, g2 and one chunk's columns and channel outputs */
+  *bytes = 4.0 * ((double)(c1 + 2 * c2) * (double)(n[0] * n[1] * n[2]) + (double)(cm * NTAP + c3) * (double)(B * nx));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, double *value)
 {
   const ptrdiff_t lo[3] = {0, 0, 0};

@@ -376,7 +376,7 @@ static PetscErrorCode GARLWorkspace(PdDecon d, const ptrdiff_t n[3], ptrdiff_t z
   *bytes = 0;
   if (!c->model || bnz == 0) PetscFunctionReturn(0);
   ChooseTiles(z0, bnz, m0, m1, m2, c->block, &cz, &cy);
-  tn[0] = PetscMin(m0, cz + 2 * R);
+  tn[0] = PetscMin(PetscMin(m0, z0 + bnz + R) - PetscMax(0, z0 - R), cz + 2 * R); /* the box edges need no margin */
   tn[1] = cy < m1 ? PetscMin(m1, cy + 2 * R) : m1;
   tn[2] = m2;
   PetscCall(PdWCRRGradientBytes(c->model, tn, &wb));

@@ -14,8 +14,10 @@ shift || true
 # Every unit test except: test_memory (it checks the process's measured peak memory against the
 # planner's estimate, which valgrind's own memory distorts), and the long solver tests, which
 # take minutes each under valgrind (test_blind, test_dl2, test_rltv, test_admm, test_rl_quality,
-# test_gibsonlanni); their building blocks (FFT convolution, RL, TV, I/O, PSFs) are covered by
-# the quick ones, and the ASan+UBSan run (tests/asan.sh) covers them all.
+# test_gibsonlanni, and the learned regulariser's test_wcrr, test_wcrr_train and test_garl, whose
+# convolutions take minutes under valgrind: test_wcrr alone 5.5 min, clean); their building
+# blocks (FFT convolution, RL, TV, I/O, PSFs) are covered by the quick ones, and the ASan+UBSan
+# run (tests/asan.sh) covers them all.
 quick=(test_layout test_fftconv test_halo test_rl test_checkpoint test_diffops_tv test_io_errors test_io_png
        test_io_roundtrip test_metrics test_phantom_noise test_psf test_threads)
 tests=("$@")

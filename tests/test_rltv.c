@@ -64,16 +64,10 @@ static PetscErrorCode SmallCases(void)
   float           y[7 * 12 * 10], h[125], *xa = NULL, *xb = NULL;
   unsigned long long seed = 11;
   int             rank;
-  double          hs = 0;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  for (int k = 0; k < 5; k++)
-    for (int j = 0; j < 5; j++)
-      for (int i = 0; i < 5; i++) h[(k * 5 + j) * 5 + i] = (float)exp(-0.5 * ((k - 2) * (k - 2) / 1.2 + (j - 2) * (j - 2) / 0.8 + (i - 2) * (i - 2) / 0.8));
-  for (int i = 0; i < 125; i++) hs += h[i];
-  for (int i = 0; i < 125; i++) h[i] = (float)(h[i] / hs);
-  for (ptrdiff_t i = 0; i < nm; i++) y[i] = (float)(b + 20.0 * PdTestUniform(&seed) * (PdTestUniform(&seed) < 0.3));
+  PdTestSmallProblem(nm, b, &seed, y, h);
 
   /* λ = 0 is plain RL */
   {

@@ -97,3 +97,14 @@ PetscErrorCode PdTestSolveGather(PdDecon d, const float *yall, float **xall)
   PetscCall(PdVolumeGather(lay, x, 0, xall));
   PetscFunctionReturn(0);
 }
+
+void PdTestSmallProblem(ptrdiff_t nm, double b, unsigned long long *seed, float *y, float h[125])
+{
+  double hs = 0;
+  for (int k = 0; k < 5; k++)
+    for (int j = 0; j < 5; j++)
+      for (int i = 0; i < 5; i++) h[(k * 5 + j) * 5 + i] = (float)exp(-0.5 * ((k - 2) * (k - 2) / 1.2 + (j - 2) * (j - 2) / 0.8 + (i - 2) * (i - 2) / 0.8));
+  for (int i = 0; i < 125; i++) hs += h[i];
+  for (int i = 0; i < 125; i++) h[i] = (float)(h[i] / hs);
+  for (ptrdiff_t i = 0; i < nm; i++) y[i] = (float)(b + 20.0 * PdTestUniform(seed) * (PdTestUniform(seed) < 0.3));
+}

@@ -21,6 +21,9 @@ extern int pd_test_failures;
 double PdTestRelDiff(const float *a, const float *b, size_t n);
 /* Deterministic uniform [0,1) numbers from a seed (rank independent). */
 double PdTestUniform(unsigned long long *state);
+/* A small problem for method tests: h a 5×5×5 anisotropic Gaussian PSF (sum 1), y (nm voxels)
+   background b plus sparse random bright voxels (30 % of them, up to b + 20). */
+void PdTestSmallProblem(ptrdiff_t nm, double b, unsigned long long *seed, float *y, float h[125]);
 /* A simulated acquisition for method tests: microtubule phantom (ntubes tubes, default phantom
    options otherwise) blurred by the solver's own operator (d set up), Poisson noise at snr_db
    with background bg, written into d's data. *truth (photon units, on the data layout; free with

@@ -434,6 +434,8 @@ PetscErrorCode PdWCRRTrainerTrain(PdWCRRTrainer t, PetscBool *stopped)
     double loss, gn = 0;
     PetscCall(PdWCRRTrainerBatchGradient(t, t->b, &loss, NULL));
     for (PetscInt i = 0; i < t->pl.n; i++) gn += t->grad[i] * t->grad[i];
+    /* the same numbers on every rank (summed): all stop together */
+    PetscCheck(isfinite(loss) && isfinite(gn), t->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at batch %" PetscInt_FMT " (loss %g, gradient norm %g): lower -train_lr_conv / -train_lr_potential, or restart from an earlier checkpoint", t->b + 1, loss, sqrt(gn));
     t->b++;
     AdamStep(t, theta);
     PetscCall(PdWCRRUpdate(t->model));

@@ -254,10 +254,20 @@ static PetscErrorCode PatchGradient(PdWCRRTrainer t, unsigned long long item, do
   }
   *loss += l * w;
   PetscCall(SolveAdjoint(t, sigma, n, xs, gl, u, &nev, &res));
-  /* ∂loss/∂θ = uᵀ ∂f/∂θ = -s uᵀ ∂_θ ∇R(x*; θ). The step s itself drops out: x* is the minimiser,
-     which does not depend on the step that finds it. */
+  /* ∂loss/∂θ = uᵀ ∂f/∂θ for f(x) = x - s[(x - y) + ∇R(x; θ)], s = 1/(1 + μ):
+       -s uᵀ ∂_θ ∇R(x*; θ)   through every parameter, and
+       -uᵀ G ds/dm = uᵀ G μ/(1 + μ)²   through the step (m = log μ), G = (x* - y) + ∇R(x*).
+     G vanishes at an exact minimiser; after the few FISTA steps of training it does not, and this
+     term (as in the original's differentiable application of f) keeps μ, and with it the step,
+     from drifting to where the truncated solver no longer moves. */
   PetscCall(PdWCRRGetPotential(t->model, &mu, NULL, NULL, NULL));
   PetscCall(PdWCRRParamGradient(t->model, sigma, n, xs, u, -1.0 / (1.0 + mu), t->grad));
+  {
+    double ug = 0;
+    PetscCall(PdWCRRGradient(t->model, sigma, n, xs, gl, NULL)); /* gl is free: ∇R(x*) */
+    for (ptrdiff_t i = 0; i < N; i++) ug += (double)u[i] * ((double)xs[i] - noisy[i] + gl[i]);
+    t->grad[t->pl.m] += ug * mu / ((1.0 + mu) * (1.0 + mu));
+  }
   stats[0] += its;
   stats[1] += nev;
   stats[2] += res;

@@ -47,6 +47,11 @@ struct _p_PdWCRR {
   float            *w[3]; /* weights used, [out][in][27]: layer 0 projected and divided by √L */
   double            mu, beta, gamma_e, L, omega[3];
   double           *dL;   /* ∂L/∂θ: weight entries (w0 raw), 0 elsewhere */
+  /* PdWCRRGradientRegion's channel maps, kept between calls: garl evaluates ∇R on a whole slab
+     every iteration, and allocating (and zero-filling) hundreds of MiB each time would cost a
+     pass over them */
+  float            *ws;
+  size_t            nws;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -564,6 +569,7 @@ PetscErrorCode PdWCRRDestroy(PdWCRR *model)
   if (!m) PetscFunctionReturn(0);
   for (int l = 0; l < 3; l++) PetscCall(PetscFree(m->w[l]));
   PetscCall(PetscFree2(m->theta, m->dL));
+  PetscCall(PdVolumeFree(&m->ws));
   PetscCall(PetscFree(*model));
   PetscFunctionReturn(0);
 }
@@ -721,9 +727,15 @@ PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3]
   PotToFloat(&p, &pf);
   PetscCall(PetscMalloc1(c3, &al));
   PetscCall(PdWCRRAlpha(m, sigma, al));
-  PetscCall(PdVolumeAlloc((size_t)(c1 * G.N), &h1));
-  PetscCall(PdVolumeAlloc((size_t)(c2 * G.N), &h2));
-  PetscCall(PdVolumeAlloc((size_t)(c2 * G.N), &g2));
+  if (m->nws < (size_t)((c1 + 2 * c2) * G.N)) {
+    PetscCall(PdVolumeFree(&m->ws));
+    m->nws = (size_t)((c1 + 2 * c2) * G.N);
+    PetscCall(PdVolumeAlloc(m->nws, &m->ws));
+  }
+  h1 = m->ws;
+  h2 = h1 + c1 * G.N;
+  g2 = h2 + c2 * G.N;
+  Zero(g2, (size_t)(c2 * G.N)); /* accumulated chunk by chunk */
   PetscCall(PetscMalloc2(cm * NTAP * G.B * G.nx, &col, c3 * G.B * G.nx, &z));
   PetscCall(Conv(&G, c1, 1, m->w[0], u, h1, col));
   PetscCall(Conv(&G, c2, c1, m->w[1], h1, h2, col));
@@ -760,9 +772,6 @@ PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3]
   PetscCall(ConvT(&G, c1, 1, m->w[0], h1, g, col));
   if (value) *value = R;
   PetscCall(PetscFree2(col, z));
-  PetscCall(PdVolumeFree(&g2));
-  PetscCall(PdVolumeFree(&h2));
-  PetscCall(PdVolumeFree(&h1));
   PetscCall(PetscFree(al));
   PetscCall(PetscLogEventEnd(PD_EV_WCRR, 0, 0, 0, 0));
   PetscFunctionReturn(0);

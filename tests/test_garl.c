@@ -119,10 +119,12 @@ typedef struct {
   PetscBool   periodic, noaccel;
 } Params;
 
-static PetscErrorCode Configure(PdDecon d, const Params *p)
+static PetscErrorCode Configure(PdDecon d, const void *ctx)
 {
+  const Params *p = (const Params *)ctx;
   PetscFunctionBegin;
   PetscCall(PdDeconSetMethod(d, p->method));
+  if (p->periodic) PetscCall(PdDeconSetBoundary(d, PD_BOUNDARY_PERIODIC));
   if (!strcmp(p->method, "garl")) {
     PetscCall(PdDeconGARLSetModel(d, Model));
     PetscCall(PdDeconGARLSetLambda(d, p->lambda));
@@ -131,25 +133,6 @@ static PetscErrorCode Configure(PdDecon d, const Params *p)
     PetscCall(PdDeconRLTVSetLambda(d, p->lambda));
     if (p->noaccel) PetscCall(PdDeconRLTVSetAcceleration(d, PETSC_FALSE));
   }
-  PetscFunctionReturn(0);
-}
-
-/* Solve on comm; the image-box estimate gathered on rank 0 of comm. */
-static PetscErrorCode Run(MPI_Comm comm, const Params *p, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
-{
-  PdDecon d;
-
-  PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
-  PetscCall(PdDeconSetFromOptions(d)); /* -fft_planner estimate */
-  PetscCall(Configure(d, p));
-  if (p->periodic) PetscCall(PdDeconSetBoundary(d, PD_BOUNDARY_PERIODIC));
-  PetscCall(PdDeconSetImageSize(d, m, "test-data"));
-  PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
-  PetscCall(PdDeconSetBackground(d, b));
-  PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  PetscCall(PdTestSolveGather(d, yall, xall));
-  PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }
 
@@ -169,8 +152,8 @@ static PetscErrorCode SmallCases(void)
   /* λ = 0 is rl_smoothtv with λ = 0 (pyxudeconv's accelerated RL) */
   for (int acc = 0; acc < 2; acc++) {
     Params pg = {"garl", 0.0, PETSC_FALSE, (PetscBool)acc}, ps = {"rl_smoothtv", 0.0, PETSC_FALSE, (PetscBool)acc};
-    PetscCall(Run(PETSC_COMM_WORLD, &pg, m, y, pn, h, b, iters, &xa));
-    PetscCall(Run(PETSC_COMM_WORLD, &ps, m, y, pn, h, b, iters, &xb));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &pg, m, y, pn, h, b, iters, &xa));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &ps, m, y, pn, h, b, iters, &xb));
     if (rank == 0) {
       double r = PdTestRelDiff(xa, xb, nm);
       printf("garl lambda 0 vs rl_smoothtv lambda 0%s, %d its: relative difference %.2e\n", acc ? " (no extrapolation)" : "", iters, r);
@@ -189,9 +172,9 @@ static PetscErrorCode SmallCases(void)
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
       const Params *p = &cases[k];
-      PetscCall(Run(PETSC_COMM_WORLD, p, m, y, pn, h, b, iters, &xa));
+      PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, p, m, y, pn, h, b, iters, &xa));
       if (rank == 0) {
-        PetscCall(Run(PETSC_COMM_SELF, p, m, y, pn, h, b, iters, &xb));
+        PetscCall(PdTestSolve(PETSC_COMM_SELF, Configure, p, m, y, pn, h, b, iters, &xb));
         double r = PdTestRelDiff(xa, xb, nm);
         printf("garl lambda %g %s%s, %d its: this rank count vs 1 rank %.2e\n", p->lambda, p->periodic ? "periodic" : "padded", p->noaccel ? ", no extrapolation" : "", iters, r);
         PD_EXPECT(r <= 1e-5, "garl (case %zu) differs between rank counts: %g", k, r);
@@ -283,9 +266,9 @@ static PetscErrorCode QualityCase(void)
   PetscCall(PdDeconDestroy(&d));
 
   /* the same estimate on any number of ranks */
-  PetscCall(Run(PETSC_COMM_WORLD, &pg, m, yall, pn, psf, bg, its_ranks, &xg));
+  PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &pg, m, yall, pn, psf, bg, its_ranks, &xg));
   if (rank == 0) {
-    PetscCall(Run(PETSC_COMM_SELF, &pg, m, yall, pn, psf, bg, its_ranks, &xs));
+    PetscCall(PdTestSolve(PETSC_COMM_SELF, Configure, &pg, m, yall, pn, psf, bg, its_ranks, &xs));
     double r = PdTestRelDiff(xg, xs, nm);
     printf("microtubules, garl lambda %g, %d its: this rank count vs 1 rank %.2e\n", lambda, its_ranks, r);
     PD_EXPECT(r <= 1e-4, "garl on the simulated stack differs between rank counts: %g", r);
@@ -294,8 +277,8 @@ static PetscErrorCode QualityCase(void)
   PetscCall(PetscFree(xs));
 
   /* quality */
-  PetscCall(Run(PETSC_COMM_WORLD, &pg, m, yall, pn, psf, bg, its, &xg));
-  PetscCall(Run(PETSC_COMM_WORLD, &pr, m, yall, pn, psf, bg, its, &xr));
+  PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &pg, m, yall, pn, psf, bg, its, &xg));
+  PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &pr, m, yall, pn, psf, bg, its, &xr));
   if (rank == 0) {
     PetscCall(PdLayoutCreateBlock(PETSC_COMM_SELF, m, &sl));
     PetscCall(PdMetricPSNR(sl, xg, sl, tall, &psnr_g));

@@ -55,20 +55,9 @@ static void ReferenceRL(const ptrdiff_t m[3], const float *y, const ptrdiff_t pn
   free(x); free(w); free(hx); free(ht);
 }
 
-static PetscErrorCode RunRL(MPI_Comm comm, const char *method, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
+static PetscErrorCode SetMethod(PdDecon d, const void *method)
 {
-  PdDecon         d;
-
-  PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
-  PetscCall(PdDeconSetMethod(d, method));
-  PetscCall(PdDeconSetImageSize(d, m, "test-data"));
-  PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
-  PetscCall(PdDeconSetBackground(d, b));
-  PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  PetscCall(PdTestSolveGather(d, yall, xall));
-  PetscCall(PdDeconDestroy(&d));
-  PetscFunctionReturn(0);
+  return PdDeconSetMethod(d, (const char *)method);
 }
 
 int main(int argc, char **argv)
@@ -93,9 +82,9 @@ int main(int argc, char **argv)
   for (int i = 0; i < 125; i++) h[i] = (float)(h[i] / hs);
   for (ptrdiff_t i = 0; i < nm; i++) y[i] = (float)(b + 20.0 * PdTestUniform(&seed) * (PdTestUniform(&seed) < 0.3));
 
-  PetscCall(RunRL(PETSC_COMM_WORLD, "rl", m, y, pn, h, b, iters, &xw));
+  PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetMethod, "rl", m, y, pn, h, b, iters, &xw));
   if (rank == 0) {
-    PetscCall(RunRL(PETSC_COMM_SELF, "rl", m, y, pn, h, b, iters, &xs));
+    PetscCall(PdTestSolve(PETSC_COMM_SELF, SetMethod, "rl", m, y, pn, h, b, iters, &xs));
     ReferenceRL(m, y, pn, h, b, 1e-2, iters, xref);
     float xr[7 * 12 * 10];
     for (ptrdiff_t i = 0; i < nm; i++) xr[i] = (float)xref[i];
@@ -107,9 +96,9 @@ int main(int argc, char **argv)
   }
   PetscCall(PetscFree(xw));
   /* the accelerated variant is rank-count invariant too */
-  PetscCall(RunRL(PETSC_COMM_WORLD, "rl_biggs", m, y, pn, h, b, 3 * iters, &xw));
+  PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetMethod, "rl_biggs", m, y, pn, h, b, 3 * iters, &xw));
   if (rank == 0) {
-    PetscCall(RunRL(PETSC_COMM_SELF, "rl_biggs", m, y, pn, h, b, 3 * iters, &xb));
+    PetscCall(PdTestSolve(PETSC_COMM_SELF, SetMethod, "rl_biggs", m, y, pn, h, b, 3 * iters, &xb));
     double d = PdTestRelDiff(xw, xb, nm);
     printf("RL-Biggs %d its: this rank count vs 1 rank %.2e\n", 3 * iters, d);
     PD_EXPECT(d < 1e-5, "RL-Biggs differs between rank counts: %g", d);

@@ -24,34 +24,18 @@ typedef struct {
   double      delta;    /* 0: default */
 } Params;
 
-static PetscErrorCode Configure(PdDecon d, const Params *p)
+static PetscErrorCode Configure(PdDecon d, const void *ctx)
 {
+  const Params *p = (const Params *)ctx;
   const double asp[3] = {2.0, 1.0, 1.0};
 
   PetscFunctionBegin;
   PetscCall(PdDeconSetMethod(d, p->method));
+  if (p->periodic) PetscCall(PdDeconSetBoundary(d, PD_BOUNDARY_PERIODIC));
   if (p->lambda >= 0 && strcmp(p->method, "rl")) PetscCall(PdDeconRLTVSetLambda(d, p->lambda));
   if (p->aspect) PetscCall(PdDeconRLTVSetAspect(d, PETSC_TRUE, asp));
   if (p->noaccel) PetscCall(PdDeconRLTVSetAcceleration(d, PETSC_FALSE));
   if (p->delta > 0) PetscCall(PdDeconRLTVSetDelta(d, p->delta));
-  PetscFunctionReturn(0);
-}
-
-/* Solve on comm; the image-box estimate gathered on rank 0 of comm. */
-static PetscErrorCode Run(MPI_Comm comm, const Params *p, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
-{
-  PdDecon d;
-
-  PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
-  PetscCall(Configure(d, p));
-  if (p->periodic) PetscCall(PdDeconSetBoundary(d, PD_BOUNDARY_PERIODIC));
-  PetscCall(PdDeconSetImageSize(d, m, "test-data"));
-  PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
-  PetscCall(PdDeconSetBackground(d, b));
-  PetscCall(PdDeconSetTolerances(d, iters, 0.0));
-  PetscCall(PdTestSolveGather(d, yall, xall));
-  PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }
 
@@ -72,8 +56,8 @@ static PetscErrorCode SmallCases(void)
   /* λ = 0 is plain RL */
   {
     Params prl = {"rl", -1, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, 0}, ptv = {"rltv", 0.0, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, 0};
-    PetscCall(Run(PETSC_COMM_WORLD, &prl, m, y, pn, h, b, iters, &xa));
-    PetscCall(Run(PETSC_COMM_WORLD, &ptv, m, y, pn, h, b, iters, &xb));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &prl, m, y, pn, h, b, iters, &xa));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &ptv, m, y, pn, h, b, iters, &xb));
     if (rank == 0) {
       double r = PdTestRelDiff(xb, xa, nm);
       printf("rltv lambda = 0 vs rl, %d its: relative difference %.2e\n", iters, r);
@@ -95,9 +79,9 @@ static PetscErrorCode SmallCases(void)
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
       const Params *p = &cases[k];
-      PetscCall(Run(PETSC_COMM_WORLD, p, m, y, pn, h, b, iters, &xa));
+      PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, p, m, y, pn, h, b, iters, &xa));
       if (rank == 0) {
-        PetscCall(Run(PETSC_COMM_SELF, p, m, y, pn, h, b, iters, &xb));
+        PetscCall(PdTestSolve(PETSC_COMM_SELF, Configure, p, m, y, pn, h, b, iters, &xb));
         double r = PdTestRelDiff(xa, xb, nm);
         printf("%-11s lambda %g %s%s%s, %d its: this rank count vs 1 rank %.2e\n", p->method, p->lambda, p->periodic ? "periodic" : "padded", p->aspect ? ", aspect 2,1,1" : "",
                p->noaccel ? ", no extrapolation" : "", iters, r);
@@ -111,7 +95,7 @@ static PetscErrorCode SmallCases(void)
   /* a huge λ: the denominator floor keeps the iterate finite and >= 0 */
   {
     Params p = {"rltv", 1e6, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, 0};
-    PetscCall(Run(PETSC_COMM_WORLD, &p, m, y, pn, h, b, 3 * iters, &xa));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &p, m, y, pn, h, b, 3 * iters, &xa));
     if (rank == 0) {
       ptrdiff_t bad = 0;
       double    mx  = 0, sum = 0;

@@ -108,3 +108,22 @@ void PdTestSmallProblem(ptrdiff_t nm, double b, unsigned long long *seed, float 
   for (int i = 0; i < 125; i++) h[i] = (float)(h[i] / hs);
   for (ptrdiff_t i = 0; i < nm; i++) y[i] = (float)(b + 20.0 * PdTestUniform(seed) * (PdTestUniform(seed) < 0.3));
 }
+
+PetscErrorCode PdTestSolve(MPI_Comm comm, PdTestConfigure configure, const void *ctx, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall)
+{
+  PdDecon        d;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
+  PetscCall(configure(d, ctx));
+  PetscCall(PdDeconSetImageSize(d, m, "test-data"));
+  PetscCall(PdDeconSetPSF(d, pn, h, "test-psf"));
+  PetscCall(PdDeconSetBackground(d, b));
+  PetscCall(PdDeconSetTolerances(d, iters, 0.0));
+  ierr = PdTestSolveGather(d, yall, xall); /* an expected failure must not leak d */
+  PetscCall(PdDeconDestroy(&d));
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}

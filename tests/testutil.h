@@ -30,6 +30,12 @@ void PdTestSmallProblem(ptrdiff_t nm, double b, unsigned long long *seed, float 
    PdVolumeFree) and the PSNR of the data against it. */
 typedef struct _p_PdDecon *PdTestDecon;
 PetscErrorCode PdTestSimulate(PdTestDecon d, PetscInt ntubes, double snr_db, double bg, unsigned long long seed, float **truth, double *psnr_data);
+/* Sets the method and its parameters (and the boundary, if not padded) on a new solver. */
+typedef PetscErrorCode (*PdTestConfigure)(PdTestDecon d, const void *ctx);
+/* Solves on comm, for iters iterations, the problem of image size m (yall, present on every rank
+   of comm), PSF h of size pn and background b, with the solver set from the options and then by
+   configure(d, ctx); the image-box estimate gathered on rank 0 (*xall; PetscFree). */
+PetscErrorCode PdTestSolve(MPI_Comm comm, PdTestConfigure configure, const void *ctx, const ptrdiff_t m[3], const float *yall, const ptrdiff_t pn[3], const float *h, double b, int iters, float **xall);
 /* Solves a configured solver on the compact image yall (present on every rank of its
    communicator) and gathers the image-box estimate on rank 0 (*xall; PetscFree). */
 PetscErrorCode PdTestSolveGather(PdTestDecon d, const float *yall, float **xall);

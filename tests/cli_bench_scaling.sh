@@ -2,7 +2,8 @@
 # The scaling benchmark (bench -bench_scaling strong|weak) on 2 ranks at a tiny size, one
 # repetition: the CSV has one row per rank count (1, 2) with every column, the numbers are
 # positive where they must be, the parts of an iteration add up to no more than a generous
-# multiple of its time, and the plot is a PNG of the expected size (signature and IHDR). A
+# multiple of its time, and the plot is a PNG of the expected size (signature and IHDR); the plain
+# benchmark with -bench_concurrent times two whole copies side by side. A
 # structure test, not a timing test: nothing here depends on the machine being quiet.
 # usage: cli_bench_scaling.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
@@ -66,5 +67,12 @@ check "an unknown mode is refused in one line" '[ $rc -ne 0 ] && [ "$(grep -c "p
 check "a missing -bench_dir is refused before any work, no outputs" '[ $rc -ne 0 ] && grep -q "pdecon: error:" "$T/log" && [ ! -e "$T/x.csv" ] && [ ! -e "$T/x.png" ]'
 "$mpiexec" -n 2 "$pdecon" bench -bench_sizes 8x16x16 -bench_reps 1 -fft_planner estimate >"$T/log" 2>&1; rc=$?
 check "the default benchmark is unchanged" '[ $rc -eq 0 ] && grep -q "iter/FFT" "$T/log" && grep -q "(in-process)" "$T/log" && [ ! -e pdecon-scaling-strong.csv ]'
+"$mpiexec" -n 2 "$pdecon" bench -bench_sizes 16x32x32 -bench_reps 1 -fft_planner estimate -bench_concurrent >"$T/log" 2>&1; rc=$?
+# each concurrent copy holds the whole problem: its state equals the 1-rank row's; the ceiling is
+# a positive ratio
+state_of() { awk -v tag="$1" '$0 ~ tag { print $(NF - 2) }' "$T/log"; }
+check "-bench_concurrent: 2 copies of the whole problem, in step, and the ceiling" '[ $rc -eq 0 ] &&
+  [ -n "$(state_of "\\(concurrent\\)")" ] && [ "$(state_of "\\(concurrent\\)")" = "$(state_of "\\(in-process\\)")" ] &&
+  awk "/^16x32x32 +2x1 /{c=1} /machine allows/{ if (\$4 + 0 > 0 && \$4 ~ /x\$/) ok=1 } END{exit !(c && ok)}" "$T/log"'
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

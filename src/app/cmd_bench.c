@@ -1,7 +1,10 @@
 /* pdecon bench: the cost of one iteration of a method against the bare FFTs it needs (2 forward
    + 2 inverse transforms of the working size), measured side by side in the same run, plus the
    peak memory per rank and, on more than one rank, the same operation on a single rank in the
-   same process for the parallel speed-up. Sizes are working sizes (periodic boundary).
+   same process for the parallel speed-up. -bench_concurrent adds what the machine allows: every
+   rank solving the whole problem alone at the same time (P independent copies compete for memory
+   bandwidth and caches as the distributed run's ranks do, with no communication), whose
+   throughput bounds the speed-up one run can reach. Sizes are working sizes (periodic boundary).
    -bench_scaling strong|weak: the scaling benchmark instead (see BenchScaling below);
    -bench_train: the training benchmark (bench_train.c). */
 #include "app.h"
@@ -96,7 +99,9 @@ static PetscErrorCode BenchSetUp(MPI_Comm comm, const char *method, const ptrdif
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, BenchResult *r)
+/* One problem on comm; each timed repetition starts and ends with a barrier of sync (comm
+   itself, or a larger communicator whose ranks each time their own copy in step). */
+static PetscErrorCode BenchOne(MPI_Comm comm, MPI_Comm sync, const char *method, const ptrdiff_t n[3], PetscInt reps, BenchResult *r)
 {
   PdDecon         d;
   PdFFTConv       conv;
@@ -111,22 +116,22 @@ static PetscErrorCode BenchOne(MPI_Comm comm, const char *method, const ptrdiff_
   PetscCall(PdFFTConvGetPlanTime(conv, &r->planning, NULL));
   PetscCall(PdDeconStep(d, NULL, &change)); /* warm-up; also prepares weights and state */
   for (PetscInt i = 0; i < reps; i++) {
-    PetscCallMPI(MPI_Barrier(comm));
+    PetscCallMPI(MPI_Barrier(sync));
     double t0 = PdTime();
     PetscCall(PdDeconStep(d, NULL, &change));
-    PetscCallMPI(MPI_Barrier(comm));
+    PetscCallMPI(MPI_Barrier(sync));
     t[i] = PdTime() - t0;
   }
   r->iter = Median(t, (int)reps);
   /* The bare transforms on the same buffer (its contents no longer matter). */
   for (PetscInt i = 0; i < reps; i++) {
-    PetscCallMPI(MPI_Barrier(comm));
+    PetscCallMPI(MPI_Barrier(sync));
     double t0 = PdTime();
     for (int k = 0; k < 2; k++) {
       PetscCall(PdFFTConvForward(conv));
       PetscCall(PdFFTConvInverse(conv));
     }
-    PetscCallMPI(MPI_Barrier(comm));
+    PetscCallMPI(MPI_Barrier(sync));
     t[i] = PdTime() - t0;
   }
   r->fft4 = Median(t, (int)reps);
@@ -550,7 +555,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
   PetscInt    reps = 5;
-  PetscBool   serial = PETSC_TRUE, train = PETSC_FALSE;
+  PetscBool   serial = PETSC_TRUE, train = PETSC_FALSE, concurrent = PETSC_FALSE;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -563,6 +568,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks", "", scaling, scaling, sizeof(scaling), NULL));
   PetscCall(PetscOptionsString("-bench_csv", "Scaling benchmark: CSV table (default pdecon-scaling-<mode>.csv)", "", csv, csv, sizeof(csv), NULL));
   PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
+  PetscCall(PetscOptionsBool("-bench_concurrent", "Also time every rank solving the whole problem alone at the same time: the speed-up the machine allows (each rank holds a full copy)", "", concurrent, &concurrent, NULL));
   PetscCall(PetscOptionsBool("-bench_train", "Training benchmark instead: one batch gradient of pdecon train (-train_* options) on all ranks and on one", "", train, &train, NULL));
   PetscCall(PetscOptionsString("-bench_dir", "Scaling benchmark: directory for the temporary HDF5 file of the I/O timing", "", dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
@@ -597,11 +603,11 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     double      peak;
     char        label[64], spd[32] = "-";
 
-    PetscCall(BenchOne(comm, method, sizes[i], reps, &r));
+    PetscCall(BenchOne(comm, comm, method, sizes[i], reps, &r));
     PetscCall(PdPeakMemory(comm, NULL, &peak));
     if (serial && size > 1) {
       /* One rank repeats the operation alone; the others wait without spinning. */
-      if (rank == 0) PetscCall(BenchOne(PETSC_COMM_SELF, method, sizes[i], reps, &r1));
+      if (rank == 0) PetscCall(BenchOne(PETSC_COMM_SELF, PETSC_COMM_SELF, method, sizes[i], reps, &r1));
       PetscCall(IdleBarrier(comm));
       PetscCallMPI(MPI_Bcast(&r1, sizeof(r1), MPI_BYTE, 0, comm));
       snprintf(spd, sizeof(spd), "%.2fx", r1.iter / r.iter);
@@ -611,6 +617,23 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     PetscCall(PetscPrintf(comm, "%-14s %5d %12.4f %12.4f %7.3f %9.2f %12.1f %12.1f %10s\n", label, size, r.iter, r.fft4, r.iter / r.fft4, r.planning, (r.nvol + 2) * r.volmib, peak / 1048576.0, spd));
     if (serial && size > 1)
       PetscCall(PetscPrintf(comm, "%-14s %5d %12.4f %12.4f %7.3f %9.2f %12.1f %12s %10s\n", label, 1, r1.iter, r1.fft4, r1.iter / r1.fft4, r1.planning, (r1.nvol + 2) * r1.volmib, "-", "(in-process)"));
+    if (concurrent && size > 1) {
+      BenchResult rc;
+      double      tmax[2];
+
+      /* every rank alone on the whole problem, the repetitions in step (barriers of comm): the
+         slowest copy sets the pace */
+      PetscCall(BenchOne(PETSC_COMM_SELF, comm, method, sizes[i], reps, &rc));
+      tmax[0] = rc.iter;
+      tmax[1] = rc.fft4;
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tmax, 2, MPI_DOUBLE, MPI_MAX, comm));
+      PetscCall(PetscPrintf(comm, "%-14s %3dx1 %12.4f %12.4f %7.3f %9.2f %12.1f %12s %10s\n", label, size, tmax[0], tmax[1], tmax[0] / tmax[1], rc.planning, (rc.nvol + 2) * rc.volmib, "-", "(concurrent)"));
+      if (serial) {
+        /* throughput of P independent copies against one alone: the most one run can gain */
+        double ceiling = size * r1.iter / tmax[0];
+        PetscCall(PetscPrintf(comm, "%-14s machine allows %.2fx on %d ranks (%d concurrent copies); this run reaches %.2fx = %.0f %% of it\n", label, ceiling, size, size, r1.iter / r.iter, 100.0 * (r1.iter / r.iter) / ceiling));
+      }
+    }
   }
   PetscFunctionReturn(0);
 }

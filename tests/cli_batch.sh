@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Batches: a list with one corrupt file (the others complete, the corrupt one is named in the
 # summary, exit status non-zero; a rerun skips what is done), and the stacks of a 4-D dataset
-# (each equal to deconvolving that stack alone).
+# (each equal to deconvolving that stack alone); a batch stopped by a signal keeps its checkpoints
+# in the -decon_checkpoint directory.
 # usage: cli_batch.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 pdecon=$1 mpiexec=$2 mkinputs=$3 compare=$4
@@ -32,5 +33,14 @@ check "4-D dataset: one output per stack" '[ $rc -eq 0 ] && [ -f "$T/out4/data_t
 check "stack 1 of the batch equals stack 1 alone (3 ranks)" '"$compare" "$T/out4/data_t0001_decon.h5:/data" "$T/single.h5:/data" 1e-5 >>"$T/log"'
 "$pdecon" deconvolve -input "$T/data.h5:/movie" -output "$T/x.h5" "${common[@]}" >"$T/log" 2>&1; rc=$?
 check "a 4-D input without -output_dir is refused clearly" '[ $rc -ne 0 ] && grep -q "4-D dataset of 3 stacks" "$T/log"'
+# a batch keeps its checkpoints in the -decon_checkpoint directory, named after each output
+mkdir "$T/out5" "$T/ck"
+"$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/data.h5:/movie" -output_dir "$T/out5" -decon_checkpoint "$T/ck" -psf "$T/psf.tif" -fft_planner estimate -decon_max_it 1000000 -decon_monitor >"$T/log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do grep -q " rl objective" "$T/log" 2>/dev/null && break; sleep 0.05; done
+kill -USR1 $pid; wait $pid; rc=$?
+check "a batch stopped by a signal saves in the -decon_checkpoint directory" '[ $rc -eq 75 ] && [ -f "$T/ck/data_t0000_decon.h5.checkpoint.h5" ] && [ -z "$(ls -A "$T/out5")" ]'
+"$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/data.h5:/movie" -output_dir "$T/out5" -decon_checkpoint "$T/ck/none" "${common[@]}" >"$T/log" 2>&1; rc=$?
+check "a batch refuses a -decon_checkpoint that is not a directory" '[ $rc -ne 0 ] && [ "$(grep -c "pdecon: error: $T/ck/none: in a batch -decon_checkpoint names an existing directory" "$T/log")" -eq 1 ] && [ -z "$(ls -A "$T/out5")" ]'
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

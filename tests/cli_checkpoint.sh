@@ -2,7 +2,9 @@
 # Checkpoint/restart through the executable: a 2-rank run receives a stop signal at a random
 # moment (SIGTERM sent to the ranks, as a batch system does; SIGUSR1 through mpirun), exits with
 # status 75 leaving a checkpoint and no output, is restarted with -restart, and ends with the same
-# volume as an uninterrupted run. For rl and rl_biggs.
+# volume as an uninterrupted run. For rl and rl_biggs. Then: a checkpoint file of the user's
+# choice and two signals in quick succession; an I/O error while saving; a checkpoint that would
+# overwrite an input or the output.
 # usage: cli_checkpoint.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 pdecon=$1 mpiexec=$2 compare=$4
@@ -45,6 +47,48 @@ for method in rl rl_biggs; do
     rm -f "$T/out.h5" "$ckpt"
   done
   rm -f "$T/ref.h5"
+done
+# -decon_checkpoint FILE elsewhere, and two stop signals in quick succession: the checkpoint is
+# where it was asked for (none next to the output), valid, and the restart ends as the reference
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it $its -output "$T/ref.h5:/x" >"$T/ref.log" 2>&1
+mkdir -p "$T/scratch"
+ck="$T/scratch/mine.h5"
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it $its -decon_monitor -decon_checkpoint "$ck" -output "$T/out.h5:/x" >"$T/run.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do grep -q " rl objective" "$T/run.log" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+pkill -TERM -P $pid -f "pdecon deconvolve"; sleep 0.01; pkill -TERM -P $pid -f "pdecon deconvolve"
+wait $pid; rc=$?
+if [ $rc -eq 75 ] && [ -f "$ck" ] && [ ! -f "$T/out.h5.checkpoint.h5" ] && [ ! -f "$T/out.h5" ] &&
+   "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it $its -decon_checkpoint "$ck" -restart "$ck" -output "$T/out.h5:/x" >"$T/restart.log" 2>&1 &&
+   diff=$("$compare" "$T/out.h5:/x" "$T/ref.h5:/x" 1e-6) && [ ! -f "$ck" ]; then
+  echo "ok   rl/TERM twice, -decon_checkpoint elsewhere: restarted: $diff"; passes=$((passes + 1))
+else
+  echo "FAIL rl/TERM twice, -decon_checkpoint elsewhere: rc=$rc, checkpoint $( [ -f "$ck" ] && echo present || echo missing)"; tail -3 "$T/run.log" "$T/restart.log" 2>/dev/null | sed 's/^/    | /'; fails=$((fails + 1))
+fi
+rm -f "$T/out.h5" "$ck"
+
+# an I/O error while saving (the checkpoint's directory disappears): one error line naming the
+# checkpoint, non-zero exit, no output and no checkpoint left behind
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it 100000 -decon_monitor -decon_checkpoint "$T/scratch/ck.h5" -decon_checkpoint_every 5 -output "$T/out.h5:/x" >"$T/run.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -f "$T/scratch/ck.h5" ] && break; sleep 0.05; done
+rm -rf "$T/scratch"
+wait $pid; rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 75 ] && [ "$(grep -c "^pdecon: error: $T/scratch/ck.h5: " "$T/run.log")" -eq 1 ] && [ ! -e "$T/out.h5" ] && [ -z "$(ls -A "$T" | grep -v -E '^(sim|ref|warm)\.h5$|\.log$|^wisdom$')" ]; then
+  echo "ok   checkpoint directory removed during the run: $(grep "^pdecon: error:" "$T/run.log")"; passes=$((passes + 1))
+else
+  echo "FAIL checkpoint directory removed during the run: rc=$rc"; ls -A "$T" | sed 's/^/    | /'; tail -3 "$T/run.log" | sed 's/^/    | /'; fails=$((fails + 1))
+fi
+
+# the checkpoint may not be an input or the output
+for bad in "$T/sim.h5" "$T/out.h5"; do
+  "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it 3 -decon_checkpoint "$bad" -output "$T/out.h5:/x" >"$T/run.log" 2>&1; rc=$?
+  if [ $rc -ne 0 ] && [ "$(grep -c "^pdecon: error: $bad: output is the same file as input" "$T/run.log")" -eq 1 ] && [ ! -e "$T/out.h5" ]; then
+    echo "ok   -decon_checkpoint $(basename "$bad") refused"; passes=$((passes + 1))
+  else
+    echo "FAIL -decon_checkpoint $(basename "$bad") not refused: rc=$rc"; tail -3 "$T/run.log" | sed 's/^/    | /'; fails=$((fails + 1))
+  fi
 done
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_LIST 4096
@@ -17,6 +18,7 @@ typedef struct {
   /* options */
   char          preview[PETSC_MAX_PATH_LEN], otype[16];
   PetscBool     view, bigendian, batch;
+  char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
@@ -39,13 +41,21 @@ static void OutputName(const char *outdir, const char *ext, const char *in, long
   snprintf(out + strlen(out), len - strlen(out), "_decon.%s", ext);
 }
 
-/* Checkpoint next to the output file: <output file>.checkpoint.h5 */
-static void CheckpointName(const char *output, char *ck, size_t len)
+/* The checkpoint of one stack: the -decon_checkpoint file of a single stack; otherwise
+   <output file>.checkpoint.h5, next to the output or, in a batch with -decon_checkpoint DIR, in
+   DIR. */
+static void CheckpointName(const Ctx *c, const char *output, char *ck, size_t len)
 {
-  char *colon;
-  snprintf(ck, len, "%s", output);
-  if ((colon = strstr(ck, ".h5:")) || (colon = strstr(ck, ".hdf5:")) || (colon = strstr(ck, ".he5:"))) *strchr(colon, ':') = 0;
-  if (strlen(ck) + 15 < len) strcat(ck, ".checkpoint.h5");
+  char  file[PETSC_MAX_PATH_LEN], *colon;
+
+  if (c->ckpt[0] && !c->batch) {
+    snprintf(ck, len, "%s", c->ckpt);
+    return;
+  }
+  snprintf(file, sizeof(file), "%s", output);
+  if ((colon = strstr(file, ".h5:")) || (colon = strstr(file, ".hdf5:")) || (colon = strstr(file, ".he5:"))) *strchr(colon, ':') = 0;
+  if (c->ckpt[0]) snprintf(ck, len, "%s/%s.checkpoint.h5", c->ckpt, basename(file));
+  else snprintf(ck, len, "%s.checkpoint.h5", file);
 }
 
 static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input)
@@ -91,15 +101,17 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscFunctionBegin;
   *stopped = PETSC_FALSE;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  CheckpointName(c, output, ck, sizeof(ck));
   {
-    const char *inputs[2] = {input, c->po.file};
-    PetscCall(PdOutputCheck(comm, output, c->po.file[0] ? 2 : 1, inputs));
-    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, c->po.file[0] ? 2 : 1, inputs));
+    const char *inputs[3] = {input, c->po.file[0] ? c->po.file : NULL, output};
+    PetscCall(PdOutputCheck(comm, output, 2, inputs));
+    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, 2, inputs));
+    /* the checkpoint is overwritten at every save: never an input, nor the output */
+    PetscCall(PdOutputCheck(comm, ck, 3, inputs));
   }
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   PetscCall(EnsureSolver(comm, c, &info, input));
-  CheckpointName(output, ck, sizeof(ck));
   if (c->batch) {
     /* a batch resumes a stack from its checkpoint by itself */
     int have = rank == 0 && access(ck, F_OK) == 0;
@@ -229,6 +241,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdDeconCreate(comm, &probe));
   PetscCall(PdDeconSetFromOptions(probe));
   PetscCall(PdDeconDestroy(&probe));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_checkpoint", c.ckpt, sizeof(c.ckpt), NULL));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");
@@ -244,6 +257,14 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCheck(outdir[0], comm, PD_ERR_INPUT, "a batch (-input_list or a 4-D -input) needs -output_dir DIR");
     PetscCheck(!strcmp(ext, "h5") || !strcmp(ext, "tif"), comm, PD_ERR_INPUT, "-output_format: h5 or tif, not '%s'", ext);
     PetscCheck(!c.preview[0], comm, PD_ERR_INPUT, "-preview is for a single stack");
+    if (c.ckpt[0]) {
+      int isdir = 0, rank;
+      struct stat sb;
+      PetscCallMPI(MPI_Comm_rank(comm, &rank));
+      if (!rank) isdir = stat(c.ckpt, &sb) == 0 && S_ISDIR(sb.st_mode);
+      PetscCallMPI(MPI_Bcast(&isdir, 1, MPI_INT, 0, comm));
+      PetscCheck(isdir, comm, PD_ERR_INPUT, "%s: in a batch -decon_checkpoint names an existing directory for the stacks' checkpoints", c.ckpt);
+    }
     PetscCall(BuildBatch(comm, input, list, outdir, ext, &ins, &outs, &n));
     for (PetscInt i = 0; i < n && !stopped; i++) {
       PetscErrorCode ierr;

@@ -97,6 +97,11 @@ int main(int argc, char **argv)
     args    = argv + 1;
     nargs   = argc - 1;
   }
+  /* pdecon handles SIGTERM and SIGUSR1 itself (PdStopHandlerInstall: save the state, exit 75).
+     PETSc's handler would turn SIGTERM into an abort, and PetscFinalize, removing it, restores
+     the default action, so that a second stop signal during shutdown would kill a rank that has
+     already saved its state. Crashes are reported by MPI's own handler. */
+  if (PetscOptionsSetValue(NULL, "-no_signal_handler", NULL)) return 1;
   ierr = PetscInitialize(&nargs, &args, NULL, usage);
   if (ierr) return 1;
   PetscOptionsHasName(NULL, NULL, "-help", &help_requested);

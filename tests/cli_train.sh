@@ -84,6 +84,19 @@ else
   cat "$T/d1.log" "$T/d2.log" | tail -6 | sed 's/^/    | /'
 fi
 
+# the training checkpoint may not be the model (removed at the end) or a training input
+"$mpiexec" -n 2 "$pdecon" train -train_data "$T/sim.h5:/truth" -train_checkpoint "$T/sim.h5" -output "$T/bad.h5" >"$T/d3.log" 2>&1
+rc3=$?
+"$mpiexec" -n 2 "$pdecon" train -train_checkpoint "$T/bad.h5" -output "$T/bad.h5" >"$T/d4.log" 2>&1
+rc4=$?
+if [ $rc3 -eq 1 ] && [ $rc4 -eq 1 ] && grep -q "pdecon: error: $T/sim.h5: output is the same file as input" "$T/d3.log" &&
+  grep -q "pdecon: error: $T/bad.h5: output is the same file as input" "$T/d4.log" && [ ! -e "$T/bad.h5" ]; then
+  ok "a training checkpoint on an input or the model is refused"
+else
+  bad "checkpoint on an input or the model: rc $rc3/$rc4"
+  cat "$T/d3.log" "$T/d4.log" | tail -6 | sed 's/^/    | /'
+fi
+
 # e) the model in a GARL deconvolution
 garl=(-input "$T/sim.h5:/data" -psf "$T/sim.h5:/psf" -decon_method garl -decon_garl_model "$T/m2.h5" -decon_max_it 5 -fft_planner estimate)
 "$mpiexec" -n 2 "$pdecon" deconvolve "${garl[@]}" -output "$T/g2.h5:/x" >"$T/e2.log" 2>&1

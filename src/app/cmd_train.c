@@ -113,6 +113,14 @@ PetscErrorCode CmdTrain(MPI_Comm comm)
     for (PetscInt i = 0; i < ndata; i++) inputs[nin++] = data[i];
     for (PetscInt i = 0; i < nvdata; i++) inputs[nin++] = vdata[i];
     if (init[0]) inputs[nin++] = init;
+    {
+      /* the checkpoint is overwritten at every save and removed at the end: never an input
+         (the restart file may be the checkpoint itself) nor the model */
+      char ck[PETSC_MAX_PATH_LEN] = "";
+      PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+      inputs[nin] = output;
+      if (ck[0]) PetscCall(PdOutputCheck(comm, ck, nin + 1, inputs));
+    }
     if (restart[0]) inputs[nin++] = restart;
     PetscCall(PdOutputCheck(comm, output, nin, inputs));
   }

@@ -45,7 +45,9 @@ PetscErrorCode PdAllreduceMin(MPI_Comm comm, double *vals, int n);
 /* Stop requests. After PdStopHandlerInstall, SIGTERM and SIGUSR1 (the warning signals batch
    systems send before a time limit) only set a flag; iterative solvers poll it once per
    iteration with PdStopRequested (collective: true on every rank when any rank got a signal),
-   write a checkpoint and stop. */
+   write a checkpoint and stop. A program using it starts PETSc with -no_signal_handler: PETSc's
+   own handler, removed at PetscFinalize, would give SIGTERM its default action back, and a late
+   second signal would then kill a rank that has saved its state (src/app/main.c). */
 PetscErrorCode PdStopHandlerInstall(void);
 PetscErrorCode PdStopRequested(MPI_Comm comm, PetscBool *stop);
 /* Status the executable exits with after a requested stop with its checkpoint written

@@ -9,12 +9,12 @@
    -admm_test_periodic to explore). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/admm.h>
-#include <pdecon/diffops.h>
-#include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
-#include <pdecon/psf.h>
+#include <pdecon/methods/admm.h>
+#include <pdecon/ops/diffops.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/sim/noise.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/psf/psf.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>

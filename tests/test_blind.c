@@ -6,12 +6,12 @@
    file is written, and switching to another method gives it the solver's PSF back. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/blind.h>
-#include <pdecon/io.h>
-#include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
-#include <pdecon/psf.h>
+#include <pdecon/methods/blind.h>
+#include <pdecon/io/io.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/sim/noise.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/psf/psf.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

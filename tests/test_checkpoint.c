@@ -3,8 +3,8 @@
    a checkpoint made with other settings is refused. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/garl.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/methods/garl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
    padded strides). */
 /* ranks: 1 2 3 4 */
 #include "testutil.h"
-#include <pdecon/tv.h>
+#include <pdecon/ops/tv.h>
 #include <math.h>
 
 /* Layout case c of 3 on comm (its slab split depends on the number of ranks). */

@@ -8,11 +8,11 @@
      objective of the gradient methods never rises, and lw_plus and ictm stay non-negative. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/dl2.h>
-#include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
-#include <pdecon/psf.h>
+#include <pdecon/methods/dl2.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/sim/noise.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/psf/psf.h>
 #include <math.h>
 #include <string.h>
 

@@ -4,7 +4,7 @@
    overwritten by the peers' next transform. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/fftconv.h>
+#include <pdecon/fft/fftconv.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>

@@ -9,11 +9,11 @@
    check of the iteration, not of a trained prior. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/garl.h>
-#include <pdecon/metrics.h>
-#include <pdecon/psf.h>
-#include <pdecon/rltv.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/methods/garl.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/psf/psf.h>
+#include <pdecon/methods/rltv.h>
 #include <math.h>
 #include <string.h>
 

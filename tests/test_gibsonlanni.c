@@ -6,7 +6,7 @@
 #define _DEFAULT_SOURCE /* j0() */
 #endif
 #include "testutil.h"
-#include <pdecon/psf.h>
+#include <pdecon/psf/psf.h>
 #include <math.h>
 
 #define H(h, n, z, y, x) (h)[(((z) * (n)[1]) + (y)) * (n)[2] + (x)]

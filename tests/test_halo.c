@@ -3,7 +3,7 @@
    strides, and both boundary rules. */
 /* ranks: 1 2 3 4 */
 #include "testutil.h"
-#include <pdecon/halo.h>
+#include <pdecon/ops/halo.h>
 
 static float Val(ptrdiff_t z, ptrdiff_t y, ptrdiff_t x) { return (float)(1000 * z + 10 * y + x + 1); }
 

@@ -3,7 +3,7 @@
 /* ranks: 1 2 3 */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
-#include <pdecon/io.h>
+#include <pdecon/io/io.h>
 #include <png.h>
 #include <string.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
 /* ranks: 1 2 3 */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
-#include <pdecon/io.h>
+#include <pdecon/io/io.h>
 #include <hdf5.h>
 #include <tiffio.h>
 #include <ftw.h>

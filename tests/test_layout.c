@@ -1,7 +1,7 @@
 /* Slab layouts tile the volume; gather/scatter round-trips through a box view. */
 /* ranks: 1 2 3 4 */
 #include "testutil.h"
-#include <pdecon/layout.h>
+#include <pdecon/core/layout.h>
 
 int main(int argc, char **argv)
 {

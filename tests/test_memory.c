@@ -4,8 +4,8 @@
    that would fit. */
 /* ranks: 1 2 */
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/garl.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/methods/garl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>

@@ -3,7 +3,7 @@
    its affine invariance, and identical results on any number of ranks. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/metrics.h>
+#include <pdecon/quality/metrics.h>
 #include <math.h>
 
 static const ptrdiff_t N[3] = {13, 12, 14};

@@ -3,8 +3,8 @@
    range of the phantom, SNR and noise statistics. Option -timing times a 64x256x256 phantom. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/phantom.h>
-#include <pdecon/noise.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/sim/noise.h>
 #include <math.h>
 
 static const ptrdiff_t N[3] = {16, 96, 96};

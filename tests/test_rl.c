@@ -3,7 +3,7 @@
    implementation with direct spatial convolutions written here must all agree. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/decon.h>
+#include <pdecon/decon/decon.h>
 #include <math.h>
 #include <string.h>
 

@@ -3,9 +3,9 @@
    variant reaches RL's 50-iteration PSNR in fewer iterations. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/metrics.h>
-#include <pdecon/psf.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/psf/psf.h>
 #include <math.h>
 
 #define NIT 50

@@ -7,13 +7,13 @@
    self once that has started to fit the noise. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
-#include <pdecon/psf.h>
-#include <pdecon/rltv.h>
-#include <pdecon/tv.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/sim/noise.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/psf/psf.h>
+#include <pdecon/methods/rltv.h>
+#include <pdecon/ops/tv.h>
 #include <math.h>
 #include <string.h>
 

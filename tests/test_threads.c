@@ -2,7 +2,7 @@
    2 ranks x 1 thread (within float rounding). */
 /* ranks: 2 */
 #include "testutil.h"
-#include <pdecon/decon.h>
+#include <pdecon/decon/decon.h>
 #include <math.h>
 #include <stdio.h>
 

@@ -6,8 +6,8 @@
    potential's parameters and the α-splines are set so that α a covers all three pieces of ψ. */
 /* ranks: 1 2 */
 #include "testutil.h"
-#include <pdecon/io.h>
-#include <pdecon/wcrr.h>
+#include <pdecon/io/io.h>
+#include <pdecon/learn/wcrr.h>
 #include <fftw3.h>
 #include <math.h>
 #include <string.h>

@@ -7,7 +7,7 @@
    - training lowers the loss of a fixed batch and raises the validation PSNR. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
-#include <pdecon/wcrr_train.h>
+#include <pdecon/learn/wcrr_train.h>
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>

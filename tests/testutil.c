@@ -1,8 +1,8 @@
 #include "testutil.h"
-#include <pdecon/decon.h>
-#include <pdecon/metrics.h>
-#include <pdecon/noise.h>
-#include <pdecon/phantom.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/quality/metrics.h>
+#include <pdecon/sim/noise.h>
+#include <pdecon/sim/phantom.h>
 #include <math.h>
 
 int pd_test_failures = 0;

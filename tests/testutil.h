@@ -1,7 +1,7 @@
 /* Minimal assertion helpers for pdecon's test programs (run under mpirun by ctest). */
 #ifndef PDECON_TESTUTIL_H
 #define PDECON_TESTUTIL_H
-#include <pdecon/sys.h>
+#include <pdecon/core/sys.h>
 #include <stdio.h>
 
 extern int pd_test_failures;

@@ -2,8 +2,8 @@
 #ifndef PDECON_APP_H
 #define PDECON_APP_H
 
-#include <pdecon/sys.h>
-#include <pdecon/psf.h>
+#include <pdecon/core/sys.h>
+#include <pdecon/psf/psf.h>
 
 typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
 

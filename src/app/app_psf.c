@@ -1,6 +1,6 @@
 /* The PSF a command works with: a measured one from a file, or a model computed from optics. */
 #include "app.h"
-#include <pdecon/io.h>
+#include <pdecon/io/io.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Simulated acquisitions shared by `simulate` and `demo`: microtubule phantom, blur with a PSF
    (linear convolution, nothing outside the field of view), Poisson + Gaussian noise. */
 #include "app_sim.h"
-#include <pdecon/noise.h>
+#include <pdecon/sim/noise.h>
 #include <string.h>
 
 PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[3], AppSimOptions *o)

@@ -3,8 +3,8 @@
 #define PDECON_APP_SIM_H
 
 #include "app.h"
-#include <pdecon/fftconv.h>
-#include <pdecon/phantom.h>
+#include <pdecon/fft/fftconv.h>
+#include <pdecon/sim/phantom.h>
 
 typedef struct {
   ptrdiff_t          n[3];    /* volume size z,y,x */

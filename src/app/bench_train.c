@@ -3,8 +3,8 @@
    the same run, on rank 0 alone, and reports the speed-up and the cost of the regulariser
    evaluations a patch needs (FISTA steps, Anderson steps, one parameter gradient). */
 #include "app.h"
-#include <pdecon/wcrr_train.h>
-#include <pdecon/phantom.h>
+#include <pdecon/learn/wcrr_train.h>
+#include <pdecon/sim/phantom.h>
 #include <math.h>
 
 /* Median seconds of reps batch gradients (batches 0, 1, ...) on comm. */

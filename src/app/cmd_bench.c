@@ -8,9 +8,9 @@
    -bench_scaling strong|weak: the scaling benchmark instead (see BenchScaling below);
    -bench_train: the training benchmark (bench_train.c). */
 #include "app.h"
-#include <pdecon/decon.h>
-#include <pdecon/io.h>
-#include <pdecon/plot.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/io/io.h>
+#include <pdecon/viz/plot.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
    outputs that already exist are skipped and a stack with a checkpoint resumes from it, so a
    batch can simply be run again after a failure or a time limit. */
 #include "app.h"
-#include <pdecon/decon.h>
-#include <pdecon/io.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/io/io.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>

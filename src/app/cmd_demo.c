@@ -4,9 +4,9 @@
    reach plain RL's quality, one HDF5 file with every volume, and a PNG of max-intensity
    projections. */
 #include "app_sim.h"
-#include <pdecon/decon.h>
-#include <pdecon/io.h>
-#include <pdecon/metrics.h>
+#include <pdecon/decon/decon.h>
+#include <pdecon/io/io.h>
+#include <pdecon/quality/metrics.h>
 #include <math.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* pdecon psf: compute a model PSF and write it (TIFF or HDF5), e.g. to inspect it or to reuse it. */
 #include "app.h"
-#include <pdecon/io.h>
-#include <pdecon/layout.h>
+#include <pdecon/io/io.h>
+#include <pdecon/core/layout.h>
 
 PetscErrorCode CmdPSF(MPI_Comm comm)
 {

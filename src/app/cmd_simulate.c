@@ -1,8 +1,8 @@
 /* pdecon simulate: a synthetic acquisition with known ground truth, written to one HDF5 file
    (/truth, /blurred, /data, /psf), for testing methods and parameters. */
 #include "app_sim.h"
-#include <pdecon/io.h>
-#include <pdecon/psfprep.h>
+#include <pdecon/io/io.h>
+#include <pdecon/psf/psfprep.h>
 
 PetscErrorCode CmdSimulate(MPI_Comm comm)
 {

@@ -2,10 +2,10 @@
    denoising clean volumes: user volumes (-train_data) or synthetic microtubule phantoms.
    Data parallel: the patches of a batch are shared among the ranks. */
 #include "app.h"
-#include <pdecon/io.h>
-#include <pdecon/layout.h>
-#include <pdecon/phantom.h>
-#include <pdecon/wcrr_train.h>
+#include <pdecon/io/io.h>
+#include <pdecon/core/layout.h>
+#include <pdecon/sim/phantom.h>
+#include <pdecon/learn/wcrr_train.h>
 #include <petscviewer.h>
 #include <string.h>
 #include <unistd.h>

@@ -18,8 +18,8 @@
 #ifndef PDECON_FUZZ_COMMON_H
 #define PDECON_FUZZ_COMMON_H
 
-#include <pdecon/io.h>
-#include <pdecon/layout.h>
+#include <pdecon/io/io.h>
+#include <pdecon/core/layout.h>
 #include <sanitizer/lsan_interface.h>
 #include <math.h>
 #include <stdint.h>

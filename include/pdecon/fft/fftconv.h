@@ -1,0 +1,77 @@
+/* Distributed FFT convolution with a fixed PSF: the operators H x = h * x and Hᵀ r = h̃ * r.
+
+   The working volume (size n = z, y, x) is split over z into slabs (FFTW-MPI's block rule). A
+   forward transform does the 2-D real-to-complex transforms of the local planes, hands every
+   (plane, peer) block of spectral rows to its owner (slab over z -> slab over ky: written
+   straight into a same-node peer's spectrum, which lives in a shared-memory window, or sent as
+   one contiguous message), and transforms the columns along kz; the inverse mirrors it
+   (fft_transpose.c). So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz,
+   and a convolution costs two exchanges of the volume (each value copied once, nothing packed).
+   On one rank nothing moves and the spectrum is the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
+   ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed once and
+   holds the 1/N normalisation of the unnormalised FFTW transforms.
+
+   Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
+   rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
+   buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
+   more than one rank) and the OTF, each about one working volume, plus one plane per thread. */
+#ifndef PDECON_FFTCONV_H
+#define PDECON_FFTCONV_H
+
+#include <pdecon/core/layout.h>
+#include <petscviewer.h>
+
+typedef struct _p_PdFFTConv *PdFFTConv;
+
+PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
+/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none,
+   -fft_shared_memory (default true: same-node peers exchange through a shared-memory window,
+   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks),
+   -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
+   default: the whole node). */
+PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
+PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
+/* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */
+PetscErrorCode PdFFTConvSetUp(PdFFTConv c);
+PetscErrorCode PdFFTConvGetLayout(PdFFTConv c, const PdLayout **lay);
+PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work);
+/* psf: compact pn[0] x pn[1] x pn[2] array present on every rank; voxel `center` of the PSF is
+   placed at the origin (circularly), so H does not shift the image. pn <= n in every axis. The
+   PSF is used as given (normalise it first). Uses the work buffer. */
+PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3]);
+/* work <- H work (transpose = FALSE) or Hᵀ work (TRUE): forward FFT, multiply by OTF or its
+   conjugate, inverse FFT. */
+PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
+/* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
+PetscErrorCode PdFFTConvForward(PdFFTConv c);
+PetscErrorCode PdFFTConvInverse(PdFFTConv c);
+/* Spectral access, for methods that work in the Fourier domain (ADMM, inverse filters). After
+   PdFFTConvForward the spectrum buffer holds ncplx complex values (interleaved re, im) with index
+   i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky < ky0 + nky (nky may be
+   0); PdFFTConvInverse reads it (and destroys it) and writes the work buffer. Inverse(Forward(x))
+   = N x with N = n0 n1 n2. The OTF is stored divided by N in the same layout, so
+   Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
+PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);
+PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky);
+PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
+/* sym[i] = sum_d w_d^2 4 sin^2(pi k_d / n_d): the transfer function of DᵀD for periodic forward
+   differences D with voxel weights w (z, y, x), i.e. the negative Laplacian; ncplx floats. */
+PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym);
+PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wisdom_used);
+PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
+PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
+
+/* Floats per rank in the work buffer and in the separate spectrum buffer (0 on one rank) of a
+   working volume of size n on comm, without allocating anything (for memory planning). */
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec);
+
+/* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
+ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
+
+/* Sets the OTF from a working-size PSF the caller has written into the work buffer (origin at
+   voxel 0, wrapped; row padding zero): forward transform, then OTF = FFT(work) / N as in
+   PdFFTConvSetPSF. For methods that re-estimate the PSF (blind deconvolution). The spectrum
+   buffer holds the unnormalised spectrum afterwards. */
+PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c);
+
+#endif

@@ -1,0 +1,19 @@
+/* Camera noise model: Poisson photon noise plus Gaussian read noise. */
+#ifndef PDECON_NOISE_H
+#define PDECON_NOISE_H
+
+#include <pdecon/core/layout.h>
+
+/* In: v holds a clean non-negative image (any scale, not all zero). Out: v = Poisson(s v + background)
+   + N(0, read_sigma^2), in photons. The scale s (returned in *scale, may be NULL) is chosen so that
+
+     snr_db = 10 log10( sum (s v)^2 / sum (s v + background + read_sigma^2) )
+
+   (signal power over expected noise power, both summed over the volume). The random numbers come
+   from a counter-based generator keyed on (seed, global voxel index) and the sums are formed plane
+   by plane in a fixed order, so the result is the same bit for bit on any number of ranks.
+   Collective on lay->comm. */
+PetscErrorCode PdNoisePoissonGaussian(const PdLayout *lay, float *v, double snr_db, double background, double read_sigma,
+                                      unsigned long long seed, double *scale);
+
+#endif

@@ -1,0 +1,618 @@
+/* PdDecon: set-up (working size, PSF, weights, background) and the solver loop shared by every
+   method, with its monitors and convergence test. Methods live in one file each. */
+#include "decon/decon_impl.h"
+#include <math.h>
+#include <string.h>
+
+const char *const PdDeconConvergedReasons[] = {"STOPPED_SIGNAL", "DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS"};
+const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_BOUNDARY_", NULL};
+
+
+static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 5]; }
+
+PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
+{
+  PdDecon d;
+
+  PetscFunctionBegin;
+  PetscCall(PdInitializePackage());
+  PetscCall(PetscNew(&d));
+  d->comm             = comm;
+  d->ops              = PdMethods[0];
+  d->boundary         = PD_BOUNDARY_PADDED;
+  d->center_mode      = PD_PSF_CENTER_PEAK;
+  d->pad[0] = d->pad[1] = d->pad[2] = -1;
+  d->bg_user          = -1;
+  d->bg               = 0;
+  d->bg_percentile    = 1.0;
+  d->weight_threshold = 1e-2;
+  d->max_it           = 50;
+  d->rtol             = 0;
+  d->converged_reason = PETSC_FALSE;
+  PetscCall(PdFFTConvCreate(comm, &d->conv));
+  if (d->ops->create) PetscCall(d->ops->create(d));
+  *dd = d;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
+{
+  PetscFunctionBegin;
+  if (!strcmp(d->ops->name, name)) PetscFunctionReturn(0);
+  for (int i = 0; i < PdNumMethods; i++)
+    if (!strcmp(PdMethods[i]->name, name)) {
+      /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
+      if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+      d->mctx          = NULL;
+      d->msetup        = PETSC_FALSE;
+      d->weights_ready = PETSC_FALSE; /* a method may have changed the operator (blind) */
+      d->ops    = PdMethods[i];
+      if (d->ops->create) PetscCall(d->ops->create(d));
+      PetscFunctionReturn(0);
+    }
+  {
+    char list[512] = "";
+    for (int i = 0; i < PdNumMethods; i++) {
+      PetscCall(PetscStrlcat(list, i ? ", " : "", sizeof(list)));
+      PetscCall(PetscStrlcat(list, PdMethods[i]->name, sizeof(list)));
+    }
+    SETERRQ(d->comm, PD_ERR_INPUT, "unknown deconvolution method '%s' (methods: %s)", name, list);
+  }
+}
+
+int PdDeconMethodCount(void) { return PdNumMethods; }
+
+const char *PdDeconMethodName(int i, PetscBool *direct)
+{
+  if (i < 0 || i >= PdNumMethods) return NULL;
+  if (direct) *direct = PdMethods[i]->direct;
+  return PdMethods[i]->name;
+}
+
+PetscErrorCode PdDeconGetMethod(PdDecon d, const char **name)
+{
+  PetscFunctionBegin;
+  *name = d->ops->name;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double change, void *ctx)
+{
+  PetscViewer v       = (PetscViewer)ctx;
+  double      elapsed = PdTime() - d->t_start;
+  double      eta     = it > 0 ? elapsed / it * (double)(d->max_it - it) : 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIAddTab(v, 1));
+  if (isnan(obj))
+    PetscCall(PetscViewerASCIIPrintf(v, "%3" PetscInt_FMT " %s rel. change %.4e  elapsed %.2f s  ETA %.2f s\n", it, d->ops->name, change, elapsed, eta));
+  else
+    PetscCall(PetscViewerASCIIPrintf(v, "%3" PetscInt_FMT " %s objective %.8e  rel. change %.4e  elapsed %.2f s  ETA %.2f s\n", it, d->ops->name, obj, change, elapsed, eta));
+  PetscCall(PetscViewerASCIISubtractTab(v, 1));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetFromOptions(PdDecon d)
+{
+  char        method[64];
+  PetscBool   set, mon;
+  PetscInt    npad = 3, pad[3] = {-1, -1, -1};
+  PetscEnum   bnd = (PetscEnum)d->boundary, ctr = (PetscEnum)d->center_mode;
+  PetscViewerFormat fmt;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(d->comm, NULL, "Deconvolution solver", "PdDecon");
+  {
+    char help[1024] = "Method:";
+    for (int i = 0; i < PdNumMethods; i++) {
+      char one[160];
+      PetscCall(PetscSNPrintf(one, sizeof(one), " %s (%s)%s", PdMethods[i]->name, PdMethods[i]->description, i + 1 < PdNumMethods ? "," : ""));
+      PetscCall(PetscStrlcat(help, one, sizeof(help)));
+    }
+    PetscCall(PetscOptionsString("-decon_method", help, "PdDeconSetMethod", d->ops->name, method, sizeof(method), &set));
+  }
+  if (set) PetscCall(PdDeconSetMethod(d, method));
+  if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
+  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
+  PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
+  PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
+  PetscCall(PetscOptionsReal("-decon_background_percentile", "Percentile of the data taken as background when it is estimated", "PdDeconSetBackground", d->bg_percentile, &d->bg_percentile, NULL));
+  PetscCall(PetscOptionsEnum("-decon_boundary", "Boundary: padded (no wrap-around, unknown outside) or periodic", "PdDeconSetBoundary", PdBoundaryTypes, bnd, &bnd, NULL));
+  PetscCall(PetscOptionsIntArray("-decon_pad", "Padding z,y,x in voxels for the padded boundary (default: PSF extent - 1)", "PdDeconSetUp", pad, &npad, &set));
+  if (set) {
+    PetscCheck(npad == 3 || npad == 1, d->comm, PD_ERR_INPUT, "-decon_pad takes one value or three (z,y,x)");
+    for (int i = 0; i < 3; i++) d->pad[i] = pad[npad == 1 ? 0 : i];
+  }
+  PetscCall(PetscOptionsReal("-decon_weight_threshold", "Voxels with (H^T 1) below this are not estimated (padded boundary)", "PdDeconSetUp", d->weight_threshold, &d->weight_threshold, NULL));
+  PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
+  PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
+  PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
+  PetscCall(PetscOptionsReal("-memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
+  PetscCall(PetscOptionsBool("-decon_memory_view", "Print the per-rank memory estimate before allocating", "PdDeconSetUp", d->memory_view, &d->memory_view, NULL));
+  PetscCall(PetscOptionsString("-decon_checkpoint", "Checkpoint file (HDF5), written every -decon_checkpoint_every iterations and on SIGTERM/SIGUSR1", "PdDeconSetCheckpoint", d->checkpoint, d->checkpoint, sizeof(d->checkpoint), NULL));
+  PetscCall(PetscOptionsInt("-decon_checkpoint_every", "Iterations between checkpoints (0: only when a stop signal arrives)", "PdDeconSetCheckpoint", d->checkpoint_every, &d->checkpoint_every, NULL));
+  PetscCall(PetscOptionsString("-restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
+  PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
+  PetscOptionsEnd();
+  d->boundary    = (PdBoundary)bnd;
+  d->center_mode = (PdPSFCenter)ctr;
+  if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
+  PetscCall(PdFFTConvSetFromOptions(d->conv));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol)
+{
+  PetscFunctionBegin;
+  if (max_it >= 0) d->max_it = max_it;
+  if (rtol >= 0) d->rtol = rtol;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetBackground(PdDecon d, double b)
+{
+  PetscFunctionBegin;
+  d->bg_user  = b;
+  d->prepared = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetBackground(PdDecon d, double *b)
+{
+  PetscFunctionBegin;
+  *b = d->bg;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetBoundary(PdDecon d, PdBoundary b)
+{
+  PetscFunctionBegin;
+  PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the boundary before PdDeconSetUp");
+  d->boundary = b;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetImageSize(PdDecon d, const ptrdiff_t m[3], const char *name)
+{
+  PetscFunctionBegin;
+  PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the image size before PdDeconSetUp");
+  for (int i = 0; i < 3; i++) {
+    PetscCheck(m[i] >= 1, d->comm, PD_ERR_INPUT, "%s: empty image", name ? name : "image");
+    d->m[i] = m[i];
+  }
+  PetscCall(PetscFree(d->dataname));
+  PetscCall(PetscStrallocpy(name ? name : "image", &d->dataname));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf, const char *name)
+{
+  PetscFunctionBegin;
+  PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the PSF before PdDeconSetUp");
+  PetscCall(PetscFree(d->psf));
+  PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], &d->psf));
+  PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
+  for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
+  PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscStrallocpy(name ? name : "PSF", &d->psfname));
+  PetscFunctionReturn(0);
+}
+
+/* Working size. Padded: n = m + pad rounded up to 2,3,5,7-smooth sizes, pad = pn - 1 by default:
+   then every object voxel that can reach the measured box through the PSF has its own place and
+   nothing wraps. A PSF wider than 2m - 1 cannot add anything (its tails only connect voxels
+   farther apart than the image), so it is cropped to that first. */
+static PetscErrorCode WorkingSize(PdDecon d, ptrdiff_t n[3])
+{
+  PetscFunctionBegin;
+  if (d->boundary == PD_BOUNDARY_PERIODIC) {
+    for (int i = 0; i < 3; i++) n[i] = d->m[i];
+    PetscCheck(d->pn[0] <= d->m[0] && d->pn[1] <= d->m[1] && d->pn[2] <= d->m[2], d->comm, PD_ERR_INPUT,
+               "%s: PSF (%td x %td x %td) is larger than the image %s (%td x %td x %td) with periodic boundaries; crop the PSF or use -decon_boundary padded",
+               d->psfname, d->pn[0], d->pn[1], d->pn[2], d->dataname, d->m[0], d->m[1], d->m[2]);
+  } else {
+    for (int i = 0; i < 3; i++) n[i] = PdFFTGoodSize(d->m[i] + (d->pad[i] >= 0 ? d->pad[i] : d->pn[i] - 1));
+    PetscCheck(d->pn[0] <= n[0] && d->pn[1] <= n[1] && d->pn[2] <= n[2], d->comm, PD_ERR_INPUT,
+               "%s: PSF (%td x %td x %td) is larger than the padded image (%td x %td x %td); increase -decon_pad or crop the PSF",
+               d->psfname, d->pn[0], d->pn[1], d->pn[2], n[0], n[1], n[2]);
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetUp(PdDecon d)
+{
+  ptrdiff_t n[3];
+
+  PetscFunctionBegin;
+  if (d->setup) PetscFunctionReturn(0);
+  PetscCheck(d->m[0] > 0, d->comm, PETSC_ERR_ORDER, "call PdDeconSetImageSize before PdDeconSetUp");
+  PetscCheck(d->psf, d->comm, PETSC_ERR_ORDER, "call PdDeconSetPSF before PdDeconSetUp");
+  PetscCall(PdPSFPrepNormalize(d->comm, d->psfname, d->pn, d->psf));
+  PetscCall(PdPSFPrepCenter(d->pn, d->psf, d->center_mode, d->pc));
+  if (d->boundary == PD_BOUNDARY_PADDED && d->pad[0] < 0 && d->pad[1] < 0 && d->pad[2] < 0) {
+    ptrdiff_t maxn[3] = {2 * d->m[0] - 1, 2 * d->m[1] - 1, 2 * d->m[2] - 1};
+    PetscCall(PdPSFPrepCrop(d->pn, d->psf, d->pc, maxn));
+  }
+  PetscCall(WorkingSize(d, n));
+  PetscCall(PdDeconCheckMemory(d, n)); /* refuse before allocating */
+  PetscCall(PdFFTConvSetSizes(d->conv, n));
+  PetscCall(PdFFTConvSetUp(d->conv));
+  PetscCall(PdFFTConvSetPSF(d->conv, d->pn, d->psf, d->pc));
+  PetscCall(PdFFTConvGetLayout(d->conv, &d->lay));
+  PetscCall(PdFFTConvGetWork(d->conv, &d->work));
+  PetscCall(PdFFTConvGetSpectrum(d->conv, &d->spec));
+  PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
+  PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay), &d->y));
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x));
+  d->setup = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y)
+{
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetUp(d));
+  if (lay) *lay = d->dlay;
+  if (y) *y = d->y;
+  d->prepared = PETSC_FALSE; /* the caller is about to change the data */
+  PetscFunctionReturn(0);
+}
+
+/* p-th percentile of the data from a global histogram (4096 bins between the global min and
+   max; the value is exact to one bin width). */
+static PetscErrorCode DataPercentile(PdDecon d, double p, double *val)
+{
+  const PdLayout *l = d->dlay;
+  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2];
+  double          mm[2] = {PETSC_MAX_REAL, PETSC_MAX_REAL}, *hist, target, acc = 0; /* min, -max */
+  const int       nb = 4096;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t i = 0; i < cnt; i++) {
+    mm[0] = PetscMin(mm[0], d->y[i]);
+    mm[1] = PetscMin(mm[1], -(double)d->y[i]);
+  }
+  PetscCall(PdAllreduceMin(d->comm, mm, 2));
+  mm[1] = -mm[1];
+  PetscCall(PetscCalloc1(nb, &hist));
+  double width = (mm[1] - mm[0]) / nb;
+  if (width <= 0) {
+    *val = mm[0];
+    PetscCall(PetscFree(hist));
+    PetscFunctionReturn(0);
+  }
+  for (ptrdiff_t i = 0; i < cnt; i++) {
+    int b = (int)((d->y[i] - mm[0]) / width);
+    hist[PetscMin(nb - 1, PetscMax(0, b))] += 1;
+  }
+  PetscCall(PdAllreduceSum(d->comm, hist, nb));
+  target = p / 100.0 * (double)PdLayoutGlobalCount(l);
+  int b = 0;
+  for (; b < nb - 1; b++) {
+    if (acc + hist[b] >= target) break;
+    acc += hist[b];
+  }
+  *val = mm[0] + width * (b + (hist[b] > 0 ? (target - acc) / hist[b] : 0));
+  PetscCall(PetscFree(hist));
+  PetscFunctionReturn(0);
+}
+
+/* Check the data, estimate the background, and compute the weights w = 1 / Hᵀ1 (0 where Hᵀ1 is
+   below the threshold: voxels too far outside the box to be seen by the data). */
+static PetscErrorCode Prepare(PdDecon d)
+{
+  const PdLayout *l = d->dlay, *wl = d->lay;
+  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2];
+  double          s[3] = {0, 0, 0}; /* sum, count of negatives, count of non-finite */
+  double          mn = 0;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t i = 0; i < cnt; i++) {
+    float v = d->y[i];
+    if (!isfinite(v)) s[2] += 1;
+    else if (v < 0) {
+      s[1] += 1;
+      mn = PetscMin(mn, v);
+      if (d->clip_negative) d->y[i] = 0;
+    } else s[0] += v;
+  }
+  PetscCall(PdAllreduceSum(d->comm, s, 3));
+  PetscCall(PdAllreduceMin(d->comm, &mn, 1));
+  PetscCheck(s[2] == 0, d->comm, PD_ERR_INPUT, "%s: data contains %.0f NaN or Inf values", d->dataname, s[2]);
+  PetscCheck(s[1] == 0 || d->clip_negative, d->comm, PD_ERR_INPUT,
+             "%s: data has %.0f negative values (min %.6g); photon counts cannot be negative (use -decon_clip_negative to set them to 0)", d->dataname, s[1], mn);
+  double mean = s[0] / (double)PdLayoutGlobalCount(l);
+  if (d->bg_user < 0) PetscCall(DataPercentile(d, d->bg_percentile, &d->bg));
+  else d->bg = d->bg_user;
+  d->eps = 1e-6 * (mean > 0 ? mean : 1.0);
+  d->x0  = PetscMax(mean - d->bg, d->eps);
+
+  if (d->weights_ready) { /* same PSF and box as the last data set (a batch) */
+    d->prepared = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
+  /* Hᵀ1 over the measured box */
+  PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
+  for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->m[1]; yy++)
+      for (ptrdiff_t x = 0; x < d->m[2]; x++) d->work[z * wl->ps + yy * wl->rs + x] = 1.0f;
+  PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  const float thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  for (ptrdiff_t z = 0; z < wl->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < wl->n[1]; yy++) {
+      const float *a = d->work + z * wl->ps + yy * wl->rs;
+      float       *w = d->w + z * wl->ps + yy * wl->rs;
+      for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / a[x] : 0.0f;
+      for (ptrdiff_t x = wl->n[2]; x < wl->rs; x++) w[x] = 0.0f; /* FFT row padding stays zero */
+    }
+  d->prepared      = PETSC_TRUE;
+  d->weights_ready = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+{
+  const PdLayout *l = d->lay;
+  const ptrdiff_t m0 = d->m[0], m1 = d->m[1], m2 = d->m[2];
+  const float     b = (float)d->bg, eps = (float)d->eps;
+  double          obj = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+  /* row by row: rows outside the measured box get a zero ratio (the data term lives on the box) */
+  const ptrdiff_t n1 = l->n[1], nrows = l->nzl * n1;
+#pragma omp parallel for reduction(+ : obj) schedule(static)
+  for (ptrdiff_t row = 0; row < nrows; row++) {
+    const ptrdiff_t z = row / n1, yy = row % n1;
+    float *restrict r = d->work + z * l->ps + yy * l->rs;
+    if (l->z0 + z >= m0 || yy >= m1) {
+      memset(r, 0, sizeof(float) * (size_t)l->rs);
+      continue;
+    }
+    const float *restrict yr = d->y + (z * m1 + yy) * m2;
+    if (want_obj) {
+      /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
+         negative log-likelihood up to a constant. */
+      double o = 0;
+#pragma omp simd reduction(+ : o)
+      for (ptrdiff_t x = 0; x < m2; x++) {
+        float mu = PetscMax(r[x] + b, eps);
+        o += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
+        r[x] = yr[x] / mu;
+      }
+      obj += o;
+    } else {
+#pragma omp simd
+      for (ptrdiff_t x = 0; x < m2; x++) {
+        float mu = r[x] + b;
+        r[x]     = yr[x] / (mu > eps ? mu : eps);
+      }
+    }
+    memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
+  }
+  PetscCall(PetscLogFlops(3.0 * (double)d->blay->nzl * m1 * m2));
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  if (want_obj) {
+    PetscCall(PdAllreduceSum(d->comm, &obj, 1));
+    *objective = obj;
+  } else if (objective) *objective = NAN;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MethodSetUp(PdDecon d)
+{
+  PetscFunctionBegin;
+  if (!d->prepared) PetscCall(Prepare(d));
+  /* flat start where the data can see the object */
+  for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
+  if (d->ops->setup) PetscCall(d->ops->setup(d));
+  d->msetup = PETSC_TRUE;
+  d->it     = 0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconStep(PdDecon d, double *objective, double *change)
+{
+  PetscFunctionBegin;
+  if (!d->msetup || !d->prepared) PetscCall(MethodSetUp(d));
+  PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0 || objective != NULL), objective, change));
+  d->it++;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSolve(PdDecon d)
+{
+  double    obj = NAN, change = 0, t0;
+  PetscBool stop;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetUp(d));
+  PetscCall(MethodSetUp(d));
+  if (d->restart[0]) {
+    PetscCall(PdDeconCheckpointLoad(d));
+    d->restarting = PETSC_TRUE;
+    if (d->ops->setup) PetscCall(d->ops->setup(d));
+    d->restarting = PETSC_FALSE;
+  }
+  d->reason  = PD_DECON_ITERATING;
+  t0         = PdTime();
+  d->t_start = t0;
+  while (d->it < d->max_it) {
+    PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
+    d->it++;
+    for (PetscInt i = 0; i < d->nmonitor; i++) PetscCall(d->monitor[i](d, d->it, obj, change, d->monitor_ctx[i]));
+    if (!isfinite(change)) {
+      d->reason = PD_DECON_DIVERGED_NANORINF;
+      break;
+    }
+    if (change < d->rtol || d->ops->direct) {
+      d->reason = d->ops->direct ? PD_DECON_CONVERGED_ITS : PD_DECON_CONVERGED_RTOL;
+      break;
+    }
+    PetscCall(PdStopRequested(d->comm, &stop));
+    if (stop) {
+      PetscCheck(d->checkpoint[0], d->comm, PD_ERR_INPUT, "%s: stopped by a signal at iteration %" PetscInt_FMT " with no -decon_checkpoint file to save to", d->dataname, d->it);
+      PetscCall(PdDeconCheckpointWrite(d));
+      d->reason = PD_DECON_STOPPED_SIGNAL;
+      break;
+    }
+    if (d->checkpoint_every > 0 && d->it % d->checkpoint_every == 0 && d->it < d->max_it) PetscCall(PdDeconCheckpointWrite(d));
+  }
+  if (d->reason == PD_DECON_ITERATING) d->reason = PD_DECON_CONVERGED_ITS;
+  d->solve_time = PdTime() - t0;
+  if (d->converged_reason) PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(d->comm)));
+  PetscCheck(d->reason != PD_DECON_DIVERGED_NANORINF, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetCheckpoint(PdDecon d, const char *path, PetscInt every)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(d->checkpoint, path ? path : "", sizeof(d->checkpoint)));
+  if (every >= 0) d->checkpoint_every = every;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetCheckpoint(PdDecon d, const char **path)
+{
+  PetscFunctionBegin;
+  *path = d->checkpoint;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetRestart(PdDecon d, const char *path)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(d->restart, path ? path : "", sizeof(d->restart)));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT " (%.2f s)\n", d->ops->name, d->reason > 0 ? "converged" : d->reason == PD_DECON_STOPPED_SIGNAL ? "stopped (checkpoint written)" : "diverged", ReasonName(d->reason), d->it,
+                                   d->solve_time));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetSolution(PdDecon d, const PdLayout **lay, const float **x)
+{
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetUp(d));
+  if (lay) *lay = d->blay;
+  if (x) *x = d->x;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetWorkingSize(PdDecon d, ptrdiff_t n[3])
+{
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetUp(d));
+  for (int i = 0; i < 3; i++) n[i] = d->lay->n[i];
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetFFTConv(PdDecon d, PdFFTConv *c)
+{
+  PetscFunctionBegin;
+  *c = d->conv;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetIterationNumber(PdDecon d, PetscInt *it)
+{
+  PetscFunctionBegin;
+  *it = d->it;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetConvergedReason(PdDecon d, PdDeconConvergedReason *r)
+{
+  PetscFunctionBegin;
+  *r = d->reason;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *s)
+{
+  PetscFunctionBegin;
+  *s = d->reason == PD_DECON_ITERATING ? PdTime() - d->t_start : d->solve_time;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes)
+{
+  PetscFunctionBegin;
+  *bytes = d->memory_estimate;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetVolumeCount(PdDecon d, PetscInt *count)
+{
+  PetscFunctionBegin;
+  *count = d->ops->nvolumes;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconMonitorCancel(PdDecon d)
+{
+  PetscFunctionBegin;
+  d->nmonitor = 0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconMonitorSet(PdDecon d, PdDeconMonitorFn fn, void *ctx)
+{
+  PetscFunctionBegin;
+  PetscCheck(d->nmonitor < 4, d->comm, PETSC_ERR_ARG_OUTOFRANGE, "too many monitors");
+  d->monitor[d->nmonitor]       = fn;
+  d->monitor_ctx[d->nmonitor++] = ctx;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
+{
+  ptrdiff_t n[3];
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetUp(d));
+  for (int i = 0; i < 3; i++) n[i] = d->lay->n[i];
+  PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution: method %s (%s)\n", d->ops->name, d->ops->description));
+  PetscCall(PetscViewerASCIIPushTab(v));
+  PetscCall(PetscViewerASCIIPrintf(v, "image %td x %td x %td, PSF %td x %td x %td (centre %td,%td,%td), boundary %s\n", d->m[0], d->m[1], d->m[2], d->pn[0], d->pn[1], d->pn[2], d->pc[0], d->pc[1],
+                                   d->pc[2], PdBoundaryTypes[d->boundary]));
+  PetscCall(PdFFTConvView(d->conv, v));
+  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
+                                   d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
+  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->bg_user < 0 ? "estimated from the data " : "", d->bg_user < 0 ? d->bg : d->bg_user));
+  if (d->ops->view) PetscCall(d->ops->view(d, v));
+  PetscCall(PetscViewerASCIIPopTab(v));
+  (void)n;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconDestroy(PdDecon *dd)
+{
+  PdDecon d = *dd;
+
+  PetscFunctionBegin;
+  if (!d) PetscFunctionReturn(0);
+  if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+  PetscCall(PdVolumeFree(&d->y));
+  PetscCall(PdVolumeFree(&d->w));
+  PetscCall(PdVolumeFree(&d->x));
+  PetscCall(PdLayoutDestroy(&d->blay));
+  PetscCall(PdLayoutDestroy(&d->dlay));
+  PetscCall(PdFFTConvDestroy(&d->conv));
+  PetscCall(PetscFree(d->psf));
+  PetscCall(PetscFree(d->dataname));
+  PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscViewerDestroy(&d->monitor_viewer));
+  PetscCall(PetscFree(d));
+  *dd = NULL;
+  PetscFunctionReturn(0);
+}

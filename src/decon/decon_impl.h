@@ -1,0 +1,141 @@
+/* Private state of PdDecon, shared by the solver loop (decon.c) and the methods (one file each). */
+#ifndef PDECON_DECON_IMPL_H
+#define PDECON_DECON_IMPL_H
+
+#include <pdecon/decon/decon.h>
+
+/* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
+   (working layout) and scalars, besides the estimate x and the iteration count. */
+#define PD_MAX_STATE 8
+typedef struct {
+  PetscInt    nvol, nscal;
+  float      *vol[PD_MAX_STATE];
+  const char *volname[PD_MAX_STATE];
+  double     *scal[PD_MAX_STATE];
+  const char *scalname[PD_MAX_STATE];
+} PdMethodState;
+
+/* A method. Life cycle: create (parameters with defaults in d->mctx) -> setfromoptions ->
+   setup at the start of every solve (allocate state the first time, reset it from the initial
+   estimate in d->x) -> step, step, ... -> destroy (parameters and state). Only step is needed;
+   every other entry may be NULL. On a restart, setup runs once more after the checkpoint was
+   loaded, with d->restarting set: it must then keep the loaded state and only rebuild what is
+   derived from it (e.g. copy x into the FFT buffer). */
+typedef struct {
+  const char *name;        /* value of -decon_method */
+  const char *description;
+  PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights and FFT buffer included
+                              (the OTF, and on more than one rank the FFT's spectrum buffer, come
+                              on top: the memory planner counts them) */
+  PetscBool   direct;      /* a filter: one step gives the result */
+  PetscErrorCode (*create)(PdDecon);
+  PetscErrorCode (*setfromoptions)(PdDecon, PetscOptionItems *PetscOptionsObject);
+  PetscErrorCode (*setup)(PdDecon);
+  PetscErrorCode (*step)(PdDecon, PetscBool want_objective, double *objective, double *change);
+  PetscErrorCode (*view)(PdDecon, PetscViewer);
+  PetscErrorCode (*destroy)(PdDecon);
+  /* state to checkpoint beyond x (after setup); NULL: x is the whole state */
+  PetscErrorCode (*getstate)(PdDecon, PdMethodState *);
+  /* bytes per rank the method needs besides its working volumes, for a working size n and this
+     rank's planes [z0, z0 + nzl) (the memory planner; NULL: none) */
+  PetscErrorCode (*workspace)(PdDecon, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes);
+} PdMethodOps;
+
+/* Every method, in the order -help lists them (methods.c). */
+extern const PdMethodOps *const PdMethods[];
+extern const int                PdNumMethods;
+
+struct _p_PdDecon {
+  MPI_Comm        comm;
+  const PdMethodOps *ops;
+  void           *mctx;        /* method parameters and state */
+  PetscBool       msetup;      /* method set up for the current data */
+
+  /* problem */
+  ptrdiff_t       m[3];        /* image size */
+  char           *dataname, *psfname;
+  ptrdiff_t       pn[3], pc[3];/* PSF size and centre (after preparation) */
+  float          *psf;
+  PdPSFCenter     center_mode;
+  PdBoundary      boundary;
+  PetscInt        pad[3];      /* padding per axis in voxels; -1: from the PSF */
+  double          bg_user;     /* background asked for; < 0: estimate it from each data set */
+  double          bg;          /* background in use (set when the data are prepared) */
+  double          bg_percentile;
+  double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
+  PetscBool       clip_negative;
+
+  /* discretisation */
+  PdFFTConv       conv;
+  const PdLayout *lay;         /* working slabs (owned by conv) */
+  PdLayout       *blay;        /* image box view into working volumes */
+  PdLayout       *dlay;        /* compact image box (data) */
+  float          *work;        /* FFT buffer, real space (owned by conv) */
+  float          *spec;        /* its spectrum after PdFFTConvForward (owned by conv; = work on 1 rank) */
+  float          *y;           /* data, compact image box */
+  float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere */
+  float          *x;           /* current estimate, working layout */
+  double          eps;         /* denominators are clipped at eps */
+  double          x0;          /* flat initial value */
+  PetscBool       setup, prepared, weights_ready;
+
+  /* loop */
+  PetscInt        max_it, it;
+  double          rtol, solve_time, t_start;
+  PdDeconConvergedReason reason;
+  PdDeconMonitorFn monitor[4];
+  void           *monitor_ctx[4];
+  PetscInt        nmonitor;
+  PetscViewer     monitor_viewer;
+  PetscBool       converged_reason;
+
+  /* checkpoint / restart (checkpoint.c) */
+  char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
+  PetscInt        checkpoint_every;               /* iterations; 0 = only on a stop signal */
+  char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
+  PetscBool       restarting;                     /* set while setup runs after a load */
+
+  /* memory planner (memory.c) */
+  double          memory_limit;    /* MiB per rank; 0 = what the node has */
+  double          memory_estimate; /* bytes per rank, from the last set-up */
+  PetscBool       memory_view;
+};
+
+/* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
+PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
+
+/* checkpoint.c: write the full state atomically; load it (after the method's setup) and set
+   d->it; fingerprint of everything that changes the result. */
+PetscErrorCode PdDeconCheckpointWrite(PdDecon d);
+PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
+
+/* The Richardson-Lucy correction shared by RL-type methods. On entry work holds the estimate u
+   (working layout, zero in the row padding). On exit work holds Hᵀ(y / (H u + b)) restricted to
+   the measured box (Bertero-Boccacci), and *objective the I-divergence of u when asked for.
+   Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
+
+/* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
+   numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest
+   zero), calls PdRRLSetUp from its setup, PdRRLStep from its step with the gradient of its
+   regulariser Φ, and PdRRLGetState for checkpoints. */
+typedef struct {
+  PetscBool accel; /* Nesterov extrapolation */
+  float    *xprev; /* x_{k-1}, with extrapolation */
+  double    t;     /* Nesterov sequence */
+  double    scale; /* s = max(y), 1 when the data are all zero */
+} PdRRL;
+/* g = ∇Φ(p) on the working layout; value (NULL when not wanted) = Φ(p), the same on every rank. */
+typedef PetscErrorCode (*PdRRLGradient)(PdDecon d, const float *p, float *g, double *value);
+PetscErrorCode PdRRLSetUp(PdDecon d, PdRRL *r);
+PetscErrorCode PdRRLStep(PdDecon d, PdRRL *r, double lambda, PdRRLGradient grad, float *g, PetscBool want_obj, double *obj, double *change);
+PetscErrorCode PdRRLGetState(PdRRL *r, PdMethodState *st);
+PetscErrorCode PdRRLDestroy(PdRRL *r);
+/* max(y) over all ranks, 1 when the data are all zero. */
+PetscErrorCode PdDeconDataScale(PdDecon d, double *s);
+
+/* Number of floats in the local slab of a working volume (flat loops over the slab). */
+static inline ptrdiff_t PdDeconLocalCount(PdDecon d) { return d->lay->nzl * d->lay->ps; }
+
+
+#endif

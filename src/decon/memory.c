@@ -1,0 +1,123 @@
+/* Memory planner: what one deconvolution needs per rank, known before anything large is
+   allocated, checked against the memory the rank may use.
+
+   Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
+   PdMethodOps.nvolumes), the OTF (one spectrum), the data on the image box, the FFT's spectrum
+   buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
+   per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
+   process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
+   made). Available: -memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
+   cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
+#include "decon/decon_impl.h"
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+
+/* Resident set size now, bytes (from /proc/self/statm). */
+static double ResidentNow(void)
+{
+  long  pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return (double)resident * 4096.0;
+}
+
+/* Bytes this node lets its processes use: MemAvailable, or a lower cgroup (v2 or v1) limit. */
+static double NodeAvailable(void)
+{
+  double avail = 0, lim;
+  char   line[256];
+  FILE  *f = fopen("/proc/meminfo", "r");
+  if (f) {
+    while (fgets(line, sizeof(line), f))
+      if (sscanf(line, "MemAvailable: %lf kB", &avail) == 1) break;
+    fclose(f);
+  }
+  avail *= 1024.0;
+  const char *cg[] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+  for (int i = 0; i < 2; i++)
+    if ((f = fopen(cg[i], "r"))) {
+      if (fscanf(f, "%lf", &lim) == 1 && lim > 0 && lim < avail) avail = lim;
+      fclose(f);
+    }
+  return avail;
+}
+
+PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
+{
+  ptrdiff_t bnz, z0, nzl;
+  size_t    nwork, nspec;
+  double    vol, spec;
+  int       size, rank;
+
+  PetscFunctionBegin;
+  memset(e, 0, sizeof(*e));
+  PetscCallMPI(MPI_Comm_size(d->comm, &size));
+  PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
+  /* the same query the FFT set-up makes, without allocating anything */
+  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nspec));
+  vol     = 4.0 * (double)nwork;              /* one working volume */
+  spec    = 4.0 * (double)(nspec ? nspec : nwork); /* one spectrum */
+  PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
+  bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
+  e->nvol = d->ops->nvolumes;
+  e->volumes  = e->nvol * vol;
+  e->otf      = spec;
+  e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
+  e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]);
+  e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]);
+  if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
+  /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
+     twice: hand it back before measuring. */
+  (void)malloc_trim(0);
+  e->baseline = ResidentNow();
+  e->total    = e->volumes + e->otf + e->fft + e->data + e->psf + e->method + e->baseline;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->total, 1, MPI_DOUBLE, MPI_MAX, d->comm));
+  /* what scales with 1/ranks, to say how many ranks would fit */
+  /* on more ranks than one the spectrum gets a buffer of its own: count it for the projection */
+  e->distributed = (e->volumes + e->otf + spec + e->data) * size;
+  e->fixed       = e->psf + e->method + e->baseline; /* bounded workspaces: taken as fixed */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->distributed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->fixed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
+{
+  PdMemoryEstimate e;
+  double           avail;
+  MPI_Comm         node;
+  int              local, size;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconEstimateMemory(d, n, &e));
+  PetscCallMPI(MPI_Comm_size(d->comm, &size));
+  PetscCallMPI(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &local));
+  PetscCallMPI(MPI_Comm_free(&node));
+  if (d->memory_limit > 0) avail = d->memory_limit * 1048576.0;
+  else {
+    avail = NodeAvailable() / local;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &avail, 1, MPI_DOUBLE, MPI_MIN, d->comm));
+  }
+  d->memory_estimate = e.total;
+  if (d->memory_view)
+    PetscCall(PetscPrintf(d->comm,
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
+                          avail / 1048576.0));
+  if (avail > 0 && e.total > avail) {
+    /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */
+    double need = avail > e.fixed ? ceil(e.distributed / (avail - e.fixed)) : -1;
+    if (need > 0 && need <= n[0])
+      SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s); it would fit on %.0f ranks (of the same memory) or more", d->dataname, e.total / 1048576.0,
+              avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", need);
+    SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s), and no rank count up to the %td planes of the working volume would fit", d->dataname,
+            e.total / 1048576.0, avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", n[0]);
+  }
+  PetscFunctionReturn(0);
+}

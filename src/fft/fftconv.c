@@ -1,0 +1,386 @@
+/* Distributed FFT convolution: plans, OTF, and the operators H and Hᵀ (see fftconv.h). */
+#include "fft/fftconv_impl.h"
+#include <limits.h>
+#include <math.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
+{
+  for (ptrdiff_t m = PetscMax(n, 1);; m++) {
+    ptrdiff_t r = m;
+    while (r % 2 == 0) r /= 2;
+    while (r % 3 == 0) r /= 3;
+    while (r % 5 == 0) r /= 5;
+    while (r % 7 == 0) r /= 7;
+    if (r == 1) return m;
+  }
+}
+
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
+{
+  int       rank, size;
+  ptrdiff_t z0, nzl, y0, nky;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PdBlockRange(n[0], size, rank, &z0, &nzl);
+  PdBlockRange(n[1], size, rank, &y0, &nky);
+  /* at least one plane: the plane transforms are planned on it even by a rank without planes */
+  if (work) *work = (size_t)(2 * PetscMax(nzl, 1) * n[1] * (n[2] / 2 + 1));
+  if (spec) *spec = size == 1 ? 0 : (size_t)PetscMax(2 * n[0] * nky * (n[2] / 2 + 1), 2);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
+{
+  const char *env = getenv("PDECON_WISDOM");
+  const char *home = getenv("HOME"), *xdg = getenv("XDG_CACHE_HOME");
+
+  PetscFunctionBegin;
+  PetscCall(PdInitializePackage());
+  PetscCall(PetscNew(c));
+  (*c)->comm    = comm;
+  (*c)->xcomm   = MPI_COMM_NULL;
+  (*c)->node    = MPI_COMM_NULL;
+  (*c)->swin    = MPI_WIN_NULL;
+  (*c)->use_shm = PETSC_TRUE;
+  (*c)->planner = FFTW_MEASURE;
+  if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
+  else if (xdg && xdg[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/pdecon/fftwf.wisdom", xdg);
+  else if (home && home[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/.cache/pdecon/fftwf.wisdom", home);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
+{
+  const char *planners[] = {"estimate", "measure", "patient"};
+  PetscInt    which = c->planner == FFTW_ESTIMATE ? 0 : c->planner == FFTW_PATIENT ? 2 : 1;
+  char        wis[PETSC_MAX_PATH_LEN];
+  PetscBool   set;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(c->comm, NULL, "Distributed FFT convolution", "FFT");
+  PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
+  PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
+  PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
+  PetscCall(PetscOptionsInt("-fft_shared_memory_ranks", "At most this many consecutive ranks of a node share a window, the others exchange messages (0: the whole node)", "PdFFTConvSetFromOptions", c->shm_ranks, &c->shm_ranks, NULL));
+  PetscCheck(c->shm_ranks >= 0, c->comm, PD_ERR_INPUT, "-fft_shared_memory_ranks must be 0 (a whole node) or positive");
+  PetscOptionsEnd();
+  c->planner = which == 0 ? FFTW_ESTIMATE : which == 2 ? FFTW_PATIENT : FFTW_MEASURE;
+  if (set) PetscCall(PetscStrncpy(c->wisdom, strcmp(wis, "none") ? wis : "", sizeof(c->wisdom)));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3])
+{
+  PetscFunctionBegin;
+  PetscCheck(!c->setup, c->comm, PETSC_ERR_ORDER, "sizes are fixed once the plans are made");
+  for (int d = 0; d < 3; d++) {
+    PetscCheck(n[d] >= 1, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "FFT size must be positive");
+    c->n[d] = n[d];
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Wisdom: rank 0 reads the file and broadcasts; after planning the union of every rank's wisdom
+   is gathered on rank 0 and written back atomically (temporary name, then rename). */
+static PetscErrorCode WisdomLoad(PdFFTConv c)
+{
+  int rank, ok = 0;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(c->comm, &rank));
+  if (!c->wisdom[0]) PetscFunctionReturn(0);
+  if (rank == 0 && access(c->wisdom, R_OK) == 0) ok = fftwf_import_wisdom_from_filename(c->wisdom);
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, c->comm));
+  if (ok) fftwf_mpi_broadcast_wisdom(c->comm);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WisdomSave(PdFFTConv c)
+{
+  int  rank;
+  char dir[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN + 32];
+
+  PetscFunctionBegin;
+  if (!c->wisdom[0]) PetscFunctionReturn(0);
+  fftwf_mpi_gather_wisdom(c->comm);
+  PetscCallMPI(MPI_Comm_rank(c->comm, &rank));
+  if (rank != 0) PetscFunctionReturn(0);
+  /* Create the cache directory (one level); failures only cost replanning next time. */
+  PetscCall(PetscStrncpy(dir, c->wisdom, sizeof(dir)));
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    char *up = strrchr(dir, '/');
+    if (up && up != dir) {
+      *up = 0;
+      (void)mkdir(dir, 0755);
+      *up = '/';
+    }
+    (void)mkdir(dir, 0755);
+  }
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", c->wisdom, (int)getpid());
+  if (fftwf_export_wisdom_to_filename(tmp)) {
+    if (rename(tmp, c->wisdom)) (void)unlink(tmp);
+  } else PetscCall(PetscInfo(NULL, "cannot write FFTW wisdom to %s\n", c->wisdom));
+  PetscFunctionReturn(0);
+}
+
+/* Plans: the 2-D transform of one plane (out of place, into a per-thread scratch spectrum that
+   stays in cache while its rows are scattered) and the 1-D transforms of every spectral column
+   along kz (in place, FFTW's threads). Planning with MEASURE overwrites the buffers, so the plans
+   are made before any data goes in. */
+static PetscErrorCode MakePlans(PdFFTConv c)
+{
+  const int       n12[2] = {(int)c->n[1], (int)c->n[2]}, rin[2] = {(int)c->n[1], (int)(2 * c->nc)};
+  const ptrdiff_t cols = c->nky * c->nc;
+  /* a plane's start is aligned like the buffer's only if a plane is a whole number of SIMD words */
+  const unsigned  align = (c->n[1] * c->nc) % 2 ? FFTW_UNALIGNED : 0;
+
+  PetscFunctionBegin;
+  fftwf_plan_with_nthreads(1); /* the planes are shared out between the threads instead */
+  c->plane_fwd = fftwf_plan_many_dft_r2c(2, n12, 1, c->work, rin, 1, 0, c->scratch[0], NULL, 1, 0, c->planner | align);
+  c->plane_inv = fftwf_plan_many_dft_c2r(2, n12, 1, c->scratch[0], NULL, 1, 0, c->work, rin, 1, 0, c->planner | align);
+  fftwf_plan_with_nthreads(c->nthreads);
+  PetscCheck(c->plane_fwd && c->plane_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the %td x %td plane transforms", c->n[1], c->n[2]);
+  if (cols > 0) {
+    fftwf_complex *s = (fftwf_complex *)c->spec;
+    const int      nz = (int)c->n[0];
+    c->z_fwd = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
+    c->z_inv = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+    PetscCheck(c->z_fwd && c->z_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the transforms along z (%td)", c->n[0]);
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
+{
+  ptrdiff_t z0, nzl;
+  double    t0;
+
+  PetscFunctionBegin;
+  if (c->setup) PetscFunctionReturn(0);
+  PetscCheck(c->n[0] > 0, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetSizes first");
+  PetscCheck(c->n[1] * (c->n[2] / 2 + 1) <= INT_MAX / 2 && c->n[0] <= INT_MAX, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "working volume %td x %td x %td too large for one plane's messages", c->n[0], c->n[1], c->n[2]);
+  PetscCallMPI(MPI_Comm_rank(c->comm, &c->rank));
+  PetscCallMPI(MPI_Comm_size(c->comm, &c->size));
+  PetscCallMPI(MPI_Comm_dup(c->comm, &c->xcomm));
+  c->nc = c->n[2] / 2 + 1;
+  PdBlockRange(c->n[0], c->size, c->rank, &z0, &nzl);
+  PetscCall(PetscMalloc1(c->size + 1, &c->ystart));
+  for (int r = 0; r < c->size; r++) {
+    ptrdiff_t cnt;
+    PdBlockRange(c->n[1], c->size, r, &c->ystart[r], &cnt);
+  }
+  c->ystart[c->size] = c->n[1];
+  c->ky0 = c->ystart[c->rank]; /* this rank's rows, kept apart because every loop uses them */
+  c->nky = c->ystart[c->rank + 1] - c->ky0;
+  c->ncplx = c->n[0] * c->nky * c->nc;
+  PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
+  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));
+  PetscCall(PdFFTBuffersCreate(c));
+  c->nthreads = PdGetThreads();
+  PetscCall(PetscCalloc1(c->nthreads, &c->scratch));
+  for (int t = 0; t < c->nthreads; t++) {
+    c->scratch[t] = fftwf_alloc_complex((size_t)(c->n[1] * c->nc));
+    PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
+  }
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_PLAN, 0, 0, 0, 0));
+  t0 = PdTime();
+  PetscCall(WisdomLoad(c));
+  PetscCall(MakePlans(c));
+  c->plan_time = PdTime() - t0;
+  PetscCall(WisdomSave(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_PLAN, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
+  memset(c->work, 0, c->nwork * sizeof(float));
+  if (c->spec != c->work) memset(c->spec, 0, c->nspec * sizeof(float));
+  c->setup = PETSC_TRUE;
+  PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetLayout(PdFFTConv c, const PdLayout **lay)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  *lay = c->lay;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  *work = c->work;
+  PetscFunctionReturn(0);
+}
+
+/* OTF = spectrum / N, allocated on first use. */
+static PetscErrorCode StoreOTF(PdFFTConv c)
+{
+  const float scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+
+  PetscFunctionBegin;
+  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->ncplx, 1));
+  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  const float *restrict s = c->spec;
+  float *restrict       h = (float *)c->otf;
+  for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3])
+{
+  const PdLayout *l;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvSetUp(c));
+  l = c->lay;
+  for (int d = 0; d < 3; d++) {
+    PetscCheck(pn[d] <= c->n[d], c->comm, PD_ERR_INPUT, "PSF (%td x %td x %td) larger than the working volume (%td x %td x %td)", pn[0], pn[1], pn[2], c->n[0], c->n[1], c->n[2]);
+    PetscCheck(center[d] >= 0 && center[d] < pn[d], c->comm, PETSC_ERR_ARG_OUTOFRANGE, "PSF centre outside the PSF");
+  }
+  /* Scatter the PSF into the working volume with its centre at the origin (wrapped). */
+  memset(c->work, 0, sizeof(float) * c->nwork);
+  for (ptrdiff_t k = 0; k < pn[0]; k++) {
+    ptrdiff_t z = ((k - center[0]) % c->n[0] + c->n[0]) % c->n[0];
+    if (z < l->z0 || z >= l->z0 + l->nzl) continue;
+    for (ptrdiff_t j = 0; j < pn[1]; j++) {
+      ptrdiff_t y = ((j - center[1]) % c->n[1] + c->n[1]) % c->n[1];
+      for (ptrdiff_t i = 0; i < pn[2]; i++) {
+        ptrdiff_t x = ((i - center[2]) % c->n[2] + c->n[2]) % c->n[2];
+        c->work[(z - l->z0) * l->ps + y * l->rs + x] = psf[(k * pn[1] + j) * pn[2] + i];
+      }
+    }
+  }
+  PetscCall(PdFFTConvForward(c));
+  PetscCall(StoreOTF(c));
+  memset(c->work, 0, sizeof(float) * c->nwork);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
+{
+  const ptrdiff_t ncplx = c->ncplx;
+  float *restrict w;
+  const float *restrict h = (const float *)c->otf;
+  const float     s = transpose ? -1.0f : 1.0f; /* Hᵀ multiplies by the conjugate OTF */
+
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  PetscCall(PdFFTConvForward(c));
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+  w = c->spec;
+  /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
+     NaN/Inf recovery code that keeps it from vectorising. */
+#pragma omp parallel for simd schedule(static)
+  for (ptrdiff_t i = 0; i < ncplx; i++) {
+    const float a = w[2 * i], b = w[2 * i + 1], hr = h[2 * i], hi = s * h[2 * i + 1];
+    w[2 * i]     = a * hr - b * hi;
+    w[2 * i + 1] = a * hi + b * hr;
+  }
+  PetscCall(PetscLogFlops(6.0 * ncplx));
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  PetscCall(PdFFTConvInverse(c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  *spec = c->spec;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  if (ncplx) *ncplx = c->ncplx;
+  if (ky0) *ky0 = c->ky0;
+  if (nky) *nky = c->nky;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  if (otf) *otf = (const float *)c->otf;
+  if (N) *N = (double)c->n[0] * (double)c->n[1] * (double)c->n[2];
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym)
+{
+  const ptrdiff_t nx = c->nc;
+  double         *sx, *sy, *sz;
+
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PetscMalloc3(c->n[0], &sz, c->n[1], &sy, nx, &sx));
+  for (ptrdiff_t k = 0; k < c->n[0]; k++) sz[k] = 4 * w[0] * w[0] * PetscSqr(sin(PETSC_PI * k / c->n[0]));
+  for (ptrdiff_t k = 0; k < c->n[1]; k++) sy[k] = 4 * w[1] * w[1] * PetscSqr(sin(PETSC_PI * k / c->n[1]));
+  for (ptrdiff_t k = 0; k < nx; k++) sx[k] = 4 * w[2] * w[2] * PetscSqr(sin(PETSC_PI * k / c->n[2]));
+  for (ptrdiff_t k = 0; k < c->n[0]; k++)
+    for (ptrdiff_t j = 0; j < c->nky; j++)
+      for (ptrdiff_t i = 0; i < nx; i++) sym[(k * c->nky + j) * nx + i] = (float)(sz[k] + sy[c->ky0 + j] + sx[i]);
+  PetscCall(PetscFree3(sz, sy, sx));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wisdom_used)
+{
+  PetscFunctionBegin;
+  if (seconds) *seconds = c->plan_time;
+  if (wisdom_used) *wisdom_used = c->wisdom[0] ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v)
+{
+  const char *pl = c->planner == FFTW_ESTIMATE ? "estimate" : c->planner == FFTW_PATIENT ? "patient" : "measure";
+
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIPrintf(v, "FFT: %td x %td x %td working volume, planner %s, plans made in %.3g s%s%s\n", c->n[0], c->n[1], c->n[2], pl, c->plan_time,
+                                   c->wisdom[0] ? ", wisdom " : "", c->wisdom));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
+{
+  PetscFunctionBegin;
+  if (!*c) PetscFunctionReturn(0);
+  if ((*c)->plane_fwd) fftwf_destroy_plan((*c)->plane_fwd);
+  if ((*c)->plane_inv) fftwf_destroy_plan((*c)->plane_inv);
+  if ((*c)->z_fwd) fftwf_destroy_plan((*c)->z_fwd);
+  if ((*c)->z_inv) fftwf_destroy_plan((*c)->z_inv);
+  if ((*c)->otf) fftwf_free((*c)->otf);
+  for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
+  PetscCall(PetscFree((*c)->scratch));
+  PetscCall(PdFFTBuffersDestroy(*c));
+  PetscCall(PetscFree((*c)->ystart));
+  if ((*c)->xcomm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&(*c)->xcomm));
+  PetscCall(PdLayoutDestroy(&(*c)->lay));
+  PetscCall(PetscFree(*c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PdFFTConvForward(c));
+  PetscCall(StoreOTF(c));
+  PetscFunctionReturn(0);
+}

@@ -6,6 +6,7 @@
 #include <pdecon/core/layout.h>
 #include <pdecon/sim/phantom.h>
 #include <pdecon/learn/wcrr_train.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <petscviewer.h>
 #include <string.h>
 #include <unistd.h>

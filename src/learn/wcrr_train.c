@@ -6,6 +6,7 @@
    besides what one regulariser evaluation needs (wcrr.c). Patches are processed one after the
    other on a rank; the convolutions inside use the rank's threads. */
 #include <pdecon/learn/wcrr_train.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <pdecon/core/fingerprint.h>
 #include <pdecon/core/layout.h>
 #include <pdecon/core/random.h>

@@ -43,6 +43,7 @@
    and regulariser workspace, bounded by the block size. */
 #include "decon/decon_impl.h"
 #include <pdecon/methods/garl.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <pdecon/ops/halo.h>
 #include <math.h>
 #include <string.h>

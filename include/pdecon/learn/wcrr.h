@@ -21,7 +21,8 @@
 #ifndef PDECON_WCRR_H
 #define PDECON_WCRR_H
 
-#include <pdecon/io/io.h>
+#include <pdecon/core/sys.h>
+#include <stddef.h>
 
 #define PD_WCRR_KNOTS 11
 
@@ -40,15 +41,6 @@ typedef struct {
    seed), m = 4, β = 1, γ = 1, spline coefficients 5, σ_max = 50. channels NULL: 4, 8, 64. */
 PetscErrorCode PdWCRRCreate(MPI_Comm comm, const PetscInt channels[3], unsigned long long seed, PdWCRR *m);
 PetscErrorCode PdWCRRDestroy(PdWCRR *m);
-/* HDF5 model file, written atomically (collective on the model's communicator): root attributes
-   of doubles "wcrr_channels" (3), "wcrr_sigma_max" (1) and θ as the array "wcrr_theta"
-   (PdH5WriterAddArray: parts "wcrr_theta_0", "wcrr_theta_1", … of at most 4096 values). Load (collective on comm) names the file and the problem on any error (missing or
-   wrongly sized entry, non-finite values): PD_ERR_FILE or PD_ERR_INPUT. */
-PetscErrorCode PdWCRRLoad(MPI_Comm comm, const char *path, PdWCRR *m);
-PetscErrorCode PdWCRRSave(PdWCRR m, const char *path);
-/* Adds the model's datasets to an open writer (a training checkpoint is a model file too). */
-PetscErrorCode PdWCRRWriterAdd(PdWCRR m, PdH5Writer w);
-
 PetscErrorCode PdWCRRGetParamLayout(PdWCRR m, PdWCRRParamLayout *pl);
 /* The raw parameters θ (length pl.n), writable; call PdWCRRUpdate after changing them. */
 PetscErrorCode PdWCRRGetParams(PdWCRR m, double **theta);

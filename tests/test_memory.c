@@ -31,7 +31,7 @@ static PetscErrorCode Case(const char *method, double limit_mib, PetscErrorCode 
   for (int i = 0; i < 9 * 15 * 15; i++) psf[i] = 1.0f;
   PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
   PetscCall(PetscSNPrintf(lim, sizeof(lim), "%g", limit_mib));
-  PetscCall(PetscOptionsSetValue(NULL, "-memory_limit", lim));
+  PetscCall(PetscOptionsSetValue(NULL, "-decon_memory_limit", lim));
   PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconSetMethod(d, method));
   if (!strcmp(method, "garl")) PetscCall(PdDeconGARLSetModel(d, Model));

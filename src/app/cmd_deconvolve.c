@@ -127,7 +127,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconConvergedReasonView(c->d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(c->d, &reason));
   if (reason == PD_DECON_STOPPED_SIGNAL) {
-    PetscCall(PetscPrintf(comm, "%s: stopped by a signal: state saved in %s; continue with -restart %s%s\n", input, ck, ck, c->batch ? " (a batch resumes by itself)" : ""));
+    PetscCall(PetscPrintf(comm, "%s: stopped by a signal: state saved in %s; continue with -decon_restart %s%s\n", input, ck, ck, c->batch ? " (a batch resumes by itself)" : ""));
     *stopped = PETSC_TRUE;
     PetscFunctionReturn(0);
   }

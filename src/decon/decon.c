@@ -101,7 +101,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscViewerFormat fmt;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(d->comm, NULL, "Deconvolution solver", "PdDecon");
+  PetscOptionsBegin(d->comm, d->prefix, "Deconvolution solver", "PdDecon");
   {
     char help[1024] = "Method:";
     for (int i = 0; i < PdNumMethods; i++) {
@@ -127,17 +127,36 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
-  PetscCall(PetscOptionsReal("-memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
+  /* -memory_limit and -restart are the spellings of earlier versions, still accepted */
+  PetscCall(PetscOptionsDeprecated("-memory_limit", "-decon_memory_limit", "0.2", NULL));
+  PetscCall(PetscOptionsDeprecated("-restart", "-decon_restart", "0.2", NULL));
+  PetscCall(PetscOptionsReal("-decon_memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
   PetscCall(PetscOptionsBool("-decon_memory_view", "Print the per-rank memory estimate before allocating", "PdDeconSetUp", d->memory_view, &d->memory_view, NULL));
   PetscCall(PetscOptionsString("-decon_checkpoint", "Checkpoint file (HDF5), written every -decon_checkpoint_every iterations and on SIGTERM/SIGUSR1", "PdDeconSetCheckpoint", d->checkpoint, d->checkpoint, sizeof(d->checkpoint), NULL));
   PetscCall(PetscOptionsInt("-decon_checkpoint_every", "Iterations between checkpoints (0: only when a stop signal arrives)", "PdDeconSetCheckpoint", d->checkpoint_every, &d->checkpoint_every, NULL));
-  PetscCall(PetscOptionsString("-restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
+  PetscCall(PetscOptionsString("-decon_restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
   PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
   PetscOptionsEnd();
   d->boundary    = (PdBoundary)bnd;
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
   PetscCall(PdFFTConvSetFromOptions(d->conv));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetOptionsPrefix(PdDecon d, const char prefix[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(d->prefix));
+  if (prefix && prefix[0]) PetscCall(PetscStrallocpy(prefix, &d->prefix));
+  PetscCall(PdFFTConvSetOptionsPrefix(d->conv, prefix));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetOptionsPrefix(PdDecon d, const char *prefix[])
+{
+  PetscFunctionBegin;
+  *prefix = d->prefix;
   PetscFunctionReturn(0);
 }
 
@@ -194,6 +213,7 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
   for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
   PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscStrallocpy(name ? name : "PSF", &d->psfname));
   PetscFunctionReturn(0);
 }

@@ -93,6 +93,7 @@ struct _p_PdDecon {
   char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
   PetscInt        checkpoint_every;               /* iterations; 0 = only on a stop signal */
   char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
+  char           *prefix;                         /* options prefix (PdDeconSetOptionsPrefix), NULL: none */
   PetscBool       restarting;                     /* set while setup runs after a load */
 
   /* memory planner (memory.c) */

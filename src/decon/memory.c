@@ -6,7 +6,7 @@
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
    per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
-   made). Available: -memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
+   made). Available: -decon_memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
 #include "decon/decon_impl.h"
 #include <malloc.h>
@@ -115,9 +115,9 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
     double need = avail > e.fixed ? ceil(e.distributed / (avail - e.fixed)) : -1;
     if (need > 0 && need <= n[0])
       SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s); it would fit on %.0f ranks (of the same memory) or more", d->dataname, e.total / 1048576.0,
-              avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", need);
+              avail / 1048576.0, d->memory_limit > 0 ? "-decon_memory_limit" : "memory of this node shared by its ranks", need);
     SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s), and no rank count up to the %td planes of the working volume would fit", d->dataname,
-            e.total / 1048576.0, avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", n[0]);
+            e.total / 1048576.0, avail / 1048576.0, d->memory_limit > 0 ? "-decon_memory_limit" : "memory of this node shared by its ranks", n[0]);
   }
   PetscFunctionReturn(0);
 }

@@ -58,6 +58,14 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(c->prefix));
+  if (prefix && prefix[0]) PetscCall(PetscStrallocpy(prefix, &c->prefix));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
 {
   const char *planners[] = {"estimate", "measure", "patient"};
@@ -66,7 +74,7 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscBool   set;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(c->comm, NULL, "Distributed FFT convolution", "FFT");
+  PetscOptionsBegin(c->comm, c->prefix, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
   PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
@@ -370,6 +378,7 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));
+  PetscCall(PetscFree((*c)->prefix));
   if ((*c)->xcomm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&(*c)->xcomm));
   PetscCall(PdLayoutDestroy(&(*c)->lay));
   PetscCall(PetscFree(*c));

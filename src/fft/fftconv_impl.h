@@ -12,6 +12,7 @@ struct _p_PdFFTConv {
   int             rank, size;
   ptrdiff_t       n[3], nc;     /* working size (z, y, x); nc = n2/2 + 1 complex values per row */
   unsigned        planner;      /* FFTW_ESTIMATE / FFTW_MEASURE / FFTW_PATIENT */
+  char           *prefix;       /* options prefix, NULL: none */
   char            wisdom[PETSC_MAX_PATH_LEN]; /* "" = no wisdom file */
   PdLayout       *lay;          /* real-space slabs of the work buffer */
   ptrdiff_t      *ystart;       /* size + 1 entries: rank r owns spectral rows [ystart[r], ystart[r+1]) */

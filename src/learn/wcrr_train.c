@@ -349,7 +349,7 @@ static void AdamStep(PdWCRRTrainer t, double *theta)
   }
 }
 
-static const char *const neutral[] = {"train_batches", "train_monitor", "train_checkpoint", "train_checkpoint_every", "train_val_every", "restart", NULL};
+static const char *const neutral[] = {"batches", "monitor", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdWCRRTrainer t, double fp[2])
 {

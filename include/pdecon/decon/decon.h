@@ -43,6 +43,11 @@ typedef PetscErrorCode (*PdDeconMonitorFn)(PdDecon, PetscInt it, double objectiv
 
 PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *d);
 PetscErrorCode PdDeconSetFromOptions(PdDecon d);
+/* Prepends prefix to every option name the solver, its method and its FFT read ("a_" reads
+   -a_decon_max_it), so that two solvers in one program can be configured apart (PETSc's
+   convention); call before PdDeconSetFromOptions. */
+PetscErrorCode PdDeconSetOptionsPrefix(PdDecon d, const char prefix[]);
+PetscErrorCode PdDeconGetOptionsPrefix(PdDecon d, const char *prefix[]);
 PetscErrorCode PdDeconSetMethod(PdDecon d, const char *method);
 PetscErrorCode PdDeconGetMethod(PdDecon d, const char **method);
 PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol);

@@ -30,6 +30,8 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
    -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
    default: the whole node). */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
+/* Prepends prefix to the -fft_* option names (PETSc's convention). */
+PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[]);
 PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
 /* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */
 PetscErrorCode PdFFTConvSetUp(PdFFTConv c);

@@ -1,4 +1,4 @@
-/* The learned weakly-convex ridge regulariser (WCRR-NN, shared/specs/garl.md part B) on compact
+/* The learned weakly-convex ridge regulariser (WCRR-NN, docs/methods/wcrr.md) on compact
    volumes with zero boundary.
 
      W = W2 W1 P(W0) / √L,   P: zero mean per first-layer filter
@@ -690,7 +690,7 @@ PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], cons
   return PdWCRRGradientRegion(m, sigma, n, u, g, lo, n, value);
 }
 
-/* ∇R as in garl.md B.4. Volume buffers: c1 + 2 c2 (h1, reused for the first adjoint; h2; the
+/* ∇R as in docs/methods/wcrr.md §6. Volume buffers: c1 + 2 c2 (h1, reused for the first adjoint; h2; the
    back-propagated g2), 20 for 4, 8, 64, besides u and g; the c3 channels exist only per chunk. */
 PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, const ptrdiff_t lo[3], const ptrdiff_t hi[3], double *value)
 {

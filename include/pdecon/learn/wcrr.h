@@ -1,5 +1,5 @@
 /* The learned weakly-convex ridge regulariser (WCRR-NN, Goujon et al.; 3D form of GARL,
-   shared/specs/garl.md part B):
+   docs/methods/wcrr.md):
 
      R(x; σ)  = Σ_c Σ_n α_c(σ)^-2 ψ( α_c(σ) (W x)_c[n] )
      ∇R(x; σ) = Wᵀ v,   v_c = ψ'( α_c (W x)_c ) / α_c
@@ -7,10 +7,10 @@
 
    W = W_raw / √L: three bias-free 3×3×3 cross-correlations 1 → c1 → c2 → c3 channels (4, 8, 64 by
    default), zero padding ("same"), the first layer's filters projected to zero mean;
-   L = ||W_rawᵀ W_raw||₂ = sup_ω Σ_c |K̂_c(ω)|² (Fourier formula, B.2.3), found by a grid search
-   over ω and a local refinement. ψ is the S-shape potential (B.3.2) with μ = e^m, β, γ_e =
+   L = ||W_rawᵀ W_raw||₂ = sup_ω Σ_c |K̂_c(ω)|² (Fourier formula, docs/methods/wcrr.md §3), found by a grid search
+   over ω and a local refinement. ψ is the S-shape potential (docs/methods/wcrr.md §4) with μ = e^m, β, γ_e =
    min(|γ|, 1); α_c(σ) = exp(s_c(σ)) / (σ + 1e-5), s_c a linear spline with 11 knots on
-   [0, σ_max] (B.3.1; σ in units of 1/255 of the data range, as in training).
+   [0, σ_max] (docs/methods/wcrr.md §5; σ in units of 1/255 of the data range, as in training).
 
    The raw parameters θ are one vector of doubles (the order below); PdWCRRUpdate derives from it
    what evaluation needs (projected float weights, μ, γ_e, L and ∂L/∂w). Every evaluation works on

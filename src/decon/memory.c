@@ -2,7 +2,7 @@
    allocated, checked against the memory the rank may use.
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
-   PdMethodOps.nvolumes), the OTF (one spectrum), the data on the image box, the FFT's spectrum
+   PdMethodOps.nvolumes), the OTF (one spectrum; two with an unmatched back projector), the data on the image box, the FFT's spectrum
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
    per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
@@ -66,7 +66,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes;
   e->volumes  = e->nvol * vol;
-  e->otf      = spec;
+  e->otf      = spec * (d->ops->backprojector ? 2 : 1); /* + an unmatched back projector */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]);
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]);

@@ -11,6 +11,7 @@ const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_B
 static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 5]; }
 
 #define PD_DECON_MAX_IT 50 /* iterations when neither the user nor the method says */
+#define PD_UNMATCHED_SUPPORT 0.3 /* least Hᵀ1 of an estimated voxel with an unmatched back projector */
 
 /* A method's own default number of iterations applies until the user asks for a number. */
 static void DefaultIterations(PdDecon d)
@@ -365,16 +366,20 @@ static PetscErrorCode Prepare(PdDecon d)
      unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
      never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
      (docs/methods/unmatched.md). */
-  const PetscBool unmatched = d->ops->backprojector ? PETSC_TRUE : PETSC_FALSE;
+  PetscBool unmatched = PETSC_FALSE;
+  if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
   PetscCall(FillBox(d));
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
   if (unmatched) {
-    PetscCall(d->ops->backprojector(d));
     PetscCall(PetscArraycpy(d->w, d->work, PdDeconLocalCount(d))); /* Hᵀ1 */
     PetscCall(FillBox(d));
     PetscCall(PdFFTConvApplyFilter(d->conv)); /* B1 */
   }
-  const float thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  /* B's tails, sharper than H's but with lobes, reach voxels far outside the box that the data
+     barely see (Hᵀ1 small); there the unmatched update grows without bound: such voxels are
+     not estimated. */
+  const double support = unmatched ? PetscMax(d->weight_threshold, PD_UNMATCHED_SUPPORT) : d->weight_threshold;
+  const float  thr     = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)support;
   for (ptrdiff_t z = 0; z < wl->nzl; z++)
     for (ptrdiff_t yy = 0; yy < wl->n[1]; yy++) {
       const float *a = (unmatched ? d->w : d->work) + z * wl->ps + yy * wl->rs, *b1 = d->work + z * wl->ps + yy * wl->rs;

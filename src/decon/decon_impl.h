@@ -40,9 +40,10 @@ typedef struct {
      rank's planes [z0, z0 + nzl) (the memory planner; NULL: none) */
   PetscErrorCode (*workspace)(PdDecon, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes);
   /* an unmatched back projector B (rl_wb, rl_omw): stores B as the FFT's second filter, once per
-     PSF, before the weights are computed; the weights 1/B(1_box) and PdRLCorrection then use B in
-     place of Hᵀ, and the memory planner counts one more spectrum. NULL: the matched Hᵀ. */
-  PetscErrorCode (*backprojector)(PdDecon);
+     PSF, before the weights are computed, and says whether B differs from Hᵀ; the weights and
+     PdRLCorrection then use B in place of Hᵀ, and the memory planner counts one more spectrum.
+     NULL: the matched Hᵀ. */
+  PetscErrorCode (*backprojector)(PdDecon, PetscBool *unmatched);
   PetscInt    default_max_it; /* iterations when none are asked for (0: the solver's default) */
 } PdMethodOps;
 

@@ -61,6 +61,12 @@ PetscErrorCode PdBPMatched(const PdBPGrid *g)
   PetscFunctionReturn(0);
 }
 
+void PdBPInvalidate(PdDecon d)
+{
+  d->prepared      = PETSC_FALSE;
+  d->weights_ready = PETSC_FALSE;
+}
+
 PetscErrorCode PdBPSetUp(PdDecon d)
 {
   PetscFunctionBegin;

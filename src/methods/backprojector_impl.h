@@ -65,6 +65,9 @@ PetscErrorCode PdBPNormalize(MPI_Comm comm, const PdBPGrid *g);
 /* B = Hᵀ exactly (the conjugate stored OTF): the unmatched iteration becomes RL. */
 PetscErrorCode PdBPMatched(const PdBPGrid *g);
 
+/* After a change of the back projector's parameters: build it and the weights anew at the next
+   solve. */
+void PdBPInvalidate(PdDecon d);
 /* RL's set-up: x into the FFT buffer. */
 PetscErrorCode PdBPSetUp(PdDecon d);
 /* One RL update with the unmatched back projector: x <- x · B(y / (Hx + b)) · w, w = 1 / B(1_box).

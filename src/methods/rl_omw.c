@@ -60,6 +60,7 @@ static PetscErrorCode OMWSetFromOptions(PdDecon d, PetscOptionItems *PetscOption
   PetscCall(PetscOptionsReal("-decon_omw_threshold", "The OTF mask holds this fraction of the OTF's summed magnitude", "", c->threshold, &c->threshold, NULL));
   PetscCall(PetscOptionsRealArray("-decon_omw_apodize", "Hann apodisation lo,hi in fractions of the mask's radius", "", ap, &na, &set));
   PetscOptionsHeadEnd();
+  PdBPInvalidate(d);
   PetscCheck(c->alpha > 0 && isfinite(c->alpha), d->comm, PD_ERR_INPUT, "-decon_omw_alpha must be > 0 (got %g)", c->alpha);
   PetscCheck(c->threshold > 0 && c->threshold <= 1, d->comm, PD_ERR_INPUT, "-decon_omw_threshold must be in (0, 1] (got %g)", c->threshold);
   if (set) {
@@ -175,7 +176,7 @@ static void FillEmptyBins(double *R)
     if (R[b] <= 0) R[b] = 1.0; /* no direction at all: the mask is the origin alone */
 }
 
-static PetscErrorCode OMWBackProjector(PdDecon d)
+static PetscErrorCode OMWBackProjector(PdDecon d, PetscBool *unmatched)
 {
   OMWCtx  *c = (OMWCtx *)d->mctx;
   PdBPGrid g;
@@ -185,6 +186,7 @@ static PetscErrorCode OMWBackProjector(PdDecon d)
 
   PetscFunctionBegin;
   PetscCall(PdBPGridGet(d, &g));
+  *unmatched = PETSC_TRUE;
   /* |Ô| in the real slots of B until B itself is written (each value reads only its own slot) */
   for (ptrdiff_t i = 0; i < g.ncplx; i++) {
     double o[2];

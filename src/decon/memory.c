@@ -107,8 +107,8 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
-                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF%s %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, d->ops->backprojector ? " and back projector" : "", e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
                           avail / 1048576.0));
   if (avail > 0 && e.total > avail) {
     /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */

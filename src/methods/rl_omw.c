@@ -71,14 +71,14 @@ static PetscErrorCode OMWSetFromOptions(PdDecon d, PetscOptionItems *PetscOption
   PetscFunctionReturn(0);
 }
 
-/* Σ m |Ô| over the values a >= t, over every rank (a: |Ô| per spectral value, float). */
+/* Σ m |Ô| over the values |Ô| >= t, over every rank (a: pairs |Ô|, m |Ô| per spectral value). */
 static PetscErrorCode MassAbove(MPI_Comm comm, const PdBPGrid *g, const float *a, float t, double *sum)
 {
   double s = 0;
 
   PetscFunctionBegin;
-  for (ptrdiff_t i = 0; i < g->ncplx; i++)
-    if (a[2 * i] >= t) s += PdBPMultiplicity(g, i) * a[2 * i];
+#pragma omp parallel for simd reduction(+ : s) schedule(static)
+  for (ptrdiff_t i = 0; i < g->ncplx; i++) s += a[2 * i] >= t ? (double)a[2 * i + 1] : 0.0;
   PetscCall(PdAllreduceSum(comm, &s, 1));
   *sum = s;
   PetscFunctionReturn(0);
@@ -102,7 +102,7 @@ static inline float BitsFloat(uint32_t u)
    floats, which order like their values, so t is exact. */
 static PetscErrorCode MaskThreshold(MPI_Comm comm, const PdBPGrid *g, const float *a, double tau, float *t, double *fraction)
 {
-  double   total, s, amax = 0;
+  double   total = 0, s = 0, amax = 0;
   uint32_t lo = 0, hi;
 
   PetscFunctionBegin;
@@ -187,12 +187,13 @@ static PetscErrorCode OMWBackProjector(PdDecon d, PetscBool *unmatched)
   PetscFunctionBegin;
   PetscCall(PdBPGridGet(d, &g));
   *unmatched = PETSC_TRUE;
-  /* |Ô| in the real slots of B until B itself is written (each value reads only its own slot) */
+  /* |Ô| and m |Ô| (m: the values it stands for) in B until B itself is written (each value reads
+     only its own slots) */
   for (ptrdiff_t i = 0; i < g.ncplx; i++) {
     double o[2];
     PdBPOTF(&g, i, o);
     g.B[2 * i]     = (float)hypot(o[0], o[1]);
-    g.B[2 * i + 1] = 0;
+    g.B[2 * i + 1] = (float)PdBPMultiplicity(&g, i) * g.B[2 * i];
   }
   PetscCall(MaskThreshold(d->comm, &g, g.B, c->threshold, &t, &c->fraction));
   c->t = t;
@@ -218,12 +219,18 @@ static PetscErrorCode OMWBackProjector(PdDecon d, PetscBool *unmatched)
   }
   PetscCall(PdAllreduceMax(d->comm, R, NT * NP));
   FillEmptyBins(R);
+  double rmax = 0; /* beyond hi · the largest radius the window is 0 in every direction */
+  for (int k = 0; k < NT * NP; k++) rmax = PetscMax(rmax, R[k]);
   for (ptrdiff_t i = 0; i < g.ncplx; i++) {
     double f[3], v[3], w[2], r = 0, bt, bp, s, apod = 1;
     PdBPFrequency(&g, i, f);
     for (int a = 0; a < 3; a++) {
       v[a] = f[a] / c->extent[a];
       r += v[a] * v[a];
+    }
+    if (r >= PetscSqr(hi * rmax)) {
+      g.B[2 * i] = g.B[2 * i + 1] = 0;
+      continue;
     }
     if (r > 0) {
       r = sqrt(r);

@@ -7,7 +7,8 @@
    - with the matched back projector (-decon_wb_matched) the iteration is RL, bit for bit;
    - on a simulated widefield stack both reach within 3 iterations a PSNR that RL needs at least
      10 iterations for;
-   - the same estimate on 1, 2 and 3 ranks.
+   - the same estimate on 1, 2 and 3 ranks;
+   - parameters out of range are refused as user errors.
    Checkpoint and restart of both: test_checkpoint (every iterative method). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
@@ -340,6 +341,22 @@ int main(int argc, char **argv)
         PetscCall(PetscFree(xs));
       }
       PetscCall(PetscFree(xw));
+    }
+  }
+  /* a parameter out of range is a user error, on every rank */
+  {
+    const char *bad[][3] = {{"rl_wb", "-decon_wb_alpha", "-1"}, {"rl_wb", "-decon_wb_cutoff", "0.3,0.2"}, {"rl_omw", "-decon_omw_threshold", "1.5"}, {"rl_omw", "-decon_omw_apodize", "0.9,0.5"}};
+    for (int k = 0; k < 4; k++) {
+      PetscErrorCode ierr;
+      PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
+      PetscCall(PdDeconSetMethod(d, bad[k][0]));
+      PetscCall(PetscOptionsSetValue(NULL, bad[k][1], bad[k][2]));
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = PdDeconSetFromOptions(d);
+      PetscCall(PetscPopErrorHandler());
+      PD_EXPECT(ierr == PD_ERR_INPUT, "%s %s %s accepted (error %d)", bad[k][0], bad[k][1], bad[k][2], (int)ierr);
+      PetscCall(PetscOptionsClearValue(NULL, bad[k][1]));
+      PetscCall(PdDeconDestroy(&d));
     }
   }
   return PdTestFinalize("unmatched");

@@ -14,7 +14,8 @@
    Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
    buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
-   more than one rank) and the OTF, each about one working volume, plus one plane per thread. */
+   more than one rank) and the OTF (and a second filter, when one is set), each about one working
+   volume, plus one plane per thread. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 

@@ -10,6 +10,15 @@ const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_B
 
 static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 5]; }
 
+#define PD_DECON_MAX_IT 50 /* iterations when neither the user nor the method says */
+#define PD_UNMATCHED_SUPPORT 0.3 /* least Hᵀ1 of an estimated voxel with an unmatched back projector */
+
+/* A method's own default number of iterations applies until the user asks for a number. */
+static void DefaultIterations(PdDecon d)
+{
+  if (!d->max_it_set) d->max_it = d->ops->default_max_it > 0 ? d->ops->default_max_it : PD_DECON_MAX_IT;
+}
+
 PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
 {
   PdDecon d;
@@ -26,7 +35,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->bg               = 0;
   d->bg_percentile    = 1.0;
   d->weight_threshold = 1e-2;
-  d->max_it           = 50;
+  d->max_it           = PD_DECON_MAX_IT;
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
@@ -43,10 +52,13 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
     if (!strcmp(PdMethods[i]->name, name)) {
       /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
       if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+      if (d->ops->backprojector) PetscCall(PdFFTConvDestroyFilter(d->conv));
       d->mctx          = NULL;
       d->msetup        = PETSC_FALSE;
       d->weights_ready = PETSC_FALSE; /* a method may have changed the operator (blind) */
+      d->prepared      = PETSC_FALSE; /* or back-project with B (rl_wb, rl_omw): new weights */
       d->ops    = PdMethods[i];
+      DefaultIterations(d);
       if (d->ops->create) PetscCall(d->ops->create(d));
       PetscFunctionReturn(0);
     }
@@ -95,7 +107,7 @@ static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double 
 PetscErrorCode PdDeconSetFromOptions(PdDecon d)
 {
   char        method[64];
-  PetscBool   set, mon;
+  PetscBool   set, mon, itset;
   PetscInt    npad = 3, pad[3] = {-1, -1, -1};
   PetscEnum   bnd = (PetscEnum)d->boundary, ctr = (PetscEnum)d->center_mode;
   PetscViewerFormat fmt;
@@ -113,7 +125,8 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   if (set) PetscCall(PdDeconSetMethod(d, method));
   if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
-  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
+  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
+  if (itset) d->max_it_set = PETSC_TRUE;
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
   PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
   PetscCall(PetscOptionsReal("-decon_background_percentile", "Percentile of the data taken as background when it is estimated", "PdDeconSetBackground", d->bg_percentile, &d->bg_percentile, NULL));
@@ -163,7 +176,10 @@ PetscErrorCode PdDeconGetOptionsPrefix(PdDecon d, const char *prefix[])
 PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol)
 {
   PetscFunctionBegin;
-  if (max_it >= 0) d->max_it = max_it;
+  if (max_it >= 0) {
+    d->max_it     = max_it;
+    d->max_it_set = PETSC_TRUE;
+  }
   if (rtol >= 0) d->rtol = rtol;
   PetscFunctionReturn(0);
 }
@@ -319,6 +335,19 @@ static PetscErrorCode DataPercentile(PdDecon d, double p, double *val)
   PetscFunctionReturn(0);
 }
 
+/* work <- the indicator of the measured box M (zero elsewhere and on the row padding). */
+static PetscErrorCode FillBox(PdDecon d)
+{
+  const PdLayout *wl = d->lay;
+
+  PetscFunctionBegin;
+  PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
+  for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->m[1]; yy++)
+      for (ptrdiff_t x = 0; x < d->m[2]; x++) d->work[z * wl->ps + yy * wl->rs + x] = 1.0f;
+  PetscFunctionReturn(0);
+}
+
 /* Check the data, estimate the background, and compute the weights w = 1 / Hᵀ1 (0 where Hᵀ1 is
    below the threshold: voxels too far outside the box to be seen by the data). */
 static PetscErrorCode Prepare(PdDecon d)
@@ -353,22 +382,41 @@ static PetscErrorCode Prepare(PdDecon d)
     d->prepared = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
-  /* Hᵀ1 over the measured box */
-  PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
-  for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
-    for (ptrdiff_t yy = 0; yy < d->m[1]; yy++)
-      for (ptrdiff_t x = 0; x < d->m[2]; x++) d->work[z * wl->ps + yy * wl->rs + x] = 1.0f;
+  /* Hᵀ1 over the measured box: the voxels the data see, and RL's normalisation. With an
+     unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
+     never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
+     (docs/methods/unmatched.md). */
+  PetscBool unmatched = PETSC_FALSE;
+  if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
+  PetscCall(FillBox(d));
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
-  const float thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  if (unmatched) {
+    PetscCall(PetscArraycpy(d->w, d->work, PdDeconLocalCount(d))); /* Hᵀ1 */
+    PetscCall(FillBox(d));
+    PetscCall(PdFFTConvApplyFilter(d->conv)); /* B1 */
+  }
+  /* B's tails, sharper than H's but with lobes, reach voxels far outside the box that the data
+     barely see (Hᵀ1 small); there the unmatched update grows without bound: such voxels are
+     not estimated. */
+  const double support = unmatched ? PetscMax(d->weight_threshold, PD_UNMATCHED_SUPPORT) : d->weight_threshold;
+  const float  thr     = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)support;
   for (ptrdiff_t z = 0; z < wl->nzl; z++)
     for (ptrdiff_t yy = 0; yy < wl->n[1]; yy++) {
-      const float *a = d->work + z * wl->ps + yy * wl->rs;
+      const float *a = (unmatched ? d->w : d->work) + z * wl->ps + yy * wl->rs, *b1 = d->work + z * wl->ps + yy * wl->rs;
       float       *w = d->w + z * wl->ps + yy * wl->rs;
-      for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / a[x] : 0.0f;
+      for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / (unmatched ? PetscMax(a[x], b1[x]) : a[x]) : 0.0f;
       for (ptrdiff_t x = wl->n[2]; x < wl->rs; x++) w[x] = 0.0f; /* FFT row padding stays zero */
     }
   d->prepared      = PETSC_TRUE;
   d->weights_ready = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconBackProject(PdDecon d)
+{
+  PetscFunctionBegin;
+  if (d->ops->backprojector) PetscCall(PdFFTConvApplyFilter(d->conv));
+  else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
   PetscFunctionReturn(0);
 }
 
@@ -415,7 +463,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   }
   PetscCall(PetscLogFlops(3.0 * (double)d->blay->nzl * m1 * m2));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  PetscCall(PdDeconBackProject(d));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
     *objective = obj;

@@ -330,6 +330,7 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
   dm->comm = comm;
   PetscCall(PetscStrncpy(dm->output, "pdecon-demo.h5", sizeof(dm->output)));
   PetscCall(PetscStrncpy(dm->preview, "pdecon-demo.png", sizeof(dm->preview)));
+  dm->its[0] = 50;
   PetscCall(DemoSetFromOptions(dm, &help));
   if (!help) {
     PetscCall(DemoSimulate(dm));

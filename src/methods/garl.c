@@ -1,11 +1,11 @@
 /* GARL: Richardson-Lucy with Nesterov extrapolation and a learned weakly-convex ridge regulariser
-   (pyxudeconv's "Goujon accelerated RL", shared/specs/garl.md A.4-A.5; the regulariser R is
+   (pyxudeconv's "Goujon accelerated RL", GARL report A.4-A.5; the regulariser R is
    pdecon/learn/wcrr.h). It minimises
 
      KL(y ‖ H x + b) + λ s R(T x / s; σ),   x >= 0,
 
    s = max(y) (1 when the data are all zero), T the trim to the measured box, with the RRL
-   iteration of rl_smoothtv (src/methods/rltv.c) and ∇R in place of ∇TV:
+   iteration of rl_smoothtv (src/methods/rl_smoothtv.c) and ∇R in place of ∇TV:
 
      t_{k+1} = (1 + sqrt(1 + 4 t_k²)) / 2,  a_k = (t_k - 1) / t_{k+1},  t_0 = 1
      p_k     = max( x_k + a_k (x_k - x_{k-1}), lb )

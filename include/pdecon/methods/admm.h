@@ -69,14 +69,4 @@ static inline float PdADMMPoissonProx(float v, float y, float b, float t)
   return s - b;
 }
 
-/* Forward differences D = (Dz, Dy, Dx) with unit spacing on a z-slab volume, with Neumann ends
-   (periodic = PETSC_FALSE: the same operator as PdGradient in diffops.h, 0 at the last voxel of
-   each axis) or periodic ends ((Dx u)(.., n2 - 1) = u(.., 0) - u(.., n2 - 1), likewise y and z;
-   DᵀD then has the symbol of PdFFTConvDiffSymbol). ADMM uses periodic differences with the
-   periodic boundary and Neumann ones in padded mode. Padding of the outputs is set to 0.
-   Collective. */
-PetscErrorCode PdADMMGradient(const PdLayout *lay, PetscBool periodic, const float *u, float *pz, float *py, float *px);
-/* out += Dᵀ p for the same D (voxels of out; its padding is set to 0). Collective. */
-PetscErrorCode PdADMMGradientAdjointAdd(const PdLayout *lay, PetscBool periodic, const float *pz, const float *py, const float *px, float *out);
-
 #endif

@@ -251,18 +251,16 @@ static PetscErrorCode SolveCG(PdDecon d, ADMMCtx *c)
    state (restart from a checkpoint). s[]: local sums, see the indices below. */
 enum { S_P1, S_P2, S_P3, S_TV, S_IDIV, S_DX, S_X, S_U, S_N };
 
-static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
+/* Block 1 on the box: work <- Hx; v1 <- Hx + u1; the data-term residual e1 = z1 - u1 - Hx into work,
+   then work <- Hᵀe1. Sums: primal residual, I-divergence of Hx + b (want_obj). */
+static PetscErrorCode DataBlock(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
 {
   const PdLayout *l = d->lay;
-  const ptrdiff_t m1 = d->m[1], m2 = d->m[2], n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
-  const float     wt = (float)sqrt(c->beta), t1 = (float)(c->scale / c->rho_cur), t3 = (float)(c->lambda * c->scale / (c->rho_cur * wt));
-  const float     b = (float)d->bg, eps = (float)d->eps;
-  float          *target = c->periodic ? d->work : c->r;
-  double          p1 = 0, idiv = 0, p2 = 0, dx2 = 0, x2 = 0, acc[2] = {0, 0};
-  const PdTVSplitCoef refl = {2 * wt, -wt, -wt * wt, t3};
+  const ptrdiff_t m1 = d->m[1], m2 = d->m[2], rs = l->rs, ps = l->ps;
+  const float     t1 = (float)(c->scale / c->rho_cur), b = (float)d->bg, eps = (float)d->eps;
+  double          p1 = 0, idiv = 0;
 
   PetscFunctionBegin;
-  /* Hx, then block 1 on the box: v1 <- Hx + u1, the data-term residual e1 = z1 - u1 - Hx into work */
   PetscCall(CopyToWork(d, c->x));
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
@@ -300,8 +298,22 @@ static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool fi
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
 
-  /* block 2 (scaled by w = sqrt(β)): v2 = w x + u2, z2 = max(0, v2), u2 = min(0, v2); the reported
-     estimate is z2 / w; target = Hᵀe1 + w (z2 - u2 - w x) */
+  s[S_P1]   = p1;
+  s[S_IDIV] = idiv;
+  PetscFunctionReturn(0);
+}
+
+/* Block 2 (scaled by w = sqrt(β)): v2 = w x + u2, z2 = max(0, v2), u2 = min(0, v2); the reported
+   estimate is z2 / w; target = Hᵀe1 (in work) + w (z2 - u2 - w x). Sums: primal residual, change
+   of the estimate, its norm. */
+static PetscErrorCode NonNegBlock(PdDecon d, ADMMCtx *c, PetscBool update, float *target, double s[S_N])
+{
+  const PdLayout *l = d->lay;
+  const ptrdiff_t n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
+  const float     wt = (float)sqrt(c->beta);
+  double          p2 = 0, dx2 = 0, x2 = 0;
+
+  PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   for (ptrdiff_t zl = 0; zl < l->nzl; zl++)
     for (ptrdiff_t y = 0; y < n1; y++) {
@@ -335,33 +347,49 @@ static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool fi
   PetscCall(PetscLogFlops(12.0 * (double)(l->nzl * n1 * n2)));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
 
-  /* block 3 (scaled by w): v3 <- w Dx + u3, then target += w Dᵀ(z3 - u3 - w Dx) = Dᵀ(w(2 S(v3) - v3) - w² Dx) */
-  if (update) PetscCall(PdTVSplitForwardUpdate(l, c->periodic, &c->b, c->x, c->v3, wt, first ? 0.0f : 1.0f, t3, acc));
-  PetscCall(PdTVSplitAdjointAdd(l, c->periodic, &c->b, c->v3, c->x, refl, 0.0f, target));
+  s[S_P2] = p2;
+  s[S_DX] = dx2;
+  s[S_X]  = x2;
+  PetscFunctionReturn(0);
+}
 
-  /* Kᵀu recursion */
-  s[S_U] = 0;
-  if (update) {
-    const ptrdiff_t cnt = PdDeconLocalCount(d);
-    float *restrict U = c->U;
-    const float *restrict r0 = target;
-    double          ua = 0;
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+/* Kᵀu recursion U <- (U - r0) / 2; *uu = local ||U||². */
+static PetscErrorCode DualRecursion(PdDecon d, ADMMCtx *c, const float *target, double *uu)
+{
+  const ptrdiff_t cnt = PdDeconLocalCount(d);
+  float *restrict U = c->U;
+  const float *restrict r0 = target;
+  double          ua = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp simd reduction(+ : ua)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      U[i] = 0.5f * (U[i] - r0[i]);
-      ua += (double)U[i] * U[i];
-    }
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    s[S_U] = ua;
+  for (ptrdiff_t i = 0; i < cnt; i++) {
+    U[i] = 0.5f * (U[i] - r0[i]);
+    ua += (double)U[i] * U[i];
   }
-  s[S_P1]   = p1;
-  s[S_P2]   = p2;
-  s[S_P3]   = acc[0];
-  s[S_TV]   = acc[1];
-  s[S_IDIV] = idiv;
-  s[S_DX]   = dx2;
-  s[S_X]    = x2;
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  *uu = ua;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
+{
+  const float         wt = (float)sqrt(c->beta), t3 = (float)(c->lambda * c->scale / (c->rho_cur * wt));
+  float              *target = c->periodic ? d->work : c->r;
+  double              acc[2] = {0, 0};
+  const PdTVSplitCoef refl   = {2 * wt, -wt, -wt * wt, t3};
+
+  PetscFunctionBegin;
+  PetscCall(DataBlock(d, c, update, first, want_obj, s));
+  PetscCall(NonNegBlock(d, c, update, target, s));
+  /* block 3 (scaled by w): v3 <- w Dx + u3, then target += w Dᵀ(z3 - u3 - w Dx) = Dᵀ(w(2 S(v3) - v3) - w² Dx) */
+  if (update) PetscCall(PdTVSplitForwardUpdate(d->lay, c->periodic, &c->b, c->x, c->v3, wt, first ? 0.0f : 1.0f, t3, acc));
+  PetscCall(PdTVSplitAdjointAdd(d->lay, c->periodic, &c->b, c->v3, c->x, refl, 0.0f, target));
+  s[S_P3] = acc[0];
+  s[S_TV] = acc[1];
+  s[S_U]  = 0;
+  if (update) PetscCall(DualRecursion(d, c, target, &s[S_U]));
   PetscFunctionReturn(0);
 }
 

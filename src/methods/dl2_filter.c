@@ -1,6 +1,13 @@
 /* The Fourier-domain division shared by the DeconvolutionLab2 inverse filters (nif, trif, rif,
-   wiener; equations in their files): fill the working volume with the data, divide the spectrum by
-   the method's denominator, keep the result on the estimated voxels. */
+   wiener; equations in their files): X = Ŷ conj(H) / den(k), Ŷ = F(y - b), H the transfer function
+   (N times the stored OTF).
+
+   Boundary: periodic mode filters the data as is; padded mode places y - b in the measured box and
+   fills the rest of the working volume with the mean of y - b (the flat initial estimate), so the
+   periodic extension has no jump to zero at the box edge, which would ring through the whole
+   volume. The result is kept where the weights are non-zero (zero elsewhere and on row padding);
+   it is not constrained and may be negative.
+   Cost: 1 forward + 1 inverse FFT and one pass. */
 #include "methods/dl2_impl.h"
 #include <math.h>
 

@@ -1,7 +1,8 @@
 /* ADMM for Poisson deconvolution with non-negativity and isotropic total variation
    (-decon_method admm): the splitting z1 = MHx (Poisson data term on the measured box),
    z2 = w x (x >= 0), z3 = w Dx (TV), w = sqrt(β).
-   See src/methods/admm.c for the equations and docs/methods/admm.md for options and memory.
+   See src/methods/admm.c for the equations (src/methods/admm_params.c for the parameters) and
+   docs/methods/admm.md for options and memory.
 
    The setters and getters act on a solver whose method is "admm" (PdDeconSetMethod first; switching
    methods resets the parameters to their defaults); on any other method they raise PD_ERR_INPUT.

@@ -26,7 +26,7 @@ typedef struct {
   const PdLayout *tlay;
   const float    *truth;
   PetscInt        ncheck, check[MAX_CHECK];
-  PetscBool       direct; /* a filter: its one step is measured in full */
+  PetscInt        fixed;  /* > 0: a method with its own iteration count (a filter: 1), measured once, there */
   Quality         q[MAX_CHECK];
   double          tq[MAX_CHECK];
   double          psnr[MAX_TRACK + 1], t[MAX_TRACK + 1], spent;
@@ -58,7 +58,7 @@ static PetscErrorCode TrackMonitor(PdDecon d, PetscInt it, double obj, double ch
   PetscCall(PdDeconGetSolution(d, &xl, &x));
   PetscCall(PdMetricPSNR(xl, x, tr->tlay, tr->truth, &tr->psnr[it]));
   for (PetscInt c = 0; c < tr->ncheck; c++)
-    if (tr->check[c] == it || (tr->direct && it == 1 && c == 0)) {
+    if (tr->fixed ? it == tr->fixed && c == 0 : tr->check[c] == it) {
       PetscCall(Measure(xl, x, tr->tlay, tr->truth, &tr->q[c]));
       tr->tq[c] = tr->t[it];
     }
@@ -88,7 +88,7 @@ typedef struct {
   ptrdiff_t       pn[3];
   Quality         qin;                    /* the data against the truth */
   Track          *tr;
-  PetscBool       direct[MAX_METHODS];
+  PetscInt        fixed[MAX_METHODS];     /* see Track */
 } Demo;
 
 /* The methods to compare: -demo_methods, or every iterative method (see below). */
@@ -207,18 +207,13 @@ static PetscErrorCode DemoRunMethods(Demo *dm)
     PetscCall(PdDeconSetFromOptions(dm->d)); /* the method's own options */
     PetscCall(PdDeconMonitorCancel(dm->d));
     PetscCall(PdDeconMonitorSet(dm->d, TrackMonitor, tr));
-    dm->direct[i] = PETSC_FALSE; /* a direct filter: one step is the result, reported once */
-    for (int k = 0; k < PdDeconMethodCount(); k++) {
-      PetscBool dir;
-      if (!strcmp(PdDeconMethodName(k, &dir), dm->mnames[i])) dm->direct[i] = dir;
-    }
-    tr->direct = dm->direct[i];
+    /* a direct filter (one step) or a few-iteration method runs its own count, reported once */
+    dm->fixed[i] = 0;
+    for (int k = 0; k < PdDeconMethodCount(); k++)
+      if (!strcmp(PdDeconMethodName(k, NULL), dm->mnames[i])) dm->fixed[i] = PdDeconMethodDefaultIterations(k);
+    tr->fixed = dm->fixed[i];
+    PetscCall(PdDeconSetTolerances(dm->d, tr->fixed ? tr->fixed : dm->maxit, 0.0));
     PetscCall(PdDeconSolve(dm->d));
-    if (dm->direct[i])
-      for (PetscInt c = 0; c < dm->nits; c++) {
-        tr->q[c]  = tr->q[0];
-        tr->tq[c] = tr->t[1];
-      }
     PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dm->dl), &dm->res[i]));
     PetscCall(PdDeconGetSolution(dm->d, &xl, &x));
     PetscCall(PdVolumeCopy(xl, x, dm->dl, dm->res[i]));
@@ -236,10 +231,13 @@ static PetscErrorCode DemoTable(const Demo *dm)
   PetscCall(PetscPrintf(dm->comm, "\n%-24s %10s %9s %9s %8s %9s\n", "method", "iterations", "seconds", "PSNR dB", "SSIM", "RSNR dB"));
   PetscCall(PetscPrintf(dm->comm, "%-24s %10s %9s %9.2f %8.4f %9.2f\n", "input (noisy, blurred)", "-", "-", dm->qin.psnr, dm->qin.ssim, dm->qin.rsnr));
   for (PetscInt i = 0; i < dm->nm; i++)
-    for (PetscInt c = 0; c < (dm->direct[i] ? 1 : dm->nits); c++) {
-      char itstr[16];
-      PetscCall(PetscSNPrintf(itstr, sizeof(itstr), "%" PetscInt_FMT, dm->direct[i] ? (PetscInt)1 : dm->its[c]));
-      PetscCall(PetscPrintf(dm->comm, "%-24s %10s %9.2f %9.2f %8.4f %9.2f\n", dm->mnames[i], dm->direct[i] ? "direct" : itstr, tr[i].tq[c], tr[i].q[c].psnr, tr[i].q[c].ssim, tr[i].q[c].rsnr));
+    for (PetscInt c = 0; c < (dm->fixed[i] ? 1 : dm->nits); c++) {
+      PetscBool dir = PETSC_FALSE;
+      char      itstr[16];
+      for (int k = 0; k < PdDeconMethodCount(); k++)
+        if (!strcmp(PdDeconMethodName(k, &dir), dm->mnames[i])) break;
+      PetscCall(PetscSNPrintf(itstr, sizeof(itstr), "%" PetscInt_FMT, dm->fixed[i] ? dm->fixed[i] : dm->its[c]));
+      PetscCall(PetscPrintf(dm->comm, "%-24s %10s %9.2f %9.2f %8.4f %9.2f\n", dm->mnames[i], dir ? "direct" : itstr, tr[i].tq[c], tr[i].q[c].psnr, tr[i].q[c].ssim, tr[i].q[c].rsnr));
     }
   for (PetscInt i = 0; i < dm->nm; i++) {
     if (!strcmp(dm->mnames[i], "rl")) irl = i;
@@ -276,7 +274,7 @@ static PetscErrorCode DemoWriteVolumes(const Demo *dm)
     PdImageAttrs am = a;
     char         dset[80];
     am.method       = dm->mnames[i];
-    am.iterations   = dm->direct[i] ? 1 : dm->maxit;
+    am.iterations   = dm->fixed[i] ? dm->fixed[i] : dm->maxit;
     PetscCall(PetscSNPrintf(dset, sizeof(dset), "/%s", dm->mnames[i]));
     PetscCall(PdH5WriterAdd(w, dset, dm->dl, dm->res[i], &am));
   }
@@ -297,7 +295,7 @@ static PetscErrorCode DemoPicture(const Demo *dm)
   PetscCall(PetscSNPrintf(psnr[0], sizeof(psnr[0]), "PSNR %.2f dB", dm->qin.psnr));
   cols[0] = (PdPreviewColumn){dm->dl, dm->y, "data", psnr[0]};
   for (PetscInt i = 0; i < dm->nm; i++) {
-    PetscCall(PetscSNPrintf(psnr[i + 1], sizeof(psnr[i + 1]), "PSNR %.2f dB", dm->tr[i].q[dm->nits - 1].psnr));
+    PetscCall(PetscSNPrintf(psnr[i + 1], sizeof(psnr[i + 1]), "PSNR %.2f dB", dm->tr[i].q[dm->fixed[i] ? 0 : dm->nits - 1].psnr));
     cols[i + 1] = (PdPreviewColumn){dm->dl, dm->res[i], dm->mnames[i], psnr[i + 1]};
   }
   cols[dm->nm + 1] = (PdPreviewColumn){dm->dl, dm->truth, "truth", "reference"};

@@ -3,27 +3,8 @@
 #define PDECON_IO_IMPL_H
 
 #include <pdecon/io/io.h>
+#include <pdecon/io/output.h>
 #include <stdint.h>
-
-#define PD_IO_MSG 1024
-
-/* A failure found by one rank, kept as data until all ranks agree on it: file libraries report
-   errors on one rank at a time, but the error must be raised on every rank with one message. */
-typedef struct {
-  int  code; /* 0: fine; else PD_ERR_FILE, PD_ERR_INPUT or another PETSc code */
-  char msg[PD_IO_MSG];
-} PdIOStatus;
-
-/* Records a failure (the first one wins). */
-void PdIOFail(PdIOStatus *st, int code, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(3, 4);
-/* Collective: the status of the lowest failing rank, on every rank (code 0 when none failed). */
-PetscErrorCode PdIOShare(MPI_Comm comm, const PdIOStatus *st, PdIOStatus *out);
-/* Collective: when any rank failed, every rank raises the failure of the lowest such rank. */
-PetscErrorCode PdIOAgree(MPI_Comm comm, const PdIOStatus *st);
-/* Collective: the status of rank root, raised on all ranks when it failed. */
-PetscErrorCode PdIOAgreeRoot(MPI_Comm comm, int root, const PdIOStatus *st);
-
-typedef enum { PD_FMT_NONE, PD_FMT_HDF5, PD_FMT_TIFF, PD_FMT_PNG } PdFormat;
 
 typedef struct {
   PdFormat fmt;
@@ -32,7 +13,6 @@ typedef struct {
   long     t;                        /* "dataset[t]": stack t of a 4-D dataset; -1: none */
 } PdSpec;
 
-PdFormat PdFormatOfPath(const char *path);
 /* Splits a spec into file and dataset; an unknown extension fails with PD_ERR_INPUT unless
    allowpng and the file is a .png. Deterministic, so every rank raises the same error. */
 PetscErrorCode PdSpecParse(MPI_Comm comm, const char *spec, PetscBool allowpng, PdSpec *s);
@@ -53,13 +33,6 @@ void PdIOCheckInputFile(const char *path, PdIOStatus *st);
 /* Checks on the calling rank that path can be created: directory exists and is writable, path
    is not a directory. */
 void PdIOCheckOutputPath(const char *path, PdIOStatus *st);
-
-/* Atomic output. PdTempPathCreate (collective) makes ".name.tmp.<pid of rank 0>" next to path
-   after checking the output directory. PdOutputFinish (collective) agrees on st over all ranks,
-   then rank 0 renames tmp to path (commit and no failure) or removes tmp, and the failure, if
-   any, is raised on all ranks. */
-PetscErrorCode PdTempPathCreate(MPI_Comm comm, const char *path, char *tmp, size_t len);
-PetscErrorCode PdOutputFinish(MPI_Comm comm, const char *tmp, const char *path, PetscBool commit, const PdIOStatus *st);
 
 /* Collective: every value of the local slab is finite; error PD_ERR_INPUT naming the file and
    the first bad voxel otherwise. */

@@ -2,7 +2,7 @@
    face is found by fontconfig), written with cairo's PNG writer to a temporary name that is
    renamed when the file is complete. */
 #include "viz/canvas_impl.h"
-#include "io/io_impl.h"
+#include <pdecon/io/output.h>
 #include <errno.h>
 #include <stdint.h>
 #include <math.h>

@@ -9,14 +9,13 @@
 #include <pdecon/core/fingerprint.h>
 #include <pdecon/core/layout.h>
 #include <pdecon/core/random.h>
+#include <pdecon/learn/train_batch.h>
 #include <petscblaslapack.h>
 #include <petscviewer.h>
 #include <math.h>
 #include <string.h>
 
 #define TRAIN_CKPT_VERSION 1
-/* Validation patches draw from item numbers far above any training patch. */
-#define VALIDATION_ITEM0 (1ULL << 62)
 
 typedef struct {
   ptrdiff_t n[3];
@@ -287,8 +286,8 @@ PetscErrorCode PdWCRRTrainerBatchGradient(PdWCRRTrainer t, PetscInt b, double *l
   PetscFunctionBegin;
   PetscCheck(t->nvol[0] > 0, t->comm, PD_ERR_INPUT, "training: no training volume");
   PetscCall(PetscArrayzero(t->grad, t->pl.n));
-  PdBlockRange(t->batch, t->size, t->rank, &j0, &nj);
-  for (ptrdiff_t j = j0; j < j0 + nj; j++) PetscCall(PatchGradient(t, (unsigned long long)b * (unsigned long long)t->batch + (unsigned long long)j, &red[0], red + 1));
+  PetscCall(PdBatchShare(t->comm, t->batch, &j0, &nj));
+  for (ptrdiff_t j = j0; j < j0 + nj; j++) PetscCall(PatchGradient(t, PdBatchItem(b, t->batch, j), &red[0], red + 1));
   PetscCall(PdAllreduceSum(t->comm, t->grad, (int)t->pl.n));
   PetscCall(PdAllreduceSum(t->comm, red, 4));
   *loss = red[0];
@@ -312,10 +311,10 @@ PetscErrorCode PdWCRRTrainerValidate(PdWCRRTrainer t, double *psnr, double *psnr
   PetscCall(PdVolumeAlloc((size_t)N, &clean));
   PetscCall(PdVolumeAlloc((size_t)N, &noisy));
   PetscCall(PdVolumeAlloc((size_t)N, &x));
-  PdBlockRange(t->val_patches, t->size, t->rank, &j0, &nj);
+  PetscCall(PdBatchShare(t->comm, t->val_patches, &j0, &nj));
   for (ptrdiff_t j = j0; j < j0 + nj; j++) {
     double e[2] = {0, 0};
-    DrawPatch(t, which, VALIDATION_ITEM0 + (unsigned long long)j, t->val_sigma, clean, noisy, &sigma);
+    DrawPatch(t, which, PD_BATCH_VALIDATION_ITEM0 + (unsigned long long)j, t->val_sigma, clean, noisy, &sigma);
     PetscCall(PdWCRRDenoise(t->model, sigma, n, noisy, x, t->fista_tol, t->fista_max_it, NULL));
     for (ptrdiff_t i = 0; i < N; i++) {
       e[0] += ((double)x[i] - clean[i]) * ((double)x[i] - clean[i]);
@@ -420,13 +419,6 @@ PetscErrorCode PdWCRRTrainerRestart(PdWCRRTrainer t, const char *path)
   PetscFunctionReturn(0);
 }
 
-static void FormatSeconds(double s, char *buf, size_t len)
-{
-  if (s < 120) PetscSNPrintf(buf, len, "%.1f s", s);
-  else if (s < 7200) PetscSNPrintf(buf, len, "%.1f min", s / 60);
-  else PetscSNPrintf(buf, len, "%.1f h", s / 3600);
-}
-
 PetscErrorCode PdWCRRTrainerTrain(PdWCRRTrainer t, PetscBool *stopped)
 {
   const PetscInt b0 = t->b;
@@ -453,8 +445,8 @@ PetscErrorCode PdWCRRTrainerTrain(PdWCRRTrainer t, PetscBool *stopped)
     if (t->monitor) {
       const double el = PdTime() - t0, eta = el / (double)(t->b - b0) * (double)(t->nbatches - t->b);
       char         se[32], st[32];
-      FormatSeconds(el, se, sizeof(se));
-      FormatSeconds(eta, st, sizeof(st));
+      PdFormatSeconds(el, se, sizeof(se));
+      PdFormatSeconds(eta, st, sizeof(st));
       PetscCall(PdWCRRGetPotential(t->model, &mu, NULL, NULL, NULL));
       PetscCall(PetscPrintf(t->comm, "  batch %5" PetscInt_FMT "/%" PetscInt_FMT "  loss %.6e  |grad| %.3e  mu %.4g  FISTA %.1f its  Anderson %.1f evals (res %.1e)  elapsed %s  ETA %s\n", t->b, t->nbatches, loss, sqrt(gn), mu, t->stats[0], t->stats[1],
                             t->stats[2], se, st));

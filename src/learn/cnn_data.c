@@ -96,7 +96,7 @@ PetscErrorCode PdCNNDataAddPairs(PdCNNData d, const ptrdiff_t n[3], const float 
   const int       s = validation ? 1 : 0;
   const ptrdiff_t N = n[0] * n[1] * n[2];
   const double    q[3] = {NORM_LO, NORM_HI, FG_PERCENT};
-  double          pc[3], fg, a, lo;
+  double          pc[3], fg = 0, a, lo;
   Pair           *P;
 
   PetscFunctionBegin;

@@ -6,8 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define NORM_LO      2.0
-#define NORM_HI      99.8
 #define FG_PERCENT   99.9
 #define FG_TRIES     16
 #define PSF_CROP_REL 1e-3
@@ -76,10 +74,9 @@ static int CompareFloat(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* Percentiles q[0..nq) (in %) of v, from at most about 2^20 evenly strided samples. */
-static PetscErrorCode Percentiles(ptrdiff_t N, const float *v, int nq, const double *q, double *out)
+PetscErrorCode PdCNNPercentiles(ptrdiff_t N, const float *v, int nq, const double *q, double *out)
 {
-  const ptrdiff_t stride = PetscMax(1, N >> 20), M = (N + stride - 1) / stride;
+  const ptrdiff_t stride = PdCNNPercentileStride(N), M = (N + stride - 1) / stride;
   float          *s;
 
   PetscFunctionBegin;
@@ -95,15 +92,15 @@ PetscErrorCode PdCNNDataAddPairs(PdCNNData d, const ptrdiff_t n[3], const float 
 {
   const int       s = validation ? 1 : 0;
   const ptrdiff_t N = n[0] * n[1] * n[2];
-  const double    q[3] = {NORM_LO, NORM_HI, FG_PERCENT};
+  const double    q[3] = {PD_CNN_NORM_LO, PD_CNN_NORM_HI, FG_PERCENT};
   double          pc[3], fg = 0, a, lo;
   Pair           *P;
 
   PetscFunctionBegin;
   PetscCheck(n[0] >= 1 && n[1] >= d->pin && n[2] >= d->pin, d->comm, PD_ERR_INPUT, "%s: slices %td x %td are smaller than the training patch (%" PetscInt_FMT ")", name, n[1], n[2], d->pin);
-  PetscCall(Percentiles(N, input, 2, q, pc));
-  PetscCall(Percentiles(N, target, 1, q + 2, &fg));
-  PetscCheck(pc[1] > pc[0], d->comm, PD_ERR_INPUT, "%s: the input has no contrast to train on (its percentiles %g and %g are both %g)", name, NORM_LO, NORM_HI, pc[0]);
+  PetscCall(PdCNNPercentiles(N, input, 2, q, pc));
+  PetscCall(PdCNNPercentiles(N, target, 1, q + 2, &fg));
+  PetscCheck(pc[1] > pc[0], d->comm, PD_ERR_INPUT, "%s: the input has no contrast to train on (its percentiles %g and %g are both %g)", name, PD_CNN_NORM_LO, PD_CNN_NORM_HI, pc[0]);
   a  = 1.0 / (pc[1] - pc[0]);
   lo = pc[0];
   PetscCall(PetscRealloc(sizeof(Pair) * (size_t)(d->np[s] + 1), &d->p[s]));

@@ -24,6 +24,10 @@
 
 #include <pdecon/core/layout.h>
 
+/* The percentiles (%) of the normalisation map. */
+#define PD_CNN_NORM_LO 2.0
+#define PD_CNN_NORM_HI 99.8
+
 typedef struct _p_PdCNNData *PdCNNData;
 
 PetscErrorCode PdCNNDataCreate(MPI_Comm comm, PdCNNData *d);
@@ -49,6 +53,10 @@ PetscErrorCode PdCNNDataGetCount(PdCNNData d, PetscInt *ntrain, PetscInt *nval);
 PetscErrorCode PdCNNDataHash(PdCNNData d, unsigned long long *h);
 PetscErrorCode PdCNNDataDestroy(PdCNNData *d);
 
+/* Percentiles q[0..nq) (in %, nearest rank) of the values v[k·stride], stride =
+   PdCNNPercentileStride(N): at most about 2^20 samples of a volume of N values. */
+static inline ptrdiff_t PdCNNPercentileStride(ptrdiff_t N) { return N >> 20 > 1 ? N >> 20 : 1; }
+PetscErrorCode PdCNNPercentiles(ptrdiff_t N, const float *v, int nq, const double *q, double *out);
 /* Isonet's degradation of one slice (ny × nx): out (ny × *ncols, *ncols <= nx columns) as above,
    without noise. */
 PetscErrorCode PdCNNIsonetDegrade(const ptrdiff_t n[2], const float *slice, const ptrdiff_t hn[2], const float *h, double sigma, float *out, ptrdiff_t *ncols);

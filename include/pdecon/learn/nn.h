@@ -28,6 +28,7 @@
 #ifndef PDECON_NN_H
 #define PDECON_NN_H
 
+#include <petscviewer.h>
 #include <pdecon/learn/nn_tensor.h>
 #include <pdecon/learn/nn_loss.h>
 #include <pdecon/learn/nn_sgd.h>

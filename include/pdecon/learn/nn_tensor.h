@@ -12,7 +12,7 @@ typedef struct {
   PetscBool owned;
 } PdTensor;
 
-/* A zeroed tensor of n·c·d·h·w floats (64-byte aligned). */
+/* A zeroed tensor of n·c·d·h·w floats. */
 PetscErrorCode PdTensorAlloc(PetscInt n, PetscInt c, PetscInt d, PetscInt h, PetscInt w, PdTensor *t);
 /* Frees owned data; leaves an empty tensor (a view is only forgotten). */
 PetscErrorCode PdTensorFree(PdTensor *t);

@@ -178,10 +178,10 @@ PetscErrorCode PdCNNDataAddIsonet(PdCNNData d, const ptrdiff_t n[3], const float
         PdRandStream r = PdRandStreamCreate(d->seed ^ 0x5EEDBA5EULL, (unsigned long long)(z * ns + i));
         noisy[i] += (float)(noise * PdRandNormal(&r));
       }
-      PetscCall(PdCNNIsonetDegrade(n + 1, noisy, one, &delta, sigma, in + (z - z0) * n[1] * L, &cols));
-    } else PetscCall(PdCNNIsonetDegrade(n + 1, src, hn, h, sigma, in + (z - z0) * n[1] * L, &cols));
+      PetscCall(PdCNNIsonetDegrade(n + 1, noisy, one, &delta, sigma, in + z * n[1] * L, &cols));
+    } else PetscCall(PdCNNIsonetDegrade(n + 1, src, hn, h, sigma, in + z * n[1] * L, &cols));
     for (ptrdiff_t y = 0; y < n[1]; y++)
-      for (ptrdiff_t x = 0; x < L; x++) tg[((z - z0) * n[1] + y) * L + x] = src[y * n[2] + x];
+      for (ptrdiff_t x = 0; x < L; x++) tg[(z * n[1] + y) * L + x] = src[y * n[2] + x];
   }
   PetscCall(PetscMalloc2(size, &counts, size, &displs));
   for (int r = 0; r < size; r++) {

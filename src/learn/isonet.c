@@ -7,8 +7,12 @@
    C_n,k: n filters k×k, "same" zero padding, bias; M2 max-pooling 2, U2 nearest upsampling 2,
    [a, b] concatenation along channels. The skips concatenate (the U-Net topology of the paper's
    figure, as CSBDeep's U-Net blocks), the 1×1 output layer is linear and the output residual.
-   Weights Glorot-uniform, biases 0 (CSBDeep's initialisation). */
+   Weights Glorot-uniform, biases 0 (CSBDeep's initialisation); Isonet-1's C1,5 takes its draws in
+   absolute value: its inputs are ReLU outputs (>= 0), so its single ReLU unit starts alive. With
+   signed weights about half of the draws start with that unit off everywhere, the output is the
+   input and no gradient reaches the network. */
 #include <pdecon/learn/cnn.h>
+#include <math.h>
 
 static PetscErrorCode ConvReLU(PdNN net, const char *name, PetscInt cin, PetscInt cout, PetscInt k)
 {
@@ -53,6 +57,14 @@ PetscErrorCode PdIsonetCreate(PetscInt version, unsigned long long seed, PdNN *o
   PetscCall(PdNNAddResidual(net, "residual", PD_NN_INPUT));
   PetscCall(PdNNSetUp(net));
   PetscCall(PdNNInitialize(net, PD_NN_INIT_GLOROT_UNIFORM, 0, seed));
+  if (version == 1) {
+    PetscInt id, woff, nw;
+    float   *theta;
+    PetscCall(PdNNFindLayer(net, "c3", &id));
+    PetscCall(PdNNGetLayerInfo(net, id, NULL, NULL, &woff, &nw, NULL, NULL));
+    PetscCall(PdNNGetParams(net, &theta, NULL));
+    for (PetscInt i = woff; i < woff + nw; i++) theta[i] = fabsf(theta[i]);
+  }
   *out = net;
   PetscFunctionReturn(0);
 }

@@ -54,7 +54,9 @@ static PetscErrorCode IsonetPSF(MPI_Comm comm, Setup *s, double dxy)
     char          name[256];
     PetscCheck(!po.file[0], comm, PD_ERR_INPUT, "-psf %s: Isonet rotates a PSF model sampled on an isotropic grid; use -psf_type with the optics, or -train_iso_psf gaussian", po.file);
     po.optics.dxy = po.optics.dz = dxy;
-    po.size[0] = po.size[1] = po.size[2] = 0;
+    /* only the xz-section through the centre is used: one plane of y */
+    PetscCall(PdPSFDefaultSize(&po.optics, po.size));
+    po.size[1] = 1;
     PetscCall(AppPSFCompute(comm, &po, pn, &psf, name, sizeof(name)));
     PetscCall(PetscMalloc1(pn[0] * pn[2], &s->h));
     PetscCall(PdCNNRotatedPSF(pn, psf, s->hn, s->h));
@@ -182,7 +184,7 @@ PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind_)
   if (init[0]) {
     PdCNNKind k;
     PetscCall(PdCNNLoad(comm, init, &k, &net));
-    PetscCheck(k == s.kind, comm, PD_ERR_INPUT, "%s: a %s model, not %s", init, PdCNNKinds[k], PdCNNKinds[s.kind]);
+    PetscCheck(k == s.kind, comm, PD_ERR_INPUT, "%s: the model is %s, not %s", init, PdCNNKinds[k], PdCNNKinds[s.kind]);
   } else PetscCall(PdCNNCreate(s.kind, (unsigned long long)init_seed, &net));
   PetscCall(PdCNNDataCreate(comm, &d));
   PetscCall(PdCNNTrainerCreate(comm, s.kind, net, d, &t));

@@ -8,106 +8,55 @@
 #include "learn/nn/nn_impl.h"
 #include <math.h>
 
-static PetscErrorCode SameShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5])
-{
-  (void)L;
-  (void)dims;
-  (void)skip;
-  for (int j = 0; j < 5; j++) out[j] = in[j];
-  return 0;
-}
-
-static PetscErrorCode ReLUForward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PetscInt n = PdTensorSize(a->in);
-  const float   *x = a->in->v;
-  float         *y = a->out->v;
-
-  (void)L;
-#pragma omp parallel for simd schedule(static)
-  for (PetscInt i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
-  return 0;
-}
-
-static PetscErrorCode ReLUBackward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PetscInt n = PdTensorSize(a->out);
-  const float   *y = a->out->v, *g = a->gout->v;
-  float         *gx;
-
-  (void)L;
-  if (!a->gin) return 0;
-  gx = a->gin->v;
-  if (a->add_in) {
-#pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] += y[i] > 0 ? g[i] : 0.0f;
-  } else {
-#pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] = y[i] > 0 ? g[i] : 0.0f;
-  }
-  return 0;
-}
-
-static PetscErrorCode LeakyReLUForward(const PdNNLayer *L, PdNNArgs *a)
+/* One forward and one backward for the three kinds: the kind chosen outside the loops, so each
+   loop vectorises. */
+static PetscErrorCode ActivationForward(const PdNNLayer *L, PdNNArgs *a)
 {
   const PetscInt n = PdTensorSize(a->in);
   const float   *x = a->in->v, s = (float)L->slope;
   float         *y = a->out->v;
 
+  switch (L->kind) {
+  case PD_NN_RELU:
 #pragma omp parallel for simd schedule(static)
-  for (PetscInt i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : s * x[i];
-  return 0;
-}
-
-static PetscErrorCode LeakyReLUBackward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PetscInt n = PdTensorSize(a->in);
-  const float   *x = a->in->v, *g = a->gout->v, s = (float)L->slope;
-  float         *gx;
-
-  if (!a->gin) return 0;
-  gx = a->gin->v;
-  if (a->add_in) {
+    for (PetscInt i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    break;
+  case PD_NN_LEAKY_RELU:
 #pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : s * g[i];
-  } else {
-#pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] = x[i] > 0 ? g[i] : s * g[i];
-  }
-  return 0;
-}
-
-static PetscErrorCode SigmoidForward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PetscInt n = PdTensorSize(a->in);
-  const float   *x = a->in->v;
-  float         *y = a->out->v;
-
-  (void)L;
+    for (PetscInt i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : s * x[i];
+    break;
+  default:
 #pragma omp parallel for schedule(static)
-  for (PetscInt i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
-  return 0;
-}
-
-static PetscErrorCode SigmoidBackward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PetscInt n = PdTensorSize(a->out);
-  const float   *y = a->out->v, *g = a->gout->v;
-  float         *gx;
-
-  (void)L;
-  if (!a->gin) return 0;
-  gx = a->gin->v;
-  if (a->add_in) {
-#pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]);
-  } else {
-#pragma omp parallel for simd schedule(static)
-    for (PetscInt i = 0; i < n; i++) gx[i] = g[i] * y[i] * (1.0f - y[i]);
+    for (PetscInt i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
   }
   return 0;
 }
 
-const PdNNLayerOps PdNNReLUOps      = {SameShape, ReLUForward, ReLUBackward};
-const PdNNLayerOps PdNNLeakyReLUOps = {SameShape, LeakyReLUForward, LeakyReLUBackward};
-const PdNNLayerOps PdNNSigmoidOps   = {SameShape, SigmoidForward, SigmoidBackward};
+static PetscErrorCode ActivationBackward(const PdNNLayer *L, PdNNArgs *a)
+{
+  const PetscInt  n = PdTensorSize(a->out);
+  const float    *x = a->in->v, *y = a->out->v, *g = a->gout->v, s = (float)L->slope;
+  const PetscBool add = a->add_in;
+  float          *gx;
+
+  if (!a->gin) return 0;
+  gx = a->gin->v;
+  switch (L->kind) {
+  case PD_NN_RELU:
+#pragma omp parallel for simd schedule(static)
+    for (PetscInt i = 0; i < n; i++) gx[i] = (add ? gx[i] : 0.0f) + (y[i] > 0 ? g[i] : 0.0f);
+    break;
+  case PD_NN_LEAKY_RELU:
+#pragma omp parallel for simd schedule(static)
+    for (PetscInt i = 0; i < n; i++) gx[i] = (add ? gx[i] : 0.0f) + (x[i] > 0 ? g[i] : s * g[i]);
+    break;
+  default:
+#pragma omp parallel for simd schedule(static)
+    for (PetscInt i = 0; i < n; i++) gx[i] = (add ? gx[i] : 0.0f) + g[i] * y[i] * (1.0f - y[i]);
+  }
+  return 0;
+}
+
+const PdNNLayerOps PdNNReLUOps      = {PdNNSameShape, ActivationForward, ActivationBackward};
+const PdNNLayerOps PdNNLeakyReLUOps = {PdNNSameShape, ActivationForward, ActivationBackward};
+const PdNNLayerOps PdNNSigmoidOps   = {PdNNSameShape, ActivationForward, ActivationBackward};

@@ -22,8 +22,9 @@
 #include <string.h>
 #include <omp.h>
 
-/* floats of col per band: a few hundred KiB, so that col stays in L2 for the GEMM */
-#define BAND_FLOATS (1 << 17)
+/* floats of col per band (1 MiB): col stays in L2 from im2col to the GEMM, whose B operand it
+   is; OpenBLAS runs K x 64..256 panels at full speed, K x 4096 ones at half */
+#define BAND_FLOATS (1 << 18)
 
 typedef struct {
   ptrdiff_t ci, co, kd, k, sd, s, pd, p;

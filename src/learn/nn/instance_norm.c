@@ -14,15 +14,6 @@
 
 #define IN_EPS 1e-5
 
-static PetscErrorCode NormShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5])
-{
-  (void)L;
-  (void)dims;
-  (void)skip;
-  for (int j = 0; j < 5; j++) out[j] = in[j];
-  return 0;
-}
-
 static void Moments(const float *x, ptrdiff_t M, double *mu, double *rstd)
 {
   double s = 0, v = 0;
@@ -74,4 +65,4 @@ static PetscErrorCode NormBackward(const PdNNLayer *L, PdNNArgs *a)
   return 0;
 }
 
-const PdNNLayerOps PdNNInstanceNormOps = {NormShape, NormForward, NormBackward};
+const PdNNLayerOps PdNNInstanceNormOps = {PdNNSameShape, NormForward, NormBackward};

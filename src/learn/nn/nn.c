@@ -39,6 +39,15 @@ void PdNNBiasGrad(const PdTensor *gout, float *gb)
   }
 }
 
+PetscErrorCode PdNNSameShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5])
+{
+  (void)L;
+  (void)dims;
+  (void)skip;
+  for (int j = 0; j < 5; j++) out[j] = in[j];
+  return 0;
+}
+
 PetscErrorCode PdNNBufReserve(PdNNBuf *b, size_t n)
 {
   PetscFunctionBegin;
@@ -119,6 +128,16 @@ static PetscErrorCode AddLayer(PdNN net, const char name[], PdNNLayerKind kind, 
   PetscFunctionReturn(0);
 }
 
+/* A layer without parameters or settings. */
+static PetscErrorCode AddPlain(PdNN net, const char name[], PdNNLayerKind kind, const PdNNLayerOps *ops)
+{
+  PdNNLayer *l;
+
+  PetscFunctionBegin;
+  PetscCall(AddLayer(net, name, kind, ops, &l));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdNNAddConv(PdNN net, const char name[], PetscInt cin, PetscInt cout, PetscInt k, PetscInt stride, PetscInt pad, PetscBool bias)
 {
   PdNNLayer *l;
@@ -156,14 +175,7 @@ PetscErrorCode PdNNAddConvTranspose2(PdNN net, const char name[], PetscInt cin, 
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNAddReLU(PdNN net, const char name[])
-{
-  PdNNLayer *l;
-
-  PetscFunctionBegin;
-  PetscCall(AddLayer(net, name, PD_NN_RELU, &PdNNReLUOps, &l));
-  PetscFunctionReturn(0);
-}
+PetscErrorCode PdNNAddReLU(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_RELU, &PdNNReLUOps); }
 
 PetscErrorCode PdNNAddLeakyReLU(PdNN net, const char name[], double slope)
 {
@@ -176,41 +188,13 @@ PetscErrorCode PdNNAddLeakyReLU(PdNN net, const char name[], double slope)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNAddSigmoid(PdNN net, const char name[])
-{
-  PdNNLayer *l;
+PetscErrorCode PdNNAddSigmoid(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_SIGMOID, &PdNNSigmoidOps); }
 
-  PetscFunctionBegin;
-  PetscCall(AddLayer(net, name, PD_NN_SIGMOID, &PdNNSigmoidOps, &l));
-  PetscFunctionReturn(0);
-}
+PetscErrorCode PdNNAddMaxPool2(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_MAXPOOL2, &PdNNMaxPool2Ops); }
 
-PetscErrorCode PdNNAddMaxPool2(PdNN net, const char name[])
-{
-  PdNNLayer *l;
+PetscErrorCode PdNNAddUpsample2(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_UPSAMPLE2, &PdNNUpsample2Ops); }
 
-  PetscFunctionBegin;
-  PetscCall(AddLayer(net, name, PD_NN_MAXPOOL2, &PdNNMaxPool2Ops, &l));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdNNAddUpsample2(PdNN net, const char name[])
-{
-  PdNNLayer *l;
-
-  PetscFunctionBegin;
-  PetscCall(AddLayer(net, name, PD_NN_UPSAMPLE2, &PdNNUpsample2Ops, &l));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdNNAddInstanceNorm(PdNN net, const char name[])
-{
-  PdNNLayer *l;
-
-  PetscFunctionBegin;
-  PetscCall(AddLayer(net, name, PD_NN_INSTANCE_NORM, &PdNNInstanceNormOps, &l));
-  PetscFunctionReturn(0);
-}
+PetscErrorCode PdNNAddInstanceNorm(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_INSTANCE_NORM, &PdNNInstanceNormOps); }
 
 static PetscErrorCode AddSkip(PdNN net, const char name[], PdNNLayerKind kind, const PdNNLayerOps *ops, PetscInt skip)
 {
@@ -308,32 +292,21 @@ PetscErrorCode PdNNSetUp(PdNN net)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNGetParams(PdNN net, float **theta, PetscInt *n)
+/* One of the flat arrays, after set-up. */
+static PetscErrorCode GetFlat(PdNN net, float *arr, float **out, PetscInt *n)
 {
   PetscFunctionBegin;
   PetscCheck(net->setup, PETSC_COMM_SELF, PETSC_ERR_ORDER, "call PdNNSetUp first");
-  if (theta) *theta = net->theta;
+  if (out) *out = arr;
   if (n) *n = net->np;
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNGetGrads(PdNN net, float **grad, PetscInt *n)
-{
-  PetscFunctionBegin;
-  PetscCheck(net->setup, PETSC_COMM_SELF, PETSC_ERR_ORDER, "call PdNNSetUp first");
-  if (grad) *grad = net->grad;
-  if (n) *n = net->np;
-  PetscFunctionReturn(0);
-}
+PetscErrorCode PdNNGetParams(PdNN net, float **theta, PetscInt *n) { return GetFlat(net, net->theta, theta, n); }
 
-PetscErrorCode PdNNGetLRMults(PdNN net, const float **mult, PetscInt *n)
-{
-  PetscFunctionBegin;
-  PetscCheck(net->setup, PETSC_COMM_SELF, PETSC_ERR_ORDER, "call PdNNSetUp first");
-  if (mult) *mult = net->lrmult;
-  if (n) *n = net->np;
-  PetscFunctionReturn(0);
-}
+PetscErrorCode PdNNGetGrads(PdNN net, float **grad, PetscInt *n) { return GetFlat(net, net->grad, grad, n); }
+
+PetscErrorCode PdNNGetLRMults(PdNN net, const float **mult, PetscInt *n) { return GetFlat(net, net->lrmult, (float **)mult, n); }
 
 PetscErrorCode PdNNSetLRMult(PdNN net, PetscInt id, double wmult, double bmult)
 {

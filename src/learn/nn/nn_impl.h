@@ -82,6 +82,9 @@ PETSC_INTERN PetscErrorCode PdNNBufFree(PdNNBuf *b);
 /* n floats of scratch in work (grown if needed, contents undefined). */
 PETSC_INTERN PetscErrorCode PdNNWorkScratch(PdNNWork work, size_t n, float **s);
 
+/* The shape function of layers whose output has their input's shape. */
+PETSC_INTERN PetscErrorCode PdNNSameShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5]);
+
 /* Ops tables, one per file. */
 PETSC_INTERN const PdNNLayerOps PdNNConvOps, PdNNConvTranspose2Ops, PdNNReLUOps, PdNNLeakyReLUOps, PdNNSigmoidOps, PdNNMaxPool2Ops, PdNNUpsample2Ops, PdNNInstanceNormOps, PdNNConcatOps, PdNNResidualOps;
 

@@ -47,41 +47,32 @@ static inline ptrdiff_t ArgMax(const float *f, const PdTensor *fine, ptrdiff_t b
   return best;
 }
 
-static PetscErrorCode PoolForward(const PdNNLayer *L, PdNNArgs *a)
+/* Forward: y = the block maxima. Backward: dL/dx (= or +=) g routed to the arg-maxima. */
+static PetscErrorCode Pool(const PdNNLayer *L, PdNNArgs *a, PetscBool backward)
 {
   const PdTensor *in = a->in, *out = a->out;
   const ptrdiff_t planes = in->n * in->c, Mi = PdTensorSpatial(in), Mo = PdTensorSpatial(out), bz = a->dims == 3 ? 2 : 1;
 
   (void)L;
+  if (backward && !a->gin) return 0;
 #pragma omp parallel for schedule(static)
   for (ptrdiff_t p = 0; p < planes; p++) {
-    const float *f = in->v + p * Mi;
-    float       *o = out->v + p * Mo;
+    const float *f = in->v + p * Mi, *g = backward ? a->gout->v + p * Mo : NULL;
+    float       *o = backward ? a->gin->v + p * Mi : out->v + p * Mo;
+    if (backward && !a->add_in) memset(o, 0, (size_t)Mi * sizeof(float));
     for (ptrdiff_t z = 0, q = 0; z < out->d; z++)
       for (ptrdiff_t y = 0; y < out->h; y++)
-        for (ptrdiff_t x = 0; x < out->w; x++, q++) o[q] = f[ArgMax(f, in, bz, z, y, x)];
+        for (ptrdiff_t x = 0; x < out->w; x++, q++) {
+          const ptrdiff_t m = ArgMax(f, in, bz, z, y, x);
+          if (backward) o[m] += g[q];
+          else o[q] = f[m];
+        }
   }
   return 0;
 }
 
-static PetscErrorCode PoolBackward(const PdNNLayer *L, PdNNArgs *a)
-{
-  const PdTensor *in = a->in, *out = a->out;
-  const ptrdiff_t planes = in->n * in->c, Mi = PdTensorSpatial(in), Mo = PdTensorSpatial(out), bz = a->dims == 3 ? 2 : 1;
-
-  (void)L;
-  if (!a->gin) return 0;
-#pragma omp parallel for schedule(static)
-  for (ptrdiff_t p = 0; p < planes; p++) {
-    const float *f = in->v + p * Mi, *g = a->gout->v + p * Mo;
-    float       *gx = a->gin->v + p * Mi;
-    if (!a->add_in) memset(gx, 0, (size_t)Mi * sizeof(float));
-    for (ptrdiff_t z = 0, q = 0; z < out->d; z++)
-      for (ptrdiff_t y = 0; y < out->h; y++)
-        for (ptrdiff_t x = 0; x < out->w; x++, q++) gx[ArgMax(f, in, bz, z, y, x)] += g[q];
-  }
-  return 0;
-}
+static PetscErrorCode PoolForward(const PdNNLayer *L, PdNNArgs *a) { return Pool(L, a, PETSC_FALSE); }
+static PetscErrorCode PoolBackward(const PdNNLayer *L, PdNNArgs *a) { return Pool(L, a, PETSC_TRUE); }
 
 static PetscErrorCode UpsampleForward(const PdNNLayer *L, PdNNArgs *a)
 {

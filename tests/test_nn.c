@@ -475,6 +475,31 @@ static PetscErrorCode TestThreadsAndWorks(void)
     PetscCall(PdTensorFree(&r));
     PetscCall(PdNNDestroy(&net));
   }
+  {
+    /* one image in many bands: 2 threads take bands, each as 1 thread computes it */
+    PdNN     net;
+    PdTensor x, y;
+    float   *th, *y1;
+    PetscInt np;
+
+    PetscCall(PdNNCreate(2, &net));
+    PetscCall(PdNNAddConv(net, "c", 16, 8, 5, 1, PD_NN_SAME, PETSC_TRUE));
+    PetscCall(PdNNSetUp(net));
+    PetscCall(PdNNGetParams(net, &th, &np));
+    Random(th, np, -1, 1);
+    PetscCall(PdTensorAlloc(1, 16, 1, 96, 64, &x));
+    Random(x.v, PdTensorSize(&x), -1, 1);
+    PetscCall(PetscMalloc1(8 * 96 * 64, &y1));
+    omp_set_num_threads(1);
+    PetscCall(PdNNForward(net, NULL, &x, &y));
+    PetscCall(PetscArraycpy(y1, y.v, 8 * 96 * 64));
+    omp_set_num_threads(2);
+    PetscCall(PdNNForward(net, NULL, &x, &y));
+    PD_EXPECT(!memcmp(y1, y.v, 8 * 96 * 64 * sizeof(float)), "bands on 2 threads change the output");
+    PetscCall(PetscFree(y1));
+    PetscCall(PdTensorFree(&x));
+    PetscCall(PdNNDestroy(&net));
+  }
   omp_set_num_threads(nt0);
   PetscFunctionReturn(0);
 }

@@ -15,8 +15,10 @@
 
    col is built for a band of output rows at a time so that it stays in cache between im2col and
    the GEMM. A batch of at least as many samples as threads is split over the threads (one sample
-   per thread, single-threaded BLAS, a weight gradient per thread, summed at the end); smaller
-   batches thread each im2col and GEMM instead. */
+   per thread, single-threaded BLAS, a weight gradient per thread, summed at the end); a smaller
+   batch has its bands of output rows split over the threads in the forward pass (whole images
+   at inference), and each im2col and GEMM threaded in the backward pass (where the bands of
+   col2im overlap). */
 #include "learn/nn/nn_impl.h"
 #include <cblas.h>
 #include <string.h>
@@ -137,21 +139,20 @@ static void Col2Im(const Geom *g, const float *col, ptrdiff_t r0, ptrdiff_t nr, 
   }
 }
 
-static void ForwardSample(const Geom *g, const float *w, const float *b, const float *in, float *out, float *col, PetscBool par)
+/* Output rows [r0, r0 + band) of one sample. */
+static void ForwardBand(const Geom *g, const float *w, const float *b, const float *in, float *out, float *col, ptrdiff_t r0, PetscBool par)
 {
-  for (ptrdiff_t r0 = 0; r0 < g->rows; r0 += g->band) {
-    const ptrdiff_t nr = PetscMin(g->band, g->rows - r0), Pc = nr * g->OW;
-    float          *oc = out + r0 * g->OW;
-    const float    *A  = g->direct ? in + r0 * g->OW : col;
+  const ptrdiff_t nr = PetscMin(g->band, g->rows - r0), Pc = nr * g->OW;
+  float          *oc = out + r0 * g->OW;
+  const float    *A  = g->direct ? in + r0 * g->OW : col;
 
 #pragma omp parallel for schedule(static) if (par)
-    for (ptrdiff_t o = 0; o < g->co; o++) {
-      const float v = b ? b[o] : 0.0f;
-      for (ptrdiff_t q = 0; q < Pc; q++) oc[o * g->P + q] = v;
-    }
-    if (!g->direct) Im2Col(g, in, r0, nr, col, par);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->co, (int)Pc, (int)g->K, 1.0f, w, (int)g->K, A, (int)(g->direct ? g->P : Pc), 1.0f, oc, (int)g->P);
+  for (ptrdiff_t o = 0; o < g->co; o++) {
+    const float v = b ? b[o] : 0.0f;
+    for (ptrdiff_t q = 0; q < Pc; q++) oc[o * g->P + q] = v;
   }
+  if (!g->direct) Im2Col(g, in, r0, nr, col, par);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->co, (int)Pc, (int)g->K, 1.0f, w, (int)g->K, A, (int)(g->direct ? g->P : Pc), 1.0f, oc, (int)g->P);
 }
 
 /* gw += G·colᵀ (gw NULL: skipped); gin = or += col2im(Wᵀ·G) (gin NULL: skipped). */
@@ -181,18 +182,28 @@ static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
   Geom            g;
   const ptrdiff_t n = a->in->n, nt = PdNNThreads();
   const PetscBool outer = (PetscBool)(nt > 1 && n >= nt);
+  PetscBool       bands;
   float          *col;
   size_t          csz;
 
   PetscFunctionBegin;
   GeomSet(L, a->dims, a->in, a->out, &g);
-  csz = g.direct ? 0 : (size_t)(g.K * g.band * g.OW);
-  PetscCall(PdNNWorkScratch(a->work, PetscMax(1, (outer ? (size_t)nt : 1) * csz), &col));
+  /* fewer samples than threads: the threads take bands when there are enough of them */
+  bands = (PetscBool)(!outer && nt > 1 && (g.rows + g.band - 1) / g.band >= 4 * nt);
+  csz   = g.direct ? 0 : (size_t)(g.K * g.band * g.OW);
+  PetscCall(PdNNWorkScratch(a->work, PetscMax(1, (outer || bands ? (size_t)nt : 1) * csz), &col));
   if (outer) {
 #pragma omp parallel for schedule(static)
-    for (ptrdiff_t s = 0; s < n; s++) ForwardSample(&g, a->w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col + (size_t)omp_get_thread_num() * csz, PETSC_FALSE);
+    for (ptrdiff_t s = 0; s < n; s++)
+      for (ptrdiff_t r0 = 0; r0 < g.rows; r0 += g.band) ForwardBand(&g, a->w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col + (size_t)omp_get_thread_num() * csz, r0, PETSC_FALSE);
+  } else if (bands) {
+    for (ptrdiff_t s = 0; s < n; s++) {
+#pragma omp parallel for schedule(static)
+      for (ptrdiff_t r0 = 0; r0 < g.rows; r0 += g.band) ForwardBand(&g, a->w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col + (size_t)omp_get_thread_num() * csz, r0, PETSC_FALSE);
+    }
   } else
-    for (ptrdiff_t s = 0; s < n; s++) ForwardSample(&g, a->w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col, PETSC_TRUE);
+    for (ptrdiff_t s = 0; s < n; s++)
+      for (ptrdiff_t r0 = 0; r0 < g.rows; r0 += g.band) ForwardBand(&g, a->w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col, r0, PETSC_TRUE);
   PetscCall(PetscLogFlops(2.0 * (double)n * (double)g.co * (double)g.K * (double)g.P));
   PetscFunctionReturn(0);
 }

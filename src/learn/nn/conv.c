@@ -21,6 +21,7 @@
    col2im overlap). */
 #include "learn/nn/nn_impl.h"
 #include <cblas.h>
+#include <limits.h>
 #include <string.h>
 #include <omp.h>
 
@@ -76,6 +77,14 @@ static size_t ColFloats(const Geom *g)
   if (g->direct) return 0;
   if (g->fold) return (size_t)(g->Kf * g->Lc + g->co * g->band * g->Wp);
   return (size_t)(g->K * g->band * g->OW);
+}
+
+/* BLAS takes int sizes: a sample's positions and one band's columns. */
+static PetscErrorCode GeomCheck(const PdNNLayer *L, const Geom *g)
+{
+  PetscFunctionBegin;
+  PetscCheck(g->P <= INT_MAX && g->N <= INT_MAX && (double)ColFloats(g) <= (double)INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "conv %s: input too large for the BLAS calls", L->name);
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode ConvShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5])
@@ -320,6 +329,7 @@ static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
 
   PetscFunctionBegin;
   GeomSet(L, a->dims, a->in, a->out, &g);
+  PetscCall(GeomCheck(L, &g));
   /* fewer samples than threads: the threads take bands when there are enough of them */
   bands = (PetscBool)(!outer && nt > 1 && (g.rows + g.band - 1) / g.band >= 4 * nt);
   csz   = ColFloats(&g);
@@ -355,6 +365,7 @@ static PetscErrorCode ConvBackward(const PdNNLayer *L, PdNNArgs *a)
 
   PetscFunctionBegin;
   GeomSet(L, a->dims, a->in, a->out, &g);
+  PetscCall(GeomCheck(L, &g));
   csz = ColFloats(&g);
   fsz = g.fold ? (size_t)(g.co * g.K) : 0;
   /* weight gradients in scratch (summed, unfolded at the end) with threads or when folded */

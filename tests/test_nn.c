@@ -714,6 +714,13 @@ static PetscErrorCode TestFiles(void)
   ierr = PdNNLoad(other, PETSC_COMM_WORLD, path, "unet_test", NULL, NULL);
   PD_EXPECT(ierr == PD_ERR_INPUT, "a model with another layer kind gives error %d", (int)ierr);
   PetscCall(PdNNDestroy(&other));
+  /* a part of the network: its first layer alone */
+  PetscCall(PdNNCreate(3, &other));
+  PetscCall(PdNNAddConv(other, "c1", 1, 4, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNSetUp(other));
+  ierr = PdNNLoad(other, PETSC_COMM_WORLD, path, "unet_test", NULL, NULL);
+  PD_EXPECT(ierr == PD_ERR_INPUT, "a model with more layers gives error %d", (int)ierr);
+  PetscCall(PdNNDestroy(&other));
   /* no optimiser state in a file saved without it */
   PetscCall(PdNNSave(net, PETSC_COMM_WORLD, path, "unet_test", NULL, NULL));
   ierr = PdNNLoad(net2, PETSC_COMM_WORLD, path, "unet_test", adam2, NULL);

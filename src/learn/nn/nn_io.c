@@ -285,6 +285,16 @@ static void ReadAll(PdNN net, const char *path, const char *kind, float *theta, 
   if (!AttrReadString(f, "model_kind", fk, sizeof(fk))) Fail(st, PD_ERR_INPUT, "%s: not a pdecon model (no model_kind)", path);
   else if (strcmp(fk, kind)) Fail(st, PD_ERR_INPUT, "%s: a %s model, not %s", path, fk, kind);
   else if (!AttrRead(f, "dims", H5T_NATIVE_LLONG, 1, &dims) || dims != net->dims) Fail(st, PD_ERR_INPUT, "%s: a %lldD model, not %" PetscInt_FMT "D", path, dims, net->dims);
+  if (!st->code) {
+    /* the same layers in the same order, none more */
+    hid_t st64 = H5Tcopy(H5T_C_S1);
+    char *names = calloc((size_t)net->nl, 64);
+    if (st64 < 0 || !names || H5Tset_size(st64, 64) < 0 || !AttrRead(f, "layer_names", st64, net->nl, names)) Fail(st, PD_ERR_INPUT, "%s: not a model of %" PetscInt_FMT " layers", path, net->nl);
+    for (PetscInt l = 0; l < net->nl && !st->code; l++)
+      if (strncmp(names + 64 * l, net->L[l].name, 64)) Fail(st, PD_ERR_INPUT, "%s: layer %" PetscInt_FMT " is %.63s, not %s", path, l, names + 64 * l, net->L[l].name);
+    free(names);
+    if (st64 >= 0) (void)H5Tclose(st64);
+  }
   if (m && !st->code && !AttrRead(f, "adam_t", H5T_NATIVE_LLONG, 1, t)) Fail(st, PD_ERR_INPUT, "%s: no Adam state", path);
   for (PetscInt l = 0; l < net->nl && !st->code; l++) {
     const PdNNLayer *L = &net->L[l];

@@ -546,6 +546,14 @@ static PetscErrorCode TestLosses(void)
     fd = (Lp - Lm) / 2e-3;
     PD_EXPECT(fabs(fd - an) < 1e-3 * (fabs(an) + 1e-2), "%s loss: gradient·v %.8g, finite differences %.8g", PdNNLossTypes[k], an, fd);
   }
+  {
+    /* −PSNR of a blank target (max 0): finite, the max term left out */
+    float    z[4] = {0, 0, 0, 0};
+    PdTensor Z    = PdTensorView(2, 2, 1, 1, 1, z);
+    double   L;
+    PetscCall(PdNNLoss(PD_NN_LOSS_NEG_PSNR, &P, &Z, 1.0, &L, NULL));
+    PD_EXPECT(fabs(L - (10 * log10(2.5 + 1e-10) + 10 * log10(17.0 + 1e-10))) < 1e-9, "−PSNR against a blank target: %.12g", L);
+  }
   /* L1 at a zero error: gradient 0 */
   {
     double L;

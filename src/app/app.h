@@ -4,6 +4,7 @@
 
 #include <pdecon/core/sys.h>
 #include <pdecon/psf/psf.h>
+#include <pdecon/core/layout.h>
 
 typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
 
@@ -13,6 +14,21 @@ PetscErrorCode CmdSimulate(MPI_Comm comm);
 PetscErrorCode CmdTrain(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
+
+PetscErrorCode CmdRestore(MPI_Comm comm);
+
+/* pdecon train -model srcnn|isonet1|isonet2 (train_cnn.c); kind is a PdCNNKind. */
+PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind);
+/* Shared by the trainers (cmd_train.c): the model and checkpoint may be no input (inputs has
+   room for two more entries); the stop report (exit status 75); the checkpoint removed once the
+   model is written. */
+PetscErrorCode AppTrainCheckFiles(MPI_Comm comm, const char *output, int nin, const char *inputs[], const char *restart);
+PetscErrorCode AppTrainReportStop(MPI_Comm comm, PetscInt step);
+PetscErrorCode AppTrainRemoveCheckpoint(MPI_Comm comm);
+/* A compact distributed volume (z-slabs of lay) whole on every rank (PetscFree). */
+PetscErrorCode AppAllgatherVolume(const PdLayout *lay, const float *v, float **all);
+/* pdecon bench -bench_model isonet1|isonet2|srcnn (bench_model.c). */
+PetscErrorCode AppBenchModel(MPI_Comm comm, const char *model);
 
 /* pdecon bench -bench_train (bench_train.c). */
 PetscErrorCode AppBenchTrain(MPI_Comm comm, PetscInt reps, PetscBool serial);

@@ -558,7 +558,7 @@ static PetscErrorCode BenchScaling(MPI_Comm comm, const char *mode, const char *
 
 PetscErrorCode CmdBench(MPI_Comm comm)
 {
-  char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl", scaling[16] = "", csv[PETSC_MAX_PATH_LEN] = "", png[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "/tmp";
+  char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl", bmodel[32] = "", scaling[16] = "", csv[PETSC_MAX_PATH_LEN] = "", png[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "/tmp";
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
   PetscInt    reps = 5;
@@ -577,6 +577,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
   PetscCall(PetscOptionsBool("-bench_concurrent", "Also time every rank solving the whole problem alone at the same time: the speed-up the machine allows (each rank holds a full copy)", "", concurrent, &concurrent, NULL));
   PetscCall(PetscOptionsBool("-bench_train", "Training benchmark instead: one batch gradient of pdecon train (-train_* options) on all ranks and on one", "", train, &train, NULL));
+  PetscCall(PetscOptionsString("-bench_model", "Restoration network benchmark instead: isonet1, isonet2 or srcnn against PyTorch (bench_model.c)", "", bmodel, bmodel, sizeof(bmodel), NULL));
   PetscCall(PetscOptionsString("-bench_dir", "Scaling benchmark: directory for the temporary HDF5 file of the I/O timing", "", dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
   {
@@ -586,6 +587,10 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     PetscCall(PdDeconDestroy(&tmp));
   }
   PetscCheck(reps >= 1, comm, PD_ERR_INPUT, "-bench_reps must be at least 1");
+  if (bmodel[0]) {
+    PetscCall(AppBenchModel(comm, bmodel));
+    PetscFunctionReturn(0);
+  }
   if (train) {
     PetscCall(AppBenchTrain(comm, reps, serial)); /* reads the -train_* options first */
     PetscFunctionReturn(0);

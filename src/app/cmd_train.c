@@ -1,12 +1,15 @@
-/* pdecon train: learns the weakly-convex ridge regulariser of GARL (-decon_method garl) by
-   denoising clean volumes: user volumes (-train_data) or synthetic microtubule phantoms.
-   Data parallel: the patches of a batch are shared among the ranks. */
+/* pdecon train -model wcrr|srcnn|isonet1|isonet2: learns GARL's weakly-convex ridge regulariser
+   (-decon_method garl; the default, so older option files keep working) by denoising clean
+   volumes, user volumes (-train_data) or synthetic microtubule phantoms, or one of the
+   restoration networks (train_cnn.c). Data parallel: the samples of a batch are shared among
+   the ranks. */
 #include "app.h"
 #include <pdecon/io/io.h>
 #include <pdecon/core/layout.h>
 #include <pdecon/sim/phantom.h>
 #include <pdecon/learn/wcrr_train.h>
 #include <pdecon/learn/wcrr_file.h>
+#include <pdecon/learn/cnn.h>
 #include <petscviewer.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,24 +40,12 @@ static PetscErrorCode AddPhantom(MPI_Comm comm, PdWCRRTrainer t, const PdPhantom
 {
   PdLayout *lay;
   float    *slab, *all;
-  int       size;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(PdLayoutCreateBlock(comm, n, &lay));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &slab));
   PetscCall(PdPhantomMicrotubules(o, lay, slab));
-  PetscCall(PetscMalloc1(n[0] * n[1] * n[2], &all));
-  {
-    int *counts, *displs;
-    PetscCall(PetscMalloc2(size, &counts, size, &displs));
-    for (int r = 0; r < size; r++) {
-      counts[r] = (int)((lay->zstart[r + 1] - lay->zstart[r]) * n[1] * n[2]);
-      displs[r] = (int)(lay->zstart[r] * n[1] * n[2]);
-    }
-    PetscCallMPI(MPI_Allgatherv(slab, counts[lay->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, comm));
-    PetscCall(PetscFree2(counts, displs));
-  }
+  PetscCall(AppAllgatherVolume(lay, slab, &all));
   PetscCall(PdWCRRTrainerAddVolume(t, n, all, validation ? "validation phantom" : "training phantom", validation));
   PetscCall(PetscFree(all));
   PetscCall(PdVolumeFree(&slab));
@@ -62,7 +53,64 @@ static PetscErrorCode AddPhantom(MPI_Comm comm, PdWCRRTrainer t, const PdPhantom
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode CmdTrain(MPI_Comm comm)
+PetscErrorCode AppAllgatherVolume(const PdLayout *lay, const float *v, float **all)
+{
+  const ptrdiff_t ns = lay->n[1] * lay->n[2];
+  int            *counts, *displs;
+
+  PetscFunctionBegin;
+  PetscCheck(lay->rs == lay->n[2] && lay->ps == ns, lay->comm, PETSC_ERR_ARG_WRONG, "a compact volume is needed");
+  PetscCall(PetscMalloc1(PetscMax(1, lay->n[0] * ns), all));
+  PetscCall(PetscMalloc2(lay->size, &counts, lay->size, &displs));
+  for (int r = 0; r < lay->size; r++) {
+    counts[r] = (int)((lay->zstart[r + 1] - lay->zstart[r]) * ns);
+    displs[r] = (int)(lay->zstart[r] * ns);
+  }
+  PetscCallMPI(MPI_Allgatherv(v, counts[lay->rank], MPI_FLOAT, *all, counts, displs, MPI_FLOAT, lay->comm));
+  PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppTrainCheckFiles(MPI_Comm comm, const char *output, int nin, const char *inputs[], const char *restart)
+{
+  /* the checkpoint is overwritten at every save and removed at the end: never an input (the
+     restart file may be the checkpoint itself) nor the model */
+  char ck[PETSC_MAX_PATH_LEN] = "";
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+  inputs[nin] = output;
+  if (ck[0]) PetscCall(PdOutputCheck(comm, ck, nin + 1, inputs));
+  if (restart && restart[0]) inputs[nin++] = restart;
+  PetscCall(PdOutputCheck(comm, output, nin, inputs));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppTrainRemoveCheckpoint(MPI_Comm comm)
+{
+  /* the model is safe: the checkpoint is obsolete */
+  char ck[PETSC_MAX_PATH_LEN] = "";
+  int  rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+  if (rank == 0 && ck[0] && access(ck, F_OK) == 0) (void)unlink(ck);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppTrainReportStop(MPI_Comm comm, PetscInt step)
+{
+  char ck[PETSC_MAX_PATH_LEN] = "";
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
+  PetscCall(PetscPrintf(comm, "train: stopped by a signal after batch %" PetscInt_FMT ": state saved in %s; continue with -restart %s\n", step, ck, ck));
+  AppExitStatus = PD_EXIT_STOPPED;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TrainWCRR(MPI_Comm comm)
 {
   char             output[PETSC_MAX_PATH_LEN] = "", init[PETSC_MAX_PATH_LEN] = "", restart[PETSC_MAX_PATH_LEN] = "";
   char            *data[MAX_FILES], *vdata[MAX_FILES];
@@ -114,16 +162,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm)
     for (PetscInt i = 0; i < ndata; i++) inputs[nin++] = data[i];
     for (PetscInt i = 0; i < nvdata; i++) inputs[nin++] = vdata[i];
     if (init[0]) inputs[nin++] = init;
-    {
-      /* the checkpoint is overwritten at every save and removed at the end: never an input
-         (the restart file may be the checkpoint itself) nor the model */
-      char ck[PETSC_MAX_PATH_LEN] = "";
-      PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
-      inputs[nin] = output;
-      if (ck[0]) PetscCall(PdOutputCheck(comm, ck, nin + 1, inputs));
-    }
-    if (restart[0]) inputs[nin++] = restart;
-    PetscCall(PdOutputCheck(comm, output, nin, inputs));
+    PetscCall(AppTrainCheckFiles(comm, output, nin, inputs, restart));
   }
   PetscCall(PdStopHandlerInstall());
 
@@ -144,30 +183,37 @@ PetscErrorCode CmdTrain(MPI_Comm comm)
 
   PetscCall(PdWCRRTrainerTrain(t, &stopped));
   if (stopped) {
-    char     ck[PETSC_MAX_PATH_LEN] = "";
     PetscInt b;
     PetscCall(PdWCRRTrainerGetBatch(t, &b));
-    PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
-    PetscCall(PetscPrintf(comm, "train: stopped by a signal after batch %" PetscInt_FMT ": state saved in %s; continue with -restart %s\n", b, ck, ck));
-    AppExitStatus = PD_EXIT_STOPPED;
+    PetscCall(AppTrainReportStop(comm, b));
   } else {
     PetscInt b;
     PetscCall(PdWCRRSave(model, output));
     PetscCall(PdWCRRTrainerValidate(t, &psnr, &psnr0));
     PetscCall(PdWCRRTrainerGetBatch(t, &b));
-    {
-      /* the model is safe: the checkpoint is obsolete */
-      char ck[PETSC_MAX_PATH_LEN] = "";
-      int  rank;
-      PetscCallMPI(MPI_Comm_rank(comm, &rank));
-      PetscCall(PetscOptionsGetString(NULL, NULL, "-train_checkpoint", ck, sizeof(ck), NULL));
-      if (rank == 0 && ck[0] && access(ck, F_OK) == 0) (void)unlink(ck);
-    }
+    PetscCall(AppTrainRemoveCheckpoint(comm));
     PetscCall(PetscPrintf(comm, "wrote %s after %" PetscInt_FMT " batches (%" PetscInt_FMT " in this run, %.1f s): validation PSNR %.2f dB (noisy %.2f dB)\n", output, b, b - batch0, PdTime() - t0, psnr, psnr0));
   }
   PetscCall(PdWCRRTrainerDestroy(&t));
   PetscCall(PdWCRRDestroy(&model));
   for (PetscInt i = 0; i < ndata; i++) PetscCall(PetscFree(data[i]));
   for (PetscInt i = 0; i < nvdata; i++) PetscCall(PetscFree(vdata[i]));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode CmdTrain(MPI_Comm comm)
+{
+  char      model[32] = "wcrr";
+  PdCNNKind kind;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "pdecon train", "");
+  PetscCall(PetscOptionsString("-model", "What to train: wcrr (GARL's regulariser), srcnn, isonet1, isonet2", "", model, model, sizeof(model), NULL));
+  PetscOptionsEnd();
+  if (!strcmp(model, "wcrr")) PetscCall(TrainWCRR(comm));
+  else {
+    PetscCheck(PdCNNKindFromString(model, &kind), comm, PD_ERR_INPUT, "-model %s: unknown model (wcrr, srcnn, isonet1, isonet2)", model);
+    PetscCall(AppTrainCNN(comm, kind));
+  }
   PetscFunctionReturn(0);
 }

@@ -1,5 +1,5 @@
 /* pdecon: distributed 3D deconvolution for fluorescence microscopy.
-   pdecon <command> [options]; commands: deconvolve, psf, simulate, train, demo, bench. */
+   pdecon <command> [options]; commands: deconvolve, psf, simulate, train, restore, demo, bench. */
 #include "app.h"
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,9 @@ static const char usage[] =
   "  psf         compute a model PSF: -psf_type bornwolf|gaussian -output FILE\n"
   "  simulate    microtubule phantom, blurred, with Poisson+Gaussian noise: -output FILE.h5\n"
   "  demo        simulate, deconvolve with RL and accelerated RL, print a quality table\n"
-  "  train       learn GARL's regulariser by denoising: -output MODEL.h5 [-train_data FILE,...]\n"
+  "  train       learn GARL's regulariser by denoising: -output MODEL.h5 [-train_data FILE,...];\n"
+  "              -model srcnn|isonet1|isonet2: a restoration network\n"
+  "  restore     restore a stack with a trained network: -model MODEL.h5 -input FILE -output FILE\n"
   "  bench       time one iteration against its bare FFTs: -bench_sizes 64x256x256,...;\n"
   "              -bench_scaling strong|weak: parallel scaling with a CSV and a PNG plot\n"
   "common options: -threads N (threads per rank, default 1), -options_file FILE, -log_view\n"
@@ -22,7 +24,7 @@ static const struct {
   const char *name;
   AppCommand  fn;
 } commands[] = {
-  {"deconvolve", CmdDeconvolve}, {"psf", CmdPSF}, {"simulate", CmdSimulate}, {"train", CmdTrain}, {"demo", CmdDemo}, {"bench", CmdBench},
+  {"deconvolve", CmdDeconvolve}, {"psf", CmdPSF}, {"simulate", CmdSimulate}, {"train", CmdTrain}, {"restore", CmdRestore}, {"demo", CmdDemo}, {"bench", CmdBench},
 };
 
 static PetscBool help_requested = PETSC_FALSE;

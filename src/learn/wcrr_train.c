@@ -7,17 +7,17 @@
    other on a rank; the convolutions inside use the rank's threads. */
 #include <pdecon/learn/wcrr_train.h>
 #include <pdecon/learn/wcrr_file.h>
+#include <pdecon/learn/adam.h>
 #include <pdecon/core/fingerprint.h>
 #include <pdecon/core/layout.h>
 #include <pdecon/core/random.h>
+#include <pdecon/learn/train_batch.h>
 #include <petscblaslapack.h>
 #include <petscviewer.h>
 #include <math.h>
 #include <string.h>
 
 #define TRAIN_CKPT_VERSION 1
-/* Validation patches draw from item numbers far above any training patch. */
-#define VALIDATION_ITEM0 (1ULL << 62)
 
 typedef struct {
   ptrdiff_t n[3];
@@ -38,7 +38,7 @@ struct _p_PdWCRRTrainer {
   PetscInt           patch, batch, nbatches;
   double             sigma_max;
   unsigned long long seed;
-  double             lr_conv, lr_pot, beta1, beta2, adam_eps;
+  double             lr_conv, lr_pot;
   double             fista_tol;
   PetscInt           fista_max_it;
   double             anderson_tol, anderson_lambda;
@@ -51,7 +51,8 @@ struct _p_PdWCRRTrainer {
 
   /* state */
   PetscInt b;             /* batches done = Adam steps taken */
-  double  *adam_m, *adam_v, *grad;
+  PdAdam   adam;          /* β1 0.9, β2 0.999, ε 1e−8 (PyTorch form) */
+  double  *grad, *lr;     /* lr: Adam's learning rate of each parameter */
   double   stats[3];      /* of the last batch: FISTA steps, Anderson steps, Anderson residual (sums over patches) */
 };
 
@@ -288,8 +289,8 @@ PetscErrorCode PdWCRRTrainerBatchGradient(PdWCRRTrainer t, PetscInt b, double *l
   PetscFunctionBegin;
   PetscCheck(t->nvol[0] > 0, t->comm, PD_ERR_INPUT, "training: no training volume");
   PetscCall(PetscArrayzero(t->grad, t->pl.n));
-  PdBlockRange(t->batch, t->size, t->rank, &j0, &nj);
-  for (ptrdiff_t j = j0; j < j0 + nj; j++) PetscCall(PatchGradient(t, (unsigned long long)b * (unsigned long long)t->batch + (unsigned long long)j, &red[0], red + 1));
+  PetscCall(PdBatchShare(t->comm, t->batch, &j0, &nj));
+  for (ptrdiff_t j = j0; j < j0 + nj; j++) PetscCall(PatchGradient(t, PdBatchItem(b, t->batch, j), &red[0], red + 1));
   PetscCall(PdAllreduceSum(t->comm, t->grad, (int)t->pl.n));
   PetscCall(PdAllreduceSum(t->comm, red, 4));
   *loss = red[0];
@@ -313,10 +314,10 @@ PetscErrorCode PdWCRRTrainerValidate(PdWCRRTrainer t, double *psnr, double *psnr
   PetscCall(PdVolumeAlloc((size_t)N, &clean));
   PetscCall(PdVolumeAlloc((size_t)N, &noisy));
   PetscCall(PdVolumeAlloc((size_t)N, &x));
-  PdBlockRange(t->val_patches, t->size, t->rank, &j0, &nj);
+  PetscCall(PdBatchShare(t->comm, t->val_patches, &j0, &nj));
   for (ptrdiff_t j = j0; j < j0 + nj; j++) {
     double e[2] = {0, 0};
-    DrawPatch(t, which, VALIDATION_ITEM0 + (unsigned long long)j, t->val_sigma, clean, noisy, &sigma);
+    DrawPatch(t, which, PD_BATCH_VALIDATION_ITEM0 + (unsigned long long)j, t->val_sigma, clean, noisy, &sigma);
     PetscCall(PdWCRRDenoise(t->model, sigma, n, noisy, x, t->fista_tol, t->fista_max_it, NULL));
     for (ptrdiff_t i = 0; i < N; i++) {
       e[0] += ((double)x[i] - clean[i]) * ((double)x[i] - clean[i]);
@@ -335,18 +336,16 @@ PetscErrorCode PdWCRRTrainerValidate(PdWCRRTrainer t, double *psnr, double *psnr
 
 /* ---------------------------------------------------------------- Adam and the loop */
 
-static void AdamStep(PdWCRRTrainer t, double *theta)
+static PetscErrorCode AdamStep(PdWCRRTrainer t, double *theta)
 {
-  const double c1 = 1.0 - pow(t->beta1, (double)t->b), c2 = 1.0 - pow(t->beta2, (double)t->b);
-
+  PetscFunctionBegin;
   for (PetscInt i = 0; i < t->pl.n; i++) {
     /* the conv weights are the first three groups; the potential and the α-splines follow */
     const PetscBool conv = (PetscBool)((i >= t->pl.w[0] && i < t->pl.w[0] + t->pl.nw[0]) || (i >= t->pl.w[1] && i < t->pl.w[1] + t->pl.nw[1]) || (i >= t->pl.w[2] && i < t->pl.w[2] + t->pl.nw[2]));
-    const double    g = t->grad[i], lr = conv ? t->lr_conv : t->lr_pot;
-    t->adam_m[i] = t->beta1 * t->adam_m[i] + (1 - t->beta1) * g;
-    t->adam_v[i] = t->beta2 * t->adam_v[i] + (1 - t->beta2) * g * g;
-    theta[i] -= lr * (t->adam_m[i] / c1) / (sqrt(t->adam_v[i] / c2) + t->adam_eps);
+    t->lr[i] = conv ? t->lr_conv : t->lr_pot;
   }
+  PetscCall(PdAdamStepDouble(t->adam, t->lr, t->grad, theta));
+  PetscFunctionReturn(0);
 }
 
 static const char *const neutral[] = {"batches", "monitor", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
@@ -376,7 +375,7 @@ static PetscErrorCode Fingerprint(PdWCRRTrainer t, double fp[2])
 static PetscErrorCode CheckpointWrite(PdWCRRTrainer t)
 {
   PdH5Writer w;
-  double     meta[4];
+  double     meta[4], *m, *v;
 
   PetscFunctionBegin;
   if (!t->checkpoint[0]) PetscFunctionReturn(0);
@@ -386,15 +385,16 @@ static PetscErrorCode CheckpointWrite(PdWCRRTrainer t)
   PetscCall(PdH5WriterOpen(t->comm, t->checkpoint, &w));
   PetscCall(PdWCRRWriterAdd(t->model, w));
   PetscCall(PdH5WriterAddScalars(w, "train_meta", 4, meta));
-  PetscCall(PdH5WriterAddArray(w, "train_adam_m", t->pl.n, t->adam_m));
-  PetscCall(PdH5WriterAddArray(w, "train_adam_v", t->pl.n, t->adam_v));
+  PetscCall(PdAdamGetState(t->adam, NULL, NULL, &m, &v));
+  PetscCall(PdH5WriterAddArray(w, "train_adam_m", t->pl.n, m));
+  PetscCall(PdH5WriterAddArray(w, "train_adam_v", t->pl.n, v));
   PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdWCRRTrainerRestart(PdWCRRTrainer t, const char *path)
 {
-  double   meta[4], fp[2], *theta;
+  double   meta[4], fp[2], *theta, *m, *v;
   PdWCRR   loaded;
   PetscInt c0[3], c1[3];
 
@@ -415,17 +415,12 @@ PetscErrorCode PdWCRRTrainerRestart(PdWCRRTrainer t, const char *path)
     PetscCall(PdWCRRUpdate(t->model));
   }
   PetscCall(PdWCRRDestroy(&loaded));
-  PetscCall(PdH5ReadArray(t->comm, path, "train_adam_m", t->pl.n, t->adam_m));
-  PetscCall(PdH5ReadArray(t->comm, path, "train_adam_v", t->pl.n, t->adam_v));
+  PetscCall(PdAdamGetState(t->adam, NULL, NULL, &m, &v));
+  PetscCall(PdH5ReadArray(t->comm, path, "train_adam_m", t->pl.n, m));
+  PetscCall(PdH5ReadArray(t->comm, path, "train_adam_v", t->pl.n, v));
   t->b = (PetscInt)meta[1];
+  PetscCall(PdAdamSetStepCount(t->adam, t->b));
   PetscFunctionReturn(0);
-}
-
-static void FormatSeconds(double s, char *buf, size_t len)
-{
-  if (s < 120) PetscSNPrintf(buf, len, "%.1f s", s);
-  else if (s < 7200) PetscSNPrintf(buf, len, "%.1f min", s / 60);
-  else PetscSNPrintf(buf, len, "%.1f h", s / 3600);
 }
 
 PetscErrorCode PdWCRRTrainerTrain(PdWCRRTrainer t, PetscBool *stopped)
@@ -448,14 +443,14 @@ PetscErrorCode PdWCRRTrainerTrain(PdWCRRTrainer t, PetscBool *stopped)
     /* the same numbers on every rank (summed): all stop together */
     PetscCheck(isfinite(loss) && isfinite(gn), t->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at batch %" PetscInt_FMT " (loss %g, gradient norm %g): lower -train_lr_conv / -train_lr_potential, or restart from an earlier checkpoint", t->b + 1, loss, sqrt(gn));
     t->b++;
-    AdamStep(t, theta);
+    PetscCall(AdamStep(t, theta));
     PetscCall(PdWCRRUpdate(t->model));
     PetscCall(PdStopRequested(t->comm, &stop));
     if (t->monitor) {
       const double el = PdTime() - t0, eta = el / (double)(t->b - b0) * (double)(t->nbatches - t->b);
       char         se[32], st[32];
-      FormatSeconds(el, se, sizeof(se));
-      FormatSeconds(eta, st, sizeof(st));
+      PdFormatSeconds(el, se, sizeof(se));
+      PdFormatSeconds(eta, st, sizeof(st));
       PetscCall(PdWCRRGetPotential(t->model, &mu, NULL, NULL, NULL));
       PetscCall(PetscPrintf(t->comm, "  batch %5" PetscInt_FMT "/%" PetscInt_FMT "  loss %.6e  |grad| %.3e  mu %.4g  FISTA %.1f its  Anderson %.1f evals (res %.1e)  elapsed %s  ETA %s\n", t->b, t->nbatches, loss, sqrt(gn), mu, t->stats[0], t->stats[1],
                             t->stats[2], se, st));
@@ -493,9 +488,6 @@ PetscErrorCode PdWCRRTrainerCreate(MPI_Comm comm, PdWCRR model, PdWCRRTrainer *o
   t->seed            = 42;
   t->lr_conv         = 5e-3;
   t->lr_pot          = 5e-2;
-  t->beta1           = 0.9;
-  t->beta2           = 0.999;
-  t->adam_eps        = 1e-8;
   t->fista_tol       = 1e-4;
   t->fista_max_it    = 15;
   t->anderson_tol    = 1e-3;
@@ -506,7 +498,8 @@ PetscErrorCode PdWCRRTrainerCreate(MPI_Comm comm, PdWCRR model, PdWCRRTrainer *o
   t->val_every       = 10;
   t->val_sigma       = 25;
   t->monitor         = PETSC_FALSE;
-  PetscCall(PetscCalloc3(t->pl.n, &t->adam_m, t->pl.n, &t->adam_v, t->pl.n, &t->grad));
+  PetscCall(PdAdamCreate(t->pl.n, &t->adam));
+  PetscCall(PetscCalloc2(t->pl.n, &t->grad, t->pl.n, &t->lr));
   *out = t;
   PetscFunctionReturn(0);
 }
@@ -636,7 +629,8 @@ PetscErrorCode PdWCRRTrainerDestroy(PdWCRRTrainer *tp)
     for (PetscInt i = 0; i < t->nvol[s]; i++) PetscCall(PetscFree(t->vol[s][i].v));
     PetscCall(PetscFree(t->vol[s]));
   }
-  PetscCall(PetscFree3(t->adam_m, t->adam_v, t->grad));
+  PetscCall(PdAdamDestroy(&t->adam));
+  PetscCall(PetscFree2(t->grad, t->lr));
   PetscCall(PetscFree(t));
   *tp = NULL;
   PetscFunctionReturn(0);

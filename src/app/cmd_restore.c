@@ -1,0 +1,71 @@
+/* pdecon restore: a stack restored by a trained network (pdecon train -model srcnn|isonet1|
+   isonet2): SRCNN slice by slice; Isonet on the stack upsampled along z by the anisotropy
+   factor, over its yz- and xz-slices, combined (cnn_restore.h). The input is distributed in
+   z-slabs and the output written through the image I/O (atomic, no partial file). */
+#include "app.h"
+#include <pdecon/io/io.h>
+#include <pdecon/learn/cnn_restore.h>
+#include <math.h>
+
+PetscErrorCode CmdRestore(MPI_Comm comm)
+{
+  char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32";
+  PetscBool    has_model, has_in, has_out, has_sigma;
+  PetscInt     combine = PD_CNN_COMBINE_MEAN;
+  double       sigma = 0, t0;
+  PdCNNKind    kind;
+  PdNN         net;
+  PdImageInfo  info;
+  PdLayout    *lay, *olay;
+  ptrdiff_t    m[3];
+  float       *in, *out;
+  char        *opts;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "pdecon restore", "");
+  PetscCall(PetscOptionsString("-model", "Model file written by pdecon train -model srcnn|isonet1|isonet2", "", model, model, sizeof(model), &has_model));
+  PetscCall(PetscOptionsString("-input", "Stack to restore (TIFF, or HDF5 as file.h5:/dataset)", "", input, input, sizeof(input), &has_in));
+  PetscCall(PetscOptionsString("-output", "Restored stack (TIFF or HDF5)", "", output, output, sizeof(output), &has_out));
+  PetscCall(PetscOptionsString("-output_type", "Output sample type: float32, uint16, uint8, ...", "", otype, otype, sizeof(otype), NULL));
+  PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
+  PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
+  PetscOptionsEnd();
+  if (AppHelpRequested()) PetscFunctionReturn(0);
+  PetscCall(AppCheckOptionsUsed(comm));
+  PetscCheck(has_model && model[0], comm, PD_ERR_INPUT, "restore needs -model MODEL.h5 (see -help)");
+  PetscCheck(has_in && input[0], comm, PD_ERR_INPUT, "restore needs -input FILE (see -help)");
+  PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "restore needs -output FILE (see -help)");
+  {
+    const char *inputs[2] = {input, model};
+    PetscCall(PdOutputCheck(comm, output, 2, inputs));
+  }
+  PetscCall(PdCNNLoad(comm, model, &kind, &net));
+  if (kind != PD_CNN_SRCNN) {
+    if (!has_sigma) PetscCall(PdNNGetMeta(net, "anisotropy", 1, &sigma));
+    PetscCheck(sigma >= 1 && isfinite(sigma), comm, PD_ERR_INPUT, "%s: the anisotropy factor must be >= 1 (got %g)", has_sigma ? "-restore_anisotropy" : model, sigma);
+  } else sigma = 1;
+  PetscCall(PdImageQuery(comm, input, &info));
+  PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset; restore one stack as %s[t]", input, input);
+  PetscCall(PdCNNRestoreSize(kind, info.n, sigma, m));
+  PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
+  PetscCall(PdLayoutCreateBlock(comm, m, &olay));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &in));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(olay), &out));
+  PetscCall(PdImageRead(input, lay, in));
+  t0 = PdTime();
+  PetscCall(PdCNNRestore(kind, net, lay, in, sigma, (PdCNNCombine)combine, olay, out));
+  t0 = PdTime() - t0;
+  PetscCall(AppOptionsString(&opts));
+  {
+    PdImageAttrs a = {{info.voxel[0] / sigma, info.voxel[1], info.voxel[2]}, PdCNNKinds[kind], -1, opts, otype, PETSC_FALSE};
+    PetscCall(PdImageWrite(output, olay, out, &a));
+  }
+  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td restored by %s%s (%.2f s)\n", output, m[0], m[1], m[2], PdCNNKinds[kind], kind == PD_CNN_SRCNN ? "" : (combine == PD_CNN_COMBINE_MEAN ? ", mean of the yz and xz passes" : ", geometric mean of the yz and xz passes"), t0));
+  PetscCall(PetscFree(opts));
+  PetscCall(PdVolumeFree(&in));
+  PetscCall(PdVolumeFree(&out));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PdLayoutDestroy(&olay));
+  PetscCall(PdNNDestroy(&net));
+  PetscFunctionReturn(0);
+}

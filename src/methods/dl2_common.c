@@ -3,6 +3,7 @@
    views of the iterative methods and of the filters. The equations are in each method's file. */
 #include "methods/dl2_impl.h"
 #include <math.h>
+#include <string.h>
 
 const double PdDL2LaplacianWeights[3] = {1.0, 1.0, 1.0};
 
@@ -85,22 +86,34 @@ PetscErrorCode PdDeconDL2GetStep(PdDecon d, double *step)
   PetscFunctionReturn(0);
 }
 
+/* Each method's own option names, written out so that grep finds them. */
+static const struct {
+  const char *method, *gamma, *lambda;
+} DL2Options[] = {
+  {"lw", "-decon_lw_gamma", NULL},         {"lw_plus", "-decon_lw_plus_gamma", NULL}, {"tm", "-decon_tm_gamma", "-decon_tm_lambda"},
+  {"ictm", "-decon_ictm_gamma", "-decon_ictm_lambda"}, {"trif", NULL, "-decon_trif_lambda"}, {"rif", NULL, "-decon_rif_lambda"},
+};
+
+static const char *DL2Option(PdDecon d, PetscBool lambda)
+{
+  for (size_t i = 0; i < sizeof(DL2Options) / sizeof(DL2Options[0]); i++)
+    if (!strcmp(DL2Options[i].method, d->ops->name)) return lambda ? DL2Options[i].lambda : DL2Options[i].gamma;
+  return NULL;
+}
+
 PetscErrorCode PdDL2IterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject)
 {
   PdDL2Ctx *c = (PdDL2Ctx *)d->mctx;
-  char      opt[64];
   double    v;
   PetscBool set;
 
   PetscFunctionBegin;
   v = c->gamma;
-  PetscCall(PetscSNPrintf(opt, sizeof(opt), "-decon_%s_gamma", d->ops->name));
-  PetscCall(PetscOptionsReal(opt, "Step factor in (0, 2): step = gamma / max_k(|H|^2 + lambda |L|^2)", "PdDeconDL2SetGamma", v, &v, &set));
+  PetscCall(PetscOptionsReal(DL2Option(d, PETSC_FALSE), "Step factor in (0, 2): step = gamma / max_k(|H|^2 + lambda |L|^2)", "PdDeconDL2SetGamma", v, &v, &set));
   if (set) PetscCall(PdDeconDL2SetGamma(d, v));
   if (c->kind == PD_DL2_TM) {
     v = c->lambda;
-    PetscCall(PetscSNPrintf(opt, sizeof(opt), "-decon_%s_lambda", d->ops->name));
-    PetscCall(PetscOptionsReal(opt, "Weight of the Laplacian penalty lambda/2 ||Lx||^2", "PdDeconDL2SetLambda", v, &v, &set));
+    PetscCall(PetscOptionsReal(DL2Option(d, PETSC_TRUE), "Weight of the Laplacian penalty lambda/2 ||Lx||^2", "PdDeconDL2SetLambda", v, &v, &set));
     if (set) PetscCall(PdDeconDL2SetLambda(d, v));
   }
   PetscFunctionReturn(0);
@@ -121,7 +134,6 @@ PetscErrorCode PdDL2IterView(PdDecon d, PetscViewer v)
 PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject)
 {
   PdDL2Ctx *c = (PdDL2Ctx *)d->mctx;
-  char      opt[64];
   double    v = c->lambda;
   PetscBool set;
 
@@ -136,8 +148,7 @@ PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
     if (set) PetscCall(PdDeconDL2SetLambda(d, v));
     break;
   default:
-    PetscCall(PetscSNPrintf(opt, sizeof(opt), "-decon_%s_lambda", d->ops->name));
-    PetscCall(PetscOptionsReal(opt, c->kind == PD_DL2_RIF ? "rif: weight of the Laplacian in Y conj(H) / (|H|^2 + lambda |L|^2)" : "trif: Tikhonov weight in Y conj(H) / (|H|^2 + lambda)",
+    PetscCall(PetscOptionsReal(DL2Option(d, PETSC_TRUE), c->kind == PD_DL2_RIF ? "rif: weight of the Laplacian in Y conj(H) / (|H|^2 + lambda |L|^2)" : "trif: Tikhonov weight in Y conj(H) / (|H|^2 + lambda)",
                                "PdDeconDL2SetLambda", v, &v, &set));
     if (set) PetscCall(PdDeconDL2SetLambda(d, v));
   }

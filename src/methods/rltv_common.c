@@ -96,19 +96,16 @@ const double *PdRLTVSpacing(const RLTVCtx *c, double sp[3])
 PetscErrorCode PdRLTVSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject)
 {
   RLTVCtx  *c = (RLTVCtx *)d->mctx;
-  char      opt[64];
   double    v, asp[3] = {c->aspect[0], c->aspect[1], c->aspect[2]};
   PetscInt  na = 3;
   PetscBool set, use = c->use_aspect, aset, uset;
 
   PetscFunctionBegin;
   v = c->lambda;
-  PetscCall(PetscSNPrintf(opt, sizeof(opt), "-decon_%s_lambda", d->ops->name));
-  PetscCall(PetscOptionsReal(opt, "TV weight lambda in KL + lambda TV (scale-free; larger for lower photon counts)", "PdDeconRLTVSetLambda", v, &v, &set));
+  PetscCall(PetscOptionsReal(c->kind == RLTV_DEY ? "-decon_rltv_lambda" : "-decon_rl_smoothtv_lambda", "TV weight lambda in KL + lambda TV (scale-free; larger for lower photon counts)", "PdDeconRLTVSetLambda", v, &v, &set));
   if (set) PetscCall(PdDeconRLTVSetLambda(d, v));
   v = c->eps;
-  PetscCall(PetscSNPrintf(opt, sizeof(opt), "-decon_%s_eps", d->ops->name));
-  PetscCall(PetscOptionsReal(opt, "TV smoothing: |grad x| = sqrt(|Dx|^2 + eps max(y)^2)", "PdDeconRLTVSetEps", v, &v, &set));
+  PetscCall(PetscOptionsReal(c->kind == RLTV_DEY ? "-decon_rltv_eps" : "-decon_rl_smoothtv_eps", "TV smoothing: |grad x| = sqrt(|Dx|^2 + eps max(y)^2)", "PdDeconRLTVSetEps", v, &v, &set));
   if (set) PetscCall(PdDeconRLTVSetEps(d, v));
   if (c->kind == RLTV_DEY) {
     v = c->delta;

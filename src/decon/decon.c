@@ -74,6 +74,12 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
 
 int PdDeconMethodCount(void) { return PdNumMethods; }
 
+PetscInt PdDeconMethodDefaultIterations(int i)
+{
+  if (i < 0 || i >= PdNumMethods) return 0;
+  return PdMethods[i]->direct ? 1 : PdMethods[i]->default_max_it;
+}
+
 const char *PdDeconMethodName(int i, PetscBool *direct)
 {
   if (i < 0 || i >= PdNumMethods) return NULL;
@@ -420,15 +426,14 @@ PetscErrorCode PdDeconBackProject(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_obj, double *objective)
 {
   const PdLayout *l = d->lay;
   const ptrdiff_t m0 = d->m[0], m1 = d->m[1], m2 = d->m[2];
-  const float     b = (float)d->bg, eps = (float)d->eps;
+  const float     b = (float)d->bg, eps = (float)d->eps, sg = scale;
   double          obj = 0;
 
   PetscFunctionBegin;
-  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   /* row by row: rows outside the measured box get a zero ratio (the data term lives on the box) */
   const ptrdiff_t n1 = l->n[1], nrows = l->nzl * n1;
@@ -447,7 +452,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
       double o = 0;
 #pragma omp simd reduction(+ : o)
       for (ptrdiff_t x = 0; x < m2; x++) {
-        float mu = PetscMax(r[x] + b, eps);
+        float mu = PetscMax(sg * r[x] + b, eps);
         o += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
         r[x] = yr[x] / mu;
       }
@@ -455,14 +460,25 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
     } else {
 #pragma omp simd
       for (ptrdiff_t x = 0; x < m2; x++) {
-        float mu = r[x] + b;
+        float mu = sg * r[x] + b;
         r[x]     = yr[x] / (mu > eps ? mu : eps);
       }
     }
     memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
   }
-  PetscCall(PetscLogFlops(3.0 * (double)d->blay->nzl * m1 * m2));
+  PetscCall(PetscLogFlops(4.0 * (double)d->blay->nzl * m1 * m2));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  if (objective) *objective = want_obj ? obj : NAN;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+{
+  double obj = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
+  PetscCall(PdRLRatio(d, 1.0f, want_obj, &obj));
   PetscCall(PdDeconBackProject(d));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));

@@ -125,6 +125,10 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
 /* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
 PetscErrorCode PdDeconBackProject(PdDecon d);
+/* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working
+   layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
+   the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
+PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
 
 /* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
    numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest

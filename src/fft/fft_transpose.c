@@ -160,15 +160,13 @@ static PetscErrorCode SendPlane(PdFFTConv c, ptrdiff_t zl, int r, int *nr)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdFFTConvForward(PdFFTConv c)
+PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
 {
   const PdLayout *l = c->lay;
   const ptrdiff_t blk = c->nky * c->nc; /* complex values per received plane block */
   int             nr = 0;
 
   PetscFunctionBegin;
-  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
   if (blk > 0)
     for (int s = 0; s < c->size; s++)
       if (Remote(c, s))
@@ -199,21 +197,38 @@ PetscErrorCode PdFFTConvForward(PdFFTConv c)
   PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
   if (c->node != MPI_COMM_NULL) PetscCall(NodeSync(c, c->swin)); /* every same-node block is in */
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  if (c->z_fwd) fftwf_execute(c->z_fwd);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvForward(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesForward(c));
+  PdFFTColumns(c, FFTW_FORWARD);
   PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTConvInverse(PdFFTConv c)
 {
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PdFFTColumns(c, FFTW_BACKWARD);
+  PetscCall(PdFFTPlanesInverse(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
+{
   const PdLayout *l = c->lay;
   const ptrdiff_t blk = c->nky * c->nc; /* complex values per sent plane block */
   int             nr = 0, per = 0;      /* requests; receives per plane */
 
   PetscFunctionBegin;
-  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
-  if (c->z_inv) fftwf_execute(c->z_inv);
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   /* receives plane by plane, so that a plane can be transformed as soon as its blocks are in */
   for (int s = 0; s < c->size; s++) per += Remote(c, s) && Rows(c, s) > 0;
@@ -246,6 +261,5 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c)
   }
   if (c->node != MPI_COMM_NULL) PetscCallMPI(MPI_Barrier(c->node)); /* the peers are done with our spectrum */
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

@@ -143,8 +143,9 @@ static PetscErrorCode WisdomSave(PdFFTConv c)
 }
 
 /* Plans: the 2-D transform of one plane (out of place, into a per-thread scratch spectrum that
-   stays in cache while its rows are scattered) and the 1-D transforms of every spectral column
-   along kz (in place, FFTW's threads). Planning with MEASURE overwrites the buffers, so the plans
+   stays in cache while its rows are scattered) and the 1-D transforms along kz of the columns of
+   a block of spectral rows (in place). Both are one-thread plans: the planes and the blocks are
+   shared out between the threads. Planning with MEASURE overwrites the buffers, so the plans
    are made before any data goes in. */
 static PetscErrorCode MakePlans(PdFFTConv c)
 {
@@ -154,17 +155,30 @@ static PetscErrorCode MakePlans(PdFFTConv c)
   const unsigned  align = (c->n[1] * c->nc) % 2 ? FFTW_UNALIGNED : 0;
 
   PetscFunctionBegin;
-  fftwf_plan_with_nthreads(1); /* the planes are shared out between the threads instead */
+  fftwf_plan_with_nthreads(1);
   c->plane_fwd = fftwf_plan_many_dft_r2c(2, n12, 1, c->work, rin, 1, 0, c->scratch[0], NULL, 1, 0, c->planner | align);
   c->plane_inv = fftwf_plan_many_dft_c2r(2, n12, 1, c->scratch[0], NULL, 1, 0, c->work, rin, 1, 0, c->planner | align);
-  fftwf_plan_with_nthreads(c->nthreads);
   PetscCheck(c->plane_fwd && c->plane_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the %td x %td plane transforms", c->n[1], c->n[2]);
   if (cols > 0) {
     fftwf_complex *s = (fftwf_complex *)c->spec;
     const int      nz = (int)c->n[0];
-    c->z_fwd = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
-    c->z_inv = fftwf_plan_many_dft(1, &nz, (int)cols, s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
-    PetscCheck(c->z_fwd && c->z_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the transforms along z (%td)", c->n[0]);
+    /* Blocks of spectral rows small enough to stay in cache (about 128 KiB of spectrum) while
+       they are transformed along kz, filtered and transformed back; an even number of complex
+       values per block row keeps every block aligned like the first, so that the plans of the
+       first block and of the rest apply to all. */
+    ptrdiff_t b = PetscMax(1, (128 * 1024) / (ptrdiff_t)(nz * c->nc * sizeof(fftwf_complex)));
+    if ((b * c->nc) % 2) b++;
+    c->zblk = PetscMin(b, c->nky);
+    c->zrem = c->nky % c->zblk;
+    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
+    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+    PetscCheck(c->zb_fwd && c->zb_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
+    if (c->zrem) {
+      fftwf_complex *r = s + (c->nky - c->zrem) * c->nc;
+      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
+      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+      PetscCheck(c->zr_fwd && c->zr_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
+    }
   }
   PetscFunctionReturn(0);
 }
@@ -278,26 +292,65 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
 
 /* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
    s = -1. */
+/* The block of spectral rows [b zblk, ...) along kz: its first column's address and its plan. */
+static inline fftwf_complex *ZBlock(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int sign, fftwf_plan *p)
+{
+  const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
+  *p                   = sign < 0 ? (last ? c->zr_fwd : c->zb_fwd) : (last ? c->zr_inv : c->zb_inv);
+  return (fftwf_complex *)c->spec + b * c->zblk * c->nc;
+}
+
+static inline ptrdiff_t ZBlocks(PdFFTConv c) { return c->zblk ? (c->nky + c->zblk - 1) / c->zblk : 0; }
+
+void PdFFTColumns(PdFFTConv c, int sign)
+{
+  const ptrdiff_t nblk = ZBlocks(c);
+
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+  for (ptrdiff_t b = 0; b < nblk; b++) {
+    fftwf_plan     p;
+    fftwf_complex *blk = ZBlock(c, b, nblk, sign, &p);
+    fftwf_execute_dft(p, blk, blk);
+  }
+}
+
 static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s)
 {
-  const ptrdiff_t ncplx = c->ncplx;
-  float *restrict w;
+  const ptrdiff_t cols = c->nky * c->nc, nz = c->n[0], nblk = ZBlocks(c);
 
   PetscFunctionBegin;
-  PetscCall(PdFFTConvForward(c));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesForward(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  /* Along kz, block by block of spectral rows: transform, filter, transform back while the block
+     is in cache (one pass over the spectrum instead of three). Logged with the pointwise work. */
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  w = c->spec;
-  /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
-     NaN/Inf recovery code that keeps it from vectorising. */
-#pragma omp parallel for simd schedule(static)
-  for (ptrdiff_t i = 0; i < ncplx; i++) {
-    const float a = w[2 * i], b = w[2 * i + 1], hr = h[2 * i], hi = s * h[2 * i + 1];
-    w[2 * i]     = a * hr - b * hi;
-    w[2 * i + 1] = a * hi + b * hr;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+  for (ptrdiff_t b = 0; b < nblk; b++) {
+    const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
+    fftwf_plan      pf, pi;
+    fftwf_complex  *blk = ZBlock(c, b, nblk, -1, &pf);
+    (void)ZBlock(c, b, nblk, 1, &pi);
+    fftwf_execute_dft(pf, blk, blk);
+    for (ptrdiff_t kz = 0; kz < nz; kz++) {
+      float *restrict       w = (float *)(blk + kz * cols);
+      const float *restrict g = h + 2 * (kz * cols + r0 * c->nc);
+      /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
+         NaN/Inf recovery code that keeps it from vectorising. */
+#pragma omp simd
+      for (ptrdiff_t i = 0; i < m; i++) {
+        const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
+        w[2 * i]      = a * hr - bb * hi;
+        w[2 * i + 1]  = a * hi + bb * hr;
+      }
+    }
+    fftwf_execute_dft(pi, blk, blk);
   }
-  PetscCall(PetscLogFlops(6.0 * ncplx));
+  PetscCall(PetscLogFlops(6.0 * c->ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscCall(PdFFTConvInverse(c));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesInverse(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -408,8 +461,10 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if (!*c) PetscFunctionReturn(0);
   if ((*c)->plane_fwd) fftwf_destroy_plan((*c)->plane_fwd);
   if ((*c)->plane_inv) fftwf_destroy_plan((*c)->plane_inv);
-  if ((*c)->z_fwd) fftwf_destroy_plan((*c)->z_fwd);
-  if ((*c)->z_inv) fftwf_destroy_plan((*c)->z_inv);
+  if ((*c)->zb_fwd) fftwf_destroy_plan((*c)->zb_fwd);
+  if ((*c)->zb_inv) fftwf_destroy_plan((*c)->zb_inv);
+  if ((*c)->zr_fwd) fftwf_destroy_plan((*c)->zr_fwd);
+  if ((*c)->zr_inv) fftwf_destroy_plan((*c)->zr_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
   PetscCall(PdFFTConvDestroyFilter(*c));
   for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);

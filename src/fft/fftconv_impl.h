@@ -32,7 +32,10 @@ struct _p_PdFFTConv {
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
   int             nthreads;
   fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */
-  fftwf_plan      z_fwd, z_inv; /* all columns of the spectrum along kz, in place */
+  /* the columns of zblk spectral rows (ky) along kz, and of the zrem rows left at the end: the
+     convolutions transform, filter and transform back one such block at a time, in cache */
+  ptrdiff_t       zblk, zrem;
+  fftwf_plan      zb_fwd, zb_inv, zr_fwd, zr_inv;
   MPI_Request    *req;          /* at most one per (plane, peer) and direction */
   double          plan_time;
   PetscBool       setup;
@@ -42,5 +45,11 @@ struct _p_PdFFTConv {
    list; frees them. */
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c);
 PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c);
+/* The distributed transforms without the step along kz: 2-D transforms of the local planes and
+   the exchange into the (kz, ky, kx) spectrum, untransformed along kz; and the way back. */
+PetscErrorCode PdFFTPlanesForward(PdFFTConv c);
+PetscErrorCode PdFFTPlanesInverse(PdFFTConv c);
+/* The spectrum along kz, in place, block by block (sign FFTW_FORWARD or FFTW_BACKWARD). */
+void PdFFTColumns(PdFFTConv c, int sign);
 
 #endif

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Peer benchmark: pdecon against deconwolf (elgw/deconwolf, C, FFTW, scaled heavy-ball RL) on the
+# same simulated widefield stack and PSF, run alternately in the same window.
+#
+# The stack: pdecon's microtubule phantom on a volume larger than the field of view by the PSF's
+# half-extent on every side, blurred by linear convolution with a Born & Wolf PSF, Poisson +
+# Gaussian noise, then cut to the field of view, so objects outside it blur into it and boundary
+# handling matters. Both programs get the same 32-bit float TIFF data and PSF. For each iteration
+# count, deconwolf's default method (`dw --float`) on T threads runs, then pdecon's method on
+# R ranks; printed per run: wall time, peak memory (sum of the ranks' or the process's maximum
+# resident set), PSNR after least-squares scaling over the full volume and over the interior
+# (1/8 of each axis left out at either end). Then the time each needs to reach the other's PSNR
+# at the largest count, interpolated linearly in time between the measured counts.
+#
+# usage: deconwolf.sh [DECONWOLF_SOURCE]
+#   DECONWOLF_SOURCE (or $DECONWOLF_SRC): a checkout or git URL of deconwolf; the pinned commit
+#   below is checked out into a private clone and built with -DENABLE_GPU=OFF (needs Debian's
+#   libfftw3-dev libtiff-dev libpng-dev libgsl-dev; installed with apt-get when missing and
+#   running as root).
+# environment (defaults in brackets):
+#   PDECON [build/pdecon]  PEER_STACK [build/tests/peer_stack]  MPIEXEC [mpiexec]
+#   SIZE z,y,x [64,256,256]  PSF_SIZE z,y,x [127,129,129]  RANKS [2]  THREADS [RANKS]
+#   ITERS ["5 10 20 50 100"]  METHOD [rl_biggs]  PDECON_OPTS [""]  WORKDIR [a temporary dir]
+# Exits 77 (skip) when no deconwolf source is given or it cannot be read, 1 on any failure.
+set -euo pipefail
+
+DW_COMMIT=0d6f6c7c941e56a72efdae32fa1ba4d84808f95f # deconwolf 0.4.7
+here=$(cd "$(dirname "$0")/../.." && pwd)
+src=${1:-${DECONWOLF_SRC:-}}
+PDECON=${PDECON:-$here/build/pdecon}
+PEER_STACK=${PEER_STACK:-$here/build/tests/peer_stack}
+MPIEXEC=${MPIEXEC:-mpiexec}
+SIZE=${SIZE:-64,256,256}
+PSF_SIZE=${PSF_SIZE:-127,129,129}
+RANKS=${RANKS:-2}
+THREADS=${THREADS:-$RANKS}
+ITERS=${ITERS:-5 10 20 50 100}
+METHOD=${METHOD:-rl_biggs}
+PDECON_OPTS=${PDECON_OPTS:-}
+
+die() { echo "deconwolf.sh: error: $*" >&2; exit 1; }
+if [ -z "$src" ]; then
+  echo "deconwolf.sh: skipped: no deconwolf source (give a checkout or git URL as the argument or in DECONWOLF_SRC)" >&2
+  exit 77
+fi
+if ! git ls-remote "$src" >/dev/null 2>&1; then
+  echo "deconwolf.sh: skipped: $src: not a readable git repository" >&2
+  exit 77
+fi
+[ -x "$PDECON" ] || die "$PDECON: pdecon not built (set PDECON)"
+[ -x "$PEER_STACK" ] || die "$PEER_STACK: peer_stack not built (set PEER_STACK)"
+[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed for the peak memory"
+
+if [ -n "${WORKDIR:-}" ]; then mkdir -p "$WORKDIR"; W=$WORKDIR; else W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; fi
+
+# --- deconwolf, built once per work directory at the pinned commit
+missing=""
+for p in libfftw3-dev libtiff-dev libpng-dev libgsl-dev; do dpkg -s $p >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -q $missing >"$W/apt.log" 2>&1 || die "apt-get install$missing failed (see $W/apt.log)"
+  else die "missing Debian packages:$missing"; fi
+fi
+dw=$W/dw-$DW_COMMIT/build/dw
+if [ ! -x "$dw" ]; then
+  rm -rf "$W/dw-$DW_COMMIT"
+  git clone -q "$src" "$W/dw-$DW_COMMIT" || die "$src: cannot clone"
+  git -C "$W/dw-$DW_COMMIT" checkout -q $DW_COMMIT || die "$src: commit $DW_COMMIT not found"
+  (cd "$W/dw-$DW_COMMIT" && cmake -S . -B build -DENABLE_GPU=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build build -j "$THREADS") >"$W/dw-build.log" 2>&1 ||
+    die "deconwolf did not build (see $W/dw-build.log)"
+fi
+
+# --- the stack: simulated on the field of view plus a margin of half the PSF, then cut
+IFS=, read -r nz ny nx <<<"$SIZE"
+IFS=, read -r pz py px <<<"$PSF_SIZE"
+mz=$((pz / 2)) my=$((py / 2)) mx=$((px / 2))
+"$MPIEXEC" -n "$RANKS" "$PDECON" simulate -sim_size $((nz + 2 * mz)),$((ny + 2 * my)),$((nx + 2 * mx)) -psf_size "$PSF_SIZE" \
+  -phantom_ntubes $(((nz + 2 * mz) * (ny + 2 * my) / 400 + 20)) -output "$W/sim.h5" >"$W/sim.log" 2>&1 || die "pdecon simulate failed (see $W/sim.log)"
+"$PEER_STACK" crop "$W/sim.h5" $mz,$my,$mx "$W" || die "cannot cut the stack"
+
+# --- runs: "tool iterations seconds peak_MiB psnr_full psnr_interior" per line in $W/runs
+peak() { awk '/^PEAK_KB/ { s += $2 } END { printf "%.0f", s / 1024 }' "$1"; }
+: >"$W/runs"
+run_dw() {
+  local it=$1 t0 t1
+  rm -f "$W/dw_out.tif"
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "PEAK_KB %M" -o "$W/dw.time" "$dw" --iter "$it" --threads "$THREADS" --float --overwrite --out "$W/dw_out.tif" \
+    "$W/data.tif" "$W/psf.tif" >"$W/dw.log" 2>&1 || die "deconwolf failed (see $W/dw.log)"
+  t1=$(date +%s.%N)
+  echo "deconwolf $it $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(peak "$W/dw.time") $("$PEER_STACK" psnr "$W/sim.h5" $mz,$my,$mx "$W/dw_out.tif")" >>"$W/runs"
+}
+run_pd() {
+  local it=$1 t0 t1
+  rm -f "$W/pd_out.h5" "$W"/pd.time.*
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  # one peak per rank, named by the rank (Open MPI's OMPI_COMM_WORLD_RANK, MPICH's PMI_RANK)
+  "$MPIEXEC" -n "$RANKS" sh -c 'exec /usr/bin/time -f "PEAK_KB %M" -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"' "$W/pd.time" "$PDECON" deconvolve -input "$W/data.tif" -psf "$W/psf.tif" \
+    -decon_method "$METHOD" -decon_max_it "$it" -output "$W/pd_out.h5:/x" $PDECON_OPTS >"$W/pd.log" 2>&1 || die "pdecon failed (see $W/pd.log)"
+  t1=$(date +%s.%N)
+  echo "pdecon $it $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(cat "$W"/pd.time.* | peak /dev/stdin) $("$PEER_STACK" psnr "$W/sim.h5" $mz,$my,$mx "$W/pd_out.h5:/x")" >>"$W/runs"
+}
+for it in $ITERS; do
+  run_dw "$it"
+  run_pd "$it"
+done
+
+# --- the table, and the time to reach the other's PSNR at the largest count
+echo "peer benchmark: ${SIZE//,/x} stack (z,y,x), ${PSF_SIZE//,/x} PSF; deconwolf $(echo $DW_COMMIT | cut -c1-7) default method on $THREADS threads," \
+  "pdecon $METHOD on $RANKS ranks ($PDECON_OPTS)"
+awk -v last="${ITERS##* }" '
+  { tool[NR] = $1; it[NR] = $2; t[NR] = $3; mem[NR] = $4; pf[NR] = $5; pi[NR] = $6 }
+  END {
+    printf "%-10s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
+    for (i = 1; i <= NR; i++) printf "%-10s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
+    for (i = 1; i <= NR; i++) if (it[i] == last) target[tool[i]] = pf[i]
+    split("deconwolf pdecon", names, " ")
+    for (k = 1; k <= 2; k++) {
+      me = names[k]; other = names[3 - k]; goal = target[other]; found = 0
+      pt = 0; pp = -1e30
+      for (i = 1; i <= NR && !found; i++) {
+        if (tool[i] != me) continue
+        if (pf[i] >= goal) {
+          ts = pp > -1e29 ? pt + (t[i] - pt) * (goal - pp) / (pf[i] - pp) : t[i]
+          printf "%s reaches %s'"'"'s %d-iteration PSNR (%.2f dB) in %.2f s (at <= %d iterations)\n", me, other, last, goal, ts, it[i]
+          found = 1
+        }
+        pt = t[i]; pp = pf[i]
+      }
+      if (!found) printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last, goal, last
+    }
+  }' "$W/runs"

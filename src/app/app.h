@@ -46,6 +46,10 @@ PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSF
 PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn[3], float **psf, char *name, size_t namelen);
 /* "z,y,x" option into three sizes; returns set. */
 PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n[3], PetscBool *set);
+/* PETSc's error for an option value it cannot parse (a letter string for a number, an unknown
+   enum value), rewritten as one line naming the option and what it accepts; false for other
+   messages. */
+PetscBool AppOptionValueError(const char *mess, char *line, size_t len);
 /* The options database as one string (for output attributes). Free with PetscFree. */
 PetscErrorCode AppOptionsString(char **s);
 

@@ -42,8 +42,14 @@ PetscBool AppIsUserError(PetscErrorCode n)
 
 static PetscErrorCode ErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
-  int rank = 0;
+  int  rank = 0;
+  char one[1024];
   (void)ctx;
+  /* an option value PETSc cannot parse: the user's error, raised on every rank alike */
+  if (p == PETSC_ERROR_INITIAL && AppOptionValueError(mess, one, sizeof(one))) {
+    n    = PD_ERR_INPUT;
+    mess = one;
+  }
   if (AppIsUserError(n)) {
     PetscBool trace = PETSC_FALSE;
     PetscOptionsGetBool(NULL, NULL, "-error_trace", &trace, NULL);

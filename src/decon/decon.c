@@ -137,6 +137,17 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsString("-decon_restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
   PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
   PetscOptionsEnd();
+  {
+    /* a value out of range would run and write a result that means nothing: refuse it */
+    const char *pre = d->prefix ? d->prefix : "";
+    PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
+    PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
+    PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
+    PetscCheck(d->weight_threshold >= 0 && d->weight_threshold < 1, d->comm, PD_ERR_INPUT, "-%sdecon_weight_threshold: %g is not accepted: a fraction in [0, 1)", pre, (double)d->weight_threshold);
+    PetscCheck(d->memory_limit >= 0, d->comm, PD_ERR_INPUT, "-%sdecon_memory_limit: %g is not accepted: MiB, at least 0 (0: the node's memory)", pre, (double)d->memory_limit);
+    PetscCheck(d->checkpoint_every >= 0, d->comm, PD_ERR_INPUT, "-%sdecon_checkpoint_every: %" PetscInt_FMT " is not accepted: iterations, at least 0 (0: only on a stop signal)", pre, d->checkpoint_every);
+    for (int i = 0; i < 3; i++) PetscCheck(d->pad[i] >= -1, d->comm, PD_ERR_INPUT, "-%sdecon_pad: %" PetscInt_FMT " is not accepted: voxels, at least 0", pre, d->pad[i]);
+  }
   d->boundary    = (PdBoundary)bnd;
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));

@@ -17,7 +17,7 @@
 typedef struct {
   /* options */
   char          preview[PETSC_MAX_PATH_LEN], otype[16];
-  PetscBool     view, bigendian, batch;
+  PetscBool     view, bigendian, batch, restart_given; /* restart_given: -decon_restart FILE */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
@@ -112,13 +112,15 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   PetscCall(EnsureSolver(comm, c, &info, input));
-  if (c->batch) {
-    /* a batch resumes a stack from its checkpoint by itself */
+  if (c->batch || !c->restart_given) {
+    /* a stack resumes from its checkpoint by itself: a plain rerun after a crash or a time
+       limit must not start afresh and overwrite the work saved there (a checkpoint made with
+       other settings is refused, and kept) */
     int have = rank == 0 && access(ck, F_OK) == 0;
     PetscCallMPI(MPI_Bcast(&have, 1, MPI_INT, 0, comm));
     restart = have ? ck : "";
     PetscCall(PdDeconSetRestart(c->d, restart));
-    if (have) PetscCall(PetscPrintf(comm, "%s: resuming from %s\n", input, ck));
+    if (have) PetscCall(PetscPrintf(comm, "%s: resuming from %s, the checkpoint of an earlier run (delete it to start afresh)\n", input, ck));
   }
   PetscCall(PdDeconSetCheckpoint(c->d, ck, -1));
   PetscCall(PdDeconGetData(c->d, &dlay, &y));
@@ -242,6 +244,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdDeconSetFromOptions(probe));
   PetscCall(PdDeconDestroy(&probe));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_checkpoint", c.ckpt, sizeof(c.ckpt), NULL));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-decon_restart", &c.restart_given));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");

@@ -80,7 +80,8 @@ static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double 
 {
   PetscViewer v       = (PetscViewer)ctx;
   double      elapsed = PdTime() - d->t_start;
-  double      eta     = it > 0 ? elapsed / it * (double)(d->max_it - it) : 0;
+  /* the rate of this run's iterations: after a restart the earlier ones took no time here */
+  double      eta     = it > d->it_start ? elapsed / (double)(it - d->it_start) * (double)(d->max_it - it) : 0;
 
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIAddTab(v, 1));
@@ -472,6 +473,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   d->reason  = PD_DECON_ITERATING;
   t0         = PdTime();
   d->t_start = t0;
+  d->it_start = d->it;
   while (d->it < d->max_it) {
     PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
     d->it++;

@@ -82,6 +82,7 @@ struct _p_PdDecon {
   /* loop */
   PetscInt        max_it, it;
   double          rtol, solve_time, t_start;
+  PetscInt        it_start; /* the iteration this solve began at (after a restart: the checkpoint's) */
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
   void           *monitor_ctx[4];

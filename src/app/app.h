@@ -4,6 +4,7 @@
 
 #include <pdecon/core/sys.h>
 #include <pdecon/psf/psf.h>
+#include <pdecon/io/io.h>
 
 typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
 
@@ -41,9 +42,19 @@ typedef struct {
   PdGibsonLanni gl; /* layers of the Gibson-Lanni model (its optics come from `optics`) */
   double    sigma[3];
   ptrdiff_t size[3]; /* 0: default */
+  PetscBool voxel_given;          /* -psf_dxy or -psf_dz given: the model ignores the image's voxel size */
+  PetscBool accept_voxel_mismatch; /* -psf_accept_voxel_mismatch: a measured PSF sampled unlike the data is used anyway */
 } AppPSFOptions;
 PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSFOptions *o);
 PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn[3], float **psf, char *name, size_t namelen);
+/* The PSF for deconvolving the image `img` (input: its name for messages): a measured PSF's voxel
+   size is checked against the image's (refused when they differ, unless
+   -psf_accept_voxel_mismatch); a model PSF's depth covers the stack's depth both ways (2 m0 - 1
+   planes, within -decon_pad and the periodic boundary), and what was assumed or chosen is said.
+   voxel: the voxel size the result has (the image's, else the PSF's; 0 where neither says). */
+PetscErrorCode AppPSFForImage(MPI_Comm comm, const AppPSFOptions *o, const PdImageInfo *img, const char *input, ptrdiff_t pn[3], float **psf, char *name, size_t namelen, double voxel[3]);
+/* One warning line on stderr from rank 0: "pdecon: warning: <what>". */
+PetscErrorCode AppWarning(MPI_Comm comm, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(2, 3);
 /* "z,y,x" option into three sizes; returns set. */
 PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n[3], PetscBool *set);
 /* PETSc's error for an option value it cannot parse (a letter string for a number, an unknown

@@ -2,6 +2,7 @@
 #include "app.h"
 #include <stdio.h>
 #include <string.h>
+#include <stdarg.h>
 
 PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n[3], PetscBool *set)
 {
@@ -29,6 +30,16 @@ PetscErrorCode AppOptionsString(char **s)
 
   PetscFunctionBegin;
   PetscCall(PetscOptionsGetAll(NULL, &all));
+  {
+    /* -no_signal_handler is pdecon's own setting (main.c), not the user's: not recorded */
+    const char *own = "-no_signal_handler";
+    char       *p   = strstr(all, own);
+    if (p && (p[strlen(own)] == ' ' || !p[strlen(own)])) {
+      size_t skip = strlen(own) + (p[strlen(own)] == ' ');
+      memmove(p, p + skip, strlen(p + skip) + 1);
+      if (p > all && !*p && p[-1] == ' ') p[-1] = 0;
+    }
+  }
   *s = all;
   PetscFunctionReturn(0);
 }
@@ -75,4 +86,22 @@ PetscBool AppOptionValueError(const char *mess, char *line, size_t len)
   if (name[0]) snprintf(line, len, "%s: '%s' is not %s", name, value, accepts);
   else snprintf(line, len, "option value '%s' is not %s", value, accepts);
   return PETSC_TRUE;
+}
+
+PetscErrorCode AppWarning(MPI_Comm comm, const char *fmt, ...)
+{
+  char    msg[2048];
+  va_list ap;
+  int     rank;
+
+  PetscFunctionBegin;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    fprintf(stderr, "pdecon: warning: %s\n", msg);
+    fflush(stderr);
+  }
+  PetscFunctionReturn(0);
 }

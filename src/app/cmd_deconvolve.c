@@ -18,12 +18,14 @@ typedef struct {
   /* options */
   char          preview[PETSC_MAX_PATH_LEN], otype[16];
   PetscBool     view, bigendian, batch, restart_given; /* restart_given: -decon_restart FILE */
+  PetscBool     channels_as_z;                      /* -input_channels_as_z */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
   ptrdiff_t     n[3];
   double        voxel[3];
+  double        used_voxel[3]; /* the voxel size the solver assumed (the image's, else the PSF's) */
 } Ctx;
 
 /* Derived output name: DIR/<input file name without extension>[_tNNNN]_decon.<ext>. */
@@ -70,7 +72,7 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   PetscCall(PdDeconDestroy(&c->d));
   /* a model PSF follows the image's voxel size unless -psf_dxy/-psf_dz fix it */
   PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
-  PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
+  PetscCall(AppPSFForImage(comm, &c->po, info, input, pn, &psf, psfname, sizeof(psfname), c->used_voxel));
   PetscCall(PdDeconCreate(comm, &c->d));
   PetscCall(PdDeconSetFromOptions(c->d));
   PetscCall(PdDeconSetImageSize(c->d, info->n, input));
@@ -82,6 +84,18 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
     c->n[i]     = info->n[i];
     c->voxel[i] = info->voxel[i];
   }
+  PetscFunctionReturn(0);
+}
+
+/* An input that is zero everywhere has nothing to restore: its result is zero too. */
+static PetscErrorCode WarnIfZero(MPI_Comm comm, const char *input, const PdLayout *l, const float *y)
+{
+  int any = 0, all;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t i = 0; i < l->nzl * l->n[1] * l->n[2] && !any; i++) any = y[i] != 0;
+  PetscCallMPI(MPI_Allreduce(&any, &all, 1, MPI_INT, MPI_MAX, comm));
+  if (!all) PetscCall(AppWarning(comm, "%s: the image is zero everywhere: its restoration is zero too", input));
   PetscFunctionReturn(0);
 }
 
@@ -104,12 +118,15 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   CheckpointName(c, output, ck, sizeof(ck));
   {
     const char *inputs[3] = {input, c->po.file[0] ? c->po.file : NULL, output};
-    PetscCall(PdOutputCheck(comm, output, 2, inputs));
-    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, 2, inputs));
+    const char *roles[3]  = {"input", "PSF", "output"};
+    PetscCall(PdOutputCheckNamed(comm, "output", output, 2, inputs, roles));
+    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 3, inputs, roles));
     /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheck(comm, ck, 3, inputs));
+    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 3, inputs, roles));
   }
   PetscCall(PdImageQuery(comm, input, &info));
+  PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
+  if (info.note[0]) PetscCall(AppWarning(comm, "%s: %s", input, info.note));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   PetscCall(EnsureSolver(comm, c, &info, input));
   if (c->batch || !c->restart_given) {
@@ -125,7 +142,13 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconSetCheckpoint(c->d, ck, -1));
   PetscCall(PdDeconGetData(c->d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));
+  PetscCall(WarnIfZero(comm, input, dlay, y));
   PetscCall(PdDeconSolve(c->d));
+  if (c->view) {
+    double b;
+    PetscCall(PdDeconGetBackground(c->d, &b));
+    PetscCall(PetscPrintf(comm, "%s: background used: %.6g per voxel\n", input, b));
+  }
   PetscCall(PdDeconConvergedReasonView(c->d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(c->d, &reason));
   if (reason == PD_DECON_STOPPED_SIGNAL) {
@@ -138,7 +161,8 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconGetIterationNumber(c->d, &its));
   PetscCall(AppOptionsString(&opts));
   {
-    PdImageAttrs a = {{info.voxel[0], info.voxel[1], info.voxel[2]}, method, its, opts, c->otype, c->bigendian};
+    /* the voxel size the restoration assumed, also when the input had none */
+    PdImageAttrs a = {{c->used_voxel[0], c->used_voxel[1], c->used_voxel[2]}, method, its, opts, c->otype, c->bigendian};
     PetscCall(PdImageWrite(output, xlay, x, &a));
   }
   PetscCall(PetscFree(opts));
@@ -236,6 +260,8 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_type", "Sample type of the result: float32, uint16 or uint8 (integers are rounded and clamped)", "", c.otype, c.otype, sizeof(c.otype), NULL));
   PetscCall(PetscOptionsBool("-output_bigendian", "Write TIFF big-endian", "", c.bigendian, &c.bigendian, NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
+  c.channels_as_z = PETSC_TRUE;
+  PetscCall(PetscOptionsBool("-input_channels_as_z", "Read an ImageJ TIFF whose only axis is labelled channels (a 3-D array saved without axes) as z-planes, with a warning (false: refuse it)", "", c.channels_as_z, &c.channels_as_z, NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */

@@ -621,7 +621,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PdFFTConvView(d->conv, v));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
-  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->bg_user < 0 ? "estimated from the data " : "", d->bg_user < 0 ? d->bg : d->bg_user));
+  /* before the data is read an estimated background is not known yet: say how it will be found */
+  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", d->max_it, d->rtol, d->bg_user));
+  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", d->max_it, d->rtol, d->bg, d->bg_percentile));
+  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", d->max_it, d->rtol, d->bg_percentile));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;

@@ -122,6 +122,18 @@ else
 fi
 rm -f "$T/a.h5"
 
+# 6. integer output: the voxels clamped by -output_type uint8 are counted, the same on 1 and 3
+#    ranks; -output_scale auto maps the maximum to 255 and nothing is clamped
+for np in 1 3; do
+  run $np deconvolve -input "$T/data.tif" -psf "$T/psf.tif" -decon_max_it 20 -fft_planner estimate -output_type uint8 -output "$T/a$np.tif" >"$T/log$np" 2>&1 || fail "uint8 output on $np ranks" "$T/log$np"
+done
+w1=$(grep "^pdecon: warning: $T/a1.tif: [0-9]* voxels (.*) clamped to 255 by -output_type uint8" "$T/log1" | grep -o 'voxels (.*)')
+w3=$(grep "^pdecon: warning: $T/a3.tif: [0-9]* voxels (.*) clamped to 255 by -output_type uint8" "$T/log3" | grep -o 'voxels (.*)')
+if [ -n "$w1" ] && [ "$w1" = "$w3" ]; then ok "uint8 clamping reported: $(grep '^pdecon: warning' "$T/log1")"; else fail "uint8 clamping: '$w1' vs '$w3'" "$T/log1" "$T/log3"; fi
+run 2 deconvolve -input "$T/data.tif" -psf "$T/psf.tif" -decon_max_it 20 -fft_planner estimate -output_type uint8 -output_scale auto -output "$T/a.tif" >"$T/log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "a.tif: values scaled by .* for uint8 (maximum .* -> 255)" "$T/log" && ! grep -q "clamped" "$T/log"; then ok "-output_scale auto: $(grep 'scaled by' "$T/log")"; else fail "-output_scale auto: rc=$rc" "$T/log"; fi
+rm -f "$T"/a*.tif
+
 # 8. messages that say what is true
 run 1 deconvolve -input "$T/zero.tif" -psf "$T/psf.tif" -decon_max_it 2 -output "$T/a.h5" >"$T/log" 2>&1; rc=$?
 if [ $rc -eq 0 ] && grep -q "^pdecon: warning: $T/zero.tif: the image is zero everywhere" "$T/log"; then ok "all-zero input warned about"; else fail "all-zero input: rc=$rc" "$T/log"; fi

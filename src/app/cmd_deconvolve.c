@@ -7,6 +7,8 @@
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
 #include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,7 +18,7 @@
 
 typedef struct {
   /* options */
-  char          preview[PETSC_MAX_PATH_LEN], otype[16];
+  char          preview[PETSC_MAX_PATH_LEN], otype[16], scale[64]; /* scale: -output_scale ("" none) */
   PetscBool     view, bigendian, batch, restart_given; /* restart_given: -decon_restart FILE */
   PetscBool     channels_as_z;                      /* -input_channels_as_z */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
@@ -99,6 +101,50 @@ static PetscErrorCode WarnIfZero(MPI_Comm comm, const char *input, const PdLayou
   PetscFunctionReturn(0);
 }
 
+/* An integer output type holds [0, top]: with -output_scale (a factor, or "auto": the maximum
+   to top) *scaled is a scaled copy of x (free it with PdVolumeFree), else x itself; the voxels
+   that the conversion clamps are counted and reported, never silently. */
+static PetscErrorCode ScaleForOutput(MPI_Comm comm, const Ctx *c, const char *output, const PdLayout *l, const float *x, const float **scaled, float **copy)
+{
+  double top = !strcmp(c->otype, "uint16") ? 65535 : !strcmp(c->otype, "uint8") ? 255 : 0, f = 1, mx = -PETSC_MAX_REAL, n[2] = {0, 0};
+
+  PetscFunctionBegin;
+  *scaled = x;
+  *copy   = NULL;
+  if (top == 0) PetscFunctionReturn(0);
+  for (ptrdiff_t z = 0; z < l->nzl; z++)
+    for (ptrdiff_t y = 0; y < l->n[1]; y++)
+      for (ptrdiff_t i = 0; i < l->n[2]; i++) mx = PetscMax(mx, (double)x[z * l->ps + y * l->rs + i]);
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, comm));
+  if (c->scale[0]) {
+    char *end;
+    f = !strcmp(c->scale, "auto") ? (mx > 0 ? top / mx : 1) : strtod(c->scale, &end);
+    PetscCheck(!strcmp(c->scale, "auto") || (*end == 0 && f > 0 && isfinite(f)), comm, PD_ERR_INPUT, "-output_scale: '%s' is not accepted: auto (the maximum to %.0f) or a positive factor", c->scale, top);
+    PetscCall(PdVolumeAlloc(PdLayoutLocalSize(l), copy));
+    for (ptrdiff_t z = 0; z < l->nzl; z++)
+      for (ptrdiff_t y = 0; y < l->n[1]; y++)
+        for (ptrdiff_t i = 0; i < l->n[2]; i++) (*copy)[z * l->ps + y * l->rs + i] = (float)(f * x[z * l->ps + y * l->rs + i]);
+    *scaled = *copy;
+    PetscCall(PetscPrintf(comm, "%s: values scaled by %.6g for %s (maximum %.6g -> %.6g)\n", output, f, c->otype, mx, f * mx));
+  }
+  for (ptrdiff_t z = 0; z < l->nzl; z++)
+    for (ptrdiff_t y = 0; y < l->n[1]; y++)
+      for (ptrdiff_t i = 0; i < l->n[2]; i++) {
+        double v = (*scaled)[z * l->ps + y * l->rs + i];
+        if (v >= top + 0.5) n[0] += 1;
+        else if (!(v > -0.5)) n[1] += 1;
+      }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, n, 2, MPI_DOUBLE, MPI_SUM, comm));
+  if (n[0] + n[1] > 0) {
+    double total = (double)l->n[0] * (double)l->n[1] * (double)l->n[2];
+    char below[64] = "";
+    if (n[1] > 0) PetscCall(PetscSNPrintf(below, sizeof(below), ", %.0f below 0 set to 0", n[1]));
+    PetscCall(AppWarning(comm, "%s: %.0f voxels (%.3g %%) clamped to %.0f%s by -output_type %s (maximum %.6g); -output_scale auto maps the maximum to %.0f", output, n[0] + n[1], 100 * (n[0] + n[1]) / total, top, below, c->otype,
+                         f * mx, top));
+  }
+  PetscFunctionReturn(0);
+}
+
 /* One stack. *stopped: a stop signal ended it with a checkpoint written. */
 static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, const char *output, PetscBool *stopped)
 {
@@ -163,7 +209,11 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   {
     /* the voxel size the restoration assumed, also when the input had none */
     PdImageAttrs a = {{c->used_voxel[0], c->used_voxel[1], c->used_voxel[2]}, method, its, opts, c->otype, c->bigendian};
-    PetscCall(PdImageWrite(output, xlay, x, &a));
+    const float *out;
+    float       *copy;
+    PetscCall(ScaleForOutput(comm, c, output, xlay, x, &out, &copy));
+    PetscCall(PdImageWrite(output, xlay, out, &a));
+    PetscCall(PdVolumeFree(&copy));
   }
   PetscCall(PetscFree(opts));
   if (c->preview[0]) {
@@ -258,6 +308,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_dir", "Directory for the results of a batch, named <input>[_tNNNN]_decon.<ext>", "", outdir, outdir, sizeof(outdir), NULL));
   PetscCall(PetscOptionsString("-output_format", "Format of batch results: h5 or tif", "", ext, ext, sizeof(ext), NULL));
   PetscCall(PetscOptionsString("-output_type", "Sample type of the result: float32, uint16 or uint8 (integers are rounded and clamped)", "", c.otype, c.otype, sizeof(c.otype), NULL));
+  PetscCall(PetscOptionsString("-output_scale", "Integer -output_type: multiply by this factor, or auto (the maximum to the type's maximum) before rounding; clamped voxels are reported", "", c.scale, c.scale, sizeof(c.scale), NULL));
   PetscCall(PetscOptionsBool("-output_bigendian", "Write TIFF big-endian", "", c.bigendian, &c.bigendian, NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
   c.channels_as_z = PETSC_TRUE;
@@ -274,6 +325,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");
+  PetscCheck(!c.scale[0] || !strcmp(c.otype, "uint16") || !strcmp(c.otype, "uint8"), comm, PD_ERR_INPUT, "-output_scale: for -output_type uint16 or uint8 (this run writes %s)", c.otype);
   c.batch = (PetscBool)(list[0] || outdir[0]);
   if (!c.batch) {
     PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "deconvolve needs -output FILE, or -output_dir DIR for a batch (see -help)");

@@ -160,5 +160,15 @@ else
   fail "Inf in the PSF: rc=$rc" "$T/log"
 fi
 
+# -output_dir missing: made once (not failed for every stack); its parent missing: refused once
+run 2 deconvolve -input "$T/data.h5:/movie" -psf "$T/psf.tif" -decon_max_it 2 -output_dir "$T/newdir" >"$T/log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "$T/newdir: made the output directory" "$T/log" && [ "$(ls "$T/newdir" | grep -c '_decon.h5$')" -eq 3 ]; then ok "missing -output_dir made once"; else fail "missing -output_dir: rc=$rc" "$T/log"; fi
+run 2 deconvolve -input "$T/data.h5:/movie" -psf "$T/psf.tif" -decon_max_it 2 -output_dir "$T/no/such" >"$T/log" 2>&1; rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c '^pdecon: error' "$T/log")" -eq 1 ] && grep -q "^pdecon: error: $T/no/such: -output_dir is not a directory and cannot be made" "$T/log"; then ok "-output_dir without its parent refused once"; else fail "-output_dir without parent: rc=$rc" "$T/log"; fi
+# deconvolve -help: pdecon's own options before PETSc's generic help
+first=$("$pdecon" deconvolve -help 2>&1 | grep -n -m1 '^  -input ' | cut -d: -f1)
+generic=$("$pdecon" deconvolve -help 2>&1 | grep -n -m1 -- '-log_view ascii' | cut -d: -f1)
+if [ -n "$first" ] && [ "$first" -lt 30 ] && { [ -z "$generic" ] || [ "$first" -lt "$generic" ]; }; then ok "deconvolve -help lists -input at line $first"; else fail "deconvolve -help: -input at line ${first:-none}, PETSc's -log_view at ${generic:-none}"; fi
+
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -338,6 +338,19 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCheck(outdir[0], comm, PD_ERR_INPUT, "a batch (-input_list or a 4-D -input) needs -output_dir DIR");
     PetscCheck(!strcmp(ext, "h5") || !strcmp(ext, "tif"), comm, PD_ERR_INPUT, "-output_format: h5 or tif, not '%s'", ext);
     PetscCheck(!c.preview[0], comm, PD_ERR_INPUT, "-preview is for a single stack");
+    {
+      /* a missing -output_dir is made once here (its parent must exist), not failed per stack */
+      int         made = 0, ok = 0, rank;
+      struct stat sb;
+      PetscCallMPI(MPI_Comm_rank(comm, &rank));
+      if (!rank) {
+        ok = stat(outdir, &sb) == 0 ? S_ISDIR(sb.st_mode) : (made = mkdir(outdir, 0777) == 0);
+      }
+      PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+      PetscCallMPI(MPI_Bcast(&made, 1, MPI_INT, 0, comm));
+      PetscCheck(ok, comm, PD_ERR_FILE, "%s: -output_dir is not a directory and cannot be made (its parent must exist)", outdir);
+      if (made) PetscCall(PetscPrintf(comm, "%s: made the output directory\n", outdir));
+    }
     if (c.ckpt[0]) {
       int isdir = 0, rank;
       struct stat sb;

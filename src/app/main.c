@@ -108,9 +108,23 @@ int main(int argc, char **argv)
      the default action, so that a second stop signal during shutdown would kill a rank that has
      already saved its state. Crashes are reported by MPI's own handler. */
   if (PetscOptionsSetValue(NULL, "-no_signal_handler", NULL)) return 1;
+  /* `pdecon <command> -help`: the command's own options come first, so -help is hidden from
+     PetscInitialize (which would print 80 lines of PETSc's generic help) and set afterwards */
+  if (fn) {
+    int k = 1;
+    for (int i = 1; i < nargs; i++) {
+      if (!strcmp(args[i], "-help") || !strcmp(args[i], "-h") || !strcmp(args[i], "--help")) help_requested = PETSC_TRUE;
+      else args[k++] = args[i];
+    }
+    nargs = k;
+  }
   ierr = PetscInitialize(&nargs, &args, NULL, usage);
   if (ierr) return 1;
-  PetscOptionsHasName(NULL, NULL, "-help", &help_requested);
+  if (help_requested) {
+    PetscOptionsSetValue(NULL, "-help", NULL);
+    PetscPrintf(PETSC_COMM_WORLD, "%s\n", usage);
+  }
+  if (!help_requested) PetscOptionsHasName(NULL, NULL, "-help", &help_requested);
   if (!fn) {
     if (!help_requested) PetscPrintf(PETSC_COMM_WORLD, "%s", usage);
     PetscFinalize();

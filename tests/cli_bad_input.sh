@@ -49,7 +49,7 @@ for np in 1 2; do
   expect_error "PSF > padded image"   "larger than the padded image" $np deconvolve -input "$D" -psf "$T/psf15.tif" -decon_pad 0 -output "$T/out.h5"
   expect_error "unwritable directory" "/nonexistent-dir"    $np deconvolve -input "$D" -psf "$P" -output "/nonexistent-dir/out.h5"
   expect_error "output is the input"  "data.tif"            $np deconvolve -input "$D" -psf "$P" -output "$D"
-  expect_error "unknown option"       "decon_maxit"         $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_maxit 3
+  expect_error "unknown option"       "decon_maxit (did you mean -decon_max_it?)"       $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_maxit 3
   expect_error "no input"             "-input"              $np deconvolve -psf "$P" -output "$T/out.h5"
   expect_error "memory limit"         "MiB per rank"        $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -memory_limit 5
 done

@@ -61,6 +61,12 @@ PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n
    enum value), rewritten as one line naming the option and what it accepts; false for other
    messages. */
 PetscBool AppOptionValueError(const char *mess, char *line, size_t len);
+/* Records the names of the options a command reads (between the two calls), so that a mistyped
+   one can be answered with the closest: AppOptionsClosest("decon_maxit") gives "-decon_max_it"
+   ("" when none is close). */
+PetscErrorCode AppOptionsRecordNames(void);
+PetscErrorCode AppOptionsRecordNamesEnd(void);
+void           AppOptionsClosest(const char *name, char *best, size_t len);
 /* The options database as one string (for output attributes). Free with PetscFree. */
 PetscErrorCode AppOptionsString(char **s);
 

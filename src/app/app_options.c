@@ -105,3 +105,85 @@ PetscErrorCode AppWarning(MPI_Comm comm, const char *fmt, ...)
   }
   PetscFunctionReturn(0);
 }
+
+/* The names of the options the command has read: while it reads them PETSc believes -help was
+   given and "prints" each option's help line here, where only the names are kept. */
+static char known[32768];
+
+static PetscErrorCode CaptureHelp(MPI_Comm comm, const char fmt[], ...)
+{
+  char    line[2048], *p;
+  va_list ap;
+
+  (void)comm;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  for (p = strstr(line, "  -"); p; p = strstr(p + 3, "  -")) {
+    char name[128];
+    if (sscanf(p + 2, "%127[A-Za-z0-9_-]", name) == 1 && strlen(known) + strlen(name) + 2 < sizeof(known)) {
+      char key[132];
+      snprintf(key, sizeof(key), " %s ", name);
+      if (!strstr(known, key)) {
+        if (!known[0]) strcat(known, " ");
+        strcat(known, name);
+        strcat(known, " ");
+      }
+    }
+  }
+  return 0;
+}
+
+PetscErrorCode AppOptionsRecordNames(void)
+{
+  PetscFunctionBegin;
+  known[0]        = 0;
+  PetscHelpPrintf = CaptureHelp;
+  PetscCall(PetscOptionsSetValue(NULL, "-help", NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppOptionsRecordNamesEnd(void)
+{
+  PetscFunctionBegin;
+  if (PetscHelpPrintf != CaptureHelp) PetscFunctionReturn(0);
+  PetscHelpPrintf = PetscHelpPrintfDefault;
+  PetscCall(PetscOptionsClearValue(NULL, "-help"));
+  PetscFunctionReturn(0);
+}
+
+/* Edit distance of two option names (insertions, deletions, substitutions, transpositions). */
+static size_t Distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b), d[64][64];
+  if (la >= 64 || lb >= 64) return 64;
+  for (size_t i = 0; i <= la; i++) d[i][0] = i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      c        = PetscMin(c, d[i - 1][j] + 1);
+      c        = PetscMin(c, d[i][j - 1] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) c = PetscMin(c, d[i - 2][j - 2] + 1);
+      d[i][j] = c;
+    }
+  return d[la][lb];
+}
+
+void AppOptionsClosest(const char *name, char *best, size_t len)
+{
+  char   copy[sizeof(known)], *tok, *save;
+  size_t bestd = 64;
+
+  best[0] = 0;
+  snprintf(copy, sizeof(copy), "%s", known);
+  for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+    size_t dd = Distance(name, tok + 1); /* tok is "-name" */
+    if (dd < bestd) {
+      bestd = dd;
+      snprintf(best, len, "%s", tok);
+    }
+  }
+  /* a suggestion only when it is close: a typo, not another option */
+  if (bestd > PetscMax(2, strlen(name) / 4)) best[0] = 0;
+}

@@ -71,6 +71,7 @@ PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm)
   char    **names, **values, list[1024] = "";
 
   PetscFunctionBegin;
+  PetscCall(AppOptionsRecordNamesEnd());
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
   for (PetscInt i = 0; i < n; i++) {
     /* PETSc's own run-time options are read later (at PetscFinalize) */
@@ -78,6 +79,14 @@ PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm)
       continue;
     PetscCall(PetscStrlcat(list, list[0] ? ", -" : "-", sizeof(list)));
     PetscCall(PetscStrlcat(list, names[i], sizeof(list)));
+    {
+      char best[128], hint[160];
+      AppOptionsClosest(names[i], best, sizeof(best));
+      if (best[0]) {
+        PetscCall(PetscSNPrintf(hint, sizeof(hint), " (did you mean %s?)", best));
+        PetscCall(PetscStrlcat(list, hint, sizeof(list)));
+      }
+    }
   }
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscCheck(!list[0], comm, PD_ERR_INPUT, "unknown option%s %s (see -help)", strchr(list, ',') ? "s" : "", list);
@@ -131,12 +140,14 @@ int main(int argc, char **argv)
     return help_requested ? 0 : 2;
   }
   PetscPushErrorHandler(ErrorHandler, NULL);
-  ierr = PdInitializePackage();
+  ierr = help_requested ? 0 : AppOptionsRecordNames();
+  if (!ierr) ierr = PdInitializePackage();
   if (!ierr) ierr = fn(PETSC_COMM_WORLD);
   if (ierr) {
     /* A user error was raised on every rank, so all can finalize; anything else may have
        happened on one rank only and must not wait for the others. */
     if (!user_error) PETSCABORT(PETSC_COMM_WORLD, ierr);
+    AppOptionsRecordNamesEnd();
     PetscOptionsClear(NULL); /* no "unused option" warnings after an error */
     PetscFinalize();
     return 1;

@@ -49,10 +49,25 @@ for np in 1 2; do
   expect_error "PSF > padded image"   "larger than the padded image" $np deconvolve -input "$D" -psf "$T/psf15.tif" -decon_pad 0 -output "$T/out.h5"
   expect_error "unwritable directory" "/nonexistent-dir"    $np deconvolve -input "$D" -psf "$P" -output "/nonexistent-dir/out.h5"
   expect_error "output is the input"  "data.tif"            $np deconvolve -input "$D" -psf "$P" -output "$D"
-  expect_error "unknown option"       "decon_maxit"         $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_maxit 3
+  expect_error "unknown option"       "decon_maxit (did you mean -decon_max_it?)"       $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_maxit 3
   expect_error "no input"             "-input"              $np deconvolve -psf "$P" -output "$T/out.h5"
   expect_error "memory limit"         "MiB per rank"        $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -memory_limit 5
 done
+# option values: a letter string for a number, a value out of range, an unknown enum value:
+# one line naming the option and what it accepts, exit 1, on every rank count
+for np in 1 2 3; do
+  expect_error "max_it letters"       "-decon_max_it: 'abc' is not an integer" $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_max_it abc
+  expect_error "rtol letters"         "-decon_rtol: 'abc' is not a number"     $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_rtol abc
+  expect_error "max_it negative"      "-decon_max_it: -5 is not accepted"      $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_max_it -5
+  expect_error "max_it zero"          "-decon_max_it: 0 is not accepted"       $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_max_it 0
+  expect_error "pad item letters"     "-decon_pad: 'b' is not an integer"      $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_pad 1,b,3
+  expect_error "bool letters"         "-decon_clip_negative: 'x' is not true"  $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_clip_negative x
+  expect_error "enum unknown"         "-decon_boundary: 'foo' is not accepted; one of: padded periodic" $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_boundary foo
+  expect_error "psf_na letters"       "-psf_na: 'x' is not a number"           $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -psf_na x
+  expect_error "threads letters"      "-threads: 'x' is not an integer"        $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -threads x
+  expect_error "percentile range"     "-decon_background_percentile: 150"      $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_background_percentile 150
+done
+
 # the input must be untouched after the "output is the input" cases
 [ "$(md5sum <"$D")" = "$sum0" ] && { echo "ok   input unchanged"; passes=$((passes + 1)); } || { echo "FAIL input changed"; fails=$((fails + 1)); }
 

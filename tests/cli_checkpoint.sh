@@ -82,9 +82,11 @@ else
 fi
 
 # the checkpoint may not be an input or the output
+# (named as what they are: "checkpoint is the same file as input/output")
 for bad in "$T/sim.h5" "$T/out.h5"; do
+  role=input; [ "$bad" = "$T/out.h5" ] && role=output
   "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it 3 -decon_checkpoint "$bad" -output "$T/out.h5:/x" >"$T/run.log" 2>&1; rc=$?
-  if [ $rc -ne 0 ] && [ "$(grep -c "^pdecon: error: $bad: output is the same file as input" "$T/run.log")" -eq 1 ] && [ ! -e "$T/out.h5" ]; then
+  if [ $rc -ne 0 ] && [ "$(grep -c "^pdecon: error: $bad: checkpoint is the same file as $role" "$T/run.log")" -eq 1 ] && [ ! -e "$T/out.h5" ]; then
     echo "ok   -decon_checkpoint $(basename "$bad") refused"; passes=$((passes + 1))
   else
     echo "FAIL -decon_checkpoint $(basename "$bad") not refused: rc=$rc"; tail -3 "$T/run.log" | sed 's/^/    | /'; fails=$((fails + 1))

@@ -9,10 +9,17 @@
 #include <string.h>
 #include <tiffio.h>
 
-static int WriteTiff(const char *dir, const char *name, int nz, int ny, int nx, int bits, const void *data)
+/* A stack of grey pages; desc: an ImageJ description for the first page (or NULL); palette: 8-bit
+   indexed colour with a green lookup table, as confocal systems export. */
+static int WriteTiffAs(const char *dir, const char *name, int nz, int ny, int nx, int bits, const void *data, const char *desc, int palette)
 {
-  char  path[4096];
-  TIFF *t;
+  char     path[4096];
+  TIFF    *t;
+  uint16_t lut[3][256];
+  for (int i = 0; i < 256; i++) {
+    lut[0][i] = lut[2][i] = 0;
+    lut[1][i] = (uint16_t)(i * 257);
+  }
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   if (!(t = TIFFOpen(path, "w"))) return 1;
   for (int z = 0; z < nz; z++) {
@@ -21,7 +28,9 @@ static int WriteTiff(const char *dir, const char *name, int nz, int ny, int nx, 
     TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bits);
     TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
     TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, bits == 32 ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
-    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, palette ? PHOTOMETRIC_PALETTE : PHOTOMETRIC_MINISBLACK);
+    if (palette) TIFFSetField(t, TIFFTAG_COLORMAP, lut[0], lut[1], lut[2]);
+    if (desc && z == 0) TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, desc);
     TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
     TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, ny);
     TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
@@ -33,6 +42,8 @@ static int WriteTiff(const char *dir, const char *name, int nz, int ny, int nx, 
   TIFFClose(t);
   return 0;
 }
+
+static int WriteTiff(const char *dir, const char *name, int nz, int ny, int nx, int bits, const void *data) { return WriteTiffAs(dir, name, nz, ny, nx, bits, data, NULL, 0); }
 
 static float Blob(int z, int y, int x, int ny, int nx)
 {
@@ -70,6 +81,22 @@ int main(int argc, char **argv)
   err |= WriteTiff(dir, "tiny.tif", 2, ny, nx, 16, u16);
   err |= WriteTiff(dir, "psf.tif", 9, 9, 9, 32, psf);
   err |= WriteTiff(dir, "psf15.tif", 15, 9, 9, 32, psf15);
+  {
+    /* an ImageJ confocal stack with a lookup table, and a 3-D array as tifffile's
+       imwrite(..., imagej=True) labels it (channels only); both hold data.tif's values */
+    char      desc[256];
+    uint8_t  *u8 = malloc((size_t)n);
+    uint16_t *zero = calloc((size_t)n, sizeof(uint16_t));
+    for (int i = 0; i < n; i++) u8[i] = (uint8_t)(u16[i] > 255 ? 255 : u16[i]);
+    snprintf(desc, sizeof(desc), "ImageJ=1.54f\nimages=%d\nslices=%d\nunit=micron\nspacing=0.3\nloop=false\n", nz, nz);
+    err |= WriteTiffAs(dir, "palette.tif", nz, ny, nx, 8, u8, desc, 1);
+    err |= WriteTiff(dir, "gray8.tif", nz, ny, nx, 8, u8);
+    snprintf(desc, sizeof(desc), "ImageJ=1.11a\nimages=%d\nchannels=%d\nhyperstack=true\nmode=grayscale\nloop=false\n", nz, nz);
+    err |= WriteTiffAs(dir, "channels.tif", nz, ny, nx, 16, u16, desc, 0);
+    err |= WriteTiff(dir, "zero.tif", nz, ny, nx, 16, zero);
+    free(u8);
+    free(zero);
+  }
   f[100] = NAN;
   err |= WriteTiff(dir, "nan.tif", nz, ny, nx, 32, f);
   f[100] = -3;

@@ -5,6 +5,7 @@
 #include <pdecon/core/sys.h>
 #include <pdecon/psf/psf.h>
 #include <pdecon/core/layout.h>
+#include <pdecon/io/io.h>
 
 typedef PetscErrorCode (*AppCommand)(MPI_Comm comm);
 
@@ -57,11 +58,31 @@ typedef struct {
   PdGibsonLanni gl; /* layers of the Gibson-Lanni model (its optics come from `optics`) */
   double    sigma[3];
   ptrdiff_t size[3]; /* 0: default */
+  PetscBool voxel_given;          /* -psf_dxy or -psf_dz given: the model ignores the image's voxel size */
+  PetscBool accept_voxel_mismatch; /* -psf_accept_voxel_mismatch: a measured PSF sampled unlike the data is used anyway */
 } AppPSFOptions;
 PetscErrorCode AppPSFSetFromOptions(MPI_Comm comm, const double voxel[3], AppPSFOptions *o);
 PetscErrorCode AppPSFCompute(MPI_Comm comm, const AppPSFOptions *o, ptrdiff_t pn[3], float **psf, char *name, size_t namelen);
+/* The PSF for deconvolving the image `img` (input: its name for messages): a measured PSF's voxel
+   size is checked against the image's (refused when they differ, unless
+   -psf_accept_voxel_mismatch); a model PSF's depth covers the stack's depth both ways (2 m0 - 1
+   planes, within -decon_pad and the periodic boundary), and what was assumed or chosen is said.
+   voxel: the voxel size the result has (the image's, else the PSF's; 0 where neither says). */
+PetscErrorCode AppPSFForImage(MPI_Comm comm, const AppPSFOptions *o, const PdImageInfo *img, const char *input, ptrdiff_t pn[3], float **psf, char *name, size_t namelen, double voxel[3]);
+/* One warning line on stderr from rank 0: "pdecon: warning: <what>". */
+PetscErrorCode AppWarning(MPI_Comm comm, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(2, 3);
 /* "z,y,x" option into three sizes; returns set. */
 PetscErrorCode AppOptionsGetSize3(const char *opt, const char *help, ptrdiff_t n[3], PetscBool *set);
+/* PETSc's error for an option value it cannot parse (a letter string for a number, an unknown
+   enum value), rewritten as one line naming the option and what it accepts; false for other
+   messages. */
+PetscBool AppOptionValueError(const char *mess, char *line, size_t len);
+/* Records the names of the options a command reads (between the two calls), so that a mistyped
+   one can be answered with the closest: AppOptionsClosest("decon_maxit") gives "-decon_max_it"
+   ("" when none is close). */
+PetscErrorCode AppOptionsRecordNames(void);
+PetscErrorCode AppOptionsRecordNamesEnd(void);
+void           AppOptionsClosest(const char *name, char *best, size_t len);
 /* The options database as one string (for output attributes). Free with PetscFree. */
 PetscErrorCode AppOptionsString(char **s);
 

@@ -8,6 +8,8 @@
 #include <pdecon/io/io.h>
 #include <pdecon/viz/preview.h>
 #include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,14 +19,16 @@
 
 typedef struct {
   /* options */
-  char          preview[PETSC_MAX_PATH_LEN], otype[16];
-  PetscBool     view, bigendian, batch;
+  char          preview[PETSC_MAX_PATH_LEN], otype[16], scale[64]; /* scale: -output_scale ("" none) */
+  PetscBool     view, bigendian, batch, restart_given; /* restart_given: -decon_restart FILE */
+  PetscBool     channels_as_z;                      /* -input_channels_as_z */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
   ptrdiff_t     n[3];
   double        voxel[3];
+  double        used_voxel[3]; /* the voxel size the solver assumed (the image's, else the PSF's) */
 } Ctx;
 
 /* Derived output name: DIR/<input file name without extension>[_tNNNN]_decon.<ext>. */
@@ -71,7 +75,7 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   PetscCall(PdDeconDestroy(&c->d));
   /* a model PSF follows the image's voxel size unless -psf_dxy/-psf_dz fix it */
   PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
-  PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
+  PetscCall(AppPSFForImage(comm, &c->po, info, input, pn, &psf, psfname, sizeof(psfname), c->used_voxel));
   PetscCall(PdDeconCreate(comm, &c->d));
   PetscCall(PdDeconSetFromOptions(c->d));
   PetscCall(PdDeconSetImageSize(c->d, info->n, input));
@@ -82,6 +86,62 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   for (int i = 0; i < 3; i++) {
     c->n[i]     = info->n[i];
     c->voxel[i] = info->voxel[i];
+  }
+  PetscFunctionReturn(0);
+}
+
+/* An input that is zero everywhere has nothing to restore: its result is zero too. */
+static PetscErrorCode WarnIfZero(MPI_Comm comm, const char *input, const PdLayout *l, const float *y)
+{
+  int any = 0, all;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t i = 0; i < l->nzl * l->n[1] * l->n[2] && !any; i++) any = y[i] != 0;
+  PetscCallMPI(MPI_Allreduce(&any, &all, 1, MPI_INT, MPI_MAX, comm));
+  if (!all) PetscCall(AppWarning(comm, "%s: the image is zero everywhere: its restoration is zero too", input));
+  PetscFunctionReturn(0);
+}
+
+/* An integer output type holds [0, top]: with -output_scale (a factor, or "auto": the maximum
+   to top) *scaled is a scaled copy of x (free it with PdVolumeFree), else x itself; the voxels
+   that the conversion clamps are counted and reported, never silently. */
+static PetscErrorCode ScaleForOutput(MPI_Comm comm, const Ctx *c, const char *output, const PdLayout *l, const float *x, const float **scaled, float **copy)
+{
+  double top = !strcmp(c->otype, "uint16") ? 65535 : !strcmp(c->otype, "uint8") ? 255 : 0, f = 1, mx = -PETSC_MAX_REAL, n[2] = {0, 0};
+
+  PetscFunctionBegin;
+  *scaled = x;
+  *copy   = NULL;
+  if (top == 0) PetscFunctionReturn(0);
+  for (ptrdiff_t z = 0; z < l->nzl; z++)
+    for (ptrdiff_t y = 0; y < l->n[1]; y++)
+      for (ptrdiff_t i = 0; i < l->n[2]; i++) mx = PetscMax(mx, (double)x[z * l->ps + y * l->rs + i]);
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, comm));
+  if (c->scale[0]) {
+    char *end;
+    f = !strcmp(c->scale, "auto") ? (mx > 0 ? top / mx : 1) : strtod(c->scale, &end);
+    PetscCheck(!strcmp(c->scale, "auto") || (*end == 0 && f > 0 && isfinite(f)), comm, PD_ERR_INPUT, "-output_scale: '%s' is not accepted: auto (the maximum to %.0f) or a positive factor", c->scale, top);
+    PetscCall(PdVolumeAlloc(PdLayoutLocalSize(l), copy));
+    for (ptrdiff_t z = 0; z < l->nzl; z++)
+      for (ptrdiff_t y = 0; y < l->n[1]; y++)
+        for (ptrdiff_t i = 0; i < l->n[2]; i++) (*copy)[z * l->ps + y * l->rs + i] = (float)(f * x[z * l->ps + y * l->rs + i]);
+    *scaled = *copy;
+    PetscCall(PetscPrintf(comm, "%s: values scaled by %.6g for %s (maximum %.6g -> %.6g)\n", output, f, c->otype, mx, f * mx));
+  }
+  for (ptrdiff_t z = 0; z < l->nzl; z++)
+    for (ptrdiff_t y = 0; y < l->n[1]; y++)
+      for (ptrdiff_t i = 0; i < l->n[2]; i++) {
+        double v = (*scaled)[z * l->ps + y * l->rs + i];
+        if (v >= top + 0.5) n[0] += 1;
+        else if (!(v > -0.5)) n[1] += 1;
+      }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, n, 2, MPI_DOUBLE, MPI_SUM, comm));
+  if (n[0] + n[1] > 0) {
+    double total = (double)l->n[0] * (double)l->n[1] * (double)l->n[2];
+    char below[64] = "";
+    if (n[1] > 0) PetscCall(PetscSNPrintf(below, sizeof(below), ", %.0f below 0 set to 0", n[1]));
+    PetscCall(AppWarning(comm, "%s: %.0f voxels (%.3g %%) clamped to %.0f%s by -output_type %s (maximum %.6g); -output_scale auto maps the maximum to %.0f", output, n[0] + n[1], 100 * (n[0] + n[1]) / total, top, below, c->otype,
+                         f * mx, top));
   }
   PetscFunctionReturn(0);
 }
@@ -105,26 +165,37 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   CheckpointName(c, output, ck, sizeof(ck));
   {
     const char *inputs[3] = {input, c->po.file[0] ? c->po.file : NULL, output};
-    PetscCall(PdOutputCheck(comm, output, 2, inputs));
-    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, 2, inputs));
+    const char *roles[3]  = {"input", "PSF", "output"};
+    PetscCall(PdOutputCheckNamed(comm, "output", output, 2, inputs, roles));
+    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 3, inputs, roles));
     /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheck(comm, ck, 3, inputs));
+    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 3, inputs, roles));
   }
   PetscCall(PdImageQuery(comm, input, &info));
+  PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
+  if (info.note[0]) PetscCall(AppWarning(comm, "%s: %s", input, info.note));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   PetscCall(EnsureSolver(comm, c, &info, input));
-  if (c->batch) {
-    /* a batch resumes a stack from its checkpoint by itself */
+  if (c->batch || !c->restart_given) {
+    /* a stack resumes from its checkpoint by itself: a plain rerun after a crash or a time
+       limit must not start afresh and overwrite the work saved there (a checkpoint made with
+       other settings is refused, and kept) */
     int have = rank == 0 && access(ck, F_OK) == 0;
     PetscCallMPI(MPI_Bcast(&have, 1, MPI_INT, 0, comm));
     restart = have ? ck : "";
     PetscCall(PdDeconSetRestart(c->d, restart));
-    if (have) PetscCall(PetscPrintf(comm, "%s: resuming from %s\n", input, ck));
+    if (have) PetscCall(PetscPrintf(comm, "%s: resuming from %s, the checkpoint of an earlier run (delete it to start afresh)\n", input, ck));
   }
   PetscCall(PdDeconSetCheckpoint(c->d, ck, -1));
   PetscCall(PdDeconGetData(c->d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));
+  PetscCall(WarnIfZero(comm, input, dlay, y));
   PetscCall(PdDeconSolve(c->d));
+  if (c->view) {
+    double b;
+    PetscCall(PdDeconGetBackground(c->d, &b));
+    PetscCall(PetscPrintf(comm, "%s: background used: %.6g per voxel\n", input, b));
+  }
   PetscCall(PdDeconConvergedReasonView(c->d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(c->d, &reason));
   if (reason == PD_DECON_STOPPED_SIGNAL) {
@@ -137,8 +208,13 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconGetIterationNumber(c->d, &its));
   PetscCall(AppOptionsString(&opts));
   {
-    PdImageAttrs a = {{info.voxel[0], info.voxel[1], info.voxel[2]}, method, its, opts, c->otype, c->bigendian};
-    PetscCall(PdImageWrite(output, xlay, x, &a));
+    /* the voxel size the restoration assumed, also when the input had none */
+    PdImageAttrs a = {{c->used_voxel[0], c->used_voxel[1], c->used_voxel[2]}, method, its, opts, c->otype, c->bigendian};
+    const float *out;
+    float       *copy;
+    PetscCall(ScaleForOutput(comm, c, output, xlay, x, &out, &copy));
+    PetscCall(PdImageWrite(output, xlay, out, &a));
+    PetscCall(PdVolumeFree(&copy));
   }
   PetscCall(PetscFree(opts));
   if (c->preview[0]) {
@@ -234,8 +310,11 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_dir", "Directory for the results of a batch, named <input>[_tNNNN]_decon.<ext>", "", outdir, outdir, sizeof(outdir), NULL));
   PetscCall(PetscOptionsString("-output_format", "Format of batch results: h5 or tif", "", ext, ext, sizeof(ext), NULL));
   PetscCall(PetscOptionsString("-output_type", "Sample type of the result: float32, uint16 or uint8 (integers are rounded and clamped)", "", c.otype, c.otype, sizeof(c.otype), NULL));
+  PetscCall(PetscOptionsString("-output_scale", "Integer -output_type: multiply by this factor, or auto (the maximum to the type's maximum) before rounding; clamped voxels are reported", "", c.scale, c.scale, sizeof(c.scale), NULL));
   PetscCall(PetscOptionsBool("-output_bigendian", "Write TIFF big-endian", "", c.bigendian, &c.bigendian, NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
+  c.channels_as_z = PETSC_TRUE;
+  PetscCall(PetscOptionsBool("-input_channels_as_z", "Read an ImageJ TIFF whose only axis is labelled channels (a 3-D array saved without axes) as z-planes, with a warning (false: refuse it)", "", c.channels_as_z, &c.channels_as_z, NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */
@@ -244,9 +323,11 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdDeconSetFromOptions(probe));
   PetscCall(PdDeconDestroy(&probe));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_checkpoint", c.ckpt, sizeof(c.ckpt), NULL));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-decon_restart", &c.restart_given));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");
+  PetscCheck(!c.scale[0] || !strcmp(c.otype, "uint16") || !strcmp(c.otype, "uint8"), comm, PD_ERR_INPUT, "-output_scale: for -output_type uint16 or uint8 (this run writes %s)", c.otype);
   c.batch = (PetscBool)(list[0] || outdir[0]);
   if (!c.batch) {
     PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "deconvolve needs -output FILE, or -output_dir DIR for a batch (see -help)");
@@ -259,6 +340,19 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCheck(outdir[0], comm, PD_ERR_INPUT, "a batch (-input_list or a 4-D -input) needs -output_dir DIR");
     PetscCheck(!strcmp(ext, "h5") || !strcmp(ext, "tif"), comm, PD_ERR_INPUT, "-output_format: h5 or tif, not '%s'", ext);
     PetscCheck(!c.preview[0], comm, PD_ERR_INPUT, "-preview is for a single stack");
+    {
+      /* a missing -output_dir is made once here (its parent must exist), not failed per stack */
+      int         made = 0, ok = 0, rank;
+      struct stat sb;
+      PetscCallMPI(MPI_Comm_rank(comm, &rank));
+      if (!rank) {
+        ok = stat(outdir, &sb) == 0 ? S_ISDIR(sb.st_mode) : (made = mkdir(outdir, 0777) == 0);
+      }
+      PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+      PetscCallMPI(MPI_Bcast(&made, 1, MPI_INT, 0, comm));
+      PetscCheck(ok, comm, PD_ERR_FILE, "%s: -output_dir is not a directory and cannot be made (its parent must exist)", outdir);
+      if (made) PetscCall(PetscPrintf(comm, "%s: made the output directory\n", outdir));
+    }
     if (c.ckpt[0]) {
       int isdir = 0, rank;
       struct stat sb;

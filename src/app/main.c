@@ -44,8 +44,14 @@ PetscBool AppIsUserError(PetscErrorCode n)
 
 static PetscErrorCode ErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
-  int rank = 0;
+  int  rank = 0;
+  char one[1024];
   (void)ctx;
+  /* an option value PETSc cannot parse: the user's error, raised on every rank alike */
+  if (p == PETSC_ERROR_INITIAL && AppOptionValueError(mess, one, sizeof(one))) {
+    n    = PD_ERR_INPUT;
+    mess = one;
+  }
   if (AppIsUserError(n)) {
     PetscBool trace = PETSC_FALSE;
     PetscOptionsGetBool(NULL, NULL, "-error_trace", &trace, NULL);
@@ -67,6 +73,7 @@ PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm)
   char    **names, **values, list[1024] = "";
 
   PetscFunctionBegin;
+  PetscCall(AppOptionsRecordNamesEnd());
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
   for (PetscInt i = 0; i < n; i++) {
     /* PETSc's own run-time options are read later (at PetscFinalize) */
@@ -74,6 +81,14 @@ PetscErrorCode AppCheckOptionsUsed(MPI_Comm comm)
       continue;
     PetscCall(PetscStrlcat(list, list[0] ? ", -" : "-", sizeof(list)));
     PetscCall(PetscStrlcat(list, names[i], sizeof(list)));
+    {
+      char best[128], hint[160];
+      AppOptionsClosest(names[i], best, sizeof(best));
+      if (best[0]) {
+        PetscCall(PetscSNPrintf(hint, sizeof(hint), " (did you mean %s?)", best));
+        PetscCall(PetscStrlcat(list, hint, sizeof(list)));
+      }
+    }
   }
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscCheck(!list[0], comm, PD_ERR_INPUT, "unknown option%s %s (see -help)", strchr(list, ',') ? "s" : "", list);
@@ -104,21 +119,37 @@ int main(int argc, char **argv)
      the default action, so that a second stop signal during shutdown would kill a rank that has
      already saved its state. Crashes are reported by MPI's own handler. */
   if (PetscOptionsSetValue(NULL, "-no_signal_handler", NULL)) return 1;
+  /* `pdecon <command> -help`: the command's own options come first, so -help is hidden from
+     PetscInitialize (which would print 80 lines of PETSc's generic help) and set afterwards */
+  if (fn) {
+    int k = 1;
+    for (int i = 1; i < nargs; i++) {
+      if (!strcmp(args[i], "-help") || !strcmp(args[i], "-h") || !strcmp(args[i], "--help")) help_requested = PETSC_TRUE;
+      else args[k++] = args[i];
+    }
+    nargs = k;
+  }
   ierr = PetscInitialize(&nargs, &args, NULL, usage);
   if (ierr) return 1;
-  PetscOptionsHasName(NULL, NULL, "-help", &help_requested);
+  if (help_requested) {
+    PetscOptionsSetValue(NULL, "-help", NULL);
+    PetscPrintf(PETSC_COMM_WORLD, "%s\n", usage);
+  }
+  if (!help_requested) PetscOptionsHasName(NULL, NULL, "-help", &help_requested);
   if (!fn) {
     if (!help_requested) PetscPrintf(PETSC_COMM_WORLD, "%s", usage);
     PetscFinalize();
     return help_requested ? 0 : 2;
   }
   PetscPushErrorHandler(ErrorHandler, NULL);
-  ierr = PdInitializePackage();
+  ierr = help_requested ? 0 : AppOptionsRecordNames();
+  if (!ierr) ierr = PdInitializePackage();
   if (!ierr) ierr = fn(PETSC_COMM_WORLD);
   if (ierr) {
     /* A user error was raised on every rank, so all can finalize; anything else may have
        happened on one rank only and must not wait for the others. */
     if (!user_error) PETSCABORT(PETSC_COMM_WORLD, ierr);
+    AppOptionsRecordNamesEnd();
     PetscOptionsClear(NULL); /* no "unused option" warnings after an error */
     PetscFinalize();
     return 1;

@@ -86,11 +86,14 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d)
   if (d->ops->getstate) PetscCall(d->ops->getstate(d, &s));
   PetscCall(PdH5ReadScalars(d->comm, d->restart, "pdecon_checkpoint", 8, meta));
   PetscCheck(meta[0] == CKPT_VERSION, d->comm, PD_ERR_INPUT, "%s: checkpoint format %.0f, this pdecon reads %d", d->restart, meta[0], CKPT_VERSION);
-  PetscCheck(meta[4] == d->lay->n[0] && meta[5] == d->lay->n[1] && meta[6] == d->lay->n[2] && meta[7] == s.nvol, d->comm, PD_ERR_INPUT,
+  /* the method's state volumes differ before the sizes can: name the likely cause */
+  PetscCheck(meta[7] == s.nvol, d->comm, PD_ERR_INPUT, "%s: checkpoint of a method that keeps %.0f state volume%s, -decon_method %s keeps %" PetscInt_FMT ": restart with the method that made it", d->restart, meta[7],
+             meta[7] == 1 ? "" : "s", d->ops->name, s.nvol);
+  PetscCheck(meta[4] == d->lay->n[0] && meta[5] == d->lay->n[1] && meta[6] == d->lay->n[2], d->comm, PD_ERR_INPUT,
              "%s: checkpoint of a %.0f x %.0f x %.0f working volume, this run has %td x %td x %td", d->restart, meta[4], meta[5], meta[6], d->lay->n[0], d->lay->n[1], d->lay->n[2]);
   PetscCall(Fingerprint(d, fp));
   PetscCheck(meta[2] == fp[0] && meta[3] == fp[1], d->comm, PD_ERR_INPUT,
-             "%s: checkpoint was made with other settings (method, its options, PSF, data, background or boundary differ)", d->restart);
+             "%s: checkpoint was made with other settings (method, its options, PSF, data, background or boundary differ): continue it with those settings, or delete it to start afresh", d->restart);
   PetscCall(PdH5ReadScalars(d->comm, d->restart, "method_scalars", PetscMax(1, s.nscal), vals));
   for (PetscInt i = 0; i < s.nscal; i++) *s.scal[i] = vals[i];
   PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/x", d->restart));

@@ -98,7 +98,8 @@ static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double 
 {
   PetscViewer v       = (PetscViewer)ctx;
   double      elapsed = PdTime() - d->t_start;
-  double      eta     = it > 0 ? elapsed / it * (double)(d->max_it - it) : 0;
+  /* the rate of this run's iterations: after a restart the earlier ones took no time here */
+  double      eta     = it > d->it_start ? elapsed / (double)(it - d->it_start) * (double)(d->max_it - it) : 0;
 
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIAddTab(v, 1));
@@ -156,6 +157,17 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsString("-decon_restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
   PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
   PetscOptionsEnd();
+  {
+    /* a value out of range would run and write a result that means nothing: refuse it */
+    const char *pre = d->prefix ? d->prefix : "";
+    PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
+    PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
+    PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
+    PetscCheck(d->weight_threshold >= 0 && d->weight_threshold < 1, d->comm, PD_ERR_INPUT, "-%sdecon_weight_threshold: %g is not accepted: a fraction in [0, 1)", pre, (double)d->weight_threshold);
+    PetscCheck(d->memory_limit >= 0, d->comm, PD_ERR_INPUT, "-%sdecon_memory_limit: %g is not accepted: MiB, at least 0 (0: the node's memory)", pre, (double)d->memory_limit);
+    PetscCheck(d->checkpoint_every >= 0, d->comm, PD_ERR_INPUT, "-%sdecon_checkpoint_every: %" PetscInt_FMT " is not accepted: iterations, at least 0 (0: only on a stop signal)", pre, d->checkpoint_every);
+    for (int i = 0; i < 3; i++) PetscCheck(d->pad[i] >= -1, d->comm, PD_ERR_INPUT, "-%sdecon_pad: %" PetscInt_FMT " is not accepted: voxels, at least 0", pre, d->pad[i]);
+  }
   d->boundary    = (PdBoundary)bnd;
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
@@ -525,6 +537,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   d->reason  = PD_DECON_ITERATING;
   t0         = PdTime();
   d->t_start = t0;
+  d->it_start = d->it;
   while (d->it < d->max_it) {
     PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
     d->it++;
@@ -672,7 +685,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PdFFTConvView(d->conv, v));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
-  PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %s%.6g\n", d->max_it, d->rtol, d->bg_user < 0 ? "estimated from the data " : "", d->bg_user < 0 ? d->bg : d->bg_user));
+  /* before the data is read an estimated background is not known yet: say how it will be found */
+  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", d->max_it, d->rtol, d->bg_user));
+  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", d->max_it, d->rtol, d->bg, d->bg_percentile));
+  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", d->max_it, d->rtol, d->bg_percentile));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;

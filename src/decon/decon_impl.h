@@ -89,6 +89,7 @@ struct _p_PdDecon {
   PetscInt        max_it, it;
   PetscBool       max_it_set;  /* asked for (option or PdDeconSetTolerances): methods keep it */
   double          rtol, solve_time, t_start;
+  PetscInt        it_start; /* the iteration this solve began at (after a restart: the checkpoint's) */
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
   void           *monitor_ctx[4];

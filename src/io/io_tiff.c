@@ -43,6 +43,7 @@ static const char *TiffLastError(void) { return pd_tiff_err[0] ? pd_tiff_err : "
 typedef struct {
   uint32_t     w, h;
   PdSampleType t;
+  PetscBool    palette; /* indexed colour: the indices are read, the lookup table ignored */
 } Page;
 
 /* The current page's size and sample type; only single-sample grey pages are accepted. */
@@ -62,7 +63,10 @@ static void PageInfo(TIFF *tif, const char *path, ptrdiff_t k, Page *p, PdIOStat
     PdIOFail(st, PD_ERR_INPUT, "%s: page %td has %u samples per pixel (RGB or multi-channel); only single-channel grey images are supported", path, k, (unsigned)spp);
     return;
   }
-  if (photo != PHOTOMETRIC_MINISBLACK && photo != PHOTOMETRIC_MINISWHITE) {
+  /* A single-sample page with a lookup table (confocal systems and ImageJ save their LUT this
+     way) holds the measured values as indices: read them, as ImageJ does, and ignore the LUT. */
+  p->palette = (PetscBool)(photo == PHOTOMETRIC_PALETTE && (fmt == SAMPLEFORMAT_UINT || fmt == SAMPLEFORMAT_VOID) && (bps == 8 || bps == 16));
+  if (photo != PHOTOMETRIC_MINISBLACK && photo != PHOTOMETRIC_MINISWHITE && !p->palette) {
     PdIOFail(st, PD_ERR_INPUT, "%s: page %td is a colour image (photometric interpretation %u); only grey images are supported", path, k, (unsigned)photo);
     return;
   }
@@ -116,10 +120,10 @@ static double UnitScale(const char *u)
 }
 
 /* The ImageJ description ("ImageJ=...\nkey=value\n..."): voxel size and hyperstack checks. */
-static void ParseImageJ(const char *path, const char *desc, double *unit, double *zspacing, long *images, PdIOStatus *st)
+static void ParseImageJ(const char *path, const char *desc, double *unit, double *zspacing, long *images, PetscBool *channels_as_z, PdIOStatus *st)
 {
   const char *line = desc;
-  long        channels = 1, frames = 1;
+  long        channels = 1, frames = 1, slices = 1;
   double      spacing = 0;
 
   *unit   = 0;
@@ -140,11 +144,16 @@ static void ParseImageJ(const char *path, const char *desc, double *unit, double
       if (!strcmp(key, "channels")) channels = strtol(val, NULL, 10);
       else if (!strcmp(key, "images")) *images = strtol(val, NULL, 10);
       else if (!strcmp(key, "frames")) frames = strtol(val, NULL, 10);
+      else if (!strcmp(key, "slices")) slices = strtol(val, NULL, 10);
       else if (!strcmp(key, "spacing")) spacing = strtod(val, NULL);
       else if (!strcmp(key, "unit")) *unit = UnitScale(val);
     }
     line = end ? end + 1 : NULL;
   }
+  /* a 3-D array saved without axes (tifffile's imwrite(..., imagej=True)) is labelled channels
+     only: its planes are taken as z, and the caller says so */
+  *channels_as_z = (PetscBool)(channels > 1 && frames <= 1 && slices <= 1 && channels == *images);
+  if (*channels_as_z) channels = 1;
   if (channels > 1 || frames > 1)
     PdIOFail(st, PD_ERR_INPUT, "%s: ImageJ hyperstack with %ld channel%s and %ld frame%s; only single-channel z-stacks are supported", path, channels, channels > 1 ? "s" : "", frames,
              frames > 1 ? "s" : "");
@@ -188,7 +197,7 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
     return;
   }
   PageInfo(tif, s->path, 0, &p0, st);
-  if (!st->code && TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc && !strncmp(desc, "ImageJ=", 7)) ParseImageJ(s->path, desc, &unit, &zs, &images, st);
+  if (!st->code && TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc && !strncmp(desc, "ImageJ=", 7)) ParseImageJ(s->path, desc, &unit, &zs, &images, &info->channels_as_z, st);
   if (!st->code && images > 1 && TIFFLastDirectory(tif)) raw = RawStackOffset(tif, &p0);
   (void)TIFFGetField(tif, TIFFTAG_XRESOLUTION, &xres);
   (void)TIFFGetField(tif, TIFFTAG_YRESOLUTION, &yres);
@@ -227,6 +236,9 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
   info->voxel[1] = (unit > 0 && yres > 0) ? Snap(unit / yres) : 0;
   info->voxel[2] = (unit > 0 && xres > 0) ? Snap(unit / xres) : 0;
   snprintf(info->type, sizeof(info->type), "%s", PdSampleTypeNames[p0.t]);
+  if (info->channels_as_z)
+    snprintf(info->note, sizeof(info->note), "ImageJ labels its %td planes as channels (no slices): read as z-planes%s", npages, p0.palette ? "; its lookup table is ignored (index values read)" : "");
+  else if (p0.palette) snprintf(info->note, sizeof(info->note), "a palette (LUT) image: its index values are read, the lookup table is ignored");
   if (!p0.w || !p0.h) PdIOFail(st, PD_ERR_INPUT, "%s: image is empty", s->path);
 }
 

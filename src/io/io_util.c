@@ -278,6 +278,13 @@ static PetscBool SameFile(const char *a, const char *b)
 
 PetscErrorCode PdOutputCheck(MPI_Comm comm, const char *outspec, int ninputs, const char *const inputs[])
 {
+  PetscFunctionBegin;
+  PetscCall(PdOutputCheckNamed(comm, "output", outspec, ninputs, inputs, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdOutputCheckNamed(MPI_Comm comm, const char *role, const char *outspec, int ninputs, const char *const inputs[], const char *const roles[])
+{
   PdSpec        *out, *in;
   PdIOStatus     st = {0, ""};
   int            rank;
@@ -308,7 +315,7 @@ PetscErrorCode PdOutputCheck(MPI_Comm comm, const char *outspec, int ninputs, co
           break;
         }
       }
-      if (SameFile(out->path, ipath)) PdIOFail(&st, PD_ERR_INPUT, "%s: output is the same file as input '%s'", out->path, inputs[i]);
+      if (SameFile(out->path, ipath)) PdIOFail(&st, PD_ERR_INPUT, "%s: %s is the same file as %s '%s'", out->path, role, roles && roles[i] ? roles[i] : "input", inputs[i]);
     }
   }
   PetscCall(PetscFree(out));
@@ -376,7 +383,7 @@ PetscErrorCode PdCheckFinite(const char *name, const PdLayout *lay, const float 
         }
     }
   PetscCallMPI(MPI_Allreduce(&first, &all, 1, MPI_LONG_LONG, MPI_MIN, lay->comm));
-  PetscCheck(all == LLONG_MAX, lay->comm, PD_ERR_INPUT, "%s: data contains NaN or Inf (first at z=%lld, y=%lld, x=%lld)", name,
+  PetscCheck(all == LLONG_MAX, lay->comm, PD_ERR_INPUT, "%s: contains NaN or Inf (first at z=%lld, y=%lld, x=%lld)", name,
              all / (lay->n[1] * lay->n[2]), (all / lay->n[2]) % lay->n[1], all % lay->n[2]);
   PetscFunctionReturn(0);
 }

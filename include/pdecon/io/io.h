@@ -20,6 +20,8 @@ typedef struct {
                          "int32", "uint64", "int64" (HDF5 only), "float32", "float64" */
   ptrdiff_t nt;       /* 4-D HDF5 datasets (t,z,y,x or c,z,y,x): stacks along the first axis;
                          0 for a 3-D image. Stack t is read as "file.h5:/dataset[t]". */
+  PetscBool channels_as_z; /* an ImageJ TIFF whose only axis is labelled channels, read as z-planes */
+  char      note[256];     /* what was assumed in reading it, for the caller to say ("" if nothing) */
 } PdImageInfo;
 
 /* Size, voxel size and sample type of an image (rank 0 reads the header and broadcasts it). */
@@ -48,6 +50,9 @@ typedef struct {
    otherwise; an HDF5 output in an input's file counts as the same file, since the output
    replaces the whole file). inputs may hold HDF5 specs with datasets. */
 PetscErrorCode PdOutputCheck(MPI_Comm comm, const char *outspec, int ninputs, const char *const inputs[]);
+/* The same, for a file written in the role `role` ("checkpoint"), the other files named by their
+   roles (roles may be NULL: "input") in the message. */
+PetscErrorCode PdOutputCheckNamed(MPI_Comm comm, const char *role, const char *outspec, int ninputs, const char *const inputs[], const char *const roles[]);
 /* Writes a distributed volume to a new file (an existing file of that name is replaced as a
    whole, atomically). attrs may be NULL (float32, nothing known); it must be the same on all
    ranks. HDF5 attributes on the dataset: voxel_size_nm and element_size_um (when known),

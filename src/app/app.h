@@ -13,6 +13,7 @@ PetscErrorCode CmdSimulate(MPI_Comm comm);
 PetscErrorCode CmdTrain(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
+PetscErrorCode CmdCompare(MPI_Comm comm);
 
 /* pdecon bench -bench_train (bench_train.c). */
 PetscErrorCode AppBenchTrain(MPI_Comm comm, PetscInt reps, PetscBool serial);

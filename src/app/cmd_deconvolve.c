@@ -3,7 +3,7 @@
    one solver (FFT plans and OTF made once); a stack that fails is reported and the others go on;
    outputs that already exist are skipped and a stack with a checkpoint resumes from it, so a
    batch can simply be run again after a failure or a time limit. */
-#include "app.h"
+#include "app_truth.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
 #include <libgen.h>
@@ -20,6 +20,7 @@ typedef struct {
   PetscBool     view, bigendian, batch;
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
+  AppTruth      truth; /* -decon_truth */
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
   ptrdiff_t     n[3];
@@ -68,6 +69,7 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   if (c->d && c->n[0] == info->n[0] && c->n[1] == info->n[1] && c->n[2] == info->n[2] && c->voxel[0] == info->voxel[0] && c->voxel[1] == info->voxel[1] && c->voxel[2] == info->voxel[2])
     PetscFunctionReturn(0);
   PetscCall(PdDeconDestroy(&c->d));
+  PetscCall(AppTruthSolverChanged(&c->truth));
   /* a model PSF follows the image's voxel size unless -psf_dxy/-psf_dz fix it */
   PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
   PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
@@ -103,11 +105,11 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   CheckpointName(c, output, ck, sizeof(ck));
   {
-    const char *inputs[3] = {input, c->po.file[0] ? c->po.file : NULL, output};
-    PetscCall(PdOutputCheck(comm, output, 2, inputs));
-    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, 2, inputs));
+    const char *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
+    PetscCall(PdOutputCheck(comm, output, 3, inputs));
+    if (c->preview[0]) PetscCall(PdOutputCheck(comm, c->preview, 3, inputs));
     /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheck(comm, ck, 3, inputs));
+    PetscCall(PdOutputCheck(comm, ck, 4, inputs));
   }
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
@@ -123,6 +125,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconSetCheckpoint(c->d, ck, -1));
   PetscCall(PdDeconGetData(c->d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));
+  PetscCall(AppTruthAttach(comm, &c->truth, c->d, input, &info));
   PetscCall(PdDeconSolve(c->d));
   PetscCall(PdDeconConvergedReasonView(c->d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(c->d, &reason));
@@ -131,6 +134,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
     *stopped = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
+  PetscCall(AppTruthReport(comm, &c->truth, c->d));
   PetscCall(PdDeconGetSolution(c->d, &xlay, &x));
   PetscCall(PdDeconGetMethod(c->d, &method));
   PetscCall(PdDeconGetIterationNumber(c->d, &its));
@@ -238,6 +242,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */
   PetscCall(AppPSFSetFromOptions(comm, NULL, &c.po));
+  PetscCall(AppTruthSetFromOptions(comm, NULL, &c.truth));
   PetscCall(PdDeconCreate(comm, &probe));
   PetscCall(PdDeconSetFromOptions(probe));
   PetscCall(PdDeconDestroy(&probe));
@@ -297,6 +302,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCheck(!failed, comm, PD_ERR_INPUT, "%" PetscInt_FMT " of %" PetscInt_FMT " stacks failed:%s", failed, n, summary);
   }
   if (stopped) AppExitStatus = PD_EXIT_STOPPED;
+  PetscCall(AppTruthDestroy(&c.truth));
   PetscCall(PdDeconDestroy(&c.d));
   PetscFunctionReturn(0);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pdecon compare and deconvolve -decon_truth: the same table on 1, 2 and 3 ranks; deconvolve's
 # "result vs truth" line equals compare's scores of the written result; the monitor scores every
-# iterate; a volume of another size is refused with one line and no table.
+# iterate; a volume of another size is refused with one line and no table; simulate -sim_truth
+# keeps the user's truth, and without noise its data are the blur itself.
 # usage: cli_compare.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 pdecon=$1 mpiexec=$2
@@ -29,5 +30,12 @@ inp=$(sed -n 's/^input vs truth: PSNR \([0-9.]*\) dB.*/\1/p' "$T/log")
 check "the input line equals compare's score of the data" '[ -n "$inp" ] && awk -v p="$inp" '"'"'$1 ~ /s.h5:\/data$/ {exit !($2 == p)}'"'"' "$T/c1"'
 "$mpiexec" -n 2 "$pdecon" compare -truth "$T/s.h5:/truth" -input "$T/s.h5:/data,$T/s.h5:/psf" >"$T/log" 2>&1; rc=$?
 check "another size is refused in one line, no table" '[ $rc -ne 0 ] && grep -q "^pdecon: error: .*s.h5:/psf: size .* differs from the truth" "$T/log" && ! grep -q "PSNR" "$T/log"'
+"$mpiexec" -n 3 "$pdecon" simulate -sim_truth "$T/s.h5:/truth" -psf "$T/s.h5:/psf" -sim_noise none -sim_background 0 -fft_planner estimate -output "$T/t.h5" >"$T/log" 2>&1
+"$mpiexec" -n 2 "$pdecon" compare -truth "$T/t.h5:/data" -input "$T/t.h5:/blurred" >"$T/c" 2>&1
+"$mpiexec" -n 2 "$pdecon" compare -truth "$T/s.h5:/truth" -input "$T/t.h5:/truth" >>"$T/c" 2>&1
+cat "$T/c" >>"$T/log"
+check "-sim_truth, no noise: data = blur, the truth kept as given" '[ "$(grep -c "h5:/\(blurred\|truth\) *inf *inf *1.00000 *inf" "$T/c")" -eq 2 ]'
+"$mpiexec" -n 2 "$pdecon" simulate -sim_truth "$T/s.h5:/truth" -psf_type gaussian -psf_sigma 1,1,1 -sim_noise component -fft_planner estimate -output "$T/u.h5" >"$T/log" 2>&1
+check "-sim_noise component reports the chosen read noise" 'grep -q "each at an average SNR of 20 dB (read noise [0-9.]*)" "$T/log"'
 echo "cli_compare: $passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -150,7 +150,7 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
   PetscCall(PdDeconGetFFTConv(d, &conv));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &truth));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dl), &blurred));
-  PetscCall(AppSimRun(&o, conv, dl, truth, blurred, y, &scale));
+  PetscCall(AppSimRun(&o, conv, dl, truth, blurred, y, &scale, NULL));
   PetscCall(PetscPrintf(comm, "pdecon demo: %td x %td x %td microtubule phantom (%" PetscInt_FMT " tubes, voxel %.0f x %.0f x %.0f nm), %s %td x %td x %td, SNR %.1f dB, %d rank%s\n", o.n[0], o.n[1], o.n[2],
                         o.phantom.ntubes, o.phantom.voxel[0], o.phantom.voxel[1], o.phantom.voxel[2], name, pn[0], pn[1], pn[2], o.snr, dl->size, dl->size > 1 ? "s" : ""));
   PetscCall(Measure(dl, y, dl, truth, &qin));

@@ -126,3 +126,22 @@ PetscErrorCode PdNoiseComponentSNR(const PdLayout *lay, float *v, double snr_db,
   Sample(lay, v, s, background, sigma, seed);
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode PdNoiseScale(const PdLayout *lay, const float *v, double snr_db, double background, double read_sigma, double *scale)
+{
+  double A, B;
+
+  PetscFunctionBegin;
+  PetscCheck(isfinite(snr_db) && background >= 0 && read_sigma >= 0, lay->comm, PETSC_ERR_ARG_OUTOFRANGE, "noise: finite SNR, non-negative background and read noise");
+  PetscCall(CleanSums(lay, v, &A, &B));
+  *scale = ScaleForSNR(snr_db, A, B, (double)PdLayoutGlobalCount(lay), background + read_sigma * read_sigma);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNoiseApply(const PdLayout *lay, float *v, double scale, double background, double read_sigma, unsigned long long seed)
+{
+  PetscFunctionBegin;
+  PetscCheck(scale > 0 && background >= 0 && read_sigma >= 0, lay->comm, PETSC_ERR_ARG_OUTOFRANGE, "noise: positive scale, non-negative background and read noise");
+  Sample(lay, v, scale, background, read_sigma, seed);
+  PetscFunctionReturn(0);
+}

@@ -21,6 +21,8 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
   o->read = 1;
   o->truth[0]    = 0;
   o->scale_truth = 1;
+  o->views       = 1;
+  o->view_pitch  = 0.2;
   PetscCall(PdPhantomOptionsDefault(&o->phantom));
   PetscCall(PdPhantomOptionsSetFromOptions(&o->phantom, NULL));
   PetscOptionsBegin(comm, NULL, "Simulated acquisition", "");
@@ -31,7 +33,12 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
   PetscCall(PetscOptionsEnum("-sim_noise", "Noise: snr (-sim_snr over all noise), component (each of Poisson and Gaussian noise at -sim_snr), none (data = H truth + background)", "", AppSimNoiseTypes, noise, &noise, NULL));
   PetscCall(PetscOptionsString("-sim_truth", "Ground truth from a file (file.tif, file.h5:/dataset) instead of the phantom", "", o->truth, o->truth, sizeof(o->truth), NULL));
   PetscCall(PetscOptionsReal("-sim_truth_scale", "With -sim_noise none: photons per unit of the truth", "", o->scale_truth, &o->scale_truth, NULL));
+  PetscCall(PetscOptionsInt("-sim_views", "Airyscan-like views: N detector elements, each its own PSF h(r) h(r - d_v) (docs/methods/multiview.md)", "", o->views, &o->views, NULL));
+  PetscCall(PetscOptionsReal("-sim_view_pitch", "Detector element pitch in Airy units (1.22 lambda / NA) in the sample plane", "", o->view_pitch, &o->view_pitch, NULL));
   PetscOptionsEnd();
+  PetscCheck(o->views >= 1 && o->views <= 127, comm, PD_ERR_INPUT, "-sim_views: 1 to 127, not %" PetscInt_FMT, o->views);
+  PetscCheck(o->view_pitch >= 0, comm, PD_ERR_INPUT, "-sim_view_pitch must not be negative");
+  PetscCheck(o->views == 1 || (AppSimNoise)noise == APP_SIM_NOISE_SNR, comm, PD_ERR_INPUT, "-sim_views: the views take -sim_noise snr");
   o->seed  = (unsigned long long)seed;
   o->noise = (AppSimNoise)noise;
   PetscCall(AppOptionsGetSize3("-sim_size", "Simulated volume z,y,x", o->n, &set));
@@ -52,10 +59,8 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, float *truth, float *blurred, float *data, double *scale, double *read)
+PetscErrorCode AppSimTruth(const AppSimOptions *o, const PdLayout *lay, float *truth)
 {
-  double sigma = o->read;
-
   PetscFunctionBegin;
   if (o->truth[0]) {
     int ok = 1;
@@ -65,6 +70,15 @@ PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout 
         for (ptrdiff_t x = 0; x < lay->n[2]; x++) ok &= truth[z * lay->ps + y * lay->rs + x] >= 0;
     PdCheckAll(lay->comm, ok, PD_ERR_INPUT, "%s: the truth has negative values (a fluorophore density is not negative)", o->truth);
   } else PetscCall(PdPhantomMicrotubules(&o->phantom, lay, truth));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, float *truth, float *blurred, float *data, double *scale, double *read)
+{
+  double sigma = o->read;
+
+  PetscFunctionBegin;
+  PetscCall(AppSimTruth(o, lay, truth));
   PetscCall(PdSimBlur(conv, lay, truth, data));
   if (blurred) PetscCall(PdVolumeCopy(lay, data, lay, blurred));
   switch (o->noise) {

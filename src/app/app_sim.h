@@ -22,6 +22,8 @@ typedef struct {
   double             read;    /* read noise sigma, photons */
   unsigned long long seed;
   AppPSFOptions      psf;
+  PetscInt           views;      /* -sim_views: Airyscan-like detector elements (1: widefield) */
+  double             view_pitch; /* element pitch, Airy units */
 } AppSimOptions;
 
 PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[3], AppSimOptions *o);
@@ -30,6 +32,12 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
    photon units (scale * phantom or file), blurred is the expected count scale * H truth + bg, data
    the noisy counts; *scale the photons per unit of the phantom or file, *read the read noise's
    standard deviation that was used (may be NULL). */
+/* The truth alone (phantom or file), in the units of its source. */
+PetscErrorCode AppSimTruth(const AppSimOptions *o, const PdLayout *lay, float *truth);
+/* simulate -sim_views N: N views of the truth through h_v = h · h(· − d_v) sharing one photon
+   scale (the confocal sum at -sim_snr), written with /truth, /data (the confocal sum), /blurred,
+   /psf (the summed PSF), /views/NN and /psf_views/NN; psf: the normalised widefield PSF. */
+PetscErrorCode AppSimViews(MPI_Comm comm, const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, const ptrdiff_t pn[3], const float *psf, const char *output);
 PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, float *truth, float *blurred, float *data, double *scale, double *read);
 
 #endif

@@ -3,7 +3,7 @@
    one solver (FFT plans and OTF made once); a stack that fails is reported and the others go on;
    outputs that already exist are skipped and a stack with a checkpoint resumes from it, so a
    batch can simply be run again after a failure or a time limit. */
-#include "app_truth.h"
+#include "app_views.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
 #include <libgen.h>
@@ -219,6 +219,7 @@ static PetscBool Exists(MPI_Comm comm, const char *spec)
 
 PetscErrorCode CmdDeconvolve(MPI_Comm comm)
 {
+  char      views[PETSC_MAX_PATH_LEN] = "", psfviews[PETSC_MAX_PATH_LEN] = "";
   char      input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", list[PETSC_MAX_PATH_LEN] = "", outdir[PETSC_MAX_PATH_LEN] = "", ext[8] = "h5";
   PetscBool has_in, has_out, stopped = PETSC_FALSE;
   Ctx       c;
@@ -238,6 +239,8 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_type", "Sample type of the result: float32, uint16 or uint8 (integers are rounded and clamped)", "", c.otype, c.otype, sizeof(c.otype), NULL));
   PetscCall(PetscOptionsBool("-output_bigendian", "Write TIFF big-endian", "", c.bigendian, &c.bigendian, NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
+  PetscCall(PetscOptionsString("-input_views", "Multi-view data: a 4-D dataset (view,z,y,x) or a comma-separated list of stacks (with -psf_views)", "", views, views, sizeof(views), NULL));
+  PetscCall(PetscOptionsString("-psf_views", "The views' PSFs, one per view, in one frame: a 4-D dataset or a list", "", psfviews, psfviews, sizeof(psfviews), NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */
@@ -249,6 +252,12 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_checkpoint", c.ckpt, sizeof(c.ckpt), NULL));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
+  if (views[0]) {
+    PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "deconvolve -input_views needs -output FILE");
+    PetscCall(AppDeconvolveViews(comm, views, psfviews, output, &c.truth));
+    PetscCall(AppTruthDestroy(&c.truth));
+    PetscFunctionReturn(0);
+  }
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");
   c.batch = (PetscBool)(list[0] || outdir[0]);
   if (!c.batch) {

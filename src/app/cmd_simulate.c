@@ -46,6 +46,13 @@ PetscErrorCode CmdSimulate(MPI_Comm comm)
   PetscCall(PdFFTConvSetPSF(conv, pn, psf, pc));
   PetscCall(PdFFTConvGetLayout(conv, &wl));
   PetscCall(PdLayoutCreateBox(wl, o.n, PETSC_TRUE, &lay));
+  if (o.views > 1) {
+    PetscCall(AppSimViews(comm, &o, conv, lay, pn, psf, output));
+    PetscCall(PdLayoutDestroy(&lay));
+    PetscCall(PetscFree(psf));
+    PetscCall(PdFFTConvDestroy(&conv));
+    PetscFunctionReturn(0);
+  }
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &truth));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &blurred));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &data));

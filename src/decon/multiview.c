@@ -83,8 +83,15 @@ static PetscErrorCode SumOverViews(PdDecon d, PetscBool correction, PetscBool wa
     double o = 0;
     if (v > 0) PetscCall(PetscArraycpy(d->work, d->vu, cnt));
     PetscCall(PdFFTConvSwapOTF(d->conv, &d->otfs[v]));
-    if (correction) PetscCall(PdRLCorrectionView(d, d->y + (size_t)v * dcnt, want_obj, &o));
-    else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+    if (correction) {
+      /* the ratio pass reads d->y: point it at this view's data meanwhile */
+      float *y0 = d->y;
+      PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
+      d->y = y0 + (size_t)v * dcnt;
+      PetscCall(PdRLRatio(d, 1.0f, want_obj, &o));
+      d->y = y0;
+    }
+    PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
     PetscCall(PdFFTConvSwapOTF(d->conv, &d->otfs[v]));
     obj += o;
     {
@@ -95,6 +102,7 @@ static PetscErrorCode SumOverViews(PdDecon d, PetscBool correction, PetscBool wa
     }
   }
   PetscCall(PetscArraycpy(d->work, d->vacc, cnt));
+  if (want_obj) PetscCall(PdAllreduceSum(d->comm, &obj, 1));
   if (objective) *objective = want_obj ? obj : (double)NAN;
   PetscFunctionReturn(0);
 }

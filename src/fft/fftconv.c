@@ -276,15 +276,14 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
+/* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
+   s = -1. */
+static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s)
 {
   const ptrdiff_t ncplx = c->ncplx;
   float *restrict w;
-  const float *restrict h = (const float *)c->otf;
-  const float     s = transpose ? -1.0f : 1.0f; /* Hᵀ multiplies by the conjugate OTF */
 
   PetscFunctionBegin;
-  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   PetscCall(PdFFTConvForward(c));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   w = c->spec;
@@ -299,6 +298,44 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCall(PetscLogFlops(6.0 * ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdFFTConvInverse(c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  /* Hᵀ multiplies by the conjugate OTF */
+  PetscCall(ApplySpectral(c, (const float *)c->otf, transpose ? -1.0f : 1.0f));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetFilter(PdFFTConv c, float **filter)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  if (!c->filter) {
+    c->filter = fftwf_alloc_complex((size_t)PetscMax(c->ncplx, 1));
+    PetscCheck(c->filter, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the second spectral filter");
+    memset(c->filter, 0, sizeof(fftwf_complex) * (size_t)PetscMax(c->ncplx, 1));
+  }
+  *filter = (float *)c->filter;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApplyFilter(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->filter, c->comm, PETSC_ERR_ORDER, "call PdFFTConvGetFilter and fill the filter first");
+  PetscCall(ApplySpectral(c, (const float *)c->filter, 1.0f));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDestroyFilter(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  if (c->filter) fftwf_free(c->filter);
+  c->filter = NULL;
   PetscFunctionReturn(0);
 }
 
@@ -374,6 +411,7 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->z_fwd) fftwf_destroy_plan((*c)->z_fwd);
   if ((*c)->z_inv) fftwf_destroy_plan((*c)->z_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
+  PetscCall(PdFFTConvDestroyFilter(*c));
   for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));

@@ -28,6 +28,7 @@ struct _p_PdFFTConv {
   MPI_Win         swin;         /* window holding spec (MPI_WIN_NULL: own allocation) */
   float         **peer_spec;    /* per rank of xcomm: its spectrum if on this node, else NULL */
   fftwf_complex  *otf;          /* ncplx values; NULL until a PSF is set */
+  fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
   int             nthreads;
   fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */

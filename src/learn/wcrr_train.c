@@ -485,7 +485,7 @@ PetscErrorCode PdWCRRTrainerCreate(MPI_Comm comm, PdWCRR model, PdWCRRTrainer *o
   PetscCallMPI(MPI_Comm_size(comm, &t->size));
   t->model = model;
   PetscCall(PdWCRRGetParamLayout(model, &t->pl));
-  /* the 3D GARL model's settings (garl.md B.6), with patches and batches sized for CPUs */
+  /* the 3D GARL model's settings (docs/methods/wcrr.md §9-§11), with patches and batches sized for CPUs */
   t->patch           = 16;
   t->batch           = 16;
   t->nbatches        = 100;

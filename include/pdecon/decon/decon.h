@@ -94,6 +94,9 @@ PetscErrorCode PdDeconDestroy(PdDecon *d);
 /* The methods -decon_method accepts, in table order; direct: a filter (one step), not iterative. */
 int         PdDeconMethodCount(void);
 const char *PdDeconMethodName(int i, PetscBool *direct);
+/* Iterations method i runs when none are asked for, where the method has its own count (1 for a
+   direct filter, 2-3 for the unmatched back projectors); 0: it uses the solver's default. */
+PetscInt    PdDeconMethodDefaultIterations(int i);
 
 /* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
 typedef struct {

@@ -25,31 +25,6 @@ static PetscErrorCode ConvCreate(const ptrdiff_t n[3], int path, PdFFTConv *conv
   PetscFunctionReturn(0);
 }
 
-/* Direct convolution of the compact volume x (size n) with psf (size pn, centre c):
-   out[i] = sum_k psf[k] x[i - (k - c)], indices taken modulo n (periodic) or dropped (zero). */
-static void DirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t c[3],
-                       int periodic, int transpose, double *out)
-{
-  for (ptrdiff_t z = 0; z < n[0]; z++)
-    for (ptrdiff_t y = 0; y < n[1]; y++)
-      for (ptrdiff_t xx = 0; xx < n[2]; xx++) {
-        double s = 0;
-        for (ptrdiff_t k = 0; k < pn[0]; k++)
-          for (ptrdiff_t j = 0; j < pn[1]; j++)
-            for (ptrdiff_t i = 0; i < pn[2]; i++) {
-              ptrdiff_t sgn = transpose ? -1 : 1;
-              ptrdiff_t q[3] = {z - sgn * (k - c[0]), y - sgn * (j - c[1]), xx - sgn * (i - c[2])};
-              int       inside = 1;
-              for (int d = 0; d < 3; d++) {
-                if (periodic) q[d] = ((q[d] % n[d]) + n[d]) % n[d];
-                else if (q[d] < 0 || q[d] >= n[d]) inside = 0;
-              }
-              if (inside) s += psf[(k * pn[1] + j) * pn[2] + i] * (double)x[(q[0] * n[1] + q[1]) * n[2] + q[2]];
-            }
-        out[(z * n[1] + y) * n[2] + xx] = s;
-      }
-}
-
 static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, int path, unsigned long long seed)
 {
   PdFFTConv       conv;
@@ -85,8 +60,8 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
 
   if (lay->rank == 0) {
     double err = 0, nrm = 0, errt = 0, nrmt = 0, a = 0, b = 0, sa = 0;
-    DirectConv(m, x, pn, psf, c, periodic, 0, ref);
-    DirectConv(m, r, pn, psf, c, periodic, 1, reft);
+    PdTestDirectConv(m, x, pn, psf, c, periodic, 0, ref);
+    PdTestDirectConv(m, r, pn, psf, c, periodic, 1, reft);
     for (ptrdiff_t i = 0; i < cnt; i++) {
       err += (hx[i] - ref[i]) * (hx[i] - ref[i]);
       nrm += ref[i] * ref[i];

@@ -127,3 +127,25 @@ PetscErrorCode PdTestSolve(MPI_Comm comm, PdTestConfigure configure, const void 
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
+
+void PdTestDirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t c[3], int periodic, int transpose, double *out)
+{
+  const ptrdiff_t sgn = transpose ? -1 : 1;
+  for (ptrdiff_t z = 0; z < n[0]; z++)
+    for (ptrdiff_t y = 0; y < n[1]; y++)
+      for (ptrdiff_t xx = 0; xx < n[2]; xx++) {
+        double s = 0;
+        for (ptrdiff_t k = 0; k < pn[0]; k++)
+          for (ptrdiff_t j = 0; j < pn[1]; j++)
+            for (ptrdiff_t i = 0; i < pn[2]; i++) {
+              ptrdiff_t q[3] = {z - sgn * (k - c[0]), y - sgn * (j - c[1]), xx - sgn * (i - c[2])};
+              int       inside = 1;
+              for (int d = 0; d < 3; d++) {
+                if (periodic) q[d] = ((q[d] % n[d]) + n[d]) % n[d];
+                else if (q[d] < 0 || q[d] >= n[d]) inside = 0;
+              }
+              if (inside) s += psf[(k * pn[1] + j) * pn[2] + i] * (double)x[(q[0] * n[1] + q[1]) * n[2] + q[2]];
+            }
+        out[(z * n[1] + y) * n[2] + xx] = s;
+      }
+}

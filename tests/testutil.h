@@ -40,6 +40,11 @@ PetscErrorCode PdTestSolve(MPI_Comm comm, PdTestConfigure configure, const void 
    communicator) and gathers the image-box estimate on rank 0 (*xall; PetscFree). */
 PetscErrorCode PdTestSolveGather(PdTestDecon d, const float *yall, float **xall);
 
+/* Direct convolution of the compact volume x (size n) with psf (size pn, centre c):
+   out[i] = sum_k psf[k] x[i - (k - c)] (transpose: x[i + (k - c)]), indices taken modulo n
+   (periodic) or dropped (zero outside). */
+void PdTestDirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t c[3], int periodic, int transpose, double *out);
+
 /* PetscInitialize + PdInitializePackage. */
 PetscErrorCode PdTestInitialize(int *argc, char ***argv);
 /* Reduces failures over ranks, prints one summary line on rank 0, finalizes; returns exit code. */

@@ -15,6 +15,7 @@ PetscErrorCode CmdSimulate(MPI_Comm comm);
 PetscErrorCode CmdTrain(MPI_Comm comm);
 PetscErrorCode CmdDemo(MPI_Comm comm);
 PetscErrorCode CmdBench(MPI_Comm comm);
+PetscErrorCode CmdCompare(MPI_Comm comm);
 
 PetscErrorCode CmdRestore(MPI_Comm comm);
 

@@ -3,7 +3,7 @@
    one solver (FFT plans and OTF made once); a stack that fails is reported and the others go on;
    outputs that already exist are skipped and a stack with a checkpoint resumes from it, so a
    batch can simply be run again after a failure or a time limit. */
-#include "app.h"
+#include "app_views.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
 #include <pdecon/viz/preview.h>
@@ -24,6 +24,7 @@ typedef struct {
   PetscBool     channels_as_z;                      /* -input_channels_as_z */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   AppPSFOptions po;
+  AppTruth      truth; /* -decon_truth */
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
   ptrdiff_t     n[3];
@@ -73,6 +74,7 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   if (c->d && c->n[0] == info->n[0] && c->n[1] == info->n[1] && c->n[2] == info->n[2] && c->voxel[0] == info->voxel[0] && c->voxel[1] == info->voxel[1] && c->voxel[2] == info->voxel[2])
     PetscFunctionReturn(0);
   PetscCall(PdDeconDestroy(&c->d));
+  PetscCall(AppTruthSolverChanged(&c->truth));
   /* a model PSF follows the image's voxel size unless -psf_dxy/-psf_dz fix it */
   PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
   PetscCall(AppPSFForImage(comm, &c->po, info, input, pn, &psf, psfname, sizeof(psfname), c->used_voxel));
@@ -164,12 +166,12 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   CheckpointName(c, output, ck, sizeof(ck));
   {
-    const char *inputs[3] = {input, c->po.file[0] ? c->po.file : NULL, output};
-    const char *roles[3]  = {"input", "PSF", "output"};
-    PetscCall(PdOutputCheckNamed(comm, "output", output, 2, inputs, roles));
-    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 3, inputs, roles));
+    const char *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
+    const char *roles[4]  = {"input", "PSF", "truth", "output"};
+    PetscCall(PdOutputCheckNamed(comm, "output", output, 3, inputs, roles));
+    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 4, inputs, roles));
     /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 3, inputs, roles));
+    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 4, inputs, roles));
   }
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
@@ -190,6 +192,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconGetData(c->d, &dlay, &y));
   PetscCall(PdImageRead(input, dlay, y));
   PetscCall(WarnIfZero(comm, input, dlay, y));
+  PetscCall(AppTruthAttach(comm, &c->truth, c->d, input, &info));
   PetscCall(PdDeconSolve(c->d));
   if (c->view) {
     double b;
@@ -203,6 +206,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
     *stopped = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
+  PetscCall(AppTruthReport(comm, &c->truth, c->d));
   PetscCall(PdDeconGetSolution(c->d, &xlay, &x));
   PetscCall(PdDeconGetMethod(c->d, &method));
   PetscCall(PdDeconGetIterationNumber(c->d, &its));
@@ -293,6 +297,7 @@ static PetscBool Exists(MPI_Comm comm, const char *spec)
 
 PetscErrorCode CmdDeconvolve(MPI_Comm comm)
 {
+  char      views[PETSC_MAX_PATH_LEN] = "", psfviews[PETSC_MAX_PATH_LEN] = "";
   char      input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", list[PETSC_MAX_PATH_LEN] = "", outdir[PETSC_MAX_PATH_LEN] = "", ext[8] = "h5";
   PetscBool has_in, has_out, stopped = PETSC_FALSE;
   Ctx       c;
@@ -315,10 +320,13 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
   c.channels_as_z = PETSC_TRUE;
   PetscCall(PetscOptionsBool("-input_channels_as_z", "Read an ImageJ TIFF whose only axis is labelled channels (a 3-D array saved without axes) as z-planes, with a warning (false: refuse it)", "", c.channels_as_z, &c.channels_as_z, NULL));
+  PetscCall(PetscOptionsString("-input_views", "Multi-view data: a 4-D dataset (view,z,y,x) or a comma-separated list of stacks (with -psf_views)", "", views, views, sizeof(views), NULL));
+  PetscCall(PetscOptionsString("-psf_views", "The views' PSFs, one per view, in one frame: a 4-D dataset or a list", "", psfviews, psfviews, sizeof(psfviews), NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */
   PetscCall(AppPSFSetFromOptions(comm, NULL, &c.po));
+  PetscCall(AppTruthSetFromOptions(comm, NULL, &c.truth));
   PetscCall(PdDeconCreate(comm, &probe));
   PetscCall(PdDeconSetFromOptions(probe));
   PetscCall(PdDeconDestroy(&probe));
@@ -326,6 +334,12 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsHasName(NULL, NULL, "-decon_restart", &c.restart_given));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
+  if (views[0]) {
+    PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "deconvolve -input_views needs -output FILE");
+    PetscCall(AppDeconvolveViews(comm, views, psfviews, output, &c.truth));
+    PetscCall(AppTruthDestroy(&c.truth));
+    PetscFunctionReturn(0);
+  }
   PetscCheck((has_in && input[0]) || list[0], comm, PD_ERR_INPUT, "deconvolve needs -input FILE or -input_list FILE (see -help)");
   PetscCheck(!c.scale[0] || !strcmp(c.otype, "uint16") || !strcmp(c.otype, "uint8"), comm, PD_ERR_INPUT, "-output_scale: for -output_type uint16 or uint8 (this run writes %s)", c.otype);
   c.batch = (PetscBool)(list[0] || outdir[0]);
@@ -393,6 +407,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
     PetscCheck(!failed, comm, PD_ERR_INPUT, "%" PetscInt_FMT " of %" PetscInt_FMT " stacks failed:%s", failed, n, summary);
   }
   if (stopped) AppExitStatus = PD_EXIT_STOPPED;
+  PetscCall(AppTruthDestroy(&c.truth));
   PetscCall(PdDeconDestroy(&c.d));
   PetscFunctionReturn(0);
 }

@@ -181,7 +181,7 @@ static PetscErrorCode DemoSimulate(Demo *dm)
   PetscCall(PdDeconGetFFTConv(dm->d, &conv));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dm->dl), &dm->truth));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(dm->dl), &dm->blurred));
-  PetscCall(AppSimRun(&dm->o, conv, dm->dl, dm->truth, dm->blurred, dm->y, &scale));
+  PetscCall(AppSimRun(&dm->o, conv, dm->dl, dm->truth, dm->blurred, dm->y, &scale, NULL));
   PetscCall(PetscPrintf(dm->comm, "pdecon demo: %td x %td x %td microtubule phantom (%" PetscInt_FMT " tubes, voxel %.0f x %.0f x %.0f nm), %s %td x %td x %td, SNR %.1f dB, %d rank%s\n", dm->o.n[0], dm->o.n[1], dm->o.n[2],
                         dm->o.phantom.ntubes, dm->o.phantom.voxel[0], dm->o.phantom.voxel[1], dm->o.phantom.voxel[2], dm->psfname, dm->pn[0], dm->pn[1], dm->pn[2], dm->o.snr, dm->dl->size, dm->dl->size > 1 ? "s" : ""));
   PetscCall(Measure(dm->dl, dm->y, dm->dl, dm->truth, &dm->qin));

@@ -1,5 +1,5 @@
 /* pdecon: distributed 3D deconvolution for fluorescence microscopy.
-   pdecon <command> [options]; commands: deconvolve, psf, simulate, train, restore, demo, bench. */
+   pdecon <command> [options]; commands: deconvolve, psf, simulate, train, restore, demo, bench, compare. */
 #include "app.h"
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@ static const char usage[] =
   "  deconvolve  -input FILE -psf FILE|-psf_type MODEL -output FILE [-decon_method rl|rl_biggs ...]\n"
   "  psf         compute a model PSF: -psf_type bornwolf|gaussian -output FILE\n"
   "  simulate    microtubule phantom, blurred, with Poisson+Gaussian noise: -output FILE.h5\n"
+  "  compare     score volumes against a reference: -truth FILE -input A[,B,...] (PSNR, SSIM, RSNR)\n"
   "  demo        simulate, deconvolve with RL and accelerated RL, print a quality table\n"
   "  train       learn GARL's regulariser by denoising: -output MODEL.h5 [-train_data FILE,...];\n"
   "              -model srcnn|isonet1|isonet2: a restoration network\n"
@@ -24,7 +25,7 @@ static const struct {
   const char *name;
   AppCommand  fn;
 } commands[] = {
-  {"deconvolve", CmdDeconvolve}, {"psf", CmdPSF}, {"simulate", CmdSimulate}, {"train", CmdTrain}, {"restore", CmdRestore}, {"demo", CmdDemo}, {"bench", CmdBench},
+  {"deconvolve", CmdDeconvolve}, {"psf", CmdPSF}, {"simulate", CmdSimulate}, {"train", CmdTrain}, {"restore", CmdRestore}, {"demo", CmdDemo}, {"bench", CmdBench}, {"compare", CmdCompare},
 };
 
 static PetscBool help_requested = PETSC_FALSE;

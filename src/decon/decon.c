@@ -283,7 +283,8 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCheck(d->psf, d->comm, PETSC_ERR_ORDER, "call PdDeconSetPSF before PdDeconSetUp");
   PetscCall(PdPSFPrepNormalize(d->comm, d->psfname, d->pn, d->psf));
   PetscCall(PdPSFPrepCenter(d->pn, d->psf, d->center_mode, d->pc));
-  if (d->boundary == PD_BOUNDARY_PADDED && d->pad[0] < 0 && d->pad[1] < 0 && d->pad[2] < 0) {
+  /* views keep their PSFs whole: cropping them would need one crop for all */
+  if (d->boundary == PD_BOUNDARY_PADDED && d->pad[0] < 0 && d->pad[1] < 0 && d->pad[2] < 0 && d->nviews <= 1) {
     ptrdiff_t maxn[3] = {2 * d->m[0] - 1, 2 * d->m[1] - 1, 2 * d->m[2] - 1};
     PetscCall(PdPSFPrepCrop(d->pn, d->psf, d->pc, maxn));
   }
@@ -297,9 +298,10 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdFFTConvGetSpectrum(d->conv, &d->spec));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay), &d->y));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay) * (size_t)PdDeconViewCount(d), &d->y));
   PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
   PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x));
+  if (d->nviews > 1) PetscCall(PdMultiViewSetUp(d));
   d->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
@@ -319,7 +321,7 @@ PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y)
 static PetscErrorCode DataPercentile(PdDecon d, double p, double *val)
 {
   const PdLayout *l = d->dlay;
-  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2];
+  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2] * PdDeconViewCount(d); /* every view's data */
   double          mm[2] = {PETSC_MAX_REAL, PETSC_MAX_REAL}, *hist, target, acc = 0; /* min, -max */
   const int       nb = 4096;
 
@@ -342,7 +344,7 @@ static PetscErrorCode DataPercentile(PdDecon d, double p, double *val)
     hist[PetscMin(nb - 1, PetscMax(0, b))] += 1;
   }
   PetscCall(PdAllreduceSum(d->comm, hist, nb));
-  target = p / 100.0 * (double)PdLayoutGlobalCount(l);
+  target = p / 100.0 * (double)PdLayoutGlobalCount(l) * (double)PdDeconViewCount(d);
   int b = 0;
   for (; b < nb - 1; b++) {
     if (acc + hist[b] >= target) break;
@@ -371,7 +373,8 @@ static PetscErrorCode FillBox(PdDecon d)
 static PetscErrorCode Prepare(PdDecon d)
 {
   const PdLayout *l = d->dlay, *wl = d->lay;
-  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2];
+  const PetscInt  V = PdDeconViewCount(d);
+  ptrdiff_t       cnt = l->nzl * l->n[1] * l->n[2] * V;
   double          s[3] = {0, 0, 0}; /* sum, count of negatives, count of non-finite */
   double          mn = 0;
 
@@ -390,11 +393,12 @@ static PetscErrorCode Prepare(PdDecon d)
   PetscCheck(s[2] == 0, d->comm, PD_ERR_INPUT, "%s: data contains %.0f NaN or Inf values", d->dataname, s[2]);
   PetscCheck(s[1] == 0 || d->clip_negative, d->comm, PD_ERR_INPUT,
              "%s: data has %.0f negative values (min %.6g); photon counts cannot be negative (use -decon_clip_negative to set them to 0)", d->dataname, s[1], mn);
-  double mean = s[0] / (double)PdLayoutGlobalCount(l);
+  double mean = s[0] / ((double)PdLayoutGlobalCount(l) * (double)V);
   if (d->bg_user < 0) PetscCall(DataPercentile(d, d->bg_percentile, &d->bg));
   else d->bg = d->bg_user;
   d->eps = 1e-6 * (mean > 0 ? mean : 1.0);
-  d->x0  = PetscMax(mean - d->bg, d->eps);
+  /* the views' PSFs sum to 1 together: the object's flux is the views' summed signal */
+  d->x0  = PetscMax((double)V * (mean - d->bg), d->eps);
 
   if (d->weights_ready) { /* same PSF and box as the last data set (a batch) */
     d->prepared = PETSC_TRUE;
@@ -407,7 +411,8 @@ static PetscErrorCode Prepare(PdDecon d)
   PetscBool unmatched = PETSC_FALSE;
   if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
   PetscCall(FillBox(d));
-  PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  if (d->nviews > 1) PetscCall(PdMultiViewAdjointSum(d));
+  else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
   if (unmatched) {
     PetscCall(PetscArraycpy(d->w, d->work, PdDeconLocalCount(d))); /* Hᵀ1 */
     PetscCall(FillBox(d));
@@ -489,6 +494,10 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   double obj = 0;
 
   PetscFunctionBegin;
+  if (d->nviews > 1) {
+    PetscCall(PdMultiViewRLCorrection(d, want_obj, objective));
+    PetscFunctionReturn(0);
+  }
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PdRLRatio(d, 1.0f, want_obj, &obj));
   PetscCall(PdDeconBackProject(d));
@@ -502,6 +511,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
 static PetscErrorCode MethodSetUp(PdDecon d)
 {
   PetscFunctionBegin;
+  if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
   /* flat start where the data can see the object */
   for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
@@ -702,6 +712,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscFunctionBegin;
   if (!d) PetscFunctionReturn(0);
   if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+  PetscCall(PdMultiViewDestroy(d));
   PetscCall(PdVolumeFree(&d->y));
   PetscCall(PdVolumeFree(&d->w));
   PetscCall(PdVolumeFree(&d->x));

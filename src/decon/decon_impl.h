@@ -104,6 +104,12 @@ struct _p_PdDecon {
   char           *prefix;                         /* options prefix (PdDeconSetOptionsPrefix), NULL: none */
   PetscBool       restarting;                     /* set while setup runs after a load */
 
+  /* multi-view (multiview.c): V measurements y_v = h_v * x + b, y holds them one after another */
+  PetscInt        nviews;      /* 0 or 1: the single-view problem */
+  float          *vpsf;        /* V compact PSFs of size pn, normalised together (sum of all 1) */
+  float         **otfs;        /* V OTFs, computed once at set-up */
+  float          *vu, *vacc;   /* the point u and the sum of corrections during PdRLCorrection */
+
   /* memory planner (memory.c) */
   double          memory_limit;    /* MiB per rank; 0 = what the node has */
   double          memory_estimate; /* bytes per rank, from the last set-up */
@@ -130,6 +136,17 @@ PetscErrorCode PdDeconBackProject(PdDecon d);
    layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
    the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
 PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
+
+/* multiview.c: views' OTFs at set-up (conv planned, d->pc known); work <- Σ_v H_vᵀ work (the
+   weights); Σ_v H_vᵀ(y_v / (H_v u + b)) as PdRLCorrection; clean-up. */
+PetscErrorCode PdMultiViewSetUp(PdDecon d);
+PetscErrorCode PdMultiViewAdjointSum(PdDecon d);
+PetscErrorCode PdMultiViewRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
+PetscErrorCode PdMultiViewDestroy(PdDecon d);
+/* Refuses a method that is not built on the RL correction. */
+PetscErrorCode PdMultiViewCheckMethod(PdDecon d);
+/* Views of the data (1 for a single view). */
+static inline PetscInt PdDeconViewCount(PdDecon d) { return d->nviews > 1 ? d->nviews : 1; }
 
 /* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
    numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest

@@ -486,3 +486,13 @@ PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
   PetscCall(StoreOTF(c));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode PdFFTConvSwapOTF(PdFFTConv c, float **otf)
+{
+  fftwf_complex *prev = c->otf;
+
+  PetscFunctionBegin;
+  c->otf = (fftwf_complex *)*otf;
+  *otf   = (float *)prev;
+  PetscFunctionReturn(0);
+}

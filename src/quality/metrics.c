@@ -76,6 +76,59 @@ PetscErrorCode PdMetricPSNR(const PdLayout *le, const float *est, const PdLayout
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdMetricPSNRScaled(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, double *psnr)
+{
+  double *ps, s[3], R, a = 0, sse;
+
+  PetscFunctionBegin;
+  PetscCall(CheckPair(le, lt));
+  PetscCall(TruthRange(lt, truth, &R));
+  PetscCall(PetscMalloc1(3 * le->n[0], &ps));
+  for (ptrdiff_t i = 0; i < 3 * le->n[0]; i++) ps[i] = 0;
+  /* sum e t, sum e^2, sum t^2 per plane; the residual sum (t - a e)^2 = tt - 2 a et + a^2 ee
+     cancels badly when the fit is good, so it gets a second pass */
+  for (int pass = 0; pass < 2; pass++) {
+    for (ptrdiff_t z = 0; z < le->nzl; z++) {
+      double et = 0, ee = 0;
+      for (ptrdiff_t y = 0; y < le->n[1]; y++) {
+        const float *e = est + z * le->ps + y * le->rs, *t = truth + z * lt->ps + y * lt->rs;
+        for (ptrdiff_t x = 0; x < le->n[2]; x++) {
+          double ev = e[x], tv = t[x];
+          if (pass == 0) {
+            et += ev * tv;
+            ee += ev * ev;
+          } else {
+            double d = tv - a * ev;
+            et += d * d;
+          }
+        }
+      }
+      ps[3 * (le->z0 + z)]     = et;
+      ps[3 * (le->z0 + z) + 1] = ee;
+    }
+    if (pass == 0) {
+      PetscCall(ReduceByPlane(le, 3, ps, s));
+      a = s[1] > 0 ? s[0] / s[1] : 0.0;
+      for (ptrdiff_t i = 0; i < 3 * le->n[0]; i++) ps[i] = 0;
+    } else PetscCall(ReduceByPlane(le, 3, ps, s));
+  }
+  sse = s[0];
+  PetscCall(PetscFree(ps));
+  *psnr = sse > 0 ? 10.0 * log10(R * R / (sse / (double)PdLayoutGlobalCount(le))) : (double)INFINITY;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdMetricAll(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, PdQuality *q)
+{
+  PetscFunctionBegin;
+  PetscCall(PdMetricPSNR(le, est, lt, truth, &q->psnr));
+  PetscCall(PdMetricPSNRScaled(le, est, lt, truth, &q->psnr_scaled));
+  PetscCall(PdMetricRSNR(le, est, lt, truth, &q->rsnr));
+  if (le->n[0] > 2 * SSIM_RADIUS && le->n[1] > 2 * SSIM_RADIUS && le->n[2] > 2 * SSIM_RADIUS) PetscCall(PdMetricSSIM(le, est, lt, truth, &q->ssim));
+  else q->ssim = (double)NAN;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdMetricRSNR(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, double *rsnr)
 {
   const double N = (double)PdLayoutGlobalCount(le);

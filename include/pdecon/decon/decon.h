@@ -63,6 +63,17 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
 PetscErrorCode PdDeconSetUp(PdDecon d);
 /* The measured data: compact image-size slabs (the image box of the working slabs). */
 PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y);
+
+/* Multi-view deconvolution (docs/methods/multiview.md): V measurements of one object, y_v ~
+   Poisson(h_v * x + b), e.g. the 32 detector elements of an Airyscan. psfs: V compact PSFs of
+   size pn one after another, on every rank, in one common frame (their relative shifts and
+   brightnesses matter): negative values are set to 0 and all are divided by their total sum;
+   the sum of the views' PSFs gives the centre. Instead of PdDeconSetPSF, before PdDeconSetUp.
+   Methods: rl, rl_biggs, rltv, rl_smoothtv, garl (those built on the RL correction, which becomes
+   Σ_v h_v ⋆ (y_v / (h_v * x + b)) / Σ_v h_v ⋆ 1). V = 1 is the single-view problem. */
+PetscErrorCode PdDeconSetViews(PdDecon d, PetscInt V, const ptrdiff_t pn[3], const float *psfs, const char *name);
+/* Data of view v (0 <= v < V), as PdDeconGetData. */
+PetscErrorCode PdDeconGetViewData(PdDecon d, PetscInt v, const PdLayout **lay, float **y);
 PetscErrorCode PdDeconSolve(PdDecon d);
 /* The estimate on the image box (a strided view into the working volume). */
 PetscErrorCode PdDeconGetSolution(PdDecon d, const PdLayout **lay, const float **x);

@@ -86,4 +86,9 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
    buffer holds the unnormalised spectrum afterwards. */
 PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c);
 
+/* Exchanges the OTF buffer with the caller's (2 ncplx floats, same layout): H and Hᵀ then use
+   the caller's OTF, and *otf receives the previous one. For several operators on one set of
+   plans (multi-view deconvolution keeps one OTF per view); swap back before PdFFTConvDestroy. */
+PetscErrorCode PdFFTConvSwapOTF(PdFFTConv c, float **otf);
+
 #endif

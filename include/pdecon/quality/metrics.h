@@ -25,4 +25,17 @@ PetscErrorCode PdMetricSSIM(const PdLayout *le, const float *est, const PdLayout
    10 log10( sum t^2 / sum (t - a e - b)^2 ); +infinity for a perfect fit. */
 PetscErrorCode PdMetricRSNR(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, double *rsnr);
 
+/* PSNR after the least-squares scaling of the estimate, as deconvolution papers often report it
+   (an estimate's overall intensity is not determined by the data when the PSF's normalisation
+   or the photon scale is unknown): a = sum e t / sum e^2, then PSNR of a est against truth with
+   R as above. +infinity when a est == truth; a = 0 (PSNR of zero) for an all-zero estimate. */
+PetscErrorCode PdMetricPSNRScaled(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, double *psnr);
+
+/* Every metric of an estimate, for tables and monitors. */
+typedef struct {
+  double psnr, psnr_scaled, ssim, rsnr;
+} PdQuality;
+/* All four metrics; SSIM is NaN when a dimension is below 11 voxels (it needs its window). */
+PetscErrorCode PdMetricAll(const PdLayout *le, const float *est, const PdLayout *lt, const float *truth, PdQuality *q);
+
 #endif

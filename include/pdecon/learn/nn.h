@@ -53,7 +53,8 @@ typedef enum {
   PD_NN_UPSAMPLE2,
   PD_NN_INSTANCE_NORM,
   PD_NN_CONCAT,
-  PD_NN_RESIDUAL
+  PD_NN_RESIDUAL,
+  PD_NN_AVGPOOL3
 } PdNNLayerKind;
 /* Names as written in model files, in enum order. */
 extern const char *const PdNNLayerKinds[];
@@ -79,6 +80,9 @@ PetscErrorCode PdNNAddSigmoid(PdNN net, const char name[]);
 PetscErrorCode PdNNAddMaxPool2(PdNN net, const char name[]);
 /* Nearest-neighbour upsampling ×2 (each value copied into its 2^dims block). */
 PetscErrorCode PdNNAddUpsample2(PdNN net, const char name[]);
+/* Average pooling, kernel 3, stride 2, padding 1, the padding not counted in the mean (PyTorch's
+   count_include_pad=False): output side ⌊(n − 1)/2⌋ + 1 (multi-scale discriminators). */
+PetscErrorCode PdNNAddAvgPool3(PdNN net, const char name[]);
 /* Instance normalisation, affine = False: per sample and channel, y = (x − μ)/sqrt(σ² + 1e−5), μ
    and the biased σ² over the channel's voxels; no running statistics. */
 PetscErrorCode PdNNAddInstanceNorm(PdNN net, const char name[]);

@@ -23,4 +23,8 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
    noisy counts; *scale the photons per unit of the phantom. */
 PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, float *truth, float *blurred, float *data, double *scale);
 
+/* A simulated acquisition whole on every rank (PetscFree): truth and noisy data of size o->n;
+   the PSF used (normalised to sum 1, centred at its peak pc; pn its size) when psf is given. */
+PetscErrorCode AppSimWhole(MPI_Comm comm, const AppSimOptions *o, float **truth, float **data, ptrdiff_t pn[3], float **psf);
+
 #endif

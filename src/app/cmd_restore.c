@@ -5,13 +5,53 @@
 #include "app.h"
 #include <pdecon/io/io.h>
 #include <pdecon/learn/cnn_restore.h>
+#include <pdecon/learn/cyclegan_train.h>
+#include <pdecon/learn/nn_tiled.h>
 #include <math.h>
+#include <string.h>
+
+/* A cycleGAN or U-Net model (pdecon train -model cyclegan|unet): the stack normalised to [0, 1]
+   (the training map), G by tiles shared among the ranks (nn_tiled.h); the output is x̂ in (0, 1). */
+static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscInt overlap)
+{
+  PetscInt    k;
+  PetscBool   is_gan;
+  PdNN        G;
+  float      *h, *all, *res;
+  PdImageInfo info;
+  PdLayout   *lay;
+  double      t0, lo, hi;
+  char       *opts;
+
+  PetscFunctionBegin;
+  PetscCall(PdGANModelLoad(comm, model, &G, &k, &h, &is_gan));
+  PetscCall(PdImageReadAll(comm, input, &info, &all));
+  PetscCall(PetscMalloc1(info.n[0] * info.n[1] * info.n[2], &res));
+  PetscCall(PdGANNormalize(info.n[0] * info.n[1] * info.n[2], all, &lo, &hi));
+  t0 = PdTime();
+  PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
+  t0 = PdTime() - t0;
+  PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
+  PetscCall(AppOptionsString(&opts));
+  {
+    PdImageAttrs a = {{info.voxel[0], info.voxel[1], info.voxel[2]}, is_gan ? "cyclegan" : "unet", -1, opts, otype, PETSC_FALSE};
+    PetscCall(PdImageWrite(output, lay, res + lay->z0 * info.n[1] * info.n[2], &a));
+  }
+  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td restored by %s in %" PetscInt_FMT "^3 tiles (overlap %" PetscInt_FMT ", %.2f s)\n", output, info.n[0], info.n[1], info.n[2], is_gan ? "cyclegan" : "unet", tile, overlap, t0));
+  PetscCall(PetscFree(opts));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PetscFree(all));
+  PetscCall(PetscFree(res));
+  PetscCall(PetscFree(h));
+  PetscCall(PdNNDestroy(&G));
+  PetscFunctionReturn(0);
+}
 
 PetscErrorCode CmdRestore(MPI_Comm comm)
 {
   char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32";
   PetscBool    has_model, has_in, has_out, has_sigma;
-  PetscInt     combine = PD_CNN_COMBINE_MEAN;
+  PetscInt     combine = PD_CNN_COMBINE_MEAN, tile = 64, overlap = 16;
   double       sigma = 0, t0;
   PdCNNKind    kind;
   PdNN         net;
@@ -23,11 +63,13 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
 
   PetscFunctionBegin;
   PetscOptionsBegin(comm, NULL, "pdecon restore", "");
-  PetscCall(PetscOptionsString("-model", "Model file written by pdecon train -model srcnn|isonet1|isonet2", "", model, model, sizeof(model), &has_model));
+  PetscCall(PetscOptionsString("-model", "Model file written by pdecon train -model srcnn|isonet1|isonet2|cyclegan|unet", "", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-input", "Stack to restore (TIFF, or HDF5 as file.h5:/dataset)", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-output", "Restored stack (TIFF or HDF5)", "", output, output, sizeof(output), &has_out));
   PetscCall(PetscOptionsString("-output_type", "Output sample type: float32, uint16, uint8, ...", "", otype, otype, sizeof(otype), NULL));
   PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
+  PetscCall(PetscOptionsInt("-restore_tile", "cycleGAN, U-Net: tile side (a multiple of 2^depth)", "", tile, &tile, NULL));
+  PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
   if (AppHelpRequested()) PetscFunctionReturn(0);
@@ -38,6 +80,14 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   {
     const char *inputs[2] = {input, model};
     PetscCall(PdOutputCheck(comm, output, 2, inputs));
+  }
+  {
+    char fk[32];
+    PetscCall(PdNNFileKind(comm, model, fk, sizeof(fk)));
+    if (!strcmp(fk, "cyclegan") || !strcmp(fk, "unet")) {
+      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, overlap));
+      PetscFunctionReturn(0);
+    }
   }
   PetscCall(PdCNNLoad(comm, model, &kind, &net));
   if (kind != PD_CNN_SRCNN) {

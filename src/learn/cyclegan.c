@@ -356,3 +356,26 @@ PetscErrorCode PdCycleGANGetSizes(PdCycleGAN g, PetscInt *ngen, PetscInt *ndisc)
   if (ndisc) *ndisc = g->ndisc;
   return 0;
 }
+
+PetscErrorCode PdCycleGANGetDiscriminator(PdCycleGAN g, PetscInt d, PetscInt s, PdNN *D, PdAdam *adam)
+{
+  const PetscBool has = (PetscBool)(d >= 0 && d < g->ndom && s >= 0 && s < g->s.scales);
+  *D    = has ? g->D[d][s] : NULL;
+  *adam = has ? g->adamD[d][s] : NULL;
+  return 0;
+}
+
+PetscErrorCode PdCycleGANGetAdam(PdCycleGAN g, PdAdam *adamG, PdAdam *adamH)
+{
+  *adamG = g->adamG;
+  *adamH = g->adamH;
+  return 0;
+}
+
+PetscErrorCode PdCycleGANSetKernel(PdCycleGAN g, const float *h)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscArraycpy(g->h, h, g->nk));
+  PetscCall(PdBlurFFTSetKernel(g->blur, g->h));
+  PetscFunctionReturn(0);
+}

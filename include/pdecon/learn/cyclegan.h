@@ -51,6 +51,12 @@ PetscErrorCode PdCycleGANStep(PdCycleGAN gan, PetscInt nlocal, PetscInt B, const
 PetscErrorCode PdCycleGANGetGenerator(PdCycleGAN gan, PdNN *G);
 PetscErrorCode PdCycleGANGetKernel(PdCycleGAN gan, const float **h);
 PetscErrorCode PdCycleGANGetSettings(PdCycleGAN gan, const PdCycleGANSettings **s);
+/* The discriminator of domain d (0: X, 1: Y) at scale s (0-based) and its Adam state (NULL when
+   that domain has none), and G's and h's Adam states: checkpoints. */
+PetscErrorCode PdCycleGANGetDiscriminator(PdCycleGAN gan, PetscInt d, PetscInt s, PdNN *D, PdAdam *adam);
+PetscErrorCode PdCycleGANGetAdam(PdCycleGAN gan, PdAdam *adamG, PdAdam *adamH);
+/* Replaces the kernel (k³ values; a checkpoint's). */
+PetscErrorCode PdCycleGANSetKernel(PdCycleGAN gan, const float *h);
 /* Parameters of G+h and of all discriminators (for -log_view style reports and memory). */
 PetscErrorCode PdCycleGANGetSizes(PdCycleGAN gan, PetscInt *ngen, PetscInt *ndisc);
 

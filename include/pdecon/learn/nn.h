@@ -164,6 +164,10 @@ PetscErrorCode PdNNLoad(PdNN net, MPI_Comm comm, const char path[], const char k
 /* The model kind stored in a file, to choose the network before loading (kind of size len). */
 PetscErrorCode PdNNFileKind(MPI_Comm comm, const char path[], char kind[], size_t len);
 
+/* A metadata value of a model file (n doubles) before any network is built, e.g. the sizes to
+   build it from. Collective; an error line naming the file when absent or of another size. */
+PetscErrorCode PdNNFileMeta(MPI_Comm comm, const char path[], const char name[], PetscInt n, double vals[]);
+
 /* One line per layer: name, kind, output channels, parameters. */
 PetscErrorCode PdNNView(PdNN net, PetscViewer v);
 

@@ -36,7 +36,7 @@ static PetscErrorCode CropPSF(MPI_Comm comm, const ptrdiff_t pn[3], const float 
         h[(z * k + y) * k + x] = v;
         sum += v;
       }
-  PetscCheck(sum > 0, comm, PD_ERR_INPUT, "pdecon: error: PSF: nothing within the %" PetscInt_FMT "^3 kernel", k);
+  PetscCheck(sum > 0, comm, PD_ERR_INPUT, "PSF: nothing within the %" PetscInt_FMT "^3 kernel", k);
   for (PetscInt i = 0; i < k * k * k; i++) h[i] = (float)(h[i] / sum);
   PetscFunctionReturn(0);
 }
@@ -126,14 +126,14 @@ PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet)
   PetscCall(AppSimSetFromOptions(comm, defsize, &sim));
   PetscCall(PdGANDataCreate(s.seed, &data));
   if (!unet) {
-    PetscCheck(s.k >= 1 && s.k <= 255, comm, PD_ERR_INPUT, "pdecon: error: -cyclegan_kernel %" PetscInt_FMT ": must be in 1..255", s.k);
-    PetscCheck(s.scales >= 1 && s.scales <= 3 && s.dwidth >= 1 && s.pool >= 0 && s.gamma >= 0 && s.lr > 0 && s.beta1 >= 0 && s.beta1 < 1, comm, PD_ERR_INPUT, "pdecon: error: -cyclegan_*: scales 1-3, positive widths and learning rate, pool >= 0, beta1 in [0, 1)");
-    PetscCheck(isig[0] > 0 && isig[1] > 0, comm, PD_ERR_INPUT, "pdecon: error: -cyclegan_init_sigma must be positive");
+    PetscCheck(s.k >= 1 && s.k <= 255, comm, PD_ERR_INPUT, "-cyclegan_kernel %" PetscInt_FMT ": must be in 1..255", s.k);
+    PetscCheck(s.scales >= 1 && s.scales <= 3 && s.dwidth >= 1 && s.pool >= 0 && s.gamma >= 0 && s.lr > 0 && s.beta1 >= 0 && s.beta1 < 1, comm, PD_ERR_INPUT, "-cyclegan_*: scales 1-3, positive widths and learning rate, pool >= 0, beta1 in [0, 1)");
+    PetscCheck(isig[0] > 0 && isig[1] > 0, comm, PD_ERR_INPUT, "-cyclegan_init_sigma must be positive");
   }
-  PetscCheck(s.depth >= 1 && s.depth <= 6 && s.width >= 1 && s.patch >= 1 && s.patch % (1 << s.depth) == 0, comm, PD_ERR_INPUT, "pdecon: error: -cyclegan_depth 1-6, -cyclegan_width >= 1, -cyclegan_patch a positive multiple of 2^depth");
+  PetscCheck(s.depth >= 1 && s.depth <= 6 && s.width >= 1 && s.patch >= 1 && s.patch % (1 << s.depth) == 0, comm, PD_ERR_INPUT, "-cyclegan_depth 1-6, -cyclegan_width >= 1, -cyclegan_patch a positive multiple of 2^depth");
   if (AppHelpRequested()) goto cleanup;
   PetscCheck(has_out && output[0], comm, PD_ERR_INPUT, "train needs -output MODEL.h5 (see -help)");
-  PetscCheck((nsharp > 0) == (nblur > 0), comm, PD_ERR_INPUT, "pdecon: error: -train_sharp and -train_blurred go together");
+  PetscCheck((nsharp > 0) == (nblur > 0), comm, PD_ERR_INPUT, "-train_sharp and -train_blurred go together");
   {
     const char *inputs[2 * MAX_FILES + 3];
     int         nin = 0;

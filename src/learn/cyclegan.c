@@ -88,9 +88,9 @@ PetscErrorCode PdCycleGANCreate(MPI_Comm comm, const PdCycleGANSettings *s, cons
     PetscCall(PetscLogEventRegister("GANAllreduce", PD_CLASSID, &EV_ALLREDUCE));
     PetscCall(PetscLogEventRegister("GANBlurFFT", PD_CLASSID, &EV_BLUR));
   }
-  PetscCheck(s->scales >= 1 && s->scales <= PD_GAN_MAX_SCALES, comm, PETSC_ERR_ARG_OUTOFRANGE, "pdecon: error: -cyclegan_scales %" PetscInt_FMT ": 1, 2 or 3", s->scales);
-  PetscCheck(P > 0 && P % (1 << s->depth) == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "pdecon: error: -cyclegan_patch %" PetscInt_FMT ": must be a positive multiple of %d (2^depth)", P, 1 << s->depth);
-  PetscCheck(s->blind || psf, comm, PETSC_ERR_ARG_WRONG, "pdecon: error: -cyclegan_blind false: needs a PSF");
+  PetscCheck(s->scales >= 1 && s->scales <= PD_GAN_MAX_SCALES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cyclegan_scales %" PetscInt_FMT ": 1, 2 or 3", s->scales);
+  PetscCheck(P > 0 && P % (1 << s->depth) == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cyclegan_patch %" PetscInt_FMT ": must be a positive multiple of %d (2^depth)", P, 1 << s->depth);
+  PetscCheck(s->blind || psf, comm, PETSC_ERR_ARG_WRONG, "-cyclegan_blind false: needs a PSF");
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscNew(&g));
   g->comm = comm;
@@ -119,7 +119,7 @@ PetscErrorCode PdCycleGANCreate(MPI_Comm comm, const PdCycleGANSettings *s, cons
   else {
     double sum = 0;
     for (PetscInt i = 0; i < g->nk; i++) sum += psf[i];
-    PetscCheck(sum > 0, comm, PETSC_ERR_ARG_WRONG, "pdecon: error: PSF: its sum is not positive");
+    PetscCheck(sum > 0, comm, PETSC_ERR_ARG_WRONG, "PSF: its sum is not positive");
     for (PetscInt i = 0; i < g->nk; i++) g->h[i] = (float)(psf[i] / sum);
   }
   PetscCall(PdBlurFFTCreate(s->k, n3, &g->blur));

@@ -107,7 +107,7 @@ static PetscErrorCode Draw(PdGANData d, PetscInt domain, unsigned long long stre
   k   = pick >= 0 ? pick : PetscMin((PetscInt)(PdRandUniform(&r) * (double)d->count[domain]), d->count[domain] - 1);
   vol = &d->vol[domain][k];
   for (int a = 0; a < 3; a++) {
-    PetscCheck(vol->n[a] >= p, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "pdecon: error: a training volume (%td x %td x %td) is smaller than the patch side %" PetscInt_FMT, vol->n[0], vol->n[1], vol->n[2], p);
+    PetscCheck(vol->n[a] >= p, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "a training volume (%td x %td x %td) is smaller than the patch side %" PetscInt_FMT, vol->n[0], vol->n[1], vol->n[2], p);
     o[a] = PetscMin((ptrdiff_t)(PdRandUniform(&r) * (double)(vol->n[a] - p + 1)), vol->n[a] - p);
   }
   rot = (int)(PdRandUniform(&r) * 4) & 3;
@@ -116,7 +116,7 @@ static PetscErrorCode Draw(PdGANData d, PetscInt domain, unsigned long long stre
   if (out0) Crop(vol, o[0], o[1], o[2], p, rot, fy, fx, out0);
   if (out1) {
     const Volume *v1 = &d->vol[1][k];
-    PetscCheck(v1->n[0] == vol->n[0] && v1->n[1] == vol->n[1] && v1->n[2] == vol->n[2], PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "pdecon: error: paired training volumes of different sizes");
+    PetscCheck(v1->n[0] == vol->n[0] && v1->n[1] == vol->n[1] && v1->n[2] == vol->n[2], PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "paired training volumes of different sizes");
     Crop(v1, o[0], o[1], o[2], p, rot, fy, fx, out1);
   }
   PetscFunctionReturn(0);
@@ -133,7 +133,7 @@ PetscErrorCode PdGANDataDrawPaired(PdGANData d, unsigned long long item, PetscIn
   PetscInt     k;
 
   PetscFunctionBegin;
-  PetscCheck(d->count[0] > 0 && d->count[0] == d->count[1], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "pdecon: error: supervised training needs as many blurred volumes as sharp ones");
+  PetscCheck(d->count[0] > 0 && d->count[0] == d->count[1], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "supervised training needs as many blurred volumes as sharp ones");
   k = PetscMin((PetscInt)(PdRandUniform(&r) * (double)d->count[0]), d->count[0] - 1);
   PetscCall(Draw(d, 0, 0x2545F4914F6CDD1DULL, item, p, k, x, NULL));
   if (y) {

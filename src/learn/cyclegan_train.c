@@ -74,11 +74,11 @@ PetscErrorCode PdGANTrainerSetFromOptions(PdGANTrainer t)
   PetscCall(PetscOptionsInt("-train_batches", "Steps (optimiser updates) in all", "", t->nsteps, &t->nsteps, NULL));
   PetscCall(PetscOptionsReal("-train_lr", "Adam learning rate", "", t->s.lr, &t->s.lr, &set));
   PetscCall(PetscOptionsInt("-train_monitor_every", "Steps between monitor lines (0: none)", "", t->monitor_every, &t->monitor_every, NULL));
-  PetscCall(PetscOptionsString("-train_checkpoint", "Checkpoint file (HDF5; also a model file; discriminators in FILE.d<domain><scale>)", "", t->checkpoint, t->checkpoint, sizeof(t->checkpoint), NULL));
+  PetscCall(PetscOptionsString("-train_checkpoint", "Checkpoint file (HDF5; also a model file; discriminators in FILE.dx<scale>, FILE.dy<scale>)", "", t->checkpoint, t->checkpoint, sizeof(t->checkpoint), NULL));
   PetscCall(PetscOptionsInt("-train_checkpoint_every", "Steps between checkpoints (0: only on a stop signal)", "", t->checkpoint_every, &t->checkpoint_every, NULL));
   PetscOptionsEnd();
-  PetscCheck(t->batch >= 1 && t->nsteps >= 0 && t->s.lr > 0 && t->checkpoint_every >= 0, t->comm, PD_ERR_INPUT, "pdecon: error: -train_batch, -train_lr must be positive and -train_batches, -train_checkpoint_every >= 0");
-  PetscCheck(!set || !t->gan, t->comm, PD_ERR_INPUT, "pdecon: error: -train_lr: give the cycleGAN's learning rate as -cyclegan_lr");
+  PetscCheck(t->batch >= 1 && t->nsteps >= 0 && t->s.lr > 0 && t->checkpoint_every >= 0, t->comm, PD_ERR_INPUT, "-train_batch, -train_lr must be positive and -train_batches, -train_checkpoint_every >= 0");
+  PetscCheck(!set || !t->gan, t->comm, PD_ERR_INPUT, "-train_lr: give the cycleGAN's learning rate as -cyclegan_lr");
   PetscFunctionReturn(0);
 }
 
@@ -156,7 +156,7 @@ PetscErrorCode PdGANTrainerSave(PdGANTrainer t, const char *path)
 
 static PetscErrorCode DiscPath(const char *ck, PetscInt d, PetscInt s, char *p, size_t len)
 {
-  return PetscSNPrintf(p, len, "%s.d%" PetscInt_FMT "%" PetscInt_FMT, ck, d, s + 1);
+  return PetscSNPrintf(p, len, "%s.d%c%" PetscInt_FMT, ck, d ? 'y' : 'x', s + 1);
 }
 
 /* Checkpoint (write) or restart (read): G with its Adam state and the step; h's Adam state as
@@ -199,7 +199,7 @@ static PetscErrorCode Checkpoint(PdGANTrainer t, const char *path, PetscBool wri
   else if (!adamH) PetscCall(PdNNLoad(t->G, t->comm, path, kind, adamG, NULL));
   if (!write) {
     PetscCall(PdNNGetMeta(t->G, "train_state", 2, st));
-    PetscCheck(st[0] == GAN_CKPT_VERSION, t->comm, PD_ERR_INPUT, "pdecon: error: %s: checkpoint version %g, expected %d", path, st[0], GAN_CKPT_VERSION);
+    PetscCheck(st[0] == GAN_CKPT_VERSION, t->comm, PD_ERR_INPUT, "%s: checkpoint version %g, expected %d", path, st[0], GAN_CKPT_VERSION);
     t->b = (PetscInt)st[1];
     if (t->gan) {
       const PetscInt nk = t->s.k * t->s.k * t->s.k;
@@ -253,7 +253,7 @@ PetscErrorCode PdGANTrainerTrain(PdGANTrainer t, PetscBool *stopped, double *sec
     }
     if (t->gan) PetscCall(PdCycleGANStep(t->gan, (PetscInt)nj, t->batch, t->x, t->y, loss));
     else PetscCall(UNetStep(t, (PetscInt)nj, &loss[0]));
-    PetscCheck(isfinite(loss[0]) && isfinite(loss[1]), t->comm, PETSC_ERR_NOT_CONVERGED, "pdecon: error: training diverged at step %" PetscInt_FMT ": lower the learning rate, or restart from an earlier checkpoint", t->b + 1);
+    PetscCheck(isfinite(loss[0]) && isfinite(loss[1]), t->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at step %" PetscInt_FMT ": lower the learning rate, or restart from an earlier checkpoint", t->b + 1);
     t->b++;
     PetscCall(PdStopRequested(t->comm, &stop));
     if (t->monitor_every > 0 && (t->b % t->monitor_every == 0 || t->b == t->nsteps)) {
@@ -266,7 +266,7 @@ PetscErrorCode PdGANTrainerTrain(PdGANTrainer t, PetscBool *stopped, double *sec
     if (t->checkpoint[0] && (stop || (t->checkpoint_every > 0 && t->b % t->checkpoint_every == 0))) PetscCall(Checkpoint(t, t->checkpoint, PETSC_TRUE));
     if (stop) break;
   }
-  PetscCheck(!stop || t->checkpoint[0], t->comm, PD_ERR_INPUT, "pdecon: error: training stopped by a signal after step %" PetscInt_FMT " with no -train_checkpoint file to save to", t->b);
+  PetscCheck(!stop || t->checkpoint[0], t->comm, PD_ERR_INPUT, "training stopped by a signal after step %" PetscInt_FMT " with no -train_checkpoint file to save to", t->b);
   if (stopped) *stopped = stop;
   if (sec_per_step) *sec_per_step = t->b > b0 ? (PdTime() - t0) / (double)(t->b - b0) : 0;
   PetscFunctionReturn(0);
@@ -280,11 +280,11 @@ PetscErrorCode PdGANModelLoad(MPI_Comm comm, const char *path, PdNN *G, PetscInt
   PetscFunctionBegin;
   PetscCall(PdNNFileKind(comm, path, kind, sizeof(kind)));
   *is_gan = (PetscBool)!strcmp(kind, "cyclegan");
-  PetscCheck(*is_gan || !strcmp(kind, "unet"), comm, PD_ERR_INPUT, "pdecon: error: %s: a %s model, not cyclegan or unet", path, kind);
+  PetscCheck(*is_gan || !strcmp(kind, "unet"), comm, PD_ERR_INPUT, "%s: a %s model, not cyclegan or unet", path, kind);
   /* the sizes first, to build the network that the file then fills */
   PetscCall(PdNNFileMeta(comm, path, "unet", 2, dw));
   if (*is_gan) PetscCall(PdNNFileMeta(comm, path, "cyclegan", 2, kb));
-  PetscCheck(dw[0] >= 1 && dw[0] < 16 && dw[1] >= 1 && dw[1] < 4096 && (!*is_gan || (kb[0] >= 1 && kb[0] <= 255)), comm, PD_ERR_INPUT, "pdecon: error: %s: model sizes out of range", path);
+  PetscCheck(dw[0] >= 1 && dw[0] < 16 && dw[1] >= 1 && dw[1] < 4096 && (!*is_gan || (kb[0] >= 1 && kb[0] <= 255)), comm, PD_ERR_INPUT, "%s: model sizes out of range", path);
   PetscCall(PdUNet3DCreate((PetscInt)dw[0], (PetscInt)dw[1], 0, G));
   PetscCall(PdNNLoad(*G, comm, path, kind, NULL, NULL));
   *h = NULL;

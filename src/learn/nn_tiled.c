@@ -41,7 +41,7 @@ PetscErrorCode PdNNApplyTiled(PdNN net, MPI_Comm comm, const ptrdiff_t n[3], con
 
   PetscFunctionBegin;
   if (!EV_TILES) PetscCall(PetscLogEventRegister("NNTiles", PD_CLASSID, &EV_TILES));
-  PetscCheck(T > 0 && V >= 0 && V < T && ramp > 0, comm, PD_ERR_INPUT, "pdecon: error: -restore_tile %" PetscInt_FMT " / -restore_overlap %" PetscInt_FMT ": the overlap must be at least 2 and smaller than the tile", T, V);
+  PetscCheck(T > 0 && V >= 0 && V < T && ramp > 0, comm, PD_ERR_INPUT, "-restore_tile %" PetscInt_FMT " / -restore_overlap %" PetscInt_FMT ": the overlap must be at least 2 and smaller than the tile", T, V);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   for (int a = 0; a < 3; a++) nt[a] = (n[a] + S - 1) / S;

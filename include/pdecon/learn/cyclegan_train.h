@@ -11,7 +11,7 @@
    Model file (the engine's, PdNNSave): G with model_kind "cyclegan" or "unet" and the metadata
    "unet" (depth, width) and, for the cycleGAN, "psf" (the k³ kernel, learned or given) and
    "cyclegan" (k, blind). A checkpoint is a model file with G's Adam state and "train_state"
-   (step), plus one file per discriminator next to it (CKPT.d<domain><scale>, with its Adam
+   (step), plus one file per discriminator next to it (CKPT.dx<scale>, CKPT.dy<scale>, with its Adam
    state); the history buffers start empty again on restart. */
 #ifndef PDECON_CYCLEGAN_TRAIN_H
 #define PDECON_CYCLEGAN_TRAIN_H

@@ -7,12 +7,27 @@
 #include <pdecon/learn/cnn_restore.h>
 #include <pdecon/learn/cyclegan_train.h>
 #include <pdecon/learn/nn_tiled.h>
+#include <pdecon/quality/metrics.h>
 #include <math.h>
 #include <string.h>
 
 /* A cycleGAN or U-Net model (pdecon train -model cyclegan|unet): the stack normalised to [0, 1]
    (the training map), G by tiles shared among the ranks (nn_tiled.h); the output is x̂ in (0, 1). */
-static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscInt overlap)
+/* PSNR and SSIM of v against the truth, both whole on every rank in [0, 1] units. */
+static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *v, const float *truth, double *psnr, double *ssim)
+{
+  PdLayout *lay;
+
+  PetscFunctionBegin;
+  PetscCall(PdLayoutCreate(PETSC_COMM_SELF, n, 0, n[0], n[2], n[1] * n[2], &lay));
+  PetscCall(PdMetricPSNR(lay, v, lay, truth, psnr));
+  PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  PetscCall(PdLayoutDestroy(&lay));
+  (void)comm;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscInt overlap, const char *truth)
 {
   PetscInt    k;
   PetscBool   is_gan;
@@ -31,6 +46,18 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
   t0 = PdTime();
   PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
   t0 = PdTime() - t0;
+  if (truth[0]) {
+    PdImageInfo ti;
+    float      *tv;
+    double      p0, s0, p1, s1;
+    PetscCall(PdImageReadAll(comm, truth, &ti, &tv));
+    PetscCheck(ti.n[0] == info.n[0] && ti.n[1] == info.n[1] && ti.n[2] == info.n[2], comm, PD_ERR_INPUT, "%s: its size differs from the input's", truth);
+    PetscCall(PdGANNormalize(ti.n[0] * ti.n[1] * ti.n[2], tv, NULL, NULL));
+    PetscCall(Quality(comm, info.n, all, tv, &p0, &s0));
+    PetscCall(Quality(comm, info.n, res, tv, &p1, &s1));
+    PetscCall(PetscPrintf(comm, "against %s (both mapped to [0, 1] by their 0.25/99.75 percentiles): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, p0, s0, p1, s1));
+    PetscCall(PetscFree(tv));
+  }
   PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
   PetscCall(AppOptionsString(&opts));
   {
@@ -49,7 +76,7 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
 
 PetscErrorCode CmdRestore(MPI_Comm comm)
 {
-  char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32";
+  char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32", truth[PETSC_MAX_PATH_LEN] = "";
   PetscBool    has_model, has_in, has_out, has_sigma;
   PetscInt     combine = PD_CNN_COMBINE_MEAN, tile = 64, overlap = 16;
   double       sigma = 0, t0;
@@ -69,6 +96,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_type", "Output sample type: float32, uint16, uint8, ...", "", otype, otype, sizeof(otype), NULL));
   PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
   PetscCall(PetscOptionsInt("-restore_tile", "cycleGAN, U-Net: tile side (a multiple of 2^depth)", "", tile, &tile, NULL));
+  PetscCall(PetscOptionsString("-restore_truth", "cycleGAN, U-Net: ground truth to print PSNR and SSIM against (both mapped to [0, 1])", "", truth, truth, sizeof(truth), NULL));
   PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
@@ -85,7 +113,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
     char fk[32];
     PetscCall(PdNNFileKind(comm, model, fk, sizeof(fk)));
     if (!strcmp(fk, "cyclegan") || !strcmp(fk, "unet")) {
-      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, overlap));
+      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, overlap, truth));
       PetscFunctionReturn(0);
     }
   }

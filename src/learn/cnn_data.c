@@ -130,8 +130,9 @@ PetscErrorCode PdCNNIsonetDegrade(const ptrdiff_t n[2], const float *slice, cons
     for (ptrdiff_t x = 0; x < nx; x++) {
       double acc = 0;
       for (ptrdiff_t i = PetscMax(0, cy - y); i < PetscMin(hn[0], ny + cy - y); i++) {
-        const float *hr = h + i * hn[1], *sr = slice + (y + i - cy) * nx + x - cx;
-        for (ptrdiff_t j = PetscMax(0, cx - x); j < PetscMin(hn[1], nx + cx - x); j++) acc += (double)hr[j] * sr[j];
+        const float    *hr = h + i * hn[1];
+        const ptrdiff_t r  = (y + i - cy) * nx + x - cx; /* slice index of tap j: r + j */
+        for (ptrdiff_t j = PetscMax(0, cx - x); j < PetscMin(hn[1], nx + cx - x); j++) acc += (double)hr[j] * slice[r + j];
       }
       b[y * nx + x] = (float)acc;
     }

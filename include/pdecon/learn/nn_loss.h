@@ -11,7 +11,8 @@
                           (with scale 1/N: Caffe's EuclideanLoss, as SRCNN trains)
      PD_NN_LOSS_MAE       ℓ = (1/M) Σ |ŷ−y|                  dℓ/dŷ = sign(ŷ−y)/M (0 at 0)
      PD_NN_LOSS_NEG_PSNR  ℓ = 10 log10(MSE + ε) − 20 log10(max y),  ε = 1e−10
-                          dℓ/dŷ = (10/ln 10)·(2/M)·(ŷ−y)/(MSE + ε)   (max y does not depend on ŷ)
+                          dℓ/dŷ = (10/ln 10)·(2/M)·(ŷ−y)/(MSE + ε)   (max y does not depend on ŷ;
+                          the term is left out when max y <= 0, so a blank patch stays finite)
    Sums are in double. */
 #ifndef PDECON_NN_LOSS_H
 #define PDECON_NN_LOSS_H

@@ -13,6 +13,11 @@
    of im2col; for stride 2 that is the scatter into a zero-stuffed grid). A 1×1 kernel with stride
    1 and no padding needs no im2col: col is the input itself.
 
+   Folded x-taps (stride 1, cin·k^(dims−1) >= 16): colf[(i,dz,dy)] holds the input rows met by
+   the band, zero-padded to Wp = W + 2p, and outputs are computed on that padded-width grid, where
+   tap dx of output x reads column x + dx:  out = Σ_dx W_dx · colf[:, dx:],  dW_dx += G · colf[:, dx:]ᵀ,
+   dcolf[:, dx:] += W_dxᵀ · G  (G zero off the outputs): k SGEMMs on a k-times smaller matrix.
+
    col is built for a band of output rows at a time so that it stays in cache between im2col and
    the GEMM. A batch of at least as many samples as threads is split over the threads (one sample
    per thread, single-threaded BLAS, a weight gradient per thread, summed at the end); a smaller

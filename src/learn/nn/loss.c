@@ -35,7 +35,9 @@ PetscErrorCode PdNNLoss(PdNNLossType type, const PdTensor *pred, const PdTensor 
         L += 0.5 * s;
         c = 1.0;
       } else {
-        L += 10.0 * log10(s / M + PD_NN_PSNR_EPS) - 20.0 * log10(mx);
+        /* a target with no positive value (a blank patch) has no peak: its max term is left out,
+           so the loss stays finite (the term does not depend on ŷ anyway) */
+        L += 10.0 * log10(s / M + PD_NN_PSNR_EPS) - (mx > 0 ? 20.0 * log10(mx) : 0.0);
         c = 10.0 / log(10.0) * 2.0 / M / (s / M + PD_NN_PSNR_EPS);
       }
       if (g) {

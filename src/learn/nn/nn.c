@@ -477,10 +477,11 @@ PetscErrorCode PdNNBackward(PdNN net, PdNNWork work, const PdTensor *dout, PdTen
     for (int which = 0; which < 2; which++) {
       const PetscInt s = which ? L->skip : L->src;
       PdTensor      *g = which ? &gskip : &gsrc;
-      /* the last reader writes; when a layer reads one output twice, its second use adds */
-      const PetscBool add = (PetscBool)(net->lastread[s + 1] != l || (which && s == L->src));
+      PetscBool      add;
 
       if (which && s == -2) continue;
+      /* the last reader writes; when a layer reads one output twice, its second use adds */
+      add = (PetscBool)(net->lastread[s + 1] != l || (which && s == L->src));
       if (s == PD_NN_INPUT) {
         if (!din) continue;
         *g = PdTensorView(work->in.n, work->in.c, work->in.d, work->in.h, work->in.w, work->gin.v);

@@ -374,7 +374,13 @@ PetscErrorCode PdNNLoad(PdNN net, MPI_Comm comm, const char path[], const char k
   if (adam) PetscCall(PetscMalloc2(PetscMax(net->np, 1), &m, PetscMax(net->np, 1), &v));
   if (sgd) PetscCall(PetscMalloc1(PetscMax(net->np, 1), &V));
   if (!rank) ReadAll(net, path, kind, theta, m, v, &t, V, &st);
-  PetscCall(Agree(comm, &st));
+  PetscCallMPI(MPI_Bcast(&st, (int)sizeof(st), MPI_BYTE, 0, comm));
+  if (st.code) {
+    PetscCall(PetscFree(theta));
+    if (adam) PetscCall(PetscFree2(m, v));
+    PetscCall(PetscFree(V));
+    SETERRQ(comm, st.code, "%s", st.msg);
+  }
   PetscCallMPI(MPI_Bcast(theta, (int)net->np, MPI_FLOAT, 0, comm));
   PetscCall(PetscArraycpy(net->theta, theta, net->np));
   if (adam) {

@@ -120,9 +120,6 @@ PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet)
   s.init_sz  = isig[0];
   s.init_sxy = isig[1];
   s.seed     = (unsigned long long)seed;
-  if (unet) {
-    s.beta1 = 0.9; /* the supervised baseline: Adam's usual betas */
-  }
   PetscCall(AppSimSetFromOptions(comm, defsize, &sim));
   PetscCall(PdGANDataCreate(s.seed, &data));
   if (!unet) {

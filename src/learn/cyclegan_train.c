@@ -51,7 +51,8 @@ PetscErrorCode PdGANTrainerCreate(MPI_Comm comm, PdCycleGAN gan, PdNN net, const
   t->batch         = size;
   t->nsteps        = 1000;
   t->monitor_every = 0;
-  PetscFunctionReturn((*out = t, 0));
+  *out             = t;
+  PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdGANTrainerDestroy(PdGANTrainer *t)

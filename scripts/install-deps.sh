@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev
-          libhdf5-openmpi-dev petsc-dev libtiff-dev libpng-dev libopenblas-openmp-dev "$@")
+          libhdf5-openmpi-dev petsc-dev libtiff-dev libcairo2-dev fonts-dejavu-core
+          libopenblas-openmp-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint/restart through the executable: a 2-rank run receives a stop signal at a random
 # moment (SIGTERM sent to the ranks, as a batch system does; SIGUSR1 through mpirun), exits with
-# status 75 leaving a checkpoint and no output, is restarted with -restart, and ends with the same
+# status 75 leaving a checkpoint and no output, is restarted with -decon_restart (or the older -restart), and ends with the same
 # volume as an uninterrupted run. For rl and rl_biggs. Then: a checkpoint file of the user's
 # choice and two signals in quick succession; an I/O error while saving; a checkpoint that would
 # overwrite an input or the output.
@@ -60,7 +60,7 @@ sleep 0.2
 pkill -TERM -P $pid -f "pdecon deconvolve"; sleep 0.01; pkill -TERM -P $pid -f "pdecon deconvolve"
 wait $pid; rc=$?
 if [ $rc -eq 75 ] && [ -f "$ck" ] && [ ! -f "$T/out.h5.checkpoint.h5" ] && [ ! -f "$T/out.h5" ] &&
-   "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it $its -decon_checkpoint "$ck" -restart "$ck" -output "$T/out.h5:/x" >"$T/restart.log" 2>&1 &&
+   "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_max_it $its -decon_checkpoint "$ck" -decon_restart "$ck" -output "$T/out.h5:/x" >"$T/restart.log" 2>&1 &&
    diff=$("$compare" "$T/out.h5:/x" "$T/ref.h5:/x" 1e-6) && [ ! -f "$ck" ]; then
   echo "ok   rl/TERM twice, -decon_checkpoint elsewhere: restarted: $diff"; passes=$((passes + 1))
 else

@@ -10,7 +10,7 @@
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/methods/admm.h>
-#include <pdecon/ops/diffops.h>
+#include <pdecon/ops/tv_split.h>
 #include <pdecon/quality/metrics.h>
 #include <pdecon/sim/noise.h>
 #include <pdecon/sim/phantom.h>
@@ -90,9 +90,9 @@ static PetscErrorCode TestSymbol(void)
   PetscCall(PetscMalloc1(n[0] * n[1] * n[2], &all));
   for (ptrdiff_t i = 0; i < n[0] * n[1] * n[2]; i++) all[i] = (float)(PdTestUniform(&seed) - 0.5);
   PetscCall(PdVolumeScatterFromGlobal(l, all, u));
-  PetscCall(PdADMMGradient(l, PETSC_TRUE, u, g[0], g[1], g[2]));
+  PetscCall(PdDiffGradient(l, PETSC_TRUE, u, g[0], g[1], g[2]));
   PetscCall(PetscArrayzero(a, sz));
-  PetscCall(PdADMMGradientAdjointAdd(l, PETSC_TRUE, g[0], g[1], g[2], a));
+  PetscCall(PdDiffGradientAdjointAdd(l, PETSC_TRUE, g[0], g[1], g[2], a));
   PetscCall(PdFFTConvDiffSymbol(conv, w, sym));
   PetscCall(PetscArraycpy(work, u, sz));
   PetscCall(PdFFTConvForward(conv));
@@ -151,7 +151,7 @@ static PetscErrorCode TestStencils(ptrdiff_t n0)
   PetscCall(PdVolumeScatterFromGlobal(l, all, u));
   /* Neumann: gradient and adjoint equal diffops' */
   PetscCall(PdGradient(l, NULL, u, p[0], p[1], p[2]));
-  PetscCall(PdADMMGradient(l, PETSC_FALSE, u, q[0], q[1], q[2]));
+  PetscCall(PdDiffGradient(l, PETSC_FALSE, u, q[0], q[1], q[2]));
   double e[4] = {0, 0, 0, 0};
   for (int c = 0; c < 3; c++)
     for (size_t i = 0; i < sz; i++) {
@@ -161,7 +161,7 @@ static PetscErrorCode TestStencils(ptrdiff_t n0)
   for (int c = 0; c < 3; c++) PetscCall(PdVolumeScatterFromGlobal(l, all + (c + 1) * n[0] * n[1] * n[2], p[c]));
   PetscCall(PdGradientAdjoint(l, NULL, p[0], p[1], p[2], a));
   PetscCall(PetscArrayzero(b, sz));
-  PetscCall(PdADMMGradientAdjointAdd(l, PETSC_FALSE, p[0], p[1], p[2], b));
+  PetscCall(PdDiffGradientAdjointAdd(l, PETSC_FALSE, p[0], p[1], p[2], b));
   for (size_t i = 0; i < sz; i++) {
     e[2] += PetscSqr((double)a[i] - b[i]);
     e[3] += PetscSqr((double)a[i]);
@@ -170,9 +170,9 @@ static PetscErrorCode TestStencils(ptrdiff_t n0)
   PD_EXPECT(sqrt(e[0] / e[1]) < 1e-6, "Neumann D differs from PdGradient: %g", sqrt(e[0] / e[1]));
   PD_EXPECT(sqrt(e[2] / e[3]) < 1e-6, "Neumann Dᵀ differs from PdGradientAdjoint: %g", sqrt(e[2] / e[3]));
   /* periodic: adjointness */
-  PetscCall(PdADMMGradient(l, PETSC_TRUE, u, q[0], q[1], q[2]));
+  PetscCall(PdDiffGradient(l, PETSC_TRUE, u, q[0], q[1], q[2]));
   PetscCall(PetscArrayzero(b, sz));
-  PetscCall(PdADMMGradientAdjointAdd(l, PETSC_TRUE, p[0], p[1], p[2], b));
+  PetscCall(PdDiffGradientAdjointAdd(l, PETSC_TRUE, p[0], p[1], p[2], b));
   double s[2] = {0, 0};
   for (size_t i = 0; i < sz; i++) {
     for (int c = 0; c < 3; c++) s[0] += (double)q[c][i] * p[c][i];

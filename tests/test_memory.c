@@ -1,5 +1,6 @@
 /* Memory planner: the per-rank estimate made before allocation is within 15 % of the measured
-   peak resident memory of a run, for RL, its accelerated form and GARL (whose learned regulariser
+   peak resident memory of a run, for RL, RL with an unmatched back projector (a second OTF), its
+   accelerated form and GARL (whose learned regulariser
    needs a workspace of its own); a limit that is too small is refused with the number of ranks
    that would fit. */
 /* ranks: 1 2 */
@@ -31,7 +32,7 @@ static PetscErrorCode Case(const char *method, double limit_mib, PetscErrorCode 
   for (int i = 0; i < 9 * 15 * 15; i++) psf[i] = 1.0f;
   PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
   PetscCall(PetscSNPrintf(lim, sizeof(lim), "%g", limit_mib));
-  PetscCall(PetscOptionsSetValue(NULL, "-memory_limit", lim));
+  PetscCall(PetscOptionsSetValue(NULL, "-decon_memory_limit", lim));
   PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconSetMethod(d, method));
   if (!strcmp(method, "garl")) PetscCall(PdDeconGARLSetModel(d, Model));
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 {
   PetscErrorCode err;
   double         est = 0, peak = 0;
-  const char    *methods[] = {"rl", "rl_biggs", "garl"};
+  const char    *methods[] = {"rl", "rl_wb", "rl_biggs", "garl"};
   const PetscInt ch[3]      = {4, 8, 16};
 
   PetscCall(PdTestInitialize(&argc, &argv));
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
   PD_EXPECT(err == PD_ERR_INPUT, "a 60 MiB limit was not refused (error %d)", (int)err);
   /* Each method in a fresh order of growth: the peak of the process only grows, so the larger
      method comes second. */
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     PetscCall(Case(methods[i], 0, &err, &est, &peak));
     PD_EXPECT(!err, "%s: set-up failed (%d)", methods[i], (int)err);
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: estimate %.1f MiB, measured peak %.1f MiB (%.1f %%)\n", methods[i], est / 1048576.0, peak / 1048576.0, 100.0 * (est - peak) / peak));

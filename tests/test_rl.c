@@ -60,6 +60,15 @@ static PetscErrorCode SetMethod(PdDecon d, const void *method)
   return PdDeconSetMethod(d, (const char *)method);
 }
 
+/* Reads the options under a prefix (PETSc's convention: "a_" reads -a_decon_method). */
+static PetscErrorCode SetPrefix(PdDecon d, const void *prefix)
+{
+  PetscFunctionBegin;
+  PetscCall(PdDeconSetOptionsPrefix(d, (const char *)prefix));
+  PetscCall(PdDeconSetFromOptions(d));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   const ptrdiff_t m[3] = {7, 12, 10}, pn[3] = {5, 5, 5};
@@ -105,5 +114,28 @@ int main(int argc, char **argv)
     PetscCall(PetscFree(xb));
   }
   PetscCall(PetscFree(xw));
+  /* two solvers in one program, configured apart by their prefixes: each gives the result of
+     its own method, and the unprefixed option reaches neither */
+  {
+    float *xa = NULL, *xp = NULL;
+    PetscCall(PetscOptionsSetValue(NULL, "-a_decon_method", "rl_biggs"));
+    PetscCall(PetscOptionsSetValue(NULL, "-b_decon_method", "rl"));
+    PetscCall(PetscOptionsSetValue(NULL, "-decon_method", "lw"));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetPrefix, "a_", m, y, pn, h, b, iters, &xa));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetPrefix, "b_", m, y, pn, h, b, iters, &xp));
+    PetscCall(PetscOptionsClearValue(NULL, "-decon_method"));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetMethod, "rl_biggs", m, y, pn, h, b, iters, &xb));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, SetMethod, "rl", m, y, pn, h, b, iters, &xw));
+    if (rank == 0) {
+      double da = PdTestRelDiff(xa, xb, nm), dp = PdTestRelDiff(xp, xw, nm), dab = PdTestRelDiff(xa, xp, nm);
+      printf("prefixes: a_ vs rl_biggs %.2e, b_ vs rl %.2e, a_ vs b_ %.2e\n", da, dp, dab);
+      PD_EXPECT(da == 0 && dp == 0, "a prefixed solver did not read its own options: %g %g", da, dp);
+      PD_EXPECT(dab > 1e-3, "the two prefixed solvers ran the same method");
+    }
+    PetscCall(PetscFree(xa));
+    PetscCall(PetscFree(xp));
+    PetscCall(PetscFree(xb));
+    PetscCall(PetscFree(xw));
+  }
   return PdTestFinalize("rl");
 }

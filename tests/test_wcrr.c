@@ -7,7 +7,7 @@
 /* ranks: 1 2 */
 #include "testutil.h"
 #include <pdecon/io/io.h>
-#include <pdecon/learn/wcrr.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <fftw3.h>
 #include <math.h>
 #include <string.h>

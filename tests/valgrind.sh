@@ -18,7 +18,7 @@ shift || true
 # convolutions take minutes under valgrind: test_wcrr alone 5.5 min, clean); their building
 # blocks (FFT convolution, RL, TV, I/O, PSFs) are covered by the quick ones, and the ASan+UBSan
 # run (tests/asan.sh) covers them all.
-quick=(test_layout test_fftconv test_halo test_rl test_checkpoint test_diffops_tv test_io_errors test_io_png
+quick=(test_layout test_fftconv test_halo test_rl test_checkpoint test_diffops_tv test_io_errors test_viz
        test_io_roundtrip test_metrics test_phantom_noise test_psf test_threads)
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=("${quick[@]}")

@@ -390,20 +390,21 @@ static PetscErrorCode ScalingCSV(MPI_Comm comm, const char *path, const char *mo
 static PetscErrorCode ScalingPlot(MPI_Comm comm, const char *path, const char *mode, const char *method, PetscInt reps, int nk, const ScalingRow *rows)
 {
   const PdColor col[8] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {190, 190, 190}, {0, 0, 0}, {0, 128, 128}};
-  const PdColor ink = {40, 40, 40}, grid = {228, 228, 228}, ideal = {150, 150, 150}, white = {255, 255, 255};
-  const int     W = 1080, H = 640, L = 110, T = 84, R = 700, B = 540, LX = 810;
+  const PdColor grid = {228, 228, 228}, ideal = {150, 150, 150}, subtle = {90, 90, 90};
+  const int     W = 1080, H = 640, L = 100, T = 84, R = 700, B = 560, LX = 800;
   PdPlot        p;
+  PdCanvas      c;
   char          lab[40][16], title[160], line[96];
   const char   *labels[40], *leg[8];
   PdColor       legc[8];
   PdLegendKind  kinds[8];
-  double        ymax = 0, emax = 1.2, step, x[40], e[40];
+  double        ymax = 0, emax = 1.2, step, x[40], e[40], legbottom;
 
   PetscFunctionBegin;
   for (int j = 0; j < nk; j++) {
     double part[6], sum = 0;
     RowParts(&rows[j], part);
-    for (int c = 0; c < 6; c++) sum += part[c];
+    for (int k = 0; k < 6; k++) sum += part[k];
     ymax = PetscMax(ymax, PetscMax(sum, rows[j].iter));
     emax = PetscMax(emax, rows[j].efficiency * 1.1);
     snprintf(lab[j], sizeof(lab[j]), "%d", rows[j].k);
@@ -414,6 +415,7 @@ static PetscErrorCode ScalingPlot(MPI_Comm comm, const char *path, const char *m
   if (!(ymax > 0)) ymax = 1;
   step = PdPlotNiceStep(0, ymax * 1.12, 6);
   PetscCall(PdPlotCreate(W, H, &p));
+  PetscCall(PdPlotGetCanvas(p, &c));
   PetscCall(PdPlotSetFrame(p, L, T, R, B));
   PetscCall(PdPlotSetRange(p, PD_AXIS_Y, 0, ceil(ymax * 1.12 / step) * step));
   PetscCall(PdPlotSetRange(p, PD_AXIS_Y2, 0, ceil(emax / 0.2) * 0.2));
@@ -428,40 +430,38 @@ static PetscErrorCode ScalingPlot(MPI_Comm comm, const char *path, const char *m
   for (int j = 0; j < nk; j++) {
     double part[6], y0 = 0;
     RowParts(&rows[j], part);
-    for (int c = 0; c < 6; c++) {
-      if (part[c] > 0) PetscCall(PdPlotBar(p, PD_AXIS_Y, j, 0.56, y0, y0 + part[c], col[c]));
-      y0 += part[c];
+    for (int k = 0; k < 6; k++) {
+      if (part[k] > 0) PetscCall(PdPlotBar(p, PD_AXIS_Y, j, 0.56, y0, y0 + part[k], col[k]));
+      y0 += part[k];
     }
     PetscCall(PdPlotTick(p, PD_AXIS_Y, j, 0.7, rows[j].iter, 3, col[6]));
   }
-  PetscCall(PdPlotLine(p, PD_AXIS_Y2, nk, x, e, 3, PETSC_FALSE, col[7]));
-  PetscCall(PdPlotMarkers(p, PD_AXIS_Y2, nk, x, e, 11, col[7]));
+  PetscCall(PdPlotLine(p, PD_AXIS_Y2, nk, x, e, 2.5, PETSC_FALSE, col[7]));
+  PetscCall(PdPlotMarkers(p, PD_AXIS_Y2, nk, x, e, 10, col[7]));
   /* the measured iteration time above each bar, on a white ground over the efficiency line */
   for (int j = 0; j < nk; j++) {
-    double part[6], sum = 0;
-    int    px, py, pe, tw, ty;
+    double part[6], sum = 0, px, py, pe, tw, ty;
     RowParts(&rows[j], part);
-    for (int c = 0; c < 6; c++) sum += part[c];
-    double top = PetscMax(sum, rows[j].iter);
-    PetscCall(PdPlotToPixel(p, PD_AXIS_Y, j, top, &px, &py));
+    for (int k = 0; k < 6; k++) sum += part[k];
+    PetscCall(PdPlotToPixel(p, PD_AXIS_Y, j, PetscMax(sum, rows[j].iter), &px, &py));
     PetscCall(PdPlotToPixel(p, PD_AXIS_Y2, j, e[j], NULL, &pe));
     snprintf(line, sizeof(line), "%.3g s", rows[j].iter);
-    tw = PdPlotTextWidth(line, 2);
-    ty = py - 21; /* text top; 16 pixels high */
-    if (pe > ty - 12 && pe < ty + 28) ty = pe - 12 - 24 >= T ? pe - 12 - 22 : pe + 14; /* clear of the marker */
-    PetscCall(PdPlotFillRect(p, px - tw / 2 - 3, ty - 4, px + tw / 2 + 3, ty + 16, white));
-    PetscCall(PdPlotText(p, px, ty, 2, PD_ALIGN_CENTER, PETSC_FALSE, ink, line));
+    PetscCall(PdCanvasTextWidth(c, 14, PD_TEXT_NORMAL, line, &tw));
+    ty = py - 14; /* text middle */
+    if (fabs(pe - ty) < 20) ty = pe - 22 - 8 >= T ? pe - 22 : pe + 22; /* clear of the marker */
+    PetscCall(PdCanvasFillRect(c, px - tw / 2 - 3, ty - 9, tw + 6, 18, PdWhite));
+    PetscCall(PdCanvasText(c, px, ty, 14, PD_TEXT_NORMAL, PD_ALIGN_CENTER, PdInk, line));
   }
   if (!strcmp(mode, "strong"))
-    snprintf(title, sizeof(title), "pdecon strong scaling: %s, working size %tdx%tdx%td", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
-  else snprintf(title, sizeof(title), "pdecon weak scaling: %s, %tdx%tdx%td per rank (z grows)", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
-  PetscCall(PdPlotText(p, W / 2, 16, 3, PD_ALIGN_CENTER, PETSC_FALSE, ink, title));
-  snprintf(line, sizeof(line), "median of %" PetscInt_FMT " timed iterations; efficiency %s", reps, !strcmp(mode, "strong") ? "T1 / (k Tk)" : "T1 / Tk");
-  PetscCall(PdPlotText(p, W / 2, 50, 2, PD_ALIGN_CENTER, PETSC_FALSE, ink, line));
-  for (int c = 0; c < 6; c++) {
-    leg[c]   = scaling_cols[c];
-    legc[c]  = col[c];
-    kinds[c] = PD_LEGEND_BOX;
+    snprintf(title, sizeof(title), "pdecon strong scaling: %s, working size %td \xC3\x97 %td \xC3\x97 %td", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
+  else snprintf(title, sizeof(title), "pdecon weak scaling: %s, %td \xC3\x97 %td \xC3\x97 %td per rank (z grows)", method, rows[0].n[0], rows[0].n[1], rows[0].n[2]);
+  PetscCall(PdCanvasText(c, W / 2.0, 28, 20, PD_TEXT_BOLD, PD_ALIGN_CENTER, PdInk, title));
+  snprintf(line, sizeof(line), "median of %" PetscInt_FMT " timed iterations; efficiency %s", reps, !strcmp(mode, "strong") ? "T\xE2\x82\x81 / (k T\xE2\x82\x96)" : "T\xE2\x82\x81 / T\xE2\x82\x96");
+  PetscCall(PdCanvasText(c, W / 2.0, 56, 14, PD_TEXT_NORMAL, PD_ALIGN_CENTER, subtle, line));
+  for (int k = 0; k < 6; k++) {
+    leg[k]   = scaling_cols[k];
+    legc[k]  = col[k];
+    kinds[k] = PD_LEGEND_BOX;
   }
   leg[6]   = "iteration time";
   legc[6]  = col[6];
@@ -469,14 +469,21 @@ static PetscErrorCode ScalingPlot(MPI_Comm comm, const char *path, const char *m
   leg[7]   = "efficiency";
   legc[7]  = col[7];
   kinds[7] = PD_LEGEND_LINE;
-  PetscCall(PdPlotLegend(p, LX, T, 2, 8, leg, legc, kinds));
+  PetscCall(PdPlotLegend(p, LX, T, 14, 8, leg, legc, kinds, &legbottom));
   {
-    int ty = T + 8 * 22 + 40;
-    PetscCall(PdPlotText(p, LX, ty, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, "I/O per volume [s]"));
-    PetscCall(PdPlotText(p, LX, ty + 24, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, "ranks   write    read"));
+    const double ty = legbottom + 36;
+    PetscCall(PdCanvasText(c, LX, ty, 14, PD_TEXT_BOLD, PD_ALIGN_LEFT, PdInk, "I/O per volume [s]"));
+    PetscCall(PdCanvasText(c, LX + 50, ty + 26, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, subtle, "ranks"));
+    PetscCall(PdCanvasText(c, LX + 130, ty + 26, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, subtle, "write"));
+    PetscCall(PdCanvasText(c, LX + 210, ty + 26, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, subtle, "read"));
     for (int j = 0; j < nk && j < 10; j++) {
-      snprintf(line, sizeof(line), "%5d %7.4f %7.4f", rows[j].k, rows[j].io_write, rows[j].io_read);
-      PetscCall(PdPlotText(p, LX, ty + 48 + 20 * j, 2, PD_ALIGN_LEFT, PETSC_FALSE, ink, line));
+      const double yj = ty + 50 + 20 * j;
+      snprintf(line, sizeof(line), "%d", rows[j].k);
+      PetscCall(PdCanvasText(c, LX + 50, yj, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, PdInk, line));
+      snprintf(line, sizeof(line), "%.4f", rows[j].io_write);
+      PetscCall(PdCanvasText(c, LX + 130, yj, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, PdInk, line));
+      snprintf(line, sizeof(line), "%.4f", rows[j].io_read);
+      PetscCall(PdCanvasText(c, LX + 210, yj, 14, PD_TEXT_NORMAL, PD_ALIGN_RIGHT, PdInk, line));
     }
   }
   PetscCall(PdPlotWritePNG(p, comm, path));

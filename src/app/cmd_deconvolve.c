@@ -6,6 +6,7 @@
 #include "app.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
+#include <pdecon/viz/preview.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,7 +128,7 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCall(PdDeconConvergedReasonView(c->d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(c->d, &reason));
   if (reason == PD_DECON_STOPPED_SIGNAL) {
-    PetscCall(PetscPrintf(comm, "%s: stopped by a signal: state saved in %s; continue with -restart %s%s\n", input, ck, ck, c->batch ? " (a batch resumes by itself)" : ""));
+    PetscCall(PetscPrintf(comm, "%s: stopped by a signal: state saved in %s; continue with -decon_restart %s%s\n", input, ck, ck, c->batch ? " (a batch resumes by itself)" : ""));
     *stopped = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
@@ -141,9 +142,10 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   }
   PetscCall(PetscFree(opts));
   if (c->preview[0]) {
-    const PdLayout *lays[2] = {dlay, xlay};
-    const float    *vols[2] = {y, x};
-    PetscCall(PdWriteMIPPng(c->preview, 2, lays, vols, info.voxel));
+    char            its_str[32];
+    PdPreviewColumn cols[2] = {{dlay, y, "data", NULL}, {xlay, x, method, its_str}};
+    PetscCall(PetscSNPrintf(its_str, sizeof(its_str), "%" PetscInt_FMT " iteration%s", its, its == 1 ? "" : "s"));
+    PetscCall(PdPreviewWrite(c->preview, 2, cols, info.voxel, PD_VIEW_XY | PD_VIEW_XZ));
   }
   PetscCall(PetscPrintf(comm, "wrote %s%s%s\n", output, c->preview[0] ? " and " : "", c->preview));
   /* the result is safe: the checkpoint is obsolete */

@@ -9,6 +9,7 @@
 #include <pdecon/sim/phantom.h>
 #include <pdecon/learn/wcrr_train.h>
 #include <pdecon/learn/cnn.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <petscviewer.h>
 #include <string.h>
 #include <unistd.h>

@@ -27,7 +27,7 @@ PetscErrorCode PdHashOptions(PdHash *h, const char *prefix, const char *const ne
       val  = next;
       next = strtok_r(NULL, " ", &save);
     }
-    if (!IsName(tok) || strncmp(tok + 1, prefix, np) || Listed(tok + 1, neutral)) continue;
+    if (!IsName(tok) || strncmp(tok + 1, prefix, np) || Listed(tok + 1 + np, neutral)) continue;
     PdHashBytes(h, tok, strlen(tok));
     if (val) PdHashBytes(h, val, strlen(val));
   }

@@ -65,6 +65,17 @@ PetscErrorCode PdLayoutCreateBox(const PdLayout *p, const ptrdiff_t m[3], PetscB
   PetscFunctionReturn(0);
 }
 
+int PdLayoutOwner(const PdLayout *l, ptrdiff_t g)
+{
+  int lo = 0, hi = l->size;
+  while (hi - lo > 1) {
+    int mid = (lo + hi) / 2;
+    if (l->zstart[mid] <= g) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 PetscErrorCode PdLayoutDuplicate(const PdLayout *l, PdLayout **dup)
 {
   PetscFunctionBegin;

@@ -15,7 +15,7 @@
 #define CKPT_VERSION 1
 
 /* Options that do not change the result: how long to run, what to print, where to save. */
-static const char *const neutral[] = {"decon_max_it", "decon_rtol", "decon_monitor", "decon_converged_reason", "decon_checkpoint", "decon_checkpoint_every", "decon_memory_view", "decon_blind_psf_output", "restart", NULL};
+static const char *const neutral[] = {"max_it", "rtol", "monitor", "converged_reason", "checkpoint", "checkpoint_every", "memory_view", "memory_limit", "blind_psf_output", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
 {
@@ -32,8 +32,12 @@ static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
   PdHashBytes(&h, &d->bg, sizeof(d->bg));
   PdHashBytes(&h, &d->boundary, sizeof(d->boundary));
   PdHashBytes(&h, &d->weight_threshold, sizeof(d->weight_threshold));
-  /* every -decon_* option that shapes the result, in the order given */
-  PetscCall(PdHashOptions(&h, "decon_", neutral));
+  /* every -[prefix]decon_* option that shapes the result, in the order given */
+  {
+    char prefix[256];
+    PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "%sdecon_", d->prefix ? d->prefix : ""));
+    PetscCall(PdHashOptions(&h, prefix, neutral));
+  }
   PdHashSplit(h, fp);
   PetscFunctionReturn(0);
 }

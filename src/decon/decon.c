@@ -10,6 +10,15 @@ const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_B
 
 static const char *ReasonName(PdDeconConvergedReason r) { return PdDeconConvergedReasons[(int)r + 5]; }
 
+#define PD_DECON_MAX_IT 50 /* iterations when neither the user nor the method says */
+#define PD_UNMATCHED_SUPPORT 0.3 /* least Hᵀ1 of an estimated voxel with an unmatched back projector */
+
+/* A method's own default number of iterations applies until the user asks for a number. */
+static void DefaultIterations(PdDecon d)
+{
+  if (!d->max_it_set) d->max_it = d->ops->default_max_it > 0 ? d->ops->default_max_it : PD_DECON_MAX_IT;
+}
+
 PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
 {
   PdDecon d;
@@ -26,7 +35,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->bg               = 0;
   d->bg_percentile    = 1.0;
   d->weight_threshold = 1e-2;
-  d->max_it           = 50;
+  d->max_it           = PD_DECON_MAX_IT;
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
@@ -43,10 +52,13 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
     if (!strcmp(PdMethods[i]->name, name)) {
       /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
       if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+      if (d->ops->backprojector) PetscCall(PdFFTConvDestroyFilter(d->conv));
       d->mctx          = NULL;
       d->msetup        = PETSC_FALSE;
       d->weights_ready = PETSC_FALSE; /* a method may have changed the operator (blind) */
+      d->prepared      = PETSC_FALSE; /* or back-project with B (rl_wb, rl_omw): new weights */
       d->ops    = PdMethods[i];
+      DefaultIterations(d);
       if (d->ops->create) PetscCall(d->ops->create(d));
       PetscFunctionReturn(0);
     }
@@ -61,6 +73,12 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
 }
 
 int PdDeconMethodCount(void) { return PdNumMethods; }
+
+PetscInt PdDeconMethodDefaultIterations(int i)
+{
+  if (i < 0 || i >= PdNumMethods) return 0;
+  return PdMethods[i]->direct ? 1 : PdMethods[i]->default_max_it;
+}
 
 const char *PdDeconMethodName(int i, PetscBool *direct)
 {
@@ -95,13 +113,13 @@ static PetscErrorCode MonitorDefault(PdDecon d, PetscInt it, double obj, double 
 PetscErrorCode PdDeconSetFromOptions(PdDecon d)
 {
   char        method[64];
-  PetscBool   set, mon;
+  PetscBool   set, mon, itset;
   PetscInt    npad = 3, pad[3] = {-1, -1, -1};
   PetscEnum   bnd = (PetscEnum)d->boundary, ctr = (PetscEnum)d->center_mode;
   PetscViewerFormat fmt;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(d->comm, NULL, "Deconvolution solver", "PdDecon");
+  PetscOptionsBegin(d->comm, d->prefix, "Deconvolution solver", "PdDecon");
   {
     char help[1024] = "Method:";
     for (int i = 0; i < PdNumMethods; i++) {
@@ -113,7 +131,8 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   if (set) PetscCall(PdDeconSetMethod(d, method));
   if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
-  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations", "PdDeconSetTolerances", d->max_it, &d->max_it, NULL));
+  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
+  if (itset) d->max_it_set = PETSC_TRUE;
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
   PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
   PetscCall(PetscOptionsReal("-decon_background_percentile", "Percentile of the data taken as background when it is estimated", "PdDeconSetBackground", d->bg_percentile, &d->bg_percentile, NULL));
@@ -127,11 +146,14 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
-  PetscCall(PetscOptionsReal("-memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
+  /* -memory_limit and -restart are the spellings of earlier versions, still accepted */
+  PetscCall(PetscOptionsDeprecated("-memory_limit", "-decon_memory_limit", "0.2", NULL));
+  PetscCall(PetscOptionsDeprecated("-restart", "-decon_restart", "0.2", NULL));
+  PetscCall(PetscOptionsReal("-decon_memory_limit", "Memory a rank may use, MiB (0: the node's available memory shared by its ranks)", "PdDeconSetUp", d->memory_limit, &d->memory_limit, NULL));
   PetscCall(PetscOptionsBool("-decon_memory_view", "Print the per-rank memory estimate before allocating", "PdDeconSetUp", d->memory_view, &d->memory_view, NULL));
   PetscCall(PetscOptionsString("-decon_checkpoint", "Checkpoint file (HDF5), written every -decon_checkpoint_every iterations and on SIGTERM/SIGUSR1", "PdDeconSetCheckpoint", d->checkpoint, d->checkpoint, sizeof(d->checkpoint), NULL));
   PetscCall(PetscOptionsInt("-decon_checkpoint_every", "Iterations between checkpoints (0: only when a stop signal arrives)", "PdDeconSetCheckpoint", d->checkpoint_every, &d->checkpoint_every, NULL));
-  PetscCall(PetscOptionsString("-restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
+  PetscCall(PetscOptionsString("-decon_restart", "Continue from this checkpoint file", "PdDeconSetRestart", d->restart, d->restart, sizeof(d->restart), NULL));
   PetscCall(PetscOptionsViewer("-decon_monitor", "Print iteration, objective, relative change, elapsed time and ETA", "PdDeconMonitorSet", &d->monitor_viewer, &fmt, &mon));
   PetscOptionsEnd();
   d->boundary    = (PdBoundary)bnd;
@@ -141,10 +163,29 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdDeconSetOptionsPrefix(PdDecon d, const char prefix[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(d->prefix));
+  if (prefix && prefix[0]) PetscCall(PetscStrallocpy(prefix, &d->prefix));
+  PetscCall(PdFFTConvSetOptionsPrefix(d->conv, prefix));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconGetOptionsPrefix(PdDecon d, const char *prefix[])
+{
+  PetscFunctionBegin;
+  *prefix = d->prefix;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol)
 {
   PetscFunctionBegin;
-  if (max_it >= 0) d->max_it = max_it;
+  if (max_it >= 0) {
+    d->max_it     = max_it;
+    d->max_it_set = PETSC_TRUE;
+  }
   if (rtol >= 0) d->rtol = rtol;
   PetscFunctionReturn(0);
 }
@@ -194,6 +235,7 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
   for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
   PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscStrallocpy(name ? name : "PSF", &d->psfname));
   PetscFunctionReturn(0);
 }
@@ -299,6 +341,19 @@ static PetscErrorCode DataPercentile(PdDecon d, double p, double *val)
   PetscFunctionReturn(0);
 }
 
+/* work <- the indicator of the measured box M (zero elsewhere and on the row padding). */
+static PetscErrorCode FillBox(PdDecon d)
+{
+  const PdLayout *wl = d->lay;
+
+  PetscFunctionBegin;
+  PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
+  for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->m[1]; yy++)
+      for (ptrdiff_t x = 0; x < d->m[2]; x++) d->work[z * wl->ps + yy * wl->rs + x] = 1.0f;
+  PetscFunctionReturn(0);
+}
+
 /* Check the data, estimate the background, and compute the weights w = 1 / Hᵀ1 (0 where Hᵀ1 is
    below the threshold: voxels too far outside the box to be seen by the data). */
 static PetscErrorCode Prepare(PdDecon d)
@@ -333,18 +388,29 @@ static PetscErrorCode Prepare(PdDecon d)
     d->prepared = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
-  /* Hᵀ1 over the measured box */
-  PetscCall(PetscArrayzero(d->work, PdDeconLocalCount(d)));
-  for (ptrdiff_t z = 0; z < d->blay->nzl; z++)
-    for (ptrdiff_t yy = 0; yy < d->m[1]; yy++)
-      for (ptrdiff_t x = 0; x < d->m[2]; x++) d->work[z * wl->ps + yy * wl->rs + x] = 1.0f;
+  /* Hᵀ1 over the measured box: the voxels the data see, and RL's normalisation. With an
+     unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
+     never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
+     (docs/methods/unmatched.md). */
+  PetscBool unmatched = PETSC_FALSE;
+  if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
+  PetscCall(FillBox(d));
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
-  const float thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  if (unmatched) {
+    PetscCall(PetscArraycpy(d->w, d->work, PdDeconLocalCount(d))); /* Hᵀ1 */
+    PetscCall(FillBox(d));
+    PetscCall(PdFFTConvApplyFilter(d->conv)); /* B1 */
+  }
+  /* B's tails, sharper than H's but with lobes, reach voxels far outside the box that the data
+     barely see (Hᵀ1 small); there the unmatched update grows without bound: such voxels are
+     not estimated. */
+  const double support = unmatched ? PetscMax(d->weight_threshold, PD_UNMATCHED_SUPPORT) : d->weight_threshold;
+  const float  thr     = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)support;
   for (ptrdiff_t z = 0; z < wl->nzl; z++)
     for (ptrdiff_t yy = 0; yy < wl->n[1]; yy++) {
-      const float *a = d->work + z * wl->ps + yy * wl->rs;
+      const float *a = (unmatched ? d->w : d->work) + z * wl->ps + yy * wl->rs, *b1 = d->work + z * wl->ps + yy * wl->rs;
       float       *w = d->w + z * wl->ps + yy * wl->rs;
-      for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / a[x] : 0.0f;
+      for (ptrdiff_t x = 0; x < wl->n[2]; x++) w[x] = a[x] > thr && a[x] > 1e-6f ? 1.0f / (unmatched ? PetscMax(a[x], b1[x]) : a[x]) : 0.0f;
       for (ptrdiff_t x = wl->n[2]; x < wl->rs; x++) w[x] = 0.0f; /* FFT row padding stays zero */
     }
   d->prepared      = PETSC_TRUE;
@@ -352,15 +418,22 @@ static PetscErrorCode Prepare(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+PetscErrorCode PdDeconBackProject(PdDecon d)
+{
+  PetscFunctionBegin;
+  if (d->ops->backprojector) PetscCall(PdFFTConvApplyFilter(d->conv));
+  else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_obj, double *objective)
 {
   const PdLayout *l = d->lay;
   const ptrdiff_t m0 = d->m[0], m1 = d->m[1], m2 = d->m[2];
-  const float     b = (float)d->bg, eps = (float)d->eps;
+  const float     b = (float)d->bg, eps = (float)d->eps, sg = scale;
   double          obj = 0;
 
   PetscFunctionBegin;
-  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   /* row by row: rows outside the measured box get a zero ratio (the data term lives on the box) */
   const ptrdiff_t n1 = l->n[1], nrows = l->nzl * n1;
@@ -379,7 +452,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
       double o = 0;
 #pragma omp simd reduction(+ : o)
       for (ptrdiff_t x = 0; x < m2; x++) {
-        float mu = PetscMax(r[x] + b, eps);
+        float mu = PetscMax(sg * r[x] + b, eps);
         o += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
         r[x] = yr[x] / mu;
       }
@@ -387,15 +460,26 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
     } else {
 #pragma omp simd
       for (ptrdiff_t x = 0; x < m2; x++) {
-        float mu = r[x] + b;
+        float mu = sg * r[x] + b;
         r[x]     = yr[x] / (mu > eps ? mu : eps);
       }
     }
     memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
   }
-  PetscCall(PetscLogFlops(3.0 * (double)d->blay->nzl * m1 * m2));
+  PetscCall(PetscLogFlops(4.0 * (double)d->blay->nzl * m1 * m2));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
+  if (objective) *objective = want_obj ? obj : NAN;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+{
+  double obj = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
+  PetscCall(PdRLRatio(d, 1.0f, want_obj, &obj));
+  PetscCall(PdDeconBackProject(d));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
     *objective = obj;

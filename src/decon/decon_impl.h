@@ -39,6 +39,12 @@ typedef struct {
   /* bytes per rank the method needs besides its working volumes, for a working size n and this
      rank's planes [z0, z0 + nzl) (the memory planner; NULL: none) */
   PetscErrorCode (*workspace)(PdDecon, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes);
+  /* an unmatched back projector B (rl_wb, rl_omw): stores B as the FFT's second filter, once per
+     PSF, before the weights are computed, and says whether B differs from Hᵀ; the weights and
+     PdRLCorrection then use B in place of Hᵀ, and the memory planner counts one more spectrum.
+     NULL: the matched Hᵀ. */
+  PetscErrorCode (*backprojector)(PdDecon, PetscBool *unmatched);
+  PetscInt    default_max_it; /* iterations when none are asked for (0: the solver's default) */
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -81,6 +87,7 @@ struct _p_PdDecon {
 
   /* loop */
   PetscInt        max_it, it;
+  PetscBool       max_it_set;  /* asked for (option or PdDeconSetTolerances): methods keep it */
   double          rtol, solve_time, t_start;
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
@@ -93,6 +100,7 @@ struct _p_PdDecon {
   char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
   PetscInt        checkpoint_every;               /* iterations; 0 = only on a stop signal */
   char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
+  char           *prefix;                         /* options prefix (PdDeconSetOptionsPrefix), NULL: none */
   PetscBool       restarting;                     /* set while setup runs after a load */
 
   /* memory planner (memory.c) */
@@ -111,9 +119,16 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
 
 /* The Richardson-Lucy correction shared by RL-type methods. On entry work holds the estimate u
    (working layout, zero in the row padding). On exit work holds Hᵀ(y / (H u + b)) restricted to
-   the measured box (Bertero-Boccacci), and *objective the I-divergence of u when asked for.
+   the measured box (Bertero-Boccacci; B in place of Hᵀ for a method with an unmatched back
+   projector), and *objective the I-divergence of u when asked for.
    Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
+/* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
+PetscErrorCode PdDeconBackProject(PdDecon d);
+/* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working
+   layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
+   the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
+PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
 
 /* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
    numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest

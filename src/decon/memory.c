@@ -2,11 +2,11 @@
    allocated, checked against the memory the rank may use.
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
-   PdMethodOps.nvolumes), the OTF (one spectrum), the data on the image box, the FFT's spectrum
+   PdMethodOps.nvolumes), the OTF (one spectrum; two with an unmatched back projector), the data on the image box, the FFT's spectrum
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
    per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
-   made). Available: -memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
+   made). Available: -decon_memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
 #include "decon/decon_impl.h"
 #include <malloc.h>
@@ -66,7 +66,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes;
   e->volumes  = e->nvol * vol;
-  e->otf      = spec;
+  e->otf      = spec * (d->ops->backprojector ? 2 : 1); /* + an unmatched back projector */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]);
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]);
@@ -107,17 +107,17 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
-                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF%s %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, d->ops->backprojector ? " and back projector" : "", e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
                           avail / 1048576.0));
   if (avail > 0 && e.total > avail) {
     /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */
     double need = avail > e.fixed ? ceil(e.distributed / (avail - e.fixed)) : -1;
     if (need > 0 && need <= n[0])
       SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s); it would fit on %.0f ranks (of the same memory) or more", d->dataname, e.total / 1048576.0,
-              avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", need);
+              avail / 1048576.0, d->memory_limit > 0 ? "-decon_memory_limit" : "memory of this node shared by its ranks", need);
     SETERRQ(d->comm, PD_ERR_INPUT, "%s: needs %.0f MiB per rank but %.0f MiB are available per rank (%s), and no rank count up to the %td planes of the working volume would fit", d->dataname,
-            e.total / 1048576.0, avail / 1048576.0, d->memory_limit > 0 ? "-memory_limit" : "memory of this node shared by its ranks", n[0]);
+            e.total / 1048576.0, avail / 1048576.0, d->memory_limit > 0 ? "-decon_memory_limit" : "memory of this node shared by its ranks", n[0]);
   }
   PetscFunctionReturn(0);
 }

@@ -58,6 +58,14 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(c->prefix));
+  if (prefix && prefix[0]) PetscCall(PetscStrallocpy(prefix, &c->prefix));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
 {
   const char *planners[] = {"estimate", "measure", "patient"};
@@ -66,7 +74,7 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscBool   set;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(c->comm, NULL, "Distributed FFT convolution", "FFT");
+  PetscOptionsBegin(c->comm, c->prefix, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
   PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
@@ -268,15 +276,14 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
+/* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
+   s = -1. */
+static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s)
 {
   const ptrdiff_t ncplx = c->ncplx;
   float *restrict w;
-  const float *restrict h = (const float *)c->otf;
-  const float     s = transpose ? -1.0f : 1.0f; /* Hᵀ multiplies by the conjugate OTF */
 
   PetscFunctionBegin;
-  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   PetscCall(PdFFTConvForward(c));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   w = c->spec;
@@ -291,6 +298,44 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCall(PetscLogFlops(6.0 * ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdFFTConvInverse(c));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  /* Hᵀ multiplies by the conjugate OTF */
+  PetscCall(ApplySpectral(c, (const float *)c->otf, transpose ? -1.0f : 1.0f));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetFilter(PdFFTConv c, float **filter)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  if (!c->filter) {
+    c->filter = fftwf_alloc_complex((size_t)PetscMax(c->ncplx, 1));
+    PetscCheck(c->filter, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the second spectral filter");
+    memset(c->filter, 0, sizeof(fftwf_complex) * (size_t)PetscMax(c->ncplx, 1));
+  }
+  *filter = (float *)c->filter;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApplyFilter(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->filter, c->comm, PETSC_ERR_ORDER, "call PdFFTConvGetFilter and fill the filter first");
+  PetscCall(ApplySpectral(c, (const float *)c->filter, 1.0f));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDestroyFilter(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  if (c->filter) fftwf_free(c->filter);
+  c->filter = NULL;
   PetscFunctionReturn(0);
 }
 
@@ -366,10 +411,12 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->z_fwd) fftwf_destroy_plan((*c)->z_fwd);
   if ((*c)->z_inv) fftwf_destroy_plan((*c)->z_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
+  PetscCall(PdFFTConvDestroyFilter(*c));
   for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));
+  PetscCall(PetscFree((*c)->prefix));
   if ((*c)->xcomm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&(*c)->xcomm));
   PetscCall(PdLayoutDestroy(&(*c)->lay));
   PetscCall(PetscFree(*c));

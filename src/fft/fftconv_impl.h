@@ -12,6 +12,7 @@ struct _p_PdFFTConv {
   int             rank, size;
   ptrdiff_t       n[3], nc;     /* working size (z, y, x); nc = n2/2 + 1 complex values per row */
   unsigned        planner;      /* FFTW_ESTIMATE / FFTW_MEASURE / FFTW_PATIENT */
+  char           *prefix;       /* options prefix, NULL: none */
   char            wisdom[PETSC_MAX_PATH_LEN]; /* "" = no wisdom file */
   PdLayout       *lay;          /* real-space slabs of the work buffer */
   ptrdiff_t      *ystart;       /* size + 1 entries: rank r owns spectral rows [ystart[r], ystart[r+1]) */
@@ -27,6 +28,7 @@ struct _p_PdFFTConv {
   MPI_Win         swin;         /* window holding spec (MPI_WIN_NULL: own allocation) */
   float         **peer_spec;    /* per rank of xcomm: its spectrum if on this node, else NULL */
   fftwf_complex  *otf;          /* ncplx values; NULL until a PSF is set */
+  fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
   int             nthreads;
   fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */

@@ -218,7 +218,7 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
   CloseIds(ids, 2);
 }
 
-PetscErrorCode PdH5Query(MPI_Comm comm, const PdSpec *s, PdImageInfo *info)
+static PetscErrorCode PdH5Query(MPI_Comm comm, const PdSpec *s, PdImageInfo *info)
 {
   PdIOStatus st = {0, ""};
   int        rank;
@@ -333,7 +333,7 @@ static PetscBool PartlyWritten(hid_t d, hid_t fsp)
   return part;
 }
 
-PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v)
+static PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v)
 {
   PdIOStatus st = {0, ""};
   hid_t      ids[5] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
@@ -532,7 +532,7 @@ PetscErrorCode PdH5WriterClose(PdH5Writer *pw, PetscBool commit)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdH5Write(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs)
+static PetscErrorCode PdH5Write(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs)
 {
   PdH5Writer     w;
   PetscErrorCode ierr;
@@ -618,3 +618,5 @@ PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name
   if (n > 0) PetscCallMPI(MPI_Bcast(vals, (int)n, MPI_DOUBLE, 0, comm));
   PetscFunctionReturn(0);
 }
+
+const PdImageFormat PdImageFormatHDF5 = {"HDF5", PdH5Query, PdH5Read, PdH5Write};

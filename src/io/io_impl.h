@@ -1,4 +1,4 @@
-/* Private helpers shared by the image I/O files (io_common.c, io_hdf5.c, io_tiff.c, io_png.c). */
+/* Private helpers shared by the image I/O files (io_util.c, image_io.c, io_hdf5.c, io_tiff.c, io_png.c). */
 #ifndef PDECON_IO_IMPL_H
 #define PDECON_IO_IMPL_H
 
@@ -65,12 +65,17 @@ PetscErrorCode PdOutputFinish(MPI_Comm comm, const char *tmp, const char *path, 
    the first bad voxel otherwise. */
 PetscErrorCode PdCheckFinite(const char *name, const PdLayout *lay, const float *v);
 
-/* Format-specific parts. */
-PetscErrorCode PdH5Query(MPI_Comm comm, const PdSpec *s, PdImageInfo *info);
-PetscErrorCode PdH5Read(const PdSpec *s, const char *spec, const PdImageInfo *info, const PdLayout *lay, float *v);
-PetscErrorCode PdH5Write(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs);
-PetscErrorCode PdTiffQuery(MPI_Comm comm, const PdSpec *s, PdImageInfo *info);
-PetscErrorCode PdTiffRead(const PdSpec *s, const PdImageInfo *info, const PdLayout *lay, float *v);
-PetscErrorCode PdTiffWrite(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs);
+/* A file format for volumes, the way a method is a table of operations (see image_io.c):
+   query reads size, type and voxel size; read fills each rank's slab (name is the file, and the
+   dataset for HDF5, for messages); write stores the distributed volume atomically. */
+typedef struct {
+  const char *name;
+  PetscErrorCode (*query)(MPI_Comm comm, const PdSpec *s, PdImageInfo *info);
+  PetscErrorCode (*read)(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v);
+  PetscErrorCode (*write)(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs);
+} PdImageFormat;
+
+extern const PdImageFormat PdImageFormatHDF5; /* io_hdf5.c */
+extern const PdImageFormat PdImageFormatTIFF; /* io_tiff.c */
 
 #endif

@@ -230,7 +230,7 @@ static void QueryLocal(const PdSpec *s, PdImageInfo *info, PdIOStatus *st)
   if (!p0.w || !p0.h) PdIOFail(st, PD_ERR_INPUT, "%s: image is empty", s->path);
 }
 
-PetscErrorCode PdTiffQuery(MPI_Comm comm, const PdSpec *s, PdImageInfo *info)
+static PetscErrorCode PdTiffQuery(MPI_Comm comm, const PdSpec *s, PdImageInfo *info)
 {
   PdIOStatus st = {0, ""};
   int        rank;
@@ -335,13 +335,14 @@ static PetscErrorCode ReadRawPlanes(TIFF *tif, const char *path, const Page *p, 
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdTiffRead(const PdSpec *s, const PdImageInfo *info, const PdLayout *lay, float *v)
+static PetscErrorCode PdTiffRead(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v)
 {
   PdIOStatus st = {0, ""};
   Page       p0, p;
   TIFF      *tif = NULL;
 
   PetscFunctionBegin;
+  (void)name; /* a TIFF's messages name its path, which is the whole spec */
   TiffQuiet();
   p0.w = (uint32_t)info->n[2];
   p0.h = (uint32_t)info->n[1];
@@ -438,7 +439,7 @@ static void ConvertPlane(const PdLayout *lay, const float *plane, PdSampleType t
   for (ptrdiff_t y = 0; y < lay->n[1]; y++) PdFloatToSamples(t, plane + y * lay->rs, (size_t)lay->n[2], (char *)buf + (size_t)(y * lay->n[2]) * es);
 }
 
-PetscErrorCode PdTiffWrite(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *a)
+static PetscErrorCode PdTiffWrite(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *a)
 {
   PdIOStatus  st = {0, ""}, sh;
   char        tmp[PETSC_MAX_PATH_LEN + 64], mode[4] = "w", *desc = NULL;
@@ -521,3 +522,5 @@ PetscErrorCode PdTiffWrite(const PdSpec *s, const PdLayout *lay, const float *v,
   PetscCall(PdOutputFinish(lay->comm, tmp, s->path, PETSC_TRUE, &st));
   PetscFunctionReturn(0);
 }
+
+const PdImageFormat PdImageFormatTIFF = {"TIFF", PdTiffQuery, PdTiffRead, PdTiffWrite};

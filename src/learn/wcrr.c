@@ -1,4 +1,4 @@
-/* The learned weakly-convex ridge regulariser (WCRR-NN, shared/specs/garl.md part B) on compact
+/* The learned weakly-convex ridge regulariser (WCRR-NN, docs/methods/wcrr.md) on compact
    volumes with zero boundary.
 
      W = W2 W1 P(W0) / √L,   P: zero mean per first-layer filter
@@ -23,8 +23,7 @@
    scatter-add of the columns (col2im), i.e. the exact transpose. The last layer never exists as 64
    volumes: each chunk of its output is computed, mapped pointwise and sent back through the
    adjoint SGEMM at once. */
-#include <pdecon/learn/wcrr.h>
-#include <pdecon/io/io.h>
+#include "learn/wcrr_impl.h"
 #include <pdecon/core/layout.h>
 #include <cblas.h>
 #include <complex.h>
@@ -37,22 +36,6 @@
 #define L_GRID        64   /* grid search for sup_ω: 64³ frequencies, then Newton refinement */
 #define L_CAND        8    /* grid maxima refined */
 
-struct _p_PdWCRR {
-  MPI_Comm          comm;
-  PetscInt          c[3];
-  PdWCRRParamLayout pl;
-  double           *theta, sigma_max;
-  PetscInt          chunk;
-  /* derived by PdWCRRUpdate */
-  float            *w[3]; /* weights used, [out][in][27]: layer 0 projected and divided by √L */
-  double            mu, beta, gamma_e, L, omega[3];
-  double           *dL;   /* ∂L/∂θ: weight entries (w0 raw), 0 elsewhere */
-  /* PdWCRRGradientRegion's channel maps, kept between calls: garl evaluates ∇R on a whole slab
-     every iteration, and allocating (and zero-filling) hundreds of MiB each time would cost a
-     pass over them */
-  float            *ws;
-  size_t            nws;
-};
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Potential and α */
@@ -504,7 +487,7 @@ static inline unsigned long long SplitMix64(unsigned long long x)
   return x ^ (x >> 31);
 }
 
-static PetscErrorCode ModelAlloc(MPI_Comm comm, const PetscInt ch[3], PdWCRR *model)
+PetscErrorCode PdWCRRAlloc(MPI_Comm comm, const PetscInt ch[3], PdWCRR *model)
 {
   PdWCRR             m;
   PdWCRRParamLayout *pl;
@@ -542,7 +525,7 @@ PetscErrorCode PdWCRRCreate(MPI_Comm comm, const PetscInt channels[3], unsigned 
   PdWCRR             m;
 
   PetscFunctionBegin;
-  PetscCall(ModelAlloc(comm, channels ? channels : def, &m));
+  PetscCall(PdWCRRAlloc(comm, channels ? channels : def, &m));
   /* PyTorch's default Conv3d initialisation range; each value depends on (seed, index) only */
   for (int l = 0; l < 3; l++) {
     const double b = 1.0 / sqrt((double)(l ? m->c[l - 1] : 1) * NTAP);
@@ -707,7 +690,7 @@ PetscErrorCode PdWCRRGradient(PdWCRR m, double sigma, const ptrdiff_t n[3], cons
   return PdWCRRGradientRegion(m, sigma, n, u, g, lo, n, value);
 }
 
-/* ∇R as in garl.md B.4. Volume buffers: c1 + 2 c2 (h1, reused for the first adjoint; h2; the
+/* ∇R as in docs/methods/wcrr.md §6. Volume buffers: c1 + 2 c2 (h1, reused for the first adjoint; h2; the
    back-propagated g2), 20 for 4, 8, 64, besides u and g; the c3 channels exist only per chunk. */
 PetscErrorCode PdWCRRGradientRegion(PdWCRR m, double sigma, const ptrdiff_t n[3], const float *u, float *g, const ptrdiff_t lo[3], const ptrdiff_t hi[3], double *value)
 {
@@ -950,68 +933,5 @@ PetscErrorCode PdWCRRParamGradient(PdWCRR m, double sigma, const ptrdiff_t n[3],
   PetscCall(PetscFree(gw));
   PetscCall(PetscFree2(al, dal));
   PetscCall(PetscLogEventEnd(PD_EV_WCRR, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Files */
-
-PetscErrorCode PdWCRRWriterAdd(PdWCRR m, PdH5Writer w)
-{
-  const double ch[3] = {(double)m->c[0], (double)m->c[1], (double)m->c[2]};
-
-  PetscFunctionBegin;
-  PetscCall(PdH5WriterAddScalars(w, "wcrr_channels", 3, ch));
-  PetscCall(PdH5WriterAddScalars(w, "wcrr_sigma_max", 1, &m->sigma_max));
-  PetscCall(PdH5WriterAddArray(w, "wcrr_theta", m->pl.n, m->theta));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdWCRRSave(PdWCRR m, const char *path)
-{
-  PdH5Writer     w;
-  PetscErrorCode ierr;
-
-  PetscFunctionBegin;
-  PetscCall(PdH5WriterOpen(m->comm, path, &w));
-  ierr = PdWCRRWriterAdd(m, w);
-  /* on failure the temporary file goes, and the first error is the one reported */
-  PetscCall(PdH5WriterClose(&w, ierr ? PETSC_FALSE : PETSC_TRUE));
-  PetscCall(ierr);
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode LoadTheta(PdWCRR m, const char *path)
-{
-  PetscFunctionBegin;
-  PetscCall(PdH5ReadArray(m->comm, path, "wcrr_theta", m->pl.n, m->theta));
-  for (PetscInt i = 0; i < m->pl.n; i++) PetscCheck(isfinite(m->theta[i]), m->comm, PD_ERR_INPUT, "%s: WCRR parameter %" PetscInt_FMT " is not finite", path, i);
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdWCRRLoad(MPI_Comm comm, const char *path, PdWCRR *model)
-{
-  double         ch[3], smax;
-  PetscInt       c[3];
-  PdWCRR         m;
-  PetscErrorCode ierr;
-
-  PetscFunctionBegin;
-  *model = NULL;
-  PetscCall(PdInitializePackage());
-  PetscCall(PdH5ReadScalars(comm, path, "wcrr_channels", 3, ch));
-  for (int l = 0; l < 3; l++) {
-    PetscCheck(isfinite(ch[l]) && ch[l] >= 1 && ch[l] <= 4096 && ch[l] == floor(ch[l]), comm, PD_ERR_INPUT, "%s: 'wcrr_channels' must hold three whole numbers in [1, 4096] (got %g, %g, %g)", path, ch[0], ch[1], ch[2]);
-    c[l] = (PetscInt)ch[l];
-  }
-  PetscCall(PdH5ReadScalars(comm, path, "wcrr_sigma_max", 1, &smax));
-  PetscCheck(isfinite(smax) && smax > 0, comm, PD_ERR_INPUT, "%s: 'wcrr_sigma_max' must be positive and finite (got %g)", path, smax);
-  PetscCall(ModelAlloc(comm, c, &m));
-  m->sigma_max = smax;
-  ierr         = LoadTheta(m, path);
-  if (!ierr) ierr = PdWCRRUpdate(m);
-  if (ierr) PetscCall(PdWCRRDestroy(&m));
-  PetscCall(ierr);
-  *model = m;
   PetscFunctionReturn(0);
 }

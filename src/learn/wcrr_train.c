@@ -7,6 +7,7 @@
    other on a rank; the convolutions inside use the rank's threads. */
 #include <pdecon/learn/wcrr_train.h>
 #include <pdecon/learn/adam.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <pdecon/core/fingerprint.h>
 #include <pdecon/core/layout.h>
 #include <pdecon/core/random.h>
@@ -347,7 +348,7 @@ static PetscErrorCode AdamStep(PdWCRRTrainer t, double *theta)
   PetscFunctionReturn(0);
 }
 
-static const char *const neutral[] = {"train_batches", "train_monitor", "train_checkpoint", "train_checkpoint_every", "train_val_every", "restart", NULL};
+static const char *const neutral[] = {"batches", "monitor", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdWCRRTrainer t, double fp[2])
 {
@@ -479,7 +480,7 @@ PetscErrorCode PdWCRRTrainerCreate(MPI_Comm comm, PdWCRR model, PdWCRRTrainer *o
   PetscCallMPI(MPI_Comm_size(comm, &t->size));
   t->model = model;
   PetscCall(PdWCRRGetParamLayout(model, &t->pl));
-  /* the 3D GARL model's settings (garl.md B.6), with patches and batches sized for CPUs */
+  /* the 3D GARL model's settings (docs/methods/wcrr.md §9-§11), with patches and batches sized for CPUs */
   t->patch           = 16;
   t->batch           = 16;
   t->nbatches        = 100;

@@ -45,314 +45,9 @@
    formed in the FFT buffer) + that half volume with the preconditioner: at most 13. r0 stays between
    iterations in the FFT buffer (periodic) or r. Checkpoints hold x, v1, v2, v3, U and the current
    ρ; a restart rebuilds r0 from them, so it continues the iteration exactly. */
-#include "decon/decon_impl.h"
-#include <pdecon/methods/admm.h>
-#include <pdecon/ops/diffops.h>
+#include "methods/admm_impl.h"
 #include <math.h>
 #include <string.h>
-
-#define ADMM_TAG_UP   7411 /* a slab's last plane, sent to the rank owning the plane above it */
-#define ADMM_TAG_DOWN 7421 /* a slab's first plane, sent to the rank owning the plane below it */
-
-/* Row buffers and ghost planes for the stencils (one plane per ghost, a few rows). */
-typedef struct {
-  ptrdiff_t n1, n2;
-  float    *xb, *xa, *vb; /* ghost planes: x below, x above, v below (3 planes) */
-  float    *fzp;          /* z flux of the previous plane */
-  float    *row;          /* 9 rows: g (3), f (3), fy of the previous row, spare */
-} Bufs;
-
-typedef struct {
-  /* parameters */
-  double    rho, lambda, mu, tau, beta;
-  PetscInt  cg_its;
-  PetscBool adaptive, monitor, check, pc;
-  /* state */
-  PetscBool periodic;
-  double    scale, rho_cur;
-  float    *x, *v2, *v3[3], *U, *v1, *r, *p, *invden, *dlt, *r0;
-  Bufs      b;
-  PetscBool bufs;
-  double    primal, dual, xres;
-  double   *hp, *hd;
-  PetscInt  nh, caph;
-} ADMMCtx;
-
-/* ---------------------------------------------------------------------------------------------
-   Stencils: forward differences and their adjoint, Neumann or periodic ends. */
-
-static int Owner(const PdLayout *l, ptrdiff_t g)
-{
-  int lo = 0, hi = l->size;
-  while (hi - lo > 1) {
-    int mid = (lo + hi) / 2;
-    if (l->zstart[mid] <= g) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/* Ghost planes of nc volumes: below <- plane z0 - 1, above <- plane z0 + nzl (compact, nc planes
-   each), wrapped when periodic. *hb / *ha: whether that plane exists (Neumann ends have none at the
-   volume's faces). want_below / want_above must agree on every rank. Blocking. */
-static PetscErrorCode Exchange(const PdLayout *l, PetscBool periodic, int nc, const float *const v[], PetscBool want_below, PetscBool want_above, float *below, float *above,
-                               PetscBool *hb, PetscBool *ha)
-{
-  ptrdiff_t    gb, ga;
-  int          prv, nxt, nr = 0;
-  MPI_Request  req[16];
-  MPI_Datatype plane;
-  PetscMPIInt  cnt, n1, n2, rs;
-
-  PetscFunctionBegin;
-  *hb = *ha = PETSC_FALSE;
-  if (l->nzl == 0 || !(want_below || want_above)) PetscFunctionReturn(0);
-  gb = l->z0 - 1;
-  ga = l->z0 + l->nzl;
-  if (gb < 0) gb = periodic ? l->n[0] - 1 : -1;
-  if (ga >= l->n[0]) ga = periodic ? 0 : -1;
-  prv = gb >= 0 ? Owner(l, gb) : -1;
-  nxt = ga >= 0 ? Owner(l, ga) : -1;
-  if (prv < 0 && nxt < 0) PetscFunctionReturn(0);
-  PetscCall(PetscLogEventBegin(PD_EV_HALO, 0, 0, 0, 0));
-  PetscCall(PetscMPIIntCast(l->n[1] * l->n[2], &cnt));
-  PetscCall(PetscMPIIntCast(l->n[1], &n1));
-  PetscCall(PetscMPIIntCast(l->n[2], &n2));
-  PetscCall(PetscMPIIntCast(l->rs, &rs));
-  PetscCallMPI(MPI_Type_vector(n1, n2, rs, MPI_FLOAT, &plane));
-  PetscCallMPI(MPI_Type_commit(&plane));
-  for (int c = 0; c < nc; c++) {
-    if (want_below && prv >= 0) PetscCallMPI(MPI_Irecv(below + (size_t)c * cnt, cnt, MPI_FLOAT, prv, ADMM_TAG_UP + c, l->comm, &req[nr++]));
-    if (want_above && nxt >= 0) PetscCallMPI(MPI_Irecv(above + (size_t)c * cnt, cnt, MPI_FLOAT, nxt, ADMM_TAG_DOWN + c, l->comm, &req[nr++]));
-  }
-  for (int c = 0; c < nc; c++) {
-    /* my first plane is the ghost above of the slab below me, my last the ghost below of the one above */
-    if (want_above && prv >= 0) PetscCallMPI(MPI_Isend(v[c], 1, plane, prv, ADMM_TAG_DOWN + c, l->comm, &req[nr++]));
-    if (want_below && nxt >= 0) PetscCallMPI(MPI_Isend(v[c] + (l->nzl - 1) * l->ps, 1, plane, nxt, ADMM_TAG_UP + c, l->comm, &req[nr++]));
-  }
-  PetscCallMPI(MPI_Waitall(nr, req, MPI_STATUSES_IGNORE));
-  PetscCallMPI(MPI_Type_free(&plane));
-  *hb = want_below && prv >= 0;
-  *ha = want_above && nxt >= 0;
-  PetscCall(PetscLogEventEnd(PD_EV_HALO, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode BufsCreate(const PdLayout *l, Bufs *b)
-{
-  size_t pl = (size_t)(l->n[1] * l->n[2]);
-
-  PetscFunctionBegin;
-  b->n1 = l->n[1];
-  b->n2 = l->n[2];
-  PetscCall(PetscMalloc5(pl, &b->xb, pl, &b->xa, 3 * pl, &b->vb, pl, &b->fzp, 9 * (size_t)l->n[2], &b->row));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode BufsDestroy(Bufs *b)
-{
-  PetscFunctionBegin;
-  PetscCall(PetscFree5(b->xb, b->xa, b->vb, b->fzp, b->row));
-  PetscFunctionReturn(0);
-}
-
-/* One row of Du: r the row of u, ry the next row (NULL: none), rz the same row of the next plane
-   (NULL: none). Neumann ends: 0 at the last voxel; periodic: wrap (ry, rz are then never NULL). */
-static inline void GradRow(ptrdiff_t n2, PetscBool periodic, const float *r, const float *ry, const float *rz, float *gz, float *gy, float *gx)
-{
-  for (ptrdiff_t x = 0; x + 1 < n2; x++) gx[x] = r[x + 1] - r[x];
-  gx[n2 - 1] = periodic ? r[0] - r[n2 - 1] : 0.0f;
-  if (ry)
-    for (ptrdiff_t x = 0; x < n2; x++) gy[x] = ry[x] - r[x];
-  else memset(gy, 0, sizeof(float) * (size_t)n2);
-  if (rz)
-    for (ptrdiff_t x = 0; x < n2; x++) gz[x] = rz[x] - r[x];
-  else memset(gz, 0, sizeof(float) * (size_t)n2);
-}
-
-/* Coefficients of f = a S_t(v) + b v + g Du (per voxel, 3 components). */
-typedef struct {
-  float a, b, g, t;
-} FCoef;
-
-/* One row of f. v rows vz, vy, vx (NULL when a = b = 0), u rows as in GradRow (r NULL when
-   g = 0). Neumann: f_x is 0 at the last voxel (D has no row there). The same arithmetic wherever the
-   row lives (local or ghost), so results do not depend on the distribution. */
-static void FRow(ptrdiff_t n2, PetscBool periodic, FCoef k, const float *vz, const float *vy, const float *vx, const float *r, const float *ry, const float *rz, float *g3, float *fz,
-                 float *fy, float *fx)
-{
-  float *gz = g3, *gy = g3 + n2, *gx = g3 + 2 * n2;
-
-  if (r) GradRow(n2, periodic, r, ry, rz, gz, gy, gx);
-  else memset(g3, 0, sizeof(float) * 3 * (size_t)n2);
-  if (vz) {
-#pragma omp simd
-    for (ptrdiff_t x = 0; x < n2; x++) {
-      const float n = sqrtf(vz[x] * vz[x] + vy[x] * vy[x] + vx[x] * vx[x]);
-      const float c = k.a * (n > k.t ? 1.0f - k.t / n : 0.0f) + k.b;
-      fz[x] = c * vz[x] + k.g * gz[x];
-      fy[x] = c * vy[x] + k.g * gy[x];
-      fx[x] = c * vx[x] + k.g * gx[x];
-    }
-  } else {
-#pragma omp simd
-    for (ptrdiff_t x = 0; x < n2; x++) {
-      fz[x] = k.g * gz[x];
-      fy[x] = k.g * gy[x];
-      fx[x] = k.g * gx[x];
-    }
-  }
-  if (!periodic) fx[n2 - 1] = 0.0f;
-}
-
-/* out += Dᵀ f + cid u, f = a S_t(v) + b v + g Du (see FCoef). With a = b = 0, g = 1 this is
-   out += (DᵀD + cid) u; with a = g = 0, b = 1 a plain Dᵀ v. Streams over the slab plane by plane,
-   keeping the z component of f of the previous plane; the plane below the slab comes from ghost
-   planes of v (3) and u. Voxels of out are updated, its row padding set to 0. */
-static PetscErrorCode AdjointAdd(const PdLayout *l, PetscBool periodic, Bufs *B, float *const v[3], const float *u, FCoef k, float cid, float *out)
-{
-  const ptrdiff_t n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
-  const PetscBool usev = (PetscBool)(v && (k.a != 0 || k.b != 0)), useu = (PetscBool)(u && k.g != 0);
-  PetscBool       hb = PETSC_FALSE, ha = PETSC_FALSE, hbv = PETSC_FALSE, dummy;
-  float          *g3 = B->row, *fz = B->row + 3 * n2, *fy = B->row + 4 * n2, *fx = B->row + 5 * n2, *fyp = B->row + 6 * n2;
-
-  PetscFunctionBegin;
-  if (useu) PetscCall(Exchange(l, periodic, 1, &u, PETSC_TRUE, PETSC_TRUE, B->xb, B->xa, &hb, &ha));
-  if (usev) PetscCall(Exchange(l, periodic, 3, (const float *const *)v, PETSC_TRUE, PETSC_FALSE, B->vb, NULL, &hbv, &dummy));
-  if (l->nzl == 0) PetscFunctionReturn(0);
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  /* f_z of the plane below the slab (zero at a Neumann face) */
-  if ((usev && hbv) || (useu && hb)) {
-    const ptrdiff_t pl = n1 * n2;
-    for (ptrdiff_t y = 0; y < n1; y++) {
-      const float *r = useu ? B->xb + y * n2 : NULL, *ry = NULL;
-      if (r) ry = y + 1 < n1 ? r + n2 : (periodic ? B->xb : NULL);
-      FRow(n2, periodic, k, usev ? B->vb + y * n2 : NULL, usev ? B->vb + pl + y * n2 : NULL, usev ? B->vb + 2 * pl + y * n2 : NULL, r, ry, useu ? u + y * rs : NULL, g3, fz, fy, fx);
-      memcpy(B->fzp + y * n2, fz, sizeof(float) * (size_t)n2);
-    }
-  } else memset(B->fzp, 0, sizeof(float) * (size_t)(n1 * n2));
-  for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-    const PetscBool lastz = (PetscBool)(!periodic && l->z0 + zl == l->n[0] - 1);
-    const float    *uc = useu ? u + zl * ps : NULL, *un = NULL;
-    ptrdiff_t       unrs = rs;
-    if (useu) {
-      if (zl + 1 < l->nzl) un = uc + ps;
-      else if (ha) {
-        un   = B->xa;
-        unrs = n2;
-      }
-    }
-#define VROWS(y) usev ? v[0] + zl * ps + (y) * rs : NULL, usev ? v[1] + zl * ps + (y) * rs : NULL, usev ? v[2] + zl * ps + (y) * rs : NULL
-#define UROWS(y) uc ? uc + (y) * rs : NULL, uc ? ((y) + 1 < n1 ? uc + ((y) + 1) * rs : (periodic ? uc : NULL)) : NULL, un ? un + (y) * unrs : NULL
-    if (periodic) {
-      /* f_y of the last row precedes row 0 */
-      FRow(n2, periodic, k, VROWS(n1 - 1), UROWS(n1 - 1), g3, fz, fyp, fx);
-    } else memset(fyp, 0, sizeof(float) * (size_t)n2);
-    for (ptrdiff_t y = 0; y < n1; y++) {
-      float *restrict       o  = out + zl * ps + y * rs;
-      float *restrict       zp = B->fzp + y * n2;
-      const float *restrict ur = uc ? uc + y * rs : NULL;
-      FRow(n2, periodic, k, VROWS(y), UROWS(y), g3, fz, fy, fx);
-      if (lastz) memset(fz, 0, sizeof(float) * (size_t)n2);
-      if (!periodic && y == n1 - 1) memset(fy, 0, sizeof(float) * (size_t)n2);
-      const float fxm = periodic ? fx[n2 - 1] : 0.0f;
-      o[0] += (fxm - fx[0]) + (fyp[0] - fy[0]) + (zp[0] - fz[0]) + (ur ? cid * ur[0] : 0.0f);
-      if (ur) {
-#pragma omp simd
-        for (ptrdiff_t x = 1; x < n2; x++) o[x] += (fx[x - 1] - fx[x]) + (fyp[x] - fy[x]) + (zp[x] - fz[x]) + cid * ur[x];
-      } else {
-#pragma omp simd
-        for (ptrdiff_t x = 1; x < n2; x++) o[x] += (fx[x - 1] - fx[x]) + (fyp[x] - fy[x]) + (zp[x] - fz[x]);
-      }
-      memcpy(zp, fz, sizeof(float) * (size_t)n2);
-      memcpy(fyp, fy, sizeof(float) * (size_t)n2);
-      PdZeroRowPadding(l, zl, y, o);
-    }
-#undef VROWS
-#undef UROWS
-  }
-  PetscCall(PetscLogFlops(30.0 * (double)(l->nzl * n1 * n2)));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-/* v <- gain Du + kappa (v - S_t(v)) per voxel (kappa = 0: v = gain Du; kappa = 1: the ADMM update
-   v_{k+1} = gain Dx_{k+1} + u_k). Local sums: acc[0] += |gain Du - S_t(v_new)|² (primal residual of
-   the TV block), acc[1] += |Du| (TV of u). */
-static PetscErrorCode ForwardUpdate(const PdLayout *l, PetscBool periodic, Bufs *B, const float *u, float *const v[3], float gain, float kappa, float t, double acc[2])
-{
-  const ptrdiff_t n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
-  PetscBool       hb, ha;
-  double          pr = 0, tv = 0;
-  float          *gz = B->row, *gy = B->row + n2, *gx = B->row + 2 * n2;
-
-  PetscFunctionBegin;
-  PetscCall(Exchange(l, periodic, 1, &u, PETSC_FALSE, PETSC_TRUE, NULL, B->xa, &hb, &ha));
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-    const float *uc = u + zl * ps, *un = NULL;
-    ptrdiff_t    unrs = rs;
-    if (zl + 1 < l->nzl) un = uc + ps;
-    else if (ha) {
-      un   = B->xa;
-      unrs = n2;
-    }
-    for (ptrdiff_t y = 0; y < n1; y++) {
-      const float *r = uc + y * rs, *ry = y + 1 < n1 ? r + rs : (periodic ? uc : NULL);
-      float *restrict vz = v[0] + zl * ps + y * rs, *restrict vy = v[1] + zl * ps + y * rs, *restrict vx = v[2] + zl * ps + y * rs;
-      GradRow(n2, periodic, r, ry, un ? un + y * unrs : NULL, gz, gy, gx);
-#pragma omp simd reduction(+ : pr, tv)
-      for (ptrdiff_t x = 0; x < n2; x++) {
-        const float n0 = sqrtf(vz[x] * vz[x] + vy[x] * vy[x] + vx[x] * vx[x]);
-        const float c0 = kappa * (n0 > t ? t / n0 : 1.0f); /* kappa (1 - shrink factor): u_k = c0 v */
-        const float az = gain * gz[x] + c0 * vz[x], ay = gain * gy[x] + c0 * vy[x], ax = gain * gx[x] + c0 * vx[x];
-        const float n1v = sqrtf(az * az + ay * ay + ax * ax);
-        const float s1  = n1v > t ? 1.0f - t / n1v : 0.0f;
-        const float dz = gain * gz[x] - s1 * az, dy = gain * gy[x] - s1 * ay, dx = gain * gx[x] - s1 * ax;
-        pr += (double)dz * dz + (double)dy * dy + (double)dx * dx;
-        tv += sqrt((double)gz[x] * gz[x] + (double)gy[x] * gy[x] + (double)gx[x] * gx[x]);
-        vz[x] = az;
-        vy[x] = ay;
-        vx[x] = ax;
-      }
-      PdZeroRowPadding(l, zl, y, vz);
-      PdZeroRowPadding(l, zl, y, vy);
-      PdZeroRowPadding(l, zl, y, vx);
-    }
-  }
-  acc[0] += pr;
-  acc[1] += tv;
-  PetscCall(PetscLogFlops(40.0 * (double)(l->nzl * n1 * n2)));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdADMMGradient(const PdLayout *l, PetscBool periodic, const float *u, float *pz, float *py, float *px)
-{
-  Bufs   B;
-  double acc[2] = {0, 0};
-  float *v[3] = {pz, py, px};
-
-  PetscFunctionBegin;
-  PetscCall(BufsCreate(l, &B));
-  for (int i = 0; i < 3; i++) PetscCall(PetscArrayzero(v[i], PdLayoutLocalSize(l))); /* read (times 0) by the update */
-  PetscCall(ForwardUpdate(l, periodic, &B, u, v, 1.0f, 0.0f, 0.0f, acc));
-  PetscCall(BufsDestroy(&B));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdADMMGradientAdjointAdd(const PdLayout *l, PetscBool periodic, const float *pz, const float *py, const float *px, float *out)
-{
-  Bufs  B;
-  float *v[3] = {(float *)pz, (float *)py, (float *)px}; /* read only */
-  FCoef k = {0, 1, 0, 0};
-
-  PetscFunctionBegin;
-  PetscCall(BufsCreate(l, &B));
-  PetscCall(AdjointAdd(l, periodic, &B, v, NULL, k, 0.0f, out));
-  PetscCall(BufsDestroy(&B));
-  PetscFunctionReturn(0);
-}
 
 /* ---------------------------------------------------------------------------------------------
    Pointwise passes over the working volume (voxels; row padding written as 0). */
@@ -422,14 +117,14 @@ static double Dot(PdDecon d, const float *a, const float *b)
 /* work <- A p = HᵀMHp + β(p + DᵀDp). */
 static PetscErrorCode ApplyA(PdDecon d, ADMMCtx *c, const float *p)
 {
-  const FCoef lap = {0, 0, (float)c->beta, 0};
+  const PdTVSplitCoef lap = {0, 0, (float)c->beta, 0};
 
   PetscFunctionBegin;
   PetscCall(CopyToWork(d, p));
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   MaskBox(d);
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
-  PetscCall(AdjointAdd(d->lay, c->periodic, &c->b, NULL, p, lap, (float)c->beta, d->work));
+  PetscCall(PdTVSplitAdjointAdd(d->lay, c->periodic, &c->b, NULL, p, lap, (float)c->beta, d->work));
   PetscCall(ZeroWorkPadding(d)); /* flat loops read it; the stencil leaves the slab's last row alone */
   PetscFunctionReturn(0);
 }
@@ -538,18 +233,16 @@ static PetscErrorCode SolveCG(PdDecon d, ADMMCtx *c)
    state (restart from a checkpoint). s[]: local sums, see the indices below. */
 enum { S_P1, S_P2, S_P3, S_TV, S_IDIV, S_DX, S_X, S_U, S_N };
 
-static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
+/* Block 1 on the box: work <- Hx; v1 <- Hx + u1; the data-term residual e1 = z1 - u1 - Hx into work,
+   then work <- Hᵀe1. Sums: primal residual, I-divergence of Hx + b (want_obj). */
+static PetscErrorCode DataBlock(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
 {
   const PdLayout *l = d->lay;
-  const ptrdiff_t m1 = d->m[1], m2 = d->m[2], n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
-  const float     wt = (float)sqrt(c->beta), t1 = (float)(c->scale / c->rho_cur), t3 = (float)(c->lambda * c->scale / (c->rho_cur * wt));
-  const float     b = (float)d->bg, eps = (float)d->eps;
-  float          *target = c->periodic ? d->work : c->r;
-  double          p1 = 0, idiv = 0, p2 = 0, dx2 = 0, x2 = 0, acc[2] = {0, 0};
-  const FCoef     refl = {2 * wt, -wt, -wt * wt, t3};
+  const ptrdiff_t m1 = d->m[1], m2 = d->m[2], rs = l->rs, ps = l->ps;
+  const float     t1 = (float)(c->scale / c->rho_cur), b = (float)d->bg, eps = (float)d->eps;
+  double          p1 = 0, idiv = 0;
 
   PetscFunctionBegin;
-  /* Hx, then block 1 on the box: v1 <- Hx + u1, the data-term residual e1 = z1 - u1 - Hx into work */
   PetscCall(CopyToWork(d, c->x));
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
@@ -587,8 +280,22 @@ static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool fi
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
 
-  /* block 2 (scaled by w = sqrt(β)): v2 = w x + u2, z2 = max(0, v2), u2 = min(0, v2); the reported
-     estimate is z2 / w; target = Hᵀe1 + w (z2 - u2 - w x) */
+  s[S_P1]   = p1;
+  s[S_IDIV] = idiv;
+  PetscFunctionReturn(0);
+}
+
+/* Block 2 (scaled by w = sqrt(β)): v2 = w x + u2, z2 = max(0, v2), u2 = min(0, v2); the reported
+   estimate is z2 / w; target = Hᵀe1 (in work) + w (z2 - u2 - w x). Sums: primal residual, change
+   of the estimate, its norm. */
+static PetscErrorCode NonNegBlock(PdDecon d, ADMMCtx *c, PetscBool update, float *target, double s[S_N])
+{
+  const PdLayout *l = d->lay;
+  const ptrdiff_t n1 = l->n[1], n2 = l->n[2], rs = l->rs, ps = l->ps;
+  const float     wt = (float)sqrt(c->beta);
+  double          p2 = 0, dx2 = 0, x2 = 0;
+
+  PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   for (ptrdiff_t zl = 0; zl < l->nzl; zl++)
     for (ptrdiff_t y = 0; y < n1; y++) {
@@ -622,33 +329,49 @@ static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool fi
   PetscCall(PetscLogFlops(12.0 * (double)(l->nzl * n1 * n2)));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
 
-  /* block 3 (scaled by w): v3 <- w Dx + u3, then target += w Dᵀ(z3 - u3 - w Dx) = Dᵀ(w(2 S(v3) - v3) - w² Dx) */
-  if (update) PetscCall(ForwardUpdate(l, c->periodic, &c->b, c->x, c->v3, wt, first ? 0.0f : 1.0f, t3, acc));
-  PetscCall(AdjointAdd(l, c->periodic, &c->b, c->v3, c->x, refl, 0.0f, target));
+  s[S_P2] = p2;
+  s[S_DX] = dx2;
+  s[S_X]  = x2;
+  PetscFunctionReturn(0);
+}
 
-  /* Kᵀu recursion */
-  s[S_U] = 0;
-  if (update) {
-    const ptrdiff_t cnt = PdDeconLocalCount(d);
-    float *restrict U = c->U;
-    const float *restrict r0 = target;
-    double          ua = 0;
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+/* Kᵀu recursion U <- (U - r0) / 2; *uu = local ||U||². */
+static PetscErrorCode DualRecursion(PdDecon d, ADMMCtx *c, const float *target, double *uu)
+{
+  const ptrdiff_t cnt = PdDeconLocalCount(d);
+  float *restrict U = c->U;
+  const float *restrict r0 = target;
+  double          ua = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp simd reduction(+ : ua)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      U[i] = 0.5f * (U[i] - r0[i]);
-      ua += (double)U[i] * U[i];
-    }
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    s[S_U] = ua;
+  for (ptrdiff_t i = 0; i < cnt; i++) {
+    U[i] = 0.5f * (U[i] - r0[i]);
+    ua += (double)U[i] * U[i];
   }
-  s[S_P1]   = p1;
-  s[S_P2]   = p2;
-  s[S_P3]   = acc[0];
-  s[S_TV]   = acc[1];
-  s[S_IDIV] = idiv;
-  s[S_DX]   = dx2;
-  s[S_X]    = x2;
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  *uu = ua;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Tail(PdDecon d, ADMMCtx *c, PetscBool update, PetscBool first, PetscBool want_obj, double s[S_N])
+{
+  const float         wt = (float)sqrt(c->beta), t3 = (float)(c->lambda * c->scale / (c->rho_cur * wt));
+  float              *target = c->periodic ? d->work : c->r;
+  double              acc[2] = {0, 0};
+  const PdTVSplitCoef refl   = {2 * wt, -wt, -wt * wt, t3};
+
+  PetscFunctionBegin;
+  PetscCall(DataBlock(d, c, update, first, want_obj, s));
+  PetscCall(NonNegBlock(d, c, update, target, s));
+  /* block 3 (scaled by w): v3 <- w Dx + u3, then target += w Dᵀ(z3 - u3 - w Dx) = Dᵀ(w(2 S(v3) - v3) - w² Dx) */
+  if (update) PetscCall(PdTVSplitForwardUpdate(d->lay, c->periodic, &c->b, c->x, c->v3, wt, first ? 0.0f : 1.0f, t3, acc));
+  PetscCall(PdTVSplitAdjointAdd(d->lay, c->periodic, &c->b, c->v3, c->x, refl, 0.0f, target));
+  s[S_P3] = acc[0];
+  s[S_TV] = acc[1];
+  s[S_U]  = 0;
+  if (update) PetscCall(DualRecursion(d, c, target, &s[S_U]));
   PetscFunctionReturn(0);
 }
 
@@ -688,198 +411,6 @@ static PetscErrorCode Rescale(PdDecon d, ADMMCtx *c, double f)
   PetscFunctionReturn(0);
 }
 
-/* ---------------------------------------------------------------------------------------------
-   Method life cycle. */
-
-static PetscErrorCode ADMMCreate(PdDecon d)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(PetscNew(&c));
-  c->rho     = 0.25;
-  c->lambda  = 5e-4;
-  c->cg_its  = 1;
-  c->pc      = PETSC_TRUE;
-  c->mu      = 10;
-  c->tau     = 2;
-  c->beta    = 1e-3;
-  c->primal  = NAN;
-  c->dual    = NAN;
-  c->xres    = NAN;
-  c->rho_cur = c->rho;
-  d->mctx    = c;
-  PetscFunctionReturn(0);
-}
-
-extern const PdMethodOps PdMethod_ADMM;
-
-static PetscErrorCode Ctx(PdDecon d, ADMMCtx **c)
-{
-  PetscFunctionBegin;
-  PetscCheck(d->ops == &PdMethod_ADMM && d->mctx, d->comm, PD_ERR_INPUT, "method %s is not admm: select it with PdDeconSetMethod(d, \"admm\") first", d->ops->name);
-  *c = (ADMMCtx *)d->mctx;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetRho(PdDecon d, double rho)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  PetscCheck(rho > 0 && isfinite(rho), d->comm, PD_ERR_INPUT, "admm: rho must be positive and finite (got %.6g)", rho);
-  c->rho = c->rho_cur = rho;
-  d->msetup          = PETSC_FALSE;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetLambda(PdDecon d, double lambda)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  PetscCheck(lambda >= 0 && isfinite(lambda), d->comm, PD_ERR_INPUT, "admm: lambda must be >= 0 and finite (got %.6g)", lambda);
-  c->lambda = lambda;
-  d->msetup = PETSC_FALSE;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetPriorWeight(PdDecon d, double beta)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  PetscCheck(beta > 0 && isfinite(beta), d->comm, PD_ERR_INPUT, "admm: the prior weight beta must be positive and finite (got %.6g)", beta);
-  c->beta   = beta;
-  d->msetup = PETSC_FALSE;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetCG(PdDecon d, PetscInt its, PetscBool precondition)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  PetscCheck(its >= 1, d->comm, PD_ERR_INPUT, "admm: the number of CG steps must be at least 1 (got %" PetscInt_FMT ")", its);
-  c->cg_its = its;
-  if (c->pc != precondition) d->msetup = PETSC_FALSE; /* the preconditioner's symbol is made at set-up */
-  c->pc = precondition;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetAdaptive(PdDecon d, PetscBool adaptive, double mu, double tau)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  PetscCheck(mu <= 0 || (mu > 1 && isfinite(mu)), d->comm, PD_ERR_INPUT, "admm: adaptive mu must be > 1 (got %.6g)", mu);
-  PetscCheck(tau <= 0 || (tau > 1 && isfinite(tau)), d->comm, PD_ERR_INPUT, "admm: adaptive tau must be > 1 (got %.6g)", tau);
-  c->adaptive = adaptive;
-  if (mu > 0) c->mu = mu;
-  if (tau > 0) c->tau = tau;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMGetRho(PdDecon d, double *rho)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  *rho = c->rho_cur;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMGetResiduals(PdDecon d, double *primal, double *dual)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  if (primal) *primal = c->primal;
-  if (dual) *dual = c->dual;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMGetResidualHistory(PdDecon d, PetscInt *n, const double **primal, const double **dual)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  if (n) *n = c->nh;
-  if (primal) *primal = c->hp;
-  if (dual) *dual = c->hd;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMSetCheckXUpdate(PdDecon d, PetscBool check)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  c->check = check;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdDeconADMMGetXUpdateResidual(PdDecon d, double *ratio)
-{
-  ADMMCtx *c;
-
-  PetscFunctionBegin;
-  PetscCall(Ctx(d, &c));
-  *ratio = c->xres;
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode ADMMSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject)
-{
-  ADMMCtx  *c = (ADMMCtx *)d->mctx;
-  double    v, mu = c->mu, tau = c->tau;
-  PetscInt  its = c->cg_its;
-  PetscBool set, ad = c->adaptive, pc = c->pc;
-
-  PetscFunctionBegin;
-  v = c->rho;
-  PetscCall(PetscOptionsReal("-decon_admm_rho", "Penalty rho, in units of 1/mean(data) (starting value when adaptive)", "PdDeconADMMSetRho", v, &v, &set));
-  if (set) PetscCall(PdDeconADMMSetRho(d, v));
-  v = c->lambda;
-  PetscCall(PetscOptionsReal("-decon_admm_lambda", "TV weight lambda in I-divergence + lambda TV(x)", "PdDeconADMMSetLambda", v, &v, &set));
-  if (set) PetscCall(PdDeconADMMSetLambda(d, v));
-  v = c->beta;
-  PetscCall(PetscOptionsReal("-decon_admm_beta", "Penalty of the non-negativity and TV splittings relative to the data splitting's (1: one rho for all)", "PdDeconADMMSetPriorWeight", v, &v, &set));
-  if (set) PetscCall(PdDeconADMMSetPriorWeight(d, v));
-  PetscCall(PetscOptionsInt("-decon_admm_cg_its", "Conjugate-gradient steps per x-update (padded boundary)", "PdDeconADMMSetCG", its, &its, NULL));
-  PetscCall(PetscOptionsBool("-decon_admm_cg_pc", "Precondition the CG x-update with the periodic (Fourier) solve", "PdDeconADMMSetCG", pc, &pc, NULL));
-  PetscCall(PdDeconADMMSetCG(d, its, pc));
-  PetscCall(PetscOptionsBool("-decon_admm_adaptive", "Adapt rho by residual balancing (Boyd et al. 2011, 3.4.1)", "PdDeconADMMSetAdaptive", ad, &ad, NULL));
-  PetscCall(PetscOptionsReal("-decon_admm_adaptive_mu", "Residual ratio that triggers a change of rho", "PdDeconADMMSetAdaptive", mu, &mu, NULL));
-  PetscCall(PetscOptionsReal("-decon_admm_adaptive_tau", "Factor rho changes by", "PdDeconADMMSetAdaptive", tau, &tau, NULL));
-  PetscCall(PdDeconADMMSetAdaptive(d, ad, mu, tau));
-  PetscCall(PetscOptionsBool("-decon_admm_monitor_residuals", "Print the primal and dual residuals and rho every iteration", "PdDeconADMMGetResiduals", c->monitor, &c->monitor, NULL));
-  PetscCall(PetscOptionsBool("-decon_admm_check_xupdate", "Check the x-update against the explicit normal equations (diagnostic, costly)", "PdDeconADMMSetCheckXUpdate", c->check, &c->check, NULL));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode ADMMView(PdDecon d, PetscViewer v)
-{
-  ADMMCtx *c = (ADMMCtx *)d->mctx;
-
-  PetscFunctionBegin;
-  PetscCall(PetscViewerASCIIPrintf(v, "admm: rho %.6g (units of 1/mean(data)), prior blocks beta rho (beta %.6g), TV lambda %.6g\n", c->rho, c->beta, c->lambda));
-  if (d->boundary == PD_BOUNDARY_PERIODIC) PetscCall(PetscViewerASCIIPrintf(v, "admm: x-update exact (Fourier), periodic differences\n"));
-  else PetscCall(PetscViewerASCIIPrintf(v, "admm: x-update %" PetscInt_FMT " %sCG step%s, Neumann differences\n", c->cg_its, c->pc ? "Fourier-preconditioned " : "", c->cg_its == 1 ? "" : "s"));
-  if (c->adaptive) PetscCall(PetscViewerASCIIPrintf(v, "admm: adaptive rho (mu %.6g, tau %.6g), current %.6g\n", c->mu, c->tau, c->rho_cur));
-  if (c->nh > 0) PetscCall(PetscViewerASCIIPrintf(v, "admm: last residuals primal %.4e dual %.4e\n", c->primal, c->dual));
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode Alloc(PdDecon d, float **v)
 {
   PetscFunctionBegin;
@@ -901,7 +432,7 @@ static PetscErrorCode ADMMSetUp(PdDecon d)
   PetscCall(Alloc(d, &c->U));
   PetscCall(Alloc(d, &c->v1)); /* working layout (used on the image box) so that checkpoints hold it */
   if (!c->bufs) {
-    PetscCall(BufsCreate(d->lay, &c->b));
+    PetscCall(PdTVSplitWorkCreate(d->lay, &c->b));
     c->bufs = PETSC_TRUE;
   }
   if (c->periodic || c->pc) {
@@ -1060,7 +591,7 @@ static PetscErrorCode ADMMDestroy(PdDecon d)
   PetscCall(PdVolumeFree(&c->invden));
   PetscCall(PdVolumeFree(&c->dlt));
   PetscCall(PdVolumeFree(&c->r0));
-  if (c->bufs) PetscCall(BufsDestroy(&c->b));
+  if (c->bufs) PetscCall(PdTVSplitWorkDestroy(&c->b));
   PetscCall(PetscFree2(c->hp, c->hd));
   PetscCall(PetscFree(d->mctx));
   PetscFunctionReturn(0);
@@ -1069,10 +600,11 @@ static PetscErrorCode ADMMDestroy(PdDecon d)
 const PdMethodOps PdMethod_ADMM = {.name           = "admm",
                                    .description    = "ADMM, Poisson + non-negativity + TV",
                                    .nvolumes       = 13,
-                                   .create         = ADMMCreate,
-                                   .setfromoptions = ADMMSetFromOptions,
+                                   .create         = PdADMMCreate,
+                                   .setfromoptions = PdADMMSetFromOptions,
                                    .setup          = ADMMSetUp,
                                    .step           = ADMMStep,
-                                   .view           = ADMMView,
+                                   .view           = PdADMMView,
                                    .destroy        = ADMMDestroy,
                                    .getstate       = ADMMGetState};
+

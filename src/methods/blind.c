@@ -206,25 +206,14 @@ static PetscErrorCode UpdateWeights(PdDecon d, BlindCtx *c, const float *keep, f
   PetscFunctionReturn(0);
 }
 
-/* Support, initial PSF on it, OTF and weights for that PSF, and the start estimate. */
-static PetscErrorCode BlindSetUp(PdDecon d)
+/* The support S: -decon_blind_support centred on the PSF's centre, or the initial PSF's array. A
+   support wider than the padding would let the PSF reach across the wrap-around. */
+static PetscErrorCode ChooseSupport(PdDecon d, BlindCtx *c)
 {
-  BlindCtx       *c = (BlindCtx *)d->mctx;
   const PdLayout *l = d->lay;
-  const ptrdiff_t cnt = PdDeconLocalCount(d);
-  ptrdiff_t       ncplx, lim[3];
-  double          sum = 0;
+  ptrdiff_t       lim[3];
 
   PetscFunctionBegin;
-  if (d->restarting) {
-    /* x, the working-size PSF (in xh) and the weights came from the checkpoint */
-    PetscCall(GatherSupport(d, c, c->xh, c->h));
-    PetscCall(ScatterSupport(d, c, c->h, d->work));
-    PetscCall(PdFFTConvSetOTFFromWork(d->conv));
-    c->modified = PETSC_TRUE;
-    PetscFunctionReturn(0);
-  }
-  /* A support wider than the padding would let the PSF reach across the wrap-around. */
   for (int i = 0; i < 3; i++) lim[i] = d->boundary == PD_BOUNDARY_PERIODIC ? l->n[i] : l->n[i] - d->m[i] + 1;
   if (c->support[0] > 0 && c->support[1] > 0 && c->support[2] > 0) {
     for (int i = 0; i < 3; i++) {
@@ -239,13 +228,17 @@ static PetscErrorCode BlindSetUp(PdDecon d)
       c->s[i]  = d->pn[i];
       c->lo[i] = -d->pc[i];
     }
-  if (c->output[0]) {
-    /* a bad output path fails now, not after the iterations */
-    const char *inputs[2] = {d->dataname, d->psfname};
-    PetscCall(PdOutputCheck(d->comm, c->output, 2, inputs));
-  }
   c->ns = c->s[0] * c->s[1] * c->s[2];
   PetscCheck(c->ns < PETSC_MAX_INT, d->comm, PD_ERR_INPUT, "PSF support too large");
+  PetscFunctionReturn(0);
+}
+
+/* h <- the solver's PSF on the support, clipped at 0 and normalised to sum 1; made the OTF. */
+static PetscErrorCode InitialPSF(PdDecon d, BlindCtx *c)
+{
+  double sum = 0;
+
+  PetscFunctionBegin;
   PetscCall(PetscFree3(c->h, c->corr, c->den));
   PetscCall(PetscMalloc3(c->ns, &c->h, c->ns, &c->corr, c->ns, &c->den));
   for (ptrdiff_t k = 0; k < c->s[0]; k++)
@@ -262,6 +255,32 @@ static PetscErrorCode BlindSetUp(PdDecon d)
   PetscCall(ScatterSupport(d, c, c->h, d->work));
   PetscCall(PdFFTConvSetOTFFromWork(d->conv));
   c->modified = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/* Support, initial PSF on it, OTF and weights for that PSF, and the start estimate. */
+static PetscErrorCode BlindSetUp(PdDecon d)
+{
+  BlindCtx       *c   = (BlindCtx *)d->mctx;
+  const ptrdiff_t cnt = PdDeconLocalCount(d);
+  ptrdiff_t       ncplx;
+
+  PetscFunctionBegin;
+  if (d->restarting) {
+    /* x, the working-size PSF (in xh) and the weights came from the checkpoint */
+    PetscCall(GatherSupport(d, c, c->xh, c->h));
+    PetscCall(ScatterSupport(d, c, c->h, d->work));
+    PetscCall(PdFFTConvSetOTFFromWork(d->conv));
+    c->modified = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(ChooseSupport(d, c));
+  if (c->output[0]) {
+    /* a bad output path fails now, not after the iterations */
+    const char *inputs[2] = {d->dataname, d->psfname};
+    PetscCall(PdOutputCheck(d->comm, c->output, 2, inputs));
+  }
+  PetscCall(InitialPSF(d, c));
 
   PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
   c->nxh = (size_t)PetscMax(PetscMax(2 * ncplx, cnt), 1);
@@ -281,16 +300,58 @@ static PetscErrorCode BlindSetUp(PdDecon d)
   PetscFunctionReturn(0);
 }
 
+/* work <- H x = F⁻¹(OTF · X̂) from the object's spectrum X̂ (the OTF holds 1/N). */
+static PetscErrorCode BlurObject(PdDecon d, BlindCtx *c)
+{
+  ptrdiff_t             ncplx;
+  const float          *otf;
+  float *restrict       w = d->spec;
+  const float *restrict X = c->xh;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
+  PetscCall(PdFFTConvGetOTF(d->conv, &otf, NULL));
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+#pragma omp parallel for simd schedule(static)
+  for (ptrdiff_t i = 0; i < ncplx; i++) {
+    const float hr = otf[2 * i], hi = otf[2 * i + 1], xr = X[2 * i], xi = X[2 * i + 1];
+    w[2 * i]     = hr * xr - hi * xi;
+    w[2 * i + 1] = hr * xi + hi * xr;
+  }
+  PetscCall(PetscLogFlops(6.0 * ncplx));
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  PetscCall(PdFFTConvInverse(d->conv));
+  PetscFunctionReturn(0);
+}
+
+/* h <- h (x̃ ⋆ r) / (x̃ ⋆ M1) from c->corr and c->den, clipped at 0, renormalised to sum 1, and
+   made the solver's PSF; *sum the sum before renormalising. */
+static PetscErrorCode MultiplyPSF(PdDecon d, BlindCtx *c, double dmax, double *sum)
+{
+  double s = 0;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t k = 0; k < c->ns; k++) {
+    /* where the object is (numerically) zero the data say nothing about h: keep it */
+    double v = c->den[k] > 1e-12 * dmax ? c->h[k] * c->corr[k] / c->den[k] : c->h[k];
+    c->h[k]  = v > 0 ? v : 0;
+    s += c->h[k];
+  }
+  PetscCheck(s > 0 && isfinite(s), d->comm, PETSC_ERR_NOT_CONVERGED, "%s: blind PSF update lost the PSF (sum %.6g)", d->dataname, s);
+  /* h is kept at float precision: what the OTF and a checkpoint hold */
+  for (ptrdiff_t k = 0; k < c->ns; k++) c->h[k] = (float)(c->h[k] / s);
+  PetscCall(ScatterSupport(d, c, c->h, d->work));
+  PetscCall(PdFFTConvSetOTFFromWork(d->conv));
+  *sum = s;
+  PetscFunctionReturn(0);
+}
+
 /* The PSF updates with the object x fixed (work holds x on entry). Returns the factor s by
    which x must be multiplied to keep h * x unchanged after h is renormalised. */
 static PetscErrorCode PSFUpdates(PdDecon d, BlindCtx *c, double *xscale)
 {
-  const PdLayout *l = d->lay;
-  const ptrdiff_t m0 = d->m[0], m1 = d->m[1], m2 = d->m[2], n1 = l->n[1], nrows = l->nzl * n1;
-  ptrdiff_t       ncplx;
-  const float    *otf;
-  double          sigma = 1.0, dmax = 0;
-  const float     b = (float)d->bg, eps = (float)d->eps;
+  ptrdiff_t ncplx;
+  double    sigma = 1.0, dmax = 0;
 
   PetscFunctionBegin;
   PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
@@ -304,57 +365,14 @@ static PetscErrorCode PSFUpdates(PdDecon d, BlindCtx *c, double *xscale)
   for (ptrdiff_t k = 0; k < c->ns; k++) dmax = PetscMax(dmax, c->den[k]);
 
   for (PetscInt it = 0; it < c->psf_its; it++) {
-    float *restrict       w = d->spec;
-    const float *restrict X = c->xh;
-    const float           sg = (float)sigma;
-
-    /* H x = F⁻¹(OTF · X̂) (the OTF holds 1/N) */
-    PetscCall(PdFFTConvGetOTF(d->conv, &otf, NULL));
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for simd schedule(static)
-    for (ptrdiff_t i = 0; i < ncplx; i++) {
-      const float hr = otf[2 * i], hi = otf[2 * i + 1], xr = X[2 * i], xi = X[2 * i + 1];
-      w[2 * i]     = hr * xr - hi * xi;
-      w[2 * i + 1] = hr * xi + hi * xr;
-    }
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    PetscCall(PdFFTConvInverse(d->conv));
-    /* r = M y / (σ H x + b) */
-    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for schedule(static)
-    for (ptrdiff_t row = 0; row < nrows; row++) {
-      const ptrdiff_t z = row / n1, yy = row % n1;
-      float *restrict r = d->work + z * l->ps + yy * l->rs;
-      if (l->z0 + z >= m0 || yy >= m1) {
-        memset(r, 0, sizeof(float) * (size_t)l->rs);
-        continue;
-      }
-      const float *restrict yr = d->y + (z * m1 + yy) * m2;
-#pragma omp simd
-      for (ptrdiff_t x = 0; x < m2; x++) {
-        float mu = sg * r[x] + b;
-        r[x]     = yr[x] / (mu > eps ? mu : eps);
-      }
-      memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
-    }
-    PetscCall(PetscLogFlops(4.0 * (double)d->blay->nzl * m1 * m2 + 6.0 * ncplx));
-    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    /* h <- h (x̃ ⋆ r) / (x̃ ⋆ M1), clipped, renormalised */
+    double sum = 0;
+    PetscCall(BlurObject(d, c));
+    /* r = M y / (σ H x + b): RL's ratio pass */
+    PetscCall(PdRLRatio(d, (float)sigma, PETSC_FALSE, NULL));
     PetscCall(CorrelateWithObject(d, c));
     PetscCall(GatherSupport(d, c, d->work, c->corr));
-    double sum = 0;
-    for (ptrdiff_t k = 0; k < c->ns; k++) {
-      /* where the object is (numerically) zero the data say nothing about h: keep it */
-      double v = c->den[k] > 1e-12 * dmax ? c->h[k] * c->corr[k] / c->den[k] : c->h[k];
-      c->h[k]  = v > 0 ? v : 0;
-      sum += c->h[k];
-    }
-    PetscCheck(sum > 0 && isfinite(sum), d->comm, PETSC_ERR_NOT_CONVERGED, "%s: blind PSF update lost the PSF (sum %.6g)", d->dataname, sum);
-    /* h is kept at float precision: what the OTF and a checkpoint hold */
-    for (ptrdiff_t k = 0; k < c->ns; k++) c->h[k] = (float)(c->h[k] / sum);
+    PetscCall(MultiplyPSF(d, c, dmax, &sum));
     sigma *= sum;
-    PetscCall(ScatterSupport(d, c, c->h, d->work));
-    PetscCall(PdFFTConvSetOTFFromWork(d->conv));
   }
   *xscale = sigma;
   PetscFunctionReturn(0);

@@ -1,6 +1,7 @@
-/* State and helpers shared by the DeconvolutionLab2 family: inverse_filters.c (nif, trif, rif,
-   wiener), landweber.c (lw, lw_plus; also the residual and update passes below) and
-   tikhonov_miller.c (tm, ictm). */
+/* State and passes shared by the DeconvolutionLab2 family, one file per method (nif.c, trif.c,
+   rif.c, wiener.c, lw.c, lw_plus.c, tm.c, ictm.c): the context and parameters (dl2_common.c), the
+   gradient iterations with their residual and update passes (dl2_iterate.c) and the filters'
+   Fourier division (dl2_filter.c). */
 #ifndef PDECON_DL2_IMPL_H
 #define PDECON_DL2_IMPL_H
 
@@ -22,14 +23,18 @@ typedef struct {
 extern const PdMethodOps PdMethod_NIF, PdMethod_TRIF, PdMethod_RIF, PdMethod_Wiener;
 extern const PdMethodOps PdMethod_LW, PdMethod_LWPlus, PdMethod_TM, PdMethod_ICTM;
 
-/* Context with the method's defaults (inverse_filters.c). */
+/* Context with the method's defaults, options and views (dl2_common.c). */
 PetscErrorCode PdDL2CtxCreate(PdDecon d, PdDL2Kind kind, double lambda, double gamma, PetscBool positive);
 PetscErrorCode PdDL2CtxDestroy(PdDecon d);
+PetscErrorCode PdDL2IterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
+PetscErrorCode PdDL2IterView(PdDecon d, PetscViewer v);
+PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
+PetscErrorCode PdDL2FilterView(PdDecon d, PetscViewer v);
 
 /* Laplacian weights (z, y, x): isotropic in voxel units, as in DeconvolutionLab2. */
 extern const double PdDL2LaplacianWeights[3];
 
-/* Iterative methods (landweber.c). */
+/* Gradient iterations (dl2_iterate.c). */
 /* Step from max_k(|H(k)|² + lambda sym(k)²) over the spectrum (sym NULL: max |H|²). Collective. */
 PetscErrorCode PdDL2SetStep(PdDecon d, const float *sym, double lambda);
 /* On entry work holds H x. On exit work = M(y - b - Hx) (zero outside the measured box and on the
@@ -39,7 +44,15 @@ PetscErrorCode PdDL2Residual(PdDecon d, PetscBool want_obj, double *half_sq);
    and, when positive, max(0, .); work <- x for the next step. *obj (local on entry, may be NULL)
    is summed over ranks in the same reduction as the change. */
 PetscErrorCode PdDL2Update(PdDecon d, double step, PetscBool positive, double *obj, double *change);
-PetscErrorCode PdDL2IterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
-PetscErrorCode PdDL2IterView(PdDecon d, PetscViewer v);
+/* Landweber (lw, lw_plus) and Tikhonov-Miller (tm, ictm): set-up (step size, FFT input) and one
+   iteration; c->positive selects the projected variant. */
+PetscErrorCode PdDL2LandweberSetUp(PdDecon d);
+PetscErrorCode PdDL2LandweberStep(PdDecon d, PetscBool want_obj, double *obj, double *change);
+PetscErrorCode PdDL2TikhonovMillerSetUp(PdDecon d);
+PetscErrorCode PdDL2TikhonovMillerStep(PdDecon d, PetscBool want_obj, double *obj, double *change);
+
+/* The inverse filters' one step: data into the working volume, spectrum divided by the method's
+   denominator (c->kind), result kept where w > 0 (dl2_filter.c). */
+PetscErrorCode PdDL2FilterStep(PdDecon d, PetscBool want_obj, double *obj, double *change);
 
 #endif

@@ -1,11 +1,11 @@
 /* GARL: Richardson-Lucy with Nesterov extrapolation and a learned weakly-convex ridge regulariser
-   (pyxudeconv's "Goujon accelerated RL", shared/specs/garl.md A.4-A.5; the regulariser R is
+   (pyxudeconv's "Goujon accelerated RL", docs/methods/garl.md §1-§2; the regulariser R is
    pdecon/learn/wcrr.h). It minimises
 
      KL(y ‖ H x + b) + λ s R(T x / s; σ),   x >= 0,
 
    s = max(y) (1 when the data are all zero), T the trim to the measured box, with the RRL
-   iteration of rl_smoothtv (src/methods/rltv.c) and ∇R in place of ∇TV:
+   iteration of rl_smoothtv (src/methods/rl_smoothtv.c) and ∇R in place of ∇TV:
 
      t_{k+1} = (1 + sqrt(1 + 4 t_k²)) / 2,  a_k = (t_k - 1) / t_{k+1},  t_0 = 1
      p_k     = max( x_k + a_k (x_k - x_{k-1}), lb )
@@ -19,7 +19,7 @@
    in photons, in camera units or normalised to 1. With λ = 0 it is rl_smoothtv with λ = 0 bit
    for bit.
 
-   ∇R acts on the measured box only, with zero boundary at its edges (A.4); in the padding the
+   ∇R acts on the measured box only, with zero boundary at its edges (docs/methods/garl.md §1); in the padding the
    update is plain RL, and voxels with w = 0 stay 0. Distributed evaluation (PdGARLGradient): ∇R
    has a receptive field of radius 6 voxels (three 3×3×3 layers forward, three adjoint). Each rank
    takes its box planes with 6 ghost planes each way (PdHaloExchange, zero outside the box), scaled
@@ -43,6 +43,7 @@
    and regulariser workspace, bounded by the block size. */
 #include "decon/decon_impl.h"
 #include <pdecon/methods/garl.h>
+#include <pdecon/learn/wcrr_file.h>
 #include <pdecon/ops/halo.h>
 #include <math.h>
 #include <string.h>

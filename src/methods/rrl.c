@@ -1,4 +1,4 @@
-/* The RRL iteration of pyxudeconv (shared/specs/garl.md A.5): Richardson-Lucy with Nesterov
+/* The RRL iteration of pyxudeconv (docs/methods/garl.md §2): Richardson-Lucy with Nesterov
    extrapolation and the gradient of a regulariser λ Φ in the numerator, shared by rl_smoothtv
    (Φ = smoothed TV) and garl (Φ = s R(x / s), the learned regulariser):
 

@@ -19,8 +19,9 @@ typedef struct {
   const PdLayout *l;
   double          iw[3], eps; /* 1 / spacing (z, y, x), smoothing */
   const float    *u;
-  float          *above, *below; /* ghost planes z0 + nzl and z0 - 1 (compact), or NULL */
-  PdPlaneExchange ex;
+  float          *above, *below; /* ghost planes z0 + nzl and z0 - 1 (compact) */
+  PetscBool       has_above, has_below; /* the volume continues on another slab there */
+  PdHalo          ex;
   double         *qzp;           /* z flux of the previous plane, n[1] x n[2] */
   double         *qx, *qz, *qy[2], *zero; /* row buffers; zero: a row of zeros */
 } TVCtx;
@@ -56,8 +57,8 @@ static PetscErrorCode NextPlane(TVCtx *c, ptrdiff_t zl, const float **un, ptrdif
   *un = NULL;
   *rs = l->rs;
   if (zl + 1 < l->nzl) *un = c->u + (zl + 1) * l->ps;
-  else if (c->above) {
-    PetscCall(PdPlaneExchangeWait(&c->ex, 1));
+  else if (c->has_above) {
+    PetscCall(PdHaloWait(&c->ex));
     *un = c->above;
     *rs = l->n[2];
   }
@@ -123,9 +124,11 @@ static PetscErrorCode TVApply(const PdLayout *l, const double w[3], double eps, 
   c.u     = u;
   c.above = c.below = NULL;
   c.qzp = c.qx = c.qz = c.qy[0] = c.qy[1] = c.zero = NULL;
-  if (l->nzl > 0 && l->z0 + l->nzl < l->n[0]) PetscCall(PetscMalloc1(n1 * n2, &c.above));
-  if (g && l->nzl > 0 && l->z0 > 0) PetscCall(PetscMalloc1(n1 * n2, &c.below));
-  PetscCall(PdPlaneExchangeBegin(l, u, g ? PETSC_TRUE : PETSC_FALSE, PETSC_TRUE, c.below, c.above, &c.ex));
+  c.has_above = (PetscBool)(l->nzl > 0 && l->z0 + l->nzl < l->n[0]);
+  c.has_below = (PetscBool)(g && l->nzl > 0 && l->z0 > 0);
+  PetscCall(PetscMalloc1(n1 * n2, &c.above));
+  if (g) PetscCall(PetscMalloc1(n1 * n2, &c.below));
+  PetscCall(PdHaloBegin(l, u, g ? 1 : 0, 1, PD_HALO_ZERO, c.below, c.above, &c.ex));
 
   if (!g) {
     for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
@@ -148,13 +151,13 @@ static PetscErrorCode TVApply(const PdLayout *l, const double w[3], double eps, 
     FluxZPlane(&c, u, l->rs, un, unrs);
     for (ptrdiff_t zl = 1; zl < l->nzl; zl++) PetscCall(GradPlane(&c, zl, sign, g, &sum));
     /* Finish with the first plane: q_z of plane z0 - 1 (0 before the volume). */
-    PetscCall(PdPlaneExchangeWait(&c.ex, 0));
-    if (c.below) FluxZPlane(&c, c.below, n2, u, l->rs);
+    PetscCall(PdHaloWait(&c.ex));
+    if (c.has_below) FluxZPlane(&c, c.below, n2, u, l->rs);
     else
       for (ptrdiff_t i = 0; i < n1 * n2; i++) c.qzp[i] = 0;
     PetscCall(GradPlane(&c, 0, sign, g, &sum));
   }
-  PetscCall(PdPlaneExchangeEnd(&c.ex));
+  PetscCall(PdHaloEnd(&c.ex));
   if (value) {
     PetscCall(PdAllreduceSum(l->comm, &sum, 1));
     *value = sum;

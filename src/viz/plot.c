@@ -1,98 +1,31 @@
-/* Tiny raster plots (see plot.h): an RGB canvas, one frame with x, left y and right y axes, bars,
-   lines, markers, 5 x 7 bitmap text and a legend, written through the project's atomic PNG writer. */
+/* Charts (see plot.h): one frame with x, left y and right y axes, bars, lines, markers and a
+   legend, drawn with cairo on a canvas. Axis lines and bar edges are snapped to pixel
+   boundaries so that they stay crisp; lines and markers are antialiased. */
+#include "viz/canvas_impl.h"
 #include <pdecon/viz/plot.h>
-#include <pdecon/io/io.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#define PD_TICK_LEN    5.0  /* pixels */
+#define PD_TICK_FONT   14.0 /* tick labels */
+#define PD_TITLE_FONT  15.0 /* axis titles */
+#define PD_LABEL_GAP   6.0  /* between a tick and its label */
+
 struct _p_PdPlot {
-  int            w, h;
-  unsigned char *px;                       /* h rows of 3 w bytes */
-  int            left, top, right, bottom; /* frame, pixels */
-  double         lo[3], hi[3];             /* data ranges of x, y, y2 */
+  PdCanvas c;
+  double   left, top, right, bottom; /* frame, pixels */
+  double   lo[3], hi[3];             /* data ranges of x, y, y2 */
 };
-
-static const PdColor pd_ink = {40, 40, 40};
-
-static inline void Put(PdPlot p, int x, int y, PdColor c)
-{
-  if (x < 0 || y < 0 || x >= p->w || y >= p->h) return;
-  unsigned char *q = p->px + 3 * ((size_t)y * (size_t)p->w + (size_t)x);
-  q[0] = c.r;
-  q[1] = c.g;
-  q[2] = c.b;
-}
-
-/* Filled rectangle, corners inclusive, in any order. */
-static void Fill(PdPlot p, int x0, int y0, int x1, int y1, PdColor c)
-{
-  if (x0 > x1) {
-    int t = x0;
-    x0 = x1;
-    x1 = t;
-  }
-  if (y0 > y1) {
-    int t = y0;
-    y0 = y1;
-    y1 = t;
-  }
-  x0 = PetscMax(x0, 0);
-  y0 = PetscMax(y0, 0);
-  x1 = PetscMin(x1, p->w - 1);
-  y1 = PetscMin(y1, p->h - 1);
-  for (int y = y0; y <= y1; y++)
-    for (int x = x0; x <= x1; x++) Put(p, x, y, c);
-}
-
-static void Disc(PdPlot p, int cx, int cy, double r, PdColor c)
-{
-  int ir = (int)ceil(r);
-  for (int dy = -ir; dy <= ir; dy++)
-    for (int dx = -ir; dx <= ir; dx++)
-      if (dx * dx + dy * dy <= r * r) Put(p, cx + dx, cy + dy, c);
-}
-
-/* Bresenham with a square brush of t pixels; dashed: 8 on, 6 off along the major axis. */
-static void Segment(PdPlot p, int x0, int y0, int x1, int y1, int t, PetscBool dashed, int *phase, PdColor c)
-{
-  int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1, err = dx + dy;
-  int o = -(t - 1) / 2;
-
-  for (;;) {
-    if (!dashed || (*phase) % 14 < 8) Fill(p, x0 + o, y0 + o, x0 + o + t - 1, y0 + o + t - 1, c);
-    (*phase)++;
-    if (x0 == x1 && y0 == y1) break;
-    int e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      x0 += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      y0 += sy;
-    }
-  }
-}
 
 PetscErrorCode PdPlotCreate(int w, int h, PdPlot *p)
 {
   PetscFunctionBegin;
-  PetscCheck(w >= 1 && h >= 1 && w <= 8192 && h <= 8192, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "plot size %d x %d out of range", w, h);
   PetscCall(PetscNew(p));
-  (*p)->w = w;
-  (*p)->h = h;
-  PetscCall(PetscMalloc1((size_t)3 * (size_t)w * (size_t)h, &(*p)->px));
-  memset((*p)->px, 255, (size_t)3 * (size_t)w * (size_t)h);
-  (*p)->left = 0;
-  (*p)->top = 0;
-  (*p)->right = w - 1;
-  (*p)->bottom = h - 1;
-  for (int a = 0; a < 3; a++) {
-    (*p)->lo[a] = 0;
-    (*p)->hi[a] = 1;
-  }
+  PetscCall(PdCanvasCreate(w, h, &(*p)->c));
+  (*p)->right  = w;
+  (*p)->bottom = h;
+  for (int a = 0; a < 3; a++) (*p)->hi[a] = 1;
   PetscFunctionReturn(0);
 }
 
@@ -100,28 +33,26 @@ PetscErrorCode PdPlotDestroy(PdPlot *p)
 {
   PetscFunctionBegin;
   if (!*p) PetscFunctionReturn(0);
-  PetscCall(PetscFree((*p)->px));
+  PetscCall(PdCanvasDestroy(&(*p)->c));
   PetscCall(PetscFree(*p));
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdPlotGetPixels(PdPlot p, int *w, int *h, const unsigned char **rgb)
+PetscErrorCode PdPlotGetCanvas(PdPlot p, PdCanvas *c)
 {
   PetscFunctionBegin;
-  if (w) *w = p->w;
-  if (h) *h = p->h;
-  if (rgb) *rgb = p->px;
+  *c = p->c;
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdPlotSetFrame(PdPlot p, int left, int top, int right, int bottom)
+PetscErrorCode PdPlotSetFrame(PdPlot p, double left, double top, double right, double bottom)
 {
   PetscFunctionBegin;
   PetscCheck(left < right && top < bottom, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "empty plot frame");
-  p->left   = left;
-  p->top    = top;
-  p->right  = right;
-  p->bottom = bottom;
+  p->left   = round(left);
+  p->top    = round(top);
+  p->right  = round(right);
+  p->bottom = round(bottom);
   PetscFunctionReturn(0);
 }
 
@@ -144,46 +75,25 @@ double PdPlotNiceStep(double lo, double hi, int n)
   return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * mag;
 }
 
-PetscErrorCode PdPlotToPixel(PdPlot p, PdAxis a, double x, double y, int *px, int *py)
+PetscErrorCode PdPlotToPixel(PdPlot p, PdAxis a, double x, double y, double *px, double *py)
 {
   PetscFunctionBegin;
-  if (px) *px = (int)lround(p->left + (x - p->lo[PD_AXIS_X]) / (p->hi[PD_AXIS_X] - p->lo[PD_AXIS_X]) * (p->right - p->left));
-  if (py) *py = (int)lround(p->bottom - (y - p->lo[a]) / (p->hi[a] - p->lo[a]) * (p->bottom - p->top));
+  if (px) *px = p->left + (x - p->lo[PD_AXIS_X]) / (p->hi[PD_AXIS_X] - p->lo[PD_AXIS_X]) * (p->right - p->left);
+  if (py) *py = p->bottom - (y - p->lo[a]) / (p->hi[a] - p->lo[a]) * (p->bottom - p->top);
   PetscFunctionReturn(0);
 }
 
-int PdPlotTextWidth(const char *s, int scale)
+/* A one-pixel line between pixel centres (coordinates rounded to pixels). */
+static void HairLine(PdPlot p, double x0, double y0, double x1, double y1, PdColor c)
 {
-  int n = s ? (int)strlen(s) : 0;
-  return n > 0 ? (6 * n - 1) * scale : 0;
-}
+  cairo_t *cr = p->c->cr;
 
-PetscErrorCode PdPlotText(PdPlot p, int x, int y, int scale, PdAlign align, PetscBool vertical, PdColor c, const char *s)
-{
-  int W, start;
-
-  PetscFunctionBegin;
-  if (!s || !s[0]) PetscFunctionReturn(0);
-  scale = PetscMax(scale, 1);
-  W     = PdPlotTextWidth(s, scale);
-  if (!vertical) {
-    start = align == PD_ALIGN_CENTER ? x - W / 2 : align == PD_ALIGN_RIGHT ? x - W : x;
-  } else {
-    /* reading upwards from `start` (the bottom end of the text) */
-    start = align == PD_ALIGN_CENTER ? y + W / 2 : align == PD_ALIGN_RIGHT ? y + W : y;
-  }
-  for (int i = 0; s[i]; i++) {
-    int                  ch = (unsigned char)s[i];
-    const unsigned char *g  = PdPlotFont5x7[(ch >= 32 && ch <= 126 ? ch : '?') - 32];
-    for (int col = 0; col < 5; col++)
-      for (int row = 0; row < 8; row++) {
-        if (!(g[col] >> row & 1)) continue;
-        int u = i * 6 + col;
-        if (!vertical) Fill(p, start + u * scale, y + row * scale, start + (u + 1) * scale - 1, y + (row + 1) * scale - 1, c);
-        else Fill(p, x + row * scale, start - (u + 1) * scale, x + (row + 1) * scale - 1, start - u * scale - 1, c);
-      }
-  }
-  PetscFunctionReturn(0);
+  cairo_move_to(cr, round(x0) + 0.5, round(y0) + 0.5);
+  cairo_line_to(cr, round(x1) + 0.5, round(y1) + 0.5);
+  cairo_set_line_width(cr, 1);
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_SQUARE);
+  PdCairoColor(cr, c);
+  cairo_stroke(cr);
 }
 
 /* Tick values k * step in [lo, hi] (inclusive up to rounding); at most 200. */
@@ -199,60 +109,65 @@ static int Ticks(double lo, double hi, double step, double *v)
   return n;
 }
 
+/* The x axis line, its ticks at the given x values with their labels, and its title. */
+static PetscErrorCode XAxis(PdPlot p, int n, const double x[], const char *const labels[], const char *title)
+{
+  const double ly = p->bottom + PD_TICK_LEN + PD_LABEL_GAP + 0.36 * PD_TICK_FONT;
+
+  PetscFunctionBegin;
+  HairLine(p, p->left, p->bottom, p->right, p->bottom, PdInk);
+  for (int i = 0; i < n; i++) {
+    double px;
+    PetscCall(PdPlotToPixel(p, PD_AXIS_X, x[i], 0, &px, NULL));
+    HairLine(p, px, p->bottom, px, p->bottom + PD_TICK_LEN, PdInk);
+    PetscCall(PdCanvasText(p->c, round(px) + 0.5, ly, PD_TICK_FONT, PD_TEXT_NORMAL, PD_ALIGN_CENTER, PdInk, labels[i]));
+  }
+  PetscCall(PdCanvasText(p->c, (p->left + p->right) / 2, ly + PD_TICK_FONT + 14, PD_TITLE_FONT, PD_TEXT_NORMAL, PD_ALIGN_CENTER, PdInk, title));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdPlotAxisDraw(PdPlot p, PdAxis a, double step, const char *fmt, const char *title)
 {
-  const int s = 2, tick = 6, gap = 8;
-  double    v[200];
-  int       n, maxw = 0;
-  char      lab[64];
+  double v[200], maxw = 0;
+  char   lab[200][32];
+  int    n;
 
   PetscFunctionBegin;
   if (!(step > 0)) step = PdPlotNiceStep(p->lo[a], p->hi[a], 6);
   n = Ticks(p->lo[a], p->hi[a], step, v);
+  for (int i = 0; i < n; i++) snprintf(lab[i], sizeof(lab[i]), fmt, v[i]);
   if (a == PD_AXIS_X) {
-    Fill(p, p->left, p->bottom, p->right, p->bottom, pd_ink);
-    for (int i = 0; i < n; i++) {
-      int px;
-      PetscCall(PdPlotToPixel(p, a, v[i], 0, &px, NULL));
-      Fill(p, px, p->bottom, px, p->bottom + tick, pd_ink);
-      snprintf(lab, sizeof(lab), fmt, v[i]);
-      PetscCall(PdPlotText(p, px, p->bottom + tick + gap / 2, s, PD_ALIGN_CENTER, PETSC_FALSE, pd_ink, lab));
-    }
-    PetscCall(PdPlotText(p, (p->left + p->right) / 2, p->bottom + tick + gap / 2 + 7 * s + gap + 4, s, PD_ALIGN_CENTER, PETSC_FALSE, pd_ink, title));
+    const char *labels[200];
+    for (int i = 0; i < n; i++) labels[i] = lab[i];
+    PetscCall(XAxis(p, n, v, labels, title));
     PetscFunctionReturn(0);
   }
-  const int edge = a == PD_AXIS_Y ? p->left : p->right, dir = a == PD_AXIS_Y ? -1 : 1;
-  Fill(p, edge, p->top, edge, p->bottom, pd_ink);
+  const double edge = a == PD_AXIS_Y ? p->left : p->right, dir = a == PD_AXIS_Y ? -1 : 1;
+  HairLine(p, edge, p->top, edge, p->bottom, PdInk);
   for (int i = 0; i < n; i++) {
-    int py;
+    double py, tw;
     PetscCall(PdPlotToPixel(p, a, 0, v[i], NULL, &py));
-    Fill(p, edge, py, edge + dir * tick, py, pd_ink);
-    snprintf(lab, sizeof(lab), fmt, v[i]);
-    maxw = PetscMax(maxw, PdPlotTextWidth(lab, s));
-    PetscCall(PdPlotText(p, edge + dir * (tick + gap / 2), py - 7 * s / 2, s, a == PD_AXIS_Y ? PD_ALIGN_RIGHT : PD_ALIGN_LEFT, PETSC_FALSE, pd_ink, lab));
+    HairLine(p, edge, py, edge + dir * PD_TICK_LEN, py, PdInk);
+    PetscCall(PdCanvasTextWidth(p->c, PD_TICK_FONT, PD_TEXT_NORMAL, lab[i], &tw));
+    maxw = PetscMax(maxw, tw);
+    PetscCall(PdCanvasText(p->c, edge + dir * (PD_TICK_LEN + PD_LABEL_GAP), round(py) + 0.5, PD_TICK_FONT, PD_TEXT_NORMAL, a == PD_AXIS_Y ? PD_ALIGN_RIGHT : PD_ALIGN_LEFT, PdInk, lab[i]));
   }
   if (title) {
-    int x = a == PD_AXIS_Y ? edge - tick - gap / 2 - maxw - gap - 7 * s : edge + tick + gap / 2 + maxw + gap;
-    PetscCall(PdPlotText(p, x, (p->top + p->bottom) / 2, s, PD_ALIGN_CENTER, PETSC_TRUE, pd_ink, title));
+    double x = edge + dir * (PD_TICK_LEN + PD_LABEL_GAP + maxw + 12 + 0.5 * PD_TITLE_FONT);
+    PetscCall(PdCanvasText(p->c, x, (p->top + p->bottom) / 2, PD_TITLE_FONT, PD_TEXT_VERTICAL, PD_ALIGN_CENTER, PdInk, title));
   }
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdPlotAxisCategories(PdPlot p, int n, const char *const labels[], const char *title)
 {
-  const int s = 2, tick = 6, gap = 8;
+  double x[200];
 
   PetscFunctionBegin;
-  PetscCheck(n >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "no categories");
+  PetscCheck(n >= 1 && n <= 200, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%d categories (1 to 200)", n);
   PetscCall(PdPlotSetRange(p, PD_AXIS_X, -0.5, n - 0.5));
-  Fill(p, p->left, p->bottom, p->right, p->bottom, pd_ink);
-  for (int i = 0; i < n; i++) {
-    int px;
-    PetscCall(PdPlotToPixel(p, PD_AXIS_X, i, 0, &px, NULL));
-    Fill(p, px, p->bottom, px, p->bottom + tick, pd_ink);
-    PetscCall(PdPlotText(p, px, p->bottom + tick + gap / 2, s, PD_ALIGN_CENTER, PETSC_FALSE, pd_ink, labels[i]));
-  }
-  PetscCall(PdPlotText(p, (p->left + p->right) / 2, p->bottom + tick + gap / 2 + 7 * s + gap + 4, s, PD_ALIGN_CENTER, PETSC_FALSE, pd_ink, title));
+  for (int i = 0; i < n; i++) x[i] = i;
+  PetscCall(XAxis(p, n, x, labels, title));
   PetscFunctionReturn(0);
 }
 
@@ -266,130 +181,142 @@ PetscErrorCode PdPlotGrid(PdPlot p, PdAxis a, double step, PdColor c)
   if (!(step > 0)) step = PdPlotNiceStep(p->lo[a], p->hi[a], 6);
   n = Ticks(p->lo[a], p->hi[a], step, v);
   for (int i = 0; i < n; i++) {
-    int py;
+    double py;
     PetscCall(PdPlotToPixel(p, a, 0, v[i], NULL, &py));
-    if (py > p->top && py < p->bottom) Fill(p, p->left + 1, py, p->right - 1, py, c);
+    if (round(py) > p->top && round(py) < p->bottom) HairLine(p, p->left + 1, py, p->right - 1, py, c);
   }
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdPlotBar(PdPlot p, PdAxis a, double x, double width, double y0, double y1, PdColor c)
 {
-  int     x0, x1, py0, py1;
-  PdColor dark = {(unsigned char)(c.r * 0.6), (unsigned char)(c.g * 0.6), (unsigned char)(c.b * 0.6)};
+  cairo_t *cr = p->c->cr;
+  double   x0, x1, py0, py1, t, b;
 
   PetscFunctionBegin;
   PetscCall(PdPlotToPixel(p, a, x - width / 2, y0, &x0, &py0));
   PetscCall(PdPlotToPixel(p, a, x + width / 2, y1, &x1, &py1));
-  /* clipped to the frame */
-  py0 = PetscMin(PetscMax(py0, p->top), p->bottom);
-  py1 = PetscMin(PetscMax(py1, p->top), p->bottom);
-  if (py0 == py1) PetscFunctionReturn(0);
-  Fill(p, x0, py0, x1, py1, c);
-  Fill(p, x0, py0, x0, py1, dark);
-  Fill(p, x1, py0, x1, py1, dark);
-  Fill(p, x0, py0, x1, py0, dark);
-  Fill(p, x0, py1, x1, py1, dark);
+  x0 = round(x0);
+  x1 = round(x1);
+  t  = round(PetscMin(PetscMax(PetscMin(py0, py1), p->top), p->bottom)); /* clipped to the frame */
+  b  = round(PetscMin(PetscMax(PetscMax(py0, py1), p->top), p->bottom));
+  if (b <= t || x1 <= x0) PetscFunctionReturn(0);
+  PetscCall(PdCanvasFillRect(p->c, x0, t, x1 - x0, b - t, c));
+  cairo_rectangle(cr, x0 + 0.5, t + 0.5, x1 - x0 - 1, b - t - 1);
+  cairo_set_line_width(cr, 1);
+  PdCairoColor(cr, PdColorShade(c, 0.7));
+  cairo_stroke(cr);
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdPlotLine(PdPlot p, PdAxis a, int n, const double x[], const double y[], int thickness, PetscBool dashed, PdColor c)
+PetscErrorCode PdPlotLine(PdPlot p, PdAxis a, int n, const double x[], const double y[], double width, PetscBool dashed, PdColor c)
 {
-  int phase = 0;
-
-  PetscFunctionBegin;
-  for (int i = 0; i + 1 < n; i++) {
-    int x0, y0, x1, y1;
-    if (!isfinite(y[i]) || !isfinite(y[i + 1])) continue;
-    PetscCall(PdPlotToPixel(p, a, x[i], y[i], &x0, &y0));
-    PetscCall(PdPlotToPixel(p, a, x[i + 1], y[i + 1], &x1, &y1));
-    Segment(p, x0, y0, x1, y1, PetscMax(thickness, 1), dashed, &phase, c);
-  }
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdPlotMarkers(PdPlot p, PdAxis a, int n, const double x[], const double y[], int size, PdColor c)
-{
-  const PdColor white = {255, 255, 255};
+  cairo_t     *cr   = p->c->cr;
+  const double dash[2] = {8, 6};
+  PetscBool    open = PETSC_FALSE;
 
   PetscFunctionBegin;
   for (int i = 0; i < n; i++) {
-    int px, py;
+    double px, py;
+    if (!isfinite(y[i])) {
+      open = PETSC_FALSE;
+      continue;
+    }
+    PetscCall(PdPlotToPixel(p, a, x[i], y[i], &px, &py));
+    if (open) cairo_line_to(cr, px, py);
+    else cairo_move_to(cr, px, py);
+    open = PETSC_TRUE;
+  }
+  cairo_set_line_width(cr, width);
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  if (dashed) cairo_set_dash(cr, dash, 2, 0);
+  PdCairoColor(cr, c);
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+  PetscFunctionReturn(0);
+}
+
+static void Marker(cairo_t *cr, double px, double py, double diameter, PdColor c)
+{
+  cairo_new_sub_path(cr);
+  cairo_arc(cr, px, py, diameter / 2 + 1.5, 0, 2 * M_PI);
+  PdCairoColor(cr, PdWhite);
+  cairo_fill(cr);
+  cairo_arc(cr, px, py, diameter / 2, 0, 2 * M_PI);
+  PdCairoColor(cr, c);
+  cairo_fill(cr);
+}
+
+PetscErrorCode PdPlotMarkers(PdPlot p, PdAxis a, int n, const double x[], const double y[], double diameter, PdColor c)
+{
+  PetscFunctionBegin;
+  for (int i = 0; i < n; i++) {
+    double px, py;
     if (!isfinite(y[i])) continue;
     PetscCall(PdPlotToPixel(p, a, x[i], y[i], &px, &py));
-    Disc(p, px, py, size / 2.0 + 1.5, white);
-    Disc(p, px, py, size / 2.0, c);
+    Marker(p->c->cr, px, py, diameter, c);
   }
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdPlotFillRect(PdPlot p, int x0, int y0, int x1, int y1, PdColor c)
+PetscErrorCode PdPlotTick(PdPlot p, PdAxis a, double x, double width, double y, double thickness, PdColor c)
 {
-  PetscFunctionBegin;
-  Fill(p, x0, y0, x1, y1, c);
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdPlotTick(PdPlot p, PdAxis a, double x, double width, double y, int thickness, PdColor c)
-{
-  int x0, x1, py;
+  double x0, x1, py;
 
   PetscFunctionBegin;
   PetscCall(PdPlotToPixel(p, a, x - width / 2, y, &x0, &py));
   PetscCall(PdPlotToPixel(p, a, x + width / 2, y, &x1, NULL));
-  Fill(p, x0, py - (thickness - 1) / 2, x1, py - (thickness - 1) / 2 + thickness - 1, c);
+  PetscCall(PdCanvasFillRect(p->c, round(x0), round(py - thickness / 2), round(x1) - round(x0), thickness, c));
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdPlotLegend(PdPlot p, int x, int y, int scale, int n, const char *const labels[], const PdColor colors[], const PdLegendKind kinds[])
+PetscErrorCode PdPlotLegend(PdPlot p, double x, double y, double size, int n, const char *const labels[], const PdColor colors[], const PdLegendKind kinds[], double *bottom)
 {
-  const int     pad = 8, sym = 28, th = 7 * scale, row = th + 8;
-  const PdColor border = {150, 150, 150}, white = {255, 255, 255};
-  int           maxw = 0, W, H;
+  const double  pad = 10, sym = 28, row = round(1.7 * size);
+  const PdColor border = {170, 170, 170};
+  cairo_t      *cr   = p->c->cr;
+  double        maxw = 0, W, H;
 
   PetscFunctionBegin;
-  for (int i = 0; i < n; i++) maxw = PetscMax(maxw, PdPlotTextWidth(labels[i], scale));
-  W = pad + sym + pad + maxw + pad;
-  H = pad + n * row - 8 + pad;
-  Fill(p, x, y, x + W, y + H, white);
-  Fill(p, x, y, x + W, y, border);
-  Fill(p, x, y + H, x + W, y + H, border);
-  Fill(p, x, y, x, y + H, border);
-  Fill(p, x + W, y, x + W, y + H, border);
   for (int i = 0; i < n; i++) {
-    int ty = y + pad + i * row, cy = ty + th / 2, sx = x + pad;
+    double tw;
+    PetscCall(PdCanvasTextWidth(p->c, size, PD_TEXT_NORMAL, labels[i], &tw));
+    maxw = PetscMax(maxw, tw);
+  }
+  x = round(x);
+  y = round(y);
+  W = round(pad + sym + pad + maxw + pad);
+  H = round(pad / 2 + n * row + pad / 2);
+  PetscCall(PdCanvasFillRect(p->c, x, y, W, H, PdWhite));
+  cairo_rectangle(cr, x + 0.5, y + 0.5, W - 1, H - 1);
+  cairo_set_line_width(cr, 1);
+  PdCairoColor(cr, border);
+  cairo_stroke(cr);
+  for (int i = 0; i < n; i++) {
+    double cy = y + pad / 2 + (i + 0.5) * row, sx = x + pad;
     switch (kinds[i]) {
-    case PD_LEGEND_BOX: {
-      PdColor dark = {(unsigned char)(colors[i].r * 0.6), (unsigned char)(colors[i].g * 0.6), (unsigned char)(colors[i].b * 0.6)};
-      Fill(p, sx + 4, ty, sx + sym - 4, ty + th - 1, dark);
-      Fill(p, sx + 5, ty + 1, sx + sym - 5, ty + th - 2, colors[i]);
-    } break;
+    case PD_LEGEND_BOX:
+      PetscCall(PdCanvasFillRect(p->c, sx + 4, round(cy - 0.4 * size), sym - 8, round(0.8 * size), PdColorShade(colors[i], 0.7)));
+      PetscCall(PdCanvasFillRect(p->c, sx + 5, round(cy - 0.4 * size) + 1, sym - 10, round(0.8 * size) - 2, colors[i]));
+      break;
     case PD_LEGEND_LINE:
-      Fill(p, sx, cy - 1, sx + sym, cy + 1, colors[i]);
-      Disc(p, sx + sym / 2, cy, 6.5, white);
-      Disc(p, sx + sym / 2, cy, 5, colors[i]);
+      PetscCall(PdCanvasFillRect(p->c, sx, round(cy) - 1, sym, 3, colors[i]));
+      Marker(cr, sx + sym / 2, round(cy) + 0.5, 10, colors[i]);
       break;
     case PD_LEGEND_DASH:
-      Fill(p, sx + 2, cy - 1, sx + sym - 2, cy + 1, colors[i]);
+      PetscCall(PdCanvasFillRect(p->c, sx + 2, round(cy) - 1, sym - 4, 3, colors[i]));
       break;
     }
-    PetscCall(PdPlotText(p, sx + sym + pad, ty, scale, PD_ALIGN_LEFT, PETSC_FALSE, pd_ink, labels[i]));
+    PetscCall(PdCanvasText(p->c, sx + sym + pad, cy, size, PD_TEXT_NORMAL, PD_ALIGN_LEFT, PdInk, labels[i]));
   }
+  if (bottom) *bottom = y + H;
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdPlotWritePNG(PdPlot p, MPI_Comm comm, const char *path)
 {
-  int rank, wh[2] = {0, 0};
-
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (!rank) {
-    PetscCheck(p, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "rank 0 has no plot to write");
-    wh[0] = p->w;
-    wh[1] = p->h;
-  }
-  PetscCallMPI(MPI_Bcast(wh, 2, MPI_INT, 0, comm));
-  PetscCall(PdWriteRGBPng(comm, path, wh[0], wh[1], rank ? NULL : p->px));
+  PetscCall(PdCanvasWritePNG(p ? p->c : NULL, comm, path));
   PetscFunctionReturn(0);
 }

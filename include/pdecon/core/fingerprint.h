@@ -19,7 +19,7 @@ static inline void PdHashBytes(PdHash *h, const void *p, size_t n)
 }
 
 /* Every option "-<prefix>..." with its value, in the order given, except those whose names
-   (without the dash) are listed in neutral (NULL-terminated; options that do not change the
+   after the prefix are listed in neutral (NULL-terminated; options that do not change the
    result: how long to run, what to print, where to save). */
 PetscErrorCode PdHashOptions(PdHash *h, const char *prefix, const char *const neutral[]);
 

@@ -42,6 +42,9 @@ PetscErrorCode PdLayoutCreate(MPI_Comm comm, const ptrdiff_t n[3], ptrdiff_t z0,
    parent's strides (a view into a parent volume). */
 PetscErrorCode PdLayoutCreateBox(const PdLayout *parent, const ptrdiff_t m[3], PetscBool compact,
                                  PdLayout **lay);
+/* The rank owning global plane g (0 <= g < n[0]): the last rank r with zstart[r] <= g. Ranks with no
+   planes share their zstart with the next rank and so are never chosen. */
+int            PdLayoutOwner(const PdLayout *lay, ptrdiff_t g);
 PetscErrorCode PdLayoutDuplicate(const PdLayout *lay, PdLayout **dup);
 PetscErrorCode PdLayoutDestroy(PdLayout **lay);
 

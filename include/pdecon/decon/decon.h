@@ -43,6 +43,11 @@ typedef PetscErrorCode (*PdDeconMonitorFn)(PdDecon, PetscInt it, double objectiv
 
 PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *d);
 PetscErrorCode PdDeconSetFromOptions(PdDecon d);
+/* Prepends prefix to every option name the solver, its method and its FFT read ("a_" reads
+   -a_decon_max_it), so that two solvers in one program can be configured apart (PETSc's
+   convention); call before PdDeconSetFromOptions. */
+PetscErrorCode PdDeconSetOptionsPrefix(PdDecon d, const char prefix[]);
+PetscErrorCode PdDeconGetOptionsPrefix(PdDecon d, const char *prefix[]);
 PetscErrorCode PdDeconSetMethod(PdDecon d, const char *method);
 PetscErrorCode PdDeconGetMethod(PdDecon d, const char **method);
 PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol);
@@ -78,6 +83,9 @@ PetscErrorCode PdDeconDestroy(PdDecon *d);
 /* The methods -decon_method accepts, in table order; direct: a filter (one step), not iterative. */
 int         PdDeconMethodCount(void);
 const char *PdDeconMethodName(int i, PetscBool *direct);
+/* Iterations method i runs when none are asked for, where the method has its own count (1 for a
+   direct filter, 2-3 for the unmatched back projectors); 0: it uses the solver's default. */
+PetscInt    PdDeconMethodDefaultIterations(int i);
 
 /* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
 typedef struct {

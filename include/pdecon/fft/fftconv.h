@@ -14,7 +14,8 @@
    Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
    buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
-   more than one rank) and the OTF, each about one working volume, plus one plane per thread. */
+   more than one rank) and the OTF (and a second filter, when one is set), each about one working
+   volume, plus one plane per thread. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 
@@ -30,6 +31,8 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
    -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
    default: the whole node). */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
+/* Prepends prefix to the -fft_* option names (PETSc's convention). */
+PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[]);
 PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
 /* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */
 PetscErrorCode PdFFTConvSetUp(PdFFTConv c);
@@ -54,6 +57,15 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c);
 PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);
 PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky);
 PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
+/* A second spectral filter G beside the OTF, in the same distributed layout and scale (stored
+   divided by N, so Inverse(G_stored * Forward(x)) applies the transfer function G): e.g. an
+   unmatched back projector that replaces Hᵀ. PdFFTConvGetFilter allocates it (zero) on first use
+   and returns it for the caller to fill (ncplx complex values, index as the spectrum);
+   PdFFTConvApplyFilter: work <- F⁻¹(G · F(work)), the cost of PdFFTConvApply;
+   PdFFTConvDestroyFilter frees it (PdFFTConvDestroy does too). One more spectrum of memory. */
+PetscErrorCode PdFFTConvGetFilter(PdFFTConv c, float **filter);
+PetscErrorCode PdFFTConvApplyFilter(PdFFTConv c);
+PetscErrorCode PdFFTConvDestroyFilter(PdFFTConv c);
 /* sym[i] = sum_d w_d^2 4 sin^2(pi k_d / n_d): the transfer function of DᵀD for periodic forward
    differences D with voxel weights w (z, y, x), i.e. the negative Laplacian; ncplx floats. */
 PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym);

@@ -1,5 +1,4 @@
-/* Image input and output: HDF5 datasets and multi-page TIFF stacks as distributed float volumes,
-   plus PNG previews.
+/* Image input and output: HDF5 datasets and multi-page TIFF stacks as distributed float volumes.
 
    A file spec is "file.h5:/path/to/dataset" (HDF5: extensions .h5, .hdf5, .he5; the dataset is
    "/data" when no ":/..." part is given) or "file.tif" / "file.tiff" (multi-page TIFF, one page per
@@ -73,15 +72,5 @@ PetscErrorCode PdH5ReadScalars(MPI_Comm comm, const char *path, const char *name
    of at most 4096 values each (an attribute holds at most 64 KiB), and back. */
 PetscErrorCode PdH5WriterAddArray(PdH5Writer w, const char *name, PetscInt n, const double *vals);
 PetscErrorCode PdH5ReadArray(MPI_Comm comm, const char *path, const char *name, PetscInt n, double *vals);
-
-/* Max-intensity-projection preview (8-bit grey PNG, written by rank 0, atomically): for each of
-   nvol volumes of the same global size, the XY projection (max over z) on top and the XZ
-   projection (max over y) below it, the XZ panel stretched in z by voxel[0] / voxel[2] when both
-   are known (voxel may be NULL); volumes side by side with one-pixel white separators; each panel
-   scaled to 8 bits between its own 0.1 and 99.9 percentiles (min..max when those coincide). */
-PetscErrorCode PdWriteMIPPng(const char *path, int nvol, const PdLayout *const lays[], const float *const vols[], const double voxel[3]);
-/* An 8-bit RGB image (h rows of 3 w bytes, needed on rank 0 only) as a PNG written by rank 0,
-   atomically; collective on comm (plots, see plot.h). */
-PetscErrorCode PdWriteRGBPng(MPI_Comm comm, const char *path, int w, int h, const unsigned char *rgb);
 
 #endif

@@ -1,5 +1,5 @@
 /* The learned weakly-convex ridge regulariser (WCRR-NN, Goujon et al.; 3D form of GARL,
-   shared/specs/garl.md part B):
+   docs/methods/wcrr.md):
 
      R(x; σ)  = Σ_c Σ_n α_c(σ)^-2 ψ( α_c(σ) (W x)_c[n] )
      ∇R(x; σ) = Wᵀ v,   v_c = ψ'( α_c (W x)_c ) / α_c
@@ -7,10 +7,10 @@
 
    W = W_raw / √L: three bias-free 3×3×3 cross-correlations 1 → c1 → c2 → c3 channels (4, 8, 64 by
    default), zero padding ("same"), the first layer's filters projected to zero mean;
-   L = ||W_rawᵀ W_raw||₂ = sup_ω Σ_c |K̂_c(ω)|² (Fourier formula, B.2.3), found by a grid search
-   over ω and a local refinement. ψ is the S-shape potential (B.3.2) with μ = e^m, β, γ_e =
+   L = ||W_rawᵀ W_raw||₂ = sup_ω Σ_c |K̂_c(ω)|² (Fourier formula, docs/methods/wcrr.md §3), found by a grid search
+   over ω and a local refinement. ψ is the S-shape potential (docs/methods/wcrr.md §4) with μ = e^m, β, γ_e =
    min(|γ|, 1); α_c(σ) = exp(s_c(σ)) / (σ + 1e-5), s_c a linear spline with 11 knots on
-   [0, σ_max] (B.3.1; σ in units of 1/255 of the data range, as in training).
+   [0, σ_max] (docs/methods/wcrr.md §5; σ in units of 1/255 of the data range, as in training).
 
    The raw parameters θ are one vector of doubles (the order below); PdWCRRUpdate derives from it
    what evaluation needs (projected float weights, μ, γ_e, L and ∂L/∂w). Every evaluation works on
@@ -21,7 +21,8 @@
 #ifndef PDECON_WCRR_H
 #define PDECON_WCRR_H
 
-#include <pdecon/io/io.h>
+#include <pdecon/core/sys.h>
+#include <stddef.h>
 
 #define PD_WCRR_KNOTS 11
 
@@ -40,15 +41,6 @@ typedef struct {
    seed), m = 4, β = 1, γ = 1, spline coefficients 5, σ_max = 50. channels NULL: 4, 8, 64. */
 PetscErrorCode PdWCRRCreate(MPI_Comm comm, const PetscInt channels[3], unsigned long long seed, PdWCRR *m);
 PetscErrorCode PdWCRRDestroy(PdWCRR *m);
-/* HDF5 model file, written atomically (collective on the model's communicator): root attributes
-   of doubles "wcrr_channels" (3), "wcrr_sigma_max" (1) and θ as the array "wcrr_theta"
-   (PdH5WriterAddArray: parts "wcrr_theta_0", "wcrr_theta_1", … of at most 4096 values). Load (collective on comm) names the file and the problem on any error (missing or
-   wrongly sized entry, non-finite values): PD_ERR_FILE or PD_ERR_INPUT. */
-PetscErrorCode PdWCRRLoad(MPI_Comm comm, const char *path, PdWCRR *m);
-PetscErrorCode PdWCRRSave(PdWCRR m, const char *path);
-/* Adds the model's datasets to an open writer (a training checkpoint is a model file too). */
-PetscErrorCode PdWCRRWriterAdd(PdWCRR m, PdH5Writer w);
-
 PetscErrorCode PdWCRRGetParamLayout(PdWCRR m, PdWCRRParamLayout *pl);
 /* The raw parameters θ (length pl.n), writable; call PdWCRRUpdate after changing them. */
 PetscErrorCode PdWCRRGetParams(PdWCRR m, double **theta);

@@ -1,6 +1,6 @@
 /* Training of the learned regulariser (wcrr.h) by denoising, data-parallel over MPI ranks.
 
-   Bilevel problem, deep-equilibrium form (shared/specs/garl.md B.5-B.6): for a clean patch x and
+   Bilevel problem, deep-equilibrium form (docs/methods/wcrr.md §8-§12): for a clean patch x and
    its noisy copy y = x + (σ/255) ε, σ ~ U[0, σ_max], ε ~ N(0, 1),
 
      x*(θ) = argmin_z ½||z - y||² + R(z; θ, σ)          (convex: R is 1-weakly convex)

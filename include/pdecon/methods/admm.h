@@ -1,7 +1,8 @@
 /* ADMM for Poisson deconvolution with non-negativity and isotropic total variation
    (-decon_method admm): the splitting z1 = MHx (Poisson data term on the measured box),
    z2 = w x (x >= 0), z3 = w Dx (TV), w = sqrt(β).
-   See src/methods/admm.c for the equations and docs/methods/admm.md for options and memory.
+   See src/methods/admm.c for the equations (src/methods/admm_params.c for the parameters) and
+   docs/methods/admm.md for options and memory.
 
    The setters and getters act on a solver whose method is "admm" (PdDeconSetMethod first; switching
    methods resets the parameters to their defaults); on any other method they raise PD_ERR_INPUT.
@@ -68,15 +69,5 @@ static inline float PdADMMPoissonProx(float v, float y, float b, float t)
   const float s = a >= 0 ? 0.5f * (a + r) : 2.0f * t * y / (r - a);
   return s - b;
 }
-
-/* Forward differences D = (Dz, Dy, Dx) with unit spacing on a z-slab volume, with Neumann ends
-   (periodic = PETSC_FALSE: the same operator as PdGradient in diffops.h, 0 at the last voxel of
-   each axis) or periodic ends ((Dx u)(.., n2 - 1) = u(.., 0) - u(.., n2 - 1), likewise y and z;
-   DᵀD then has the symbol of PdFFTConvDiffSymbol). ADMM uses periodic differences with the
-   periodic boundary and Neumann ones in padded mode. Padding of the outputs is set to 0.
-   Collective. */
-PetscErrorCode PdADMMGradient(const PdLayout *lay, PetscBool periodic, const float *u, float *pz, float *py, float *px);
-/* out += Dᵀ p for the same D (voxels of out; its padding is set to 0). Collective. */
-PetscErrorCode PdADMMGradientAdjointAdd(const PdLayout *lay, PetscBool periodic, const float *pz, const float *py, const float *px, float *out);
 
 #endif

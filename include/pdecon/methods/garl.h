@@ -1,6 +1,6 @@
 /* GARL (-decon_method garl, src/methods/garl.c): Richardson-Lucy with Nesterov extrapolation and the
    gradient of a learned weakly-convex ridge regulariser (pdecon/learn/wcrr.h) in the numerator
-   (pyxudeconv's GARL, shared/specs/garl.md part A; docs/methods/garl.md).
+   (pyxudeconv's GARL; docs/methods/garl.md §1-§2).
 
    The setters act on a solver whose method is "garl" (PdDeconSetMethod first: switching methods
    resets the parameters to their defaults); on any other method they raise PD_ERR_INPUT. The

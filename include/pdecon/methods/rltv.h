@@ -1,6 +1,6 @@
-/* Parameters of the total-variation regularised Richardson-Lucy methods (src/methods/rltv.c):
-   rltv (Dey et al. 2006, TV in the denominator) and rl_smoothtv (pyxudeconv's smoothed-TV RL, TV
-   gradient in the numerator).
+/* Parameters of the total-variation regularised Richardson-Lucy methods: rltv (Dey et al. 2006,
+   TV in the denominator; src/methods/rltv.c) and rl_smoothtv (pyxudeconv's smoothed-TV RL, TV
+   gradient in the numerator; src/methods/rl_smoothtv.c).
 
    The setters act on the method currently selected (PdDeconSetMethod first: switching methods
    resets the parameters to that method's defaults). A parameter the current method does not have

@@ -1,5 +1,5 @@
 /* Forward differences on z-slab volumes and their exact adjoint (for total variation and other
-   gradient regularisers), and the one-plane ghost exchange such z stencils need.
+   gradient regularisers); their one ghost plane comes from PdHaloBegin (halo.h).
 
    D = (Dz, Dy, Dx) with zero-flux (Neumann) ends and optional voxel spacings w = (wz, wy, wx)
    (NULL: all 1):
@@ -13,7 +13,7 @@
 #ifndef PDECON_DIFFOPS_H
 #define PDECON_DIFFOPS_H
 
-#include <pdecon/core/layout.h>
+#include <pdecon/ops/halo.h>
 
 /* u: volume with layout lay; pz, py, px: the three component volumes, same layout (caller
    allocates). Communication: one plane of u from the next rank that owns planes, overlapped with
@@ -22,24 +22,6 @@ PetscErrorCode PdGradient(const PdLayout *lay, const double w[3], const float *u
 /* out = Dᵀ p. Communication: one plane of pz from the previous rank that owns planes, overlapped
    with the interior. No temporary volume (one ghost plane). Collective. */
 PetscErrorCode PdGradientAdjoint(const PdLayout *lay, const double w[3], const float *pz, const float *py, const float *px, float *out);
-
-/* One-plane z halo for two-point stencils, non-blocking. Begin posts the exchange of the planes
-   adjacent to this rank's slab: below receives global plane z0 - 1 (when want_below and z0 > 0),
-   above receives plane z0 + nzl (when want_above and z0 + nzl < n[0]), each compact n[1] x n[2]
-   (caller allocates n[1] n[2] floats, or passes NULL when not wanted). want_below / want_above
-   must be the same on every rank. v must stay unchanged until End. Ranks with no planes neither
-   send nor receive. Logged as PD_EV_HALO. */
-typedef struct {
-  MPI_Request  req[4]; /* receive below, receive above, send first plane, send last plane */
-  MPI_Datatype plane;  /* one strided plane of the layout */
-  PetscBool    has_below, has_above; /* ghost exists (the volume continues on another rank) */
-} PdPlaneExchange;
-PetscErrorCode PdPlaneExchangeBegin(const PdLayout *lay, const float *v, PetscBool want_below, PetscBool want_above,
-                                    float *below, float *above, PdPlaneExchange *ex);
-/* Wait until the ghost below (which = 0) or above (which = 1) has arrived. */
-PetscErrorCode PdPlaneExchangeWait(PdPlaneExchange *ex, int which);
-/* Wait for everything (sends included) and release. */
-PetscErrorCode PdPlaneExchangeEnd(PdPlaneExchange *ex);
 
 /* Zeroes the padding after row y of local plane zl of a volume with layout l: up to the next row,
    or after a plane's last row up to the next plane; nothing after the slab's last row, which may

@@ -53,7 +53,7 @@ static PetscErrorCode ErrorHandler(MPI_Comm comm, int line, const char *fun, con
       user_error = PETSC_TRUE;
       if (mess) snprintf(AppLastError, sizeof(AppLastError), "%s", mess);
       MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-      if (rank == 0 && mess) fprintf(stderr, "%s\n", mess);
+      if (rank == 0 && mess) fprintf(stderr, "pdecon: error: %s\n", mess);
     }
     if (trace) return PetscTraceBackErrorHandler(comm, line, fun, file, n, p, mess, NULL);
     return n;
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
       if (!strcmp(argv[1], commands[i].name)) fn = commands[i].fn;
     if (!fn) {
-      fprintf(stderr, "unknown command '%s'\n%s", argv[1], usage);
+      fprintf(stderr, "pdecon: error: unknown command '%s'\n%s", argv[1], usage);
       return 2;
     }
     argv[1] = argv[0];

@@ -82,13 +82,13 @@ for c in "m1.h5 mean 21" "m1.h5 geomean 21" "i2.h5 mean 21" "sr.h5 mean 6"; do
 done
 
 # d) bad input
-"$mpiexec" -n 2 "$pdecon" train -model unet -output "$T/bad.h5" >"$T/d1.log" 2>&1
+"$mpiexec" -n 2 "$pdecon" train -model resnet -output "$T/bad.h5" >"$T/d1.log" 2>&1
 rc1=$?
 "$mpiexec" -n 2 "$pdecon" restore -model "$T/sim.h5" -input "$T/sim.h5:/data" -output "$T/bad.h5" >"$T/d2.log" 2>&1
 rc2=$?
 "$mpiexec" -n 2 "$pdecon" train -model isonet2 -train_init "$T/m1.h5" "${small[@]}" -output "$T/bad.h5" >"$T/d3.log" 2>&1
 rc3=$?
-if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 1 ] && grep -q "pdecon: error: -model unet: unknown model" "$T/d1.log" &&
+if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 1 ] && grep -q "pdecon: error: -model resnet: unknown model" "$T/d1.log" &&
   [ "$(grep -c 'pdecon: error:' "$T/d2.log")" = 1 ] && grep -q "pdecon: error: .*sim.h5" "$T/d2.log" &&
   grep -q "pdecon: error: .*m1.h5: the model is isonet1, not isonet2" "$T/d3.log" && [ ! -e "$T/bad.h5" ]; then
   ok "bad input: one error line each, no output"

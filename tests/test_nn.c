@@ -285,6 +285,35 @@ static PetscErrorCode TestLayerGradients(void)
   PetscFunctionReturn(0);
 }
 
+/* Average pooling on a 3×3 ramp against hand-computed means (the padding not counted): the
+   corner window holds 4 values, the centre of the 5-wide axis 3. */
+static PetscErrorCode TestAvgPool(void)
+{
+  PdNN     net;
+  PdTensor x, y;
+  float    v[15];
+
+  PetscFunctionBegin;
+  for (int i = 0; i < 15; i++) v[i] = (float)i;
+  x = PdTensorView(1, 1, 1, 3, 5, v); /* rows 0..2, columns 0..4 */
+  PetscCall(PdNNCreate(2, &net));
+  PetscCall(PdNNAddAvgPool3(net, "p"));
+  PetscCall(PdNNSetUp(net));
+  PetscCall(PdNNForward(net, NULL, &x, &y));
+  PD_EXPECT(y.h == 2 && y.w == 3, "average pool: output %" PetscInt_FMT " x %" PetscInt_FMT ", expected 2 x 3", y.h, y.w);
+  /* (0,0): rows 0-1, cols 0-1 → (0+1+5+6)/4; (1,1): rows 1-2, cols 1-3 → mean 9.5; (0,2): rows 0-1, cols 3-4 → (3+4+8+9)/4 */
+  PD_EXPECT(fabsf(y.v[0] - 3.0f) < 1e-6f && fabsf(y.v[4] - 9.5f) < 1e-6f && fabsf(y.v[2] - 6.0f) < 1e-6f, "average pool: %g %g %g, expected 3 9.5 6", (double)y.v[0], (double)y.v[4], (double)y.v[2]);
+  PetscCall(PdNNDestroy(&net));
+  /* backward against finite differences, odd and even sizes */
+  for (PetscInt dims = 2; dims <= 3; dims++) {
+    const PetscInt s2[5] = {2, 2, 1, 7, 8}, s3[5] = {1, 2, 5, 6, 7};
+    PetscCall(PdNNCreate(dims, &net));
+    PetscCall(PdNNAddAvgPool3(net, "p"));
+    PetscCall(Check(net, dims == 2 ? "average pool 2D" : "average pool 3D", dims == 2 ? s2 : s3, INPUT_UNIFORM, 0.1, 1e-4));
+  }
+  PetscFunctionReturn(0);
+}
+
 /* A small U-Net with every layer kind: conv, ReLU, pool, conv, upsample, concat, conv, instance
    norm, LeakyReLU, transposed conv, stride-2 conv, sigmoid, residual with the input (smooth:
    sigmoids for ReLU and LeakyReLU, a k2 s2 conv for the pool). Input channels 1, even sizes. */
@@ -784,6 +813,7 @@ int main(int argc, char **argv)
     PetscCall(TestLosses());
     PetscCall(TestOptimizers());
     PetscCall(TestInit());
+    PetscCall(TestAvgPool());
   }
   PetscCall(TestFiles());
   return PdTestFinalize("test_nn");

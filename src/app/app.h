@@ -21,6 +21,8 @@ PetscErrorCode CmdRestore(MPI_Comm comm);
 
 /* pdecon train -model srcnn|isonet1|isonet2 (train_cnn.c); kind is a PdCNNKind. */
 PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind);
+/* pdecon train -model cyclegan|unet (train_gan.c). */
+PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet);
 /* Shared by the trainers (cmd_train.c): the model and checkpoint may be no input (inputs has
    room for two more entries); the stop report (exit status 75); the checkpoint removed once the
    model is written. */

@@ -4,6 +4,7 @@
 #include <pdecon/io/io.h>
 #include <pdecon/sim/blur.h>
 #include <pdecon/sim/noise.h>
+#include <pdecon/psf/psfprep.h>
 #include <string.h>
 
 const char *const AppSimNoiseTypes[] = {"snr", "component", "none", "AppSimNoise", "APP_SIM_NOISE_", NULL};
@@ -104,5 +105,41 @@ PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout 
         if (data[i] < 0) data[i] = 0; /* a camera clamps at zero: read noise cannot give negative counts */
         if (blurred) blurred[i] = (float)(blurred[i] * *scale + o->bg); /* expected counts */
       }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AppSimWhole(MPI_Comm comm, const AppSimOptions *o, float **tall, float **dall, ptrdiff_t pn_out[3], float **psf_out)
+{
+  PdFFTConv       conv;
+  const PdLayout *wl;
+  PdLayout       *lay;
+  ptrdiff_t       pn[3], pc[3], n[3];
+  float          *psf, *truth, *data;
+  double          scale;
+  char            pname[256];
+
+  PetscFunctionBegin;
+  PetscCall(AppPSFCompute(comm, &o->psf, pn, &psf, pname, sizeof(pname)));
+  PetscCall(PdPSFPrepNormalize(comm, pname, pn, psf));
+  PetscCall(PdPSFPrepCenter(pn, psf, PD_PSF_CENTER_PEAK, pc));
+  PetscCall(PdFFTConvCreate(comm, &conv));
+  for (int k = 0; k < 3; k++) n[k] = PdFFTGoodSize(o->n[k] + pn[k] - 1);
+  PetscCall(PdFFTConvSetSizes(conv, n));
+  PetscCall(PdFFTConvSetPSF(conv, pn, psf, pc));
+  PetscCall(PdFFTConvGetLayout(conv, &wl));
+  PetscCall(PdLayoutCreateBox(wl, o->n, PETSC_TRUE, &lay));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &truth));
+  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &data));
+  PetscCall(AppSimRun(o, conv, lay, truth, NULL, data, &scale, NULL));
+  PetscCall(AppAllgatherVolume(lay, truth, tall));
+  PetscCall(AppAllgatherVolume(lay, data, dall));
+  PetscCall(PdVolumeFree(&truth));
+  PetscCall(PdVolumeFree(&data));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PdFFTConvDestroy(&conv));
+  if (psf_out) {
+    for (int k = 0; k < 3; k++) pn_out[k] = pn[k];
+    *psf_out = psf;
+  } else PetscCall(PetscFree(psf));
   PetscFunctionReturn(0);
 }

@@ -40,4 +40,8 @@ PetscErrorCode AppSimTruth(const AppSimOptions *o, const PdLayout *lay, float *t
 PetscErrorCode AppSimViews(MPI_Comm comm, const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, const ptrdiff_t pn[3], const float *psf, const char *output);
 PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout *lay, float *truth, float *blurred, float *data, double *scale, double *read);
 
+/* A simulated acquisition whole on every rank (PetscFree): truth and noisy data of size o->n;
+   the PSF used (normalised to sum 1, centred at its peak pc; pn its size) when psf is given. */
+PetscErrorCode AppSimWhole(MPI_Comm comm, const AppSimOptions *o, float **truth, float **data, ptrdiff_t pn[3], float **psf);
+
 #endif

@@ -5,13 +5,80 @@
 #include "app.h"
 #include <pdecon/io/io.h>
 #include <pdecon/learn/cnn_restore.h>
+#include <pdecon/learn/cyclegan_train.h>
+#include <pdecon/learn/nn_tiled.h>
+#include <pdecon/quality/metrics.h>
 #include <math.h>
+#include <string.h>
+
+/* A cycleGAN or U-Net model (pdecon train -model cyclegan|unet): the stack normalised to [0, 1]
+   (the training map), G by tiles shared among the ranks (nn_tiled.h); the output is x̂ in (0, 1). */
+/* PSNR and SSIM of v against the truth, both whole on every rank in [0, 1] units. */
+static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *v, const float *truth, double *psnr, double *ssim)
+{
+  PdLayout *lay;
+
+  PetscFunctionBegin;
+  PetscCall(PdLayoutCreate(PETSC_COMM_SELF, n, 0, n[0], n[2], n[1] * n[2], &lay));
+  PetscCall(PdMetricPSNR(lay, v, lay, truth, psnr));
+  PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  PetscCall(PdLayoutDestroy(&lay));
+  (void)comm;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscInt overlap, const char *truth)
+{
+  PetscInt    k;
+  PetscBool   is_gan;
+  PdNN        G;
+  float      *h, *all, *res;
+  PdImageInfo info;
+  PdLayout   *lay;
+  double      t0, lo, hi;
+  char       *opts;
+
+  PetscFunctionBegin;
+  PetscCall(PdGANModelLoad(comm, model, &G, &k, &h, &is_gan));
+  PetscCall(PdImageReadAll(comm, input, &info, &all));
+  PetscCall(PetscMalloc1(info.n[0] * info.n[1] * info.n[2], &res));
+  PetscCall(PdGANNormalize(info.n[0] * info.n[1] * info.n[2], all, &lo, &hi));
+  t0 = PdTime();
+  PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
+  t0 = PdTime() - t0;
+  if (truth[0]) {
+    PdImageInfo ti;
+    float      *tv;
+    double      p0, s0, p1, s1;
+    PetscCall(PdImageReadAll(comm, truth, &ti, &tv));
+    PetscCheck(ti.n[0] == info.n[0] && ti.n[1] == info.n[1] && ti.n[2] == info.n[2], comm, PD_ERR_INPUT, "%s: its size differs from the input's", truth);
+    PetscCall(PdGANNormalize(ti.n[0] * ti.n[1] * ti.n[2], tv, NULL, NULL));
+    PetscCall(Quality(comm, info.n, all, tv, &p0, &s0));
+    PetscCall(Quality(comm, info.n, res, tv, &p1, &s1));
+    PetscCall(PetscPrintf(comm, "against %s (both mapped to [0, 1] by their 0.25/99.75 percentiles): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, p0, s0, p1, s1));
+    PetscCall(PetscFree(tv));
+  }
+  PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
+  PetscCall(AppOptionsString(&opts));
+  {
+    PdImageAttrs a = {{info.voxel[0], info.voxel[1], info.voxel[2]}, is_gan ? "cyclegan" : "unet", -1, opts, otype, PETSC_FALSE};
+    PetscCall(PdImageWrite(output, lay, res + lay->z0 * info.n[1] * info.n[2], &a));
+  }
+  PetscCall(PetscPrintf(comm, "wrote %s: %td x %td x %td restored by %s in %" PetscInt_FMT "^3 tiles (overlap %" PetscInt_FMT ", %.2f s)\n", output, info.n[0], info.n[1], info.n[2], is_gan ? "cyclegan" : "unet", tile, overlap, t0));
+  PetscCall(PetscFree(opts));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PetscFree(all));
+  PetscCall(PetscFree(res));
+  PetscCall(PetscFree(h));
+  PetscCall(PdNNDestroy(&G));
+  PetscFunctionReturn(0);
+}
 
 PetscErrorCode CmdRestore(MPI_Comm comm)
 {
-  char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32";
+  char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32", truth[PETSC_MAX_PATH_LEN] = "";
   PetscBool    has_model, has_in, has_out, has_sigma;
-  PetscInt     combine = PD_CNN_COMBINE_MEAN;
+  PetscInt     combine = PD_CNN_COMBINE_MEAN, tile = 64, overlap = 16;
   double       sigma = 0, t0;
   PdCNNKind    kind;
   PdNN         net;
@@ -23,11 +90,14 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
 
   PetscFunctionBegin;
   PetscOptionsBegin(comm, NULL, "pdecon restore", "");
-  PetscCall(PetscOptionsString("-model", "Model file written by pdecon train -model srcnn|isonet1|isonet2", "", model, model, sizeof(model), &has_model));
+  PetscCall(PetscOptionsString("-model", "Model file written by pdecon train -model srcnn|isonet1|isonet2|cyclegan|unet", "", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-input", "Stack to restore (TIFF, or HDF5 as file.h5:/dataset)", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-output", "Restored stack (TIFF or HDF5)", "", output, output, sizeof(output), &has_out));
   PetscCall(PetscOptionsString("-output_type", "Output sample type: float32, uint16, uint8, ...", "", otype, otype, sizeof(otype), NULL));
   PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
+  PetscCall(PetscOptionsInt("-restore_tile", "cycleGAN, U-Net: tile side (a multiple of 2^depth)", "", tile, &tile, NULL));
+  PetscCall(PetscOptionsString("-restore_truth", "cycleGAN, U-Net: ground truth to print PSNR and SSIM against (both mapped to [0, 1])", "", truth, truth, sizeof(truth), NULL));
+  PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
   if (AppHelpRequested()) PetscFunctionReturn(0);
@@ -38,6 +108,14 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   {
     const char *inputs[2] = {input, model};
     PetscCall(PdOutputCheck(comm, output, 2, inputs));
+  }
+  {
+    char fk[32];
+    PetscCall(PdNNFileKind(comm, model, fk, sizeof(fk)));
+    if (!strcmp(fk, "cyclegan") || !strcmp(fk, "unet")) {
+      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, overlap, truth));
+      PetscFunctionReturn(0);
+    }
   }
   PetscCall(PdCNNLoad(comm, model, &kind, &net));
   if (kind != PD_CNN_SRCNN) {

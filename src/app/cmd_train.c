@@ -208,11 +208,12 @@ PetscErrorCode CmdTrain(MPI_Comm comm)
 
   PetscFunctionBegin;
   PetscOptionsBegin(comm, NULL, "pdecon train", "");
-  PetscCall(PetscOptionsString("-model", "What to train: wcrr (GARL's regulariser), srcnn, isonet1, isonet2", "", model, model, sizeof(model), NULL));
+  PetscCall(PetscOptionsString("-model", "What to train: wcrr (GARL's regulariser), srcnn, isonet1, isonet2, cyclegan, unet", "", model, model, sizeof(model), NULL));
   PetscOptionsEnd();
   if (!strcmp(model, "wcrr")) PetscCall(TrainWCRR(comm));
+  else if (!strcmp(model, "cyclegan") || !strcmp(model, "unet")) PetscCall(AppTrainGAN(comm, (PetscBool)!strcmp(model, "unet")));
   else {
-    PetscCheck(PdCNNKindFromString(model, &kind), comm, PD_ERR_INPUT, "-model %s: unknown model (wcrr, srcnn, isonet1, isonet2)", model);
+    PetscCheck(PdCNNKindFromString(model, &kind), comm, PD_ERR_INPUT, "-model %s: unknown model (wcrr, srcnn, isonet1, isonet2, cyclegan, unet)", model);
     PetscCall(AppTrainCNN(comm, kind));
   }
   PetscFunctionReturn(0);

@@ -109,38 +109,14 @@ static PetscErrorCode AddFile(MPI_Comm comm, Setup *s, PdCNNData d, const char *
 /* A simulated acquisition (data and truth, whole on every rank) as pairs. */
 static PetscErrorCode AddSimulated(MPI_Comm comm, Setup *s, PdCNNData d, const AppSimOptions *o, const char *name, PetscBool validation)
 {
-  PdFFTConv       conv;
-  const PdLayout *wl;
-  PdLayout       *lay;
-  ptrdiff_t       pn[3], pc[3], n[3];
-  float          *psf, *truth, *data, *tall, *dall;
-  double          scale;
-  char            pname[256];
+  float *tall, *dall;
 
   PetscFunctionBegin;
-  PetscCall(AppPSFCompute(comm, &o->psf, pn, &psf, pname, sizeof(pname)));
-  PetscCall(PdPSFPrepNormalize(comm, pname, pn, psf));
-  PetscCall(PdPSFPrepCenter(pn, psf, PD_PSF_CENTER_PEAK, pc));
-  PetscCall(PdFFTConvCreate(comm, &conv));
-  for (int k = 0; k < 3; k++) n[k] = PdFFTGoodSize(o->n[k] + pn[k] - 1);
-  PetscCall(PdFFTConvSetSizes(conv, n));
-  PetscCall(PdFFTConvSetPSF(conv, pn, psf, pc));
-  PetscCall(PdFFTConvGetLayout(conv, &wl));
-  PetscCall(PdLayoutCreateBox(wl, o->n, PETSC_TRUE, &lay));
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &truth));
-  PetscCall(PdVolumeAlloc(PdLayoutLocalSize(lay), &data));
-  PetscCall(AppSimRun(o, conv, lay, truth, NULL, data, &scale));
-  PetscCall(AppAllgatherVolume(lay, truth, &tall));
-  PetscCall(AppAllgatherVolume(lay, data, &dall));
+  PetscCall(AppSimWhole(comm, o, &tall, &dall, NULL, NULL));
   if (s->kind == PD_CNN_SRCNN) PetscCall(PdCNNDataAddPairs(d, o->n, dall, tall, name, validation));
   else PetscCall(AddIsonet(comm, s, d, o->n, dall, o->phantom.voxel, name, validation));
   PetscCall(PetscFree(tall));
   PetscCall(PetscFree(dall));
-  PetscCall(PdVolumeFree(&truth));
-  PetscCall(PdVolumeFree(&data));
-  PetscCall(PdLayoutDestroy(&lay));
-  PetscCall(PdFFTConvDestroy(&conv));
-  PetscCall(PetscFree(psf));
   PetscFunctionReturn(0);
 }
 

@@ -163,7 +163,7 @@ static PetscErrorCode OptimizerStep(PdCNNTrainer t)
 
 /* ---------------------------------------------------------------- checkpoints */
 
-static const char *const neutral[] = {"train_batches", "train_monitor", "train_checkpoint", "train_checkpoint_every", "train_val_every", "restart", NULL};
+static const char *const neutral[] = {"batches", "monitor", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdCNNTrainer t, double fp[2])
 {

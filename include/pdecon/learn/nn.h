@@ -53,7 +53,8 @@ typedef enum {
   PD_NN_UPSAMPLE2,
   PD_NN_INSTANCE_NORM,
   PD_NN_CONCAT,
-  PD_NN_RESIDUAL
+  PD_NN_RESIDUAL,
+  PD_NN_AVGPOOL3
 } PdNNLayerKind;
 /* Names as written in model files, in enum order. */
 extern const char *const PdNNLayerKinds[];
@@ -79,6 +80,9 @@ PetscErrorCode PdNNAddSigmoid(PdNN net, const char name[]);
 PetscErrorCode PdNNAddMaxPool2(PdNN net, const char name[]);
 /* Nearest-neighbour upsampling ×2 (each value copied into its 2^dims block). */
 PetscErrorCode PdNNAddUpsample2(PdNN net, const char name[]);
+/* Average pooling, kernel 3, stride 2, padding 1, the padding not counted in the mean (PyTorch's
+   count_include_pad=False): output side ⌊(n − 1)/2⌋ + 1 (multi-scale discriminators). */
+PetscErrorCode PdNNAddAvgPool3(PdNN net, const char name[]);
 /* Instance normalisation, affine = False: per sample and channel, y = (x − μ)/sqrt(σ² + 1e−5), μ
    and the biased σ² over the channel's voxels; no running statistics. */
 PetscErrorCode PdNNAddInstanceNorm(PdNN net, const char name[]);
@@ -159,6 +163,10 @@ PetscErrorCode PdNNSave(PdNN net, MPI_Comm comm, const char path[], const char k
 PetscErrorCode PdNNLoad(PdNN net, MPI_Comm comm, const char path[], const char kind[], PdAdam adam, PdSGD sgd);
 /* The model kind stored in a file, to choose the network before loading (kind of size len). */
 PetscErrorCode PdNNFileKind(MPI_Comm comm, const char path[], char kind[], size_t len);
+
+/* A metadata value of a model file (n doubles) before any network is built, e.g. the sizes to
+   build it from. Collective; an error line naming the file when absent or of another size. */
+PetscErrorCode PdNNFileMeta(MPI_Comm comm, const char path[], const char name[], PetscInt n, double vals[]);
 
 /* One line per layer: name, kind, output channels, parameters. */
 PetscErrorCode PdNNView(PdNN net, PetscViewer v);

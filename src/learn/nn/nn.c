@@ -10,7 +10,7 @@
 #include <string.h>
 #include <omp.h>
 
-const char *const PdNNLayerKinds[] = {"conv", "conv_transpose2", "relu", "leaky_relu", "sigmoid", "maxpool2", "upsample2", "instance_norm", "concat", "residual"};
+const char *const PdNNLayerKinds[] = {"conv", "conv_transpose2", "relu", "leaky_relu", "sigmoid", "maxpool2", "upsample2", "instance_norm", "concat", "residual", "avgpool3"};
 
 int PdNNThreads(void) { return omp_get_max_threads(); }
 
@@ -193,6 +193,8 @@ PetscErrorCode PdNNAddSigmoid(PdNN net, const char name[]) { return AddPlain(net
 PetscErrorCode PdNNAddMaxPool2(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_MAXPOOL2, &PdNNMaxPool2Ops); }
 
 PetscErrorCode PdNNAddUpsample2(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_UPSAMPLE2, &PdNNUpsample2Ops); }
+
+PetscErrorCode PdNNAddAvgPool3(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_AVGPOOL3, &PdNNAvgPool3Ops); }
 
 PetscErrorCode PdNNAddInstanceNorm(PdNN net, const char name[]) { return AddPlain(net, name, PD_NN_INSTANCE_NORM, &PdNNInstanceNormOps); }
 

@@ -86,7 +86,7 @@ PETSC_INTERN PetscErrorCode PdNNWorkScratch(PdNNWork work, size_t n, float **s);
 PETSC_INTERN PetscErrorCode PdNNSameShape(const PdNNLayer *L, PetscInt dims, const PetscInt in[5], const PetscInt skip[5], PetscInt out[5]);
 
 /* Ops tables, one per file. */
-PETSC_INTERN const PdNNLayerOps PdNNConvOps, PdNNConvTranspose2Ops, PdNNReLUOps, PdNNLeakyReLUOps, PdNNSigmoidOps, PdNNMaxPool2Ops, PdNNUpsample2Ops, PdNNInstanceNormOps, PdNNConcatOps, PdNNResidualOps;
+PETSC_INTERN const PdNNLayerOps PdNNConvOps, PdNNConvTranspose2Ops, PdNNReLUOps, PdNNLeakyReLUOps, PdNNSigmoidOps, PdNNMaxPool2Ops, PdNNUpsample2Ops, PdNNInstanceNormOps, PdNNConcatOps, PdNNResidualOps, PdNNAvgPool3Ops;
 
 /* g[i] += Σ_t part[t·len + i]: per-thread weight gradients summed into the flat array. */
 PETSC_INTERN void PdNNSumThreadGrads(const float *part, PetscInt nt, PetscInt len, float *g);

@@ -175,11 +175,14 @@ PetscErrorCode PdNNSave(PdNN net, MPI_Comm comm, const char path[], const char k
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
     char  tmp[PETSC_MAX_PATH_LEN + 32];
-    hid_t f;
+    hid_t f, fapl = H5Pcreate(H5P_FILE_ACCESS);
 
     (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* the 1.8 format stores attributes over 64 KiB (a 31³ kernel in the metadata) densely */
+    (void)H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    (void)H5Pclose(fapl);
     if (f < 0) Fail(&st, PD_ERR_FILE, "%s: cannot create the model file", path);
     else {
       const PetscBool ok = WriteAll(net, f, kind, adam, sgd);
@@ -424,5 +427,35 @@ PetscErrorCode PdNNFileKind(MPI_Comm comm, const char path[], char kind[], size_
   PetscCall(Agree(comm, &st));
   PetscCallMPI(MPI_Bcast(k, sizeof(k), MPI_CHAR, 0, comm));
   PetscCall(PetscStrncpy(kind, k, len));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNFileMeta(MPI_Comm comm, const char path[], const char name[], PetscInt n, double vals[])
+{
+  Status st = {0, ""};
+  int    rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    char  an[80];
+    hid_t f, a;
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    snprintf(an, sizeof(an), "meta_%s", name);
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) Fail(&st, PD_ERR_FILE, "%s: not an HDF5 file", path);
+    else {
+      a = H5Aexists(f, an) > 0 ? H5Aopen(f, an, H5P_DEFAULT) : -1;
+      if (a < 0) Fail(&st, PD_ERR_INPUT, "%s: no model metadata %s", path, name);
+      else {
+        hid_t sp = H5Aget_space(a);
+        if (H5Sget_simple_extent_npoints(sp) != (hssize_t)n || H5Aread(a, H5T_NATIVE_DOUBLE, vals) < 0) Fail(&st, PD_ERR_INPUT, "%s: model metadata %s unreadable or of another size", path, name);
+        (void)H5Sclose(sp);
+        (void)H5Aclose(a);
+      }
+      (void)H5Fclose(f);
+    }
+  }
+  PetscCall(Agree(comm, &st));
+  PetscCallMPI(MPI_Bcast(vals, (int)n, MPI_DOUBLE, 0, comm));
   PetscFunctionReturn(0);
 }

@@ -145,8 +145,6 @@ PetscErrorCode PdMultiViewRLCorrection(PdDecon d, PetscBool want_objective, doub
 PetscErrorCode PdMultiViewDestroy(PdDecon d);
 /* Refuses a method that is not built on the RL correction. */
 PetscErrorCode PdMultiViewCheckMethod(PdDecon d);
-/* Views of the data (1 for a single view). */
-static inline PetscInt PdDeconViewCount(PdDecon d) { return d->nviews > 1 ? d->nviews : 1; }
 
 /* rrl.c: pyxudeconv's RRL iteration (accelerated RL with a regulariser gradient in the
    numerator), shared by rl_smoothtv and garl. The method keeps a PdRRL (accel set, the rest
@@ -167,8 +165,8 @@ PetscErrorCode PdRRLDestroy(PdRRL *r);
 /* max(y) over all ranks, 1 when the data are all zero. */
 PetscErrorCode PdDeconDataScale(PdDecon d, double *s);
 
-/* Number of floats in the local slab of a working volume (flat loops over the slab). */
-static inline ptrdiff_t PdDeconLocalCount(PdDecon d) { return d->lay->nzl * d->lay->ps; }
 
+
+#include "decon/decon_counts.h"
 
 #endif

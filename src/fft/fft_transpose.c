@@ -263,3 +263,15 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
+
+void PdFFTColumns(PdFFTConv c, int sign)
+{
+  const ptrdiff_t nblk = ZBlocks(c);
+
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+  for (ptrdiff_t b = 0; b < nblk; b++) {
+    fftwf_plan     p;
+    fftwf_complex *blk = ZBlock(c, b, nblk, sign, &p);
+    fftwf_execute_dft(p, blk, blk);
+  }
+}

@@ -292,28 +292,6 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
 
 /* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
    s = -1. */
-/* The block of spectral rows [b zblk, ...) along kz: its first column's address and its plan. */
-static inline fftwf_complex *ZBlock(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int sign, fftwf_plan *p)
-{
-  const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
-  *p                   = sign < 0 ? (last ? c->zr_fwd : c->zb_fwd) : (last ? c->zr_inv : c->zb_inv);
-  return (fftwf_complex *)c->spec + b * c->zblk * c->nc;
-}
-
-static inline ptrdiff_t ZBlocks(PdFFTConv c) { return c->zblk ? (c->nky + c->zblk - 1) / c->zblk : 0; }
-
-void PdFFTColumns(PdFFTConv c, int sign)
-{
-  const ptrdiff_t nblk = ZBlocks(c);
-
-#pragma omp parallel for schedule(static) num_threads(c->nthreads)
-  for (ptrdiff_t b = 0; b < nblk; b++) {
-    fftwf_plan     p;
-    fftwf_complex *blk = ZBlock(c, b, nblk, sign, &p);
-    fftwf_execute_dft(p, blk, blk);
-  }
-}
-
 static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s)
 {
   const ptrdiff_t cols = c->nky * c->nc, nz = c->n[0], nblk = ZBlocks(c);

@@ -52,4 +52,7 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c);
 /* The spectrum along kz, in place, block by block (sign FFTW_FORWARD or FFTW_BACKWARD). */
 void PdFFTColumns(PdFFTConv c, int sign);
 
+
+#include "fft/fft_blocks.h"
+
 #endif

@@ -53,7 +53,7 @@ static PetscErrorCode Tiled(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t
 {
   PetscFunctionBegin;
   PetscCall(PdTilePlanCreate(comm, m, pn, h, "test-psf", tiles, margin, plan, tiled));
-  if (*tiled) PetscCall(PdTiledDeconvolve(comm, plan, Configure, NULL, pn, h, "test-psf", y, x));
+  if (*tiled) PetscCall(PdTiledDeconvolve(comm, plan, Configure, NULL, pn, h, "test-psf", y, x, NULL));
   PetscFunctionReturn(0);
 }
 

@@ -5,6 +5,7 @@
    batch can simply be run again after a failure or a time limit. */
 #include "app.h"
 #include <pdecon/decon/decon.h>
+#include <pdecon/decon/tiles.h>
 #include <pdecon/io/io.h>
 #include <pdecon/viz/preview.h>
 #include <libgen.h>
@@ -20,6 +21,7 @@ typedef struct {
   char          preview[PETSC_MAX_PATH_LEN], otype[16];
   PetscBool     view, bigendian, batch;
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
+  char          tiles[64], tile_margin[64];  /* -decon_tiles, -decon_tile_margin */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
@@ -86,6 +88,49 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   PetscFunctionReturn(0);
 }
 
+/* The tiled branch: when -decon_tiles asks for tiles, or auto finds the stack too big for one
+   volume, the stack is deconvolved tile by tile and written here (*done); otherwise nothing. */
+static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input, const char *output, PetscBool *done)
+{
+  char        psfname[PETSC_MAX_PATH_LEN], *opts;
+  ptrdiff_t   pn[3];
+  float      *psf, *yall = NULL, *xall;
+  PdTilePlan  plan;
+  PdLayout   *lay;
+  PdDecon     probe;
+  const char *method;
+  PetscInt    its;
+
+  PetscFunctionBegin;
+  *done = PETSC_FALSE;
+  if (!strcmp(c->tiles, "off")) PetscFunctionReturn(0);
+  PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
+  PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
+  PetscCall(PdTilePlanCreate(comm, info->n, pn, psf, psfname, c->tiles, c->tile_margin, &plan, done));
+  if (*done) {
+    PetscCall(PdImageReadAll(comm, input, NULL, &yall));
+    PetscCall(PetscMalloc1(info->n[0] * info->n[1] * info->n[2], &xall));
+    PetscCall(PdTiledDeconvolve(comm, &plan, NULL, NULL, pn, psf, psfname, yall, xall, &its));
+    PetscCall(PdLayoutCreateBlock(comm, info->n, &lay));
+    PetscCall(PdDeconCreate(comm, &probe));
+    PetscCall(PdDeconSetFromOptions(probe));
+    PetscCall(PdDeconGetMethod(probe, &method));
+    PetscCall(AppOptionsString(&opts));
+    {
+      PdImageAttrs a = {{info->voxel[0], info->voxel[1], info->voxel[2]}, method, its, opts, c->otype, c->bigendian};
+      PetscCall(PdImageWrite(output, lay, xall + lay->z0 * lay->ps, &a));
+    }
+    PetscCall(PetscPrintf(comm, "wrote %s\n", output));
+    PetscCall(PetscFree(opts));
+    PetscCall(PdDeconDestroy(&probe));
+    PetscCall(PdLayoutDestroy(&lay));
+    PetscCall(PetscFree(xall));
+    PetscCall(PetscFree(yall));
+  }
+  PetscCall(PetscFree(psf));
+  PetscFunctionReturn(0);
+}
+
 /* One stack. *stopped: a stop signal ended it with a checkpoint written. */
 static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, const char *output, PetscBool *stopped)
 {
@@ -112,6 +157,11 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   }
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
+  {
+    PetscBool tiled;
+    PetscCall(DeconvolveTiled(comm, c, &info, input, output, &tiled));
+    if (tiled) PetscFunctionReturn(0);
+  }
   PetscCall(EnsureSolver(comm, c, &info, input));
   if (c->batch) {
     /* a batch resumes a stack from its checkpoint by itself */
@@ -227,6 +277,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdStopHandlerInstall());
   PetscCall(PetscMemzero(&c, sizeof(c)));
   PetscCall(PetscStrncpy(c.otype, "float32", sizeof(c.otype)));
+  PetscCall(PetscStrncpy(c.tiles, "auto", sizeof(c.tiles)));
   PetscOptionsBegin(comm, NULL, "pdecon deconvolve", "");
   PetscCall(PetscOptionsString("-input", "Measured stack: file.tif, file.h5:/dataset, or a 4-D dataset (all its stacks, with -output_dir)", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-input_list", "File listing one input per line: a batch (with -output_dir)", "", list, list, sizeof(list), NULL));
@@ -236,6 +287,8 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_type", "Sample type of the result: float32, uint16 or uint8 (integers are rounded and clamped)", "", c.otype, c.otype, sizeof(c.otype), NULL));
   PetscCall(PetscOptionsBool("-output_bigendian", "Write TIFF big-endian", "", c.bigendian, &c.bigendian, NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
+  PetscCall(PetscOptionsString("-decon_tiles", "Overlapping tiles: auto (only when one volume does not fit), off, or Y,X[,Z] tiles along y, x (z)", "", c.tiles, c.tiles, sizeof(c.tiles), NULL));
+  PetscCall(PetscOptionsString("-decon_tile_margin", "Tile margin Y,X[,Z] voxels (default and minimum: the PSF's half extent)", "", c.tile_margin, c.tile_margin, sizeof(c.tile_margin), NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */

@@ -188,7 +188,7 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     for (int a = 0; a < 3; a++) core[a] = (m[a] + count[a] - 1) / count[a];
     for (int a = 0; a < 3; a++)
       if (core[a] > 2 * PetscMax(g[a], 1) && (best < 0 || core[a] > core[best])) best = a;
-    PetscCheck(best >= 0, comm, PD_ERR_INPUT, "%td x %td x %td image: even tiles of cores %td x %td x %td (margins %td x %td x %td) need %.0f MiB per rank but %.0f MiB are available per rank", m[0], m[1], m[2], core[0], core[1], core[2], g[0], g[1], g[2], need / 1048576.0, avail / 1048576.0);
+    PetscCheck(best >= 0, comm, PD_ERR_INPUT, "-decon_tiles auto: the %td x %td x %td image does not fit even in tiles of cores %td x %td x %td (margins %td x %td x %td) need %.0f MiB per rank but %.0f MiB are available per rank", m[0], m[1], m[2], core[0], core[1], core[2], g[0], g[1], g[2], need / 1048576.0, avail / 1048576.0);
     count[best] = PetscMin(m[best], count[best] * 2);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
@@ -215,7 +215,7 @@ static PetscErrorCode SumOverRanks(MPI_Comm comm, float *v, size_t n)
 }
 
 PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
-                                 float *xall)
+                                 float *xall, PetscInt *its)
 {
   const ptrdiff_t *m = p->m;
   const size_t     nall = (size_t)(m[0] * m[1] * m[2]);
@@ -224,6 +224,7 @@ PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfi
 
   PetscFunctionBegin;
   PetscCall(PetscCalloc1(nall, &wsum));
+  if (its) *its = 0;
   memset(xall, 0, nall * sizeof(float));
   for (PetscInt t = 0; t < nt; t++) {
     ptrdiff_t       c0[3], c1[3], e0[3], e1[3], s[3], j[3];
@@ -232,6 +233,7 @@ PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfi
     float          *y;
     const float    *x;
     char            name[64];
+    PdDeconConvergedReason reason;
 
     PdTilePlanGetTile(p, t, c0, c1, e0, e1);
     TileIndex(p, t, j);
@@ -249,6 +251,17 @@ PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfi
     PetscCall(PdDeconSolve(d));
     PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2]));
     PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
+    PetscCall(PdDeconGetConvergedReason(d, &reason));
+    if (reason == PD_DECON_STOPPED_SIGNAL) {
+      PetscCall(PdDeconDestroy(&d));
+      PetscCall(PetscFree(wsum));
+      SETERRQ(comm, PD_ERR_INPUT, "%s: stopped by a signal; a tiled run does not resume yet: run it again", name);
+    }
+    if (its) {
+      PetscInt k;
+      PetscCall(PdDeconGetIterationNumber(d, &k));
+      *its = PetscMax(*its, k);
+    }
     PetscCall(PdDeconGetSolution(d, &xlay, &x));
     for (ptrdiff_t z = 0; z < xlay->nzl; z++) {
       const ptrdiff_t gz = e0[0] + xlay->z0 + z;

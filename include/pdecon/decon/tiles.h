@@ -45,8 +45,10 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *plan, MPI_Comm comm);
 /* Called on each tile's solver after PdDeconSetFromOptions (method, iterations; may be NULL). */
 typedef PetscErrorCode (*PdTileConfigureFn)(PdDecon d, void *ctx);
 /* Deconvolves yall (the whole image, compact z,y,x, on every rank of comm) tile by tile with
-   solvers on comm; xall (the same size, on every rank) receives the blended result. */
+   solvers on comm; xall (the same size, on every rank) receives the blended result; *its (may be
+   NULL): the most iterations a tile ran. A stop signal (PdStopHandlerInstall) ends it with an
+   error: a tiled run does not resume yet. */
 PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *plan, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
-                                 float *xall);
+                                 float *xall, PetscInt *its);
 
 #endif

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tiled deconvolution through the executable: -decon_tiles 2,2 with a wide margin matches the
 # untiled run (tolerance 2e-3 relative, see docs/tiles.md); the tiled result is the same on 1, 2
-# and 3 ranks; a stack over -decon_memory_limit is tiled by the default (auto), not refused; a
+# and 3 ranks, and in tile-parallel mode (-decon_tile_groups); a stack over -decon_memory_limit is tiled by the default (auto), not refused; a
 # margin narrower than the PSF is widened with a message; a limit no tiling meets is refused.
 # usage: cli_tiles.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
@@ -19,6 +19,8 @@ for np in 1 2 3; do
   "$mpiexec" -n $np "$pdecon" deconvolve "${common[@]}" -decon_tiles 2,2 -decon_tile_margin 16,16 -output "$T/t$np.h5:/x" >"$T/log" 2>&1 || fail "tiled run on $np ranks"
   grep -q "tiles: 4 = 1 x 2 x 2" "$T/log" || fail "no plan printed on $np ranks"
 done
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_tiles 2,2 -decon_tile_margin 16,16 -decon_tile_groups 2 -output "$T/q2.h5:/x" >"$T/log" 2>&1 || fail "tile-parallel run"
+"$compare" "$T/q2.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tile-parallel (2 groups) vs tiles on all ranks"
 "$compare" "$T/t2.h5:/x" "$T/ref.h5:/x" 2e-3 || fail "2 x 2 tiles (margin 16) differ from untiled"
 "$compare" "$T/t1.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tiled result: 1 vs 2 ranks"
 "$compare" "$T/t3.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tiled result: 3 vs 2 ranks"

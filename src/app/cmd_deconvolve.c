@@ -22,6 +22,7 @@ typedef struct {
   PetscBool     view, bigendian, batch;
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   char          tiles[64], tile_margin[64];  /* -decon_tiles, -decon_tile_margin */
+  PetscInt      tile_groups;                 /* -decon_tile_groups */
   AppPSFOptions po;
   /* the solver of the current configuration (size, voxel size) */
   PdDecon       d;
@@ -108,6 +109,7 @@ static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *
   PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
   PetscCall(PdTilePlanCreate(comm, info->n, pn, psf, psfname, c->tiles, c->tile_margin, &plan, done));
   if (*done) {
+    plan.groups = c->tile_groups;
     PetscCall(PdImageReadAll(comm, input, NULL, &yall));
     PetscCall(PetscMalloc1(info->n[0] * info->n[1] * info->n[2], &xall));
     PetscCall(PdTiledDeconvolve(comm, &plan, NULL, NULL, pn, psf, psfname, yall, xall, &its));
@@ -278,6 +280,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscMemzero(&c, sizeof(c)));
   PetscCall(PetscStrncpy(c.otype, "float32", sizeof(c.otype)));
   PetscCall(PetscStrncpy(c.tiles, "auto", sizeof(c.tiles)));
+  c.tile_groups = 1;
   PetscOptionsBegin(comm, NULL, "pdecon deconvolve", "");
   PetscCall(PetscOptionsString("-input", "Measured stack: file.tif, file.h5:/dataset, or a 4-D dataset (all its stacks, with -output_dir)", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-input_list", "File listing one input per line: a batch (with -output_dir)", "", list, list, sizeof(list), NULL));
@@ -289,6 +292,7 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections, input beside result (single stack)", "", c.preview, c.preview, sizeof(c.preview), NULL));
   PetscCall(PetscOptionsString("-decon_tiles", "Overlapping tiles: auto (only when one volume does not fit), off, or Y,X[,Z] tiles along y, x (z)", "", c.tiles, c.tiles, sizeof(c.tiles), NULL));
   PetscCall(PetscOptionsString("-decon_tile_margin", "Tile margin Y,X[,Z] voxels (default and minimum: the PSF's half extent)", "", c.tile_margin, c.tile_margin, sizeof(c.tile_margin), NULL));
+  PetscCall(PetscOptionsInt("-decon_tile_groups", "Groups of ranks solving tiles concurrently, round robin (the rank count: one rank a tile, no communication in the iterations)", "", c.tile_groups, &c.tile_groups, NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */

@@ -23,6 +23,7 @@ PetscErrorCode PdTilePlanSetUp(PdTilePlan *p, const ptrdiff_t m[3], const ptrdif
   for (int a = 0; a < 3; a++) {
     p->m[a]      = m[a];
     p->count[a]  = PetscMax(1, PetscMin(count[a], m[a]));
+    p->groups    = 1;
     p->margin[a] = PetscMax(0, margin[a]);
     /* the shortest core is floor(m / k) voxels; two bands must not overlap inside it */
     p->blend[a] = p->count[a] > 1 ? PetscMin((p->margin[a] + 1) / 2, m[a] / p->count[a] / 2) : 0;
@@ -214,6 +215,62 @@ static PetscErrorCode SumOverRanks(MPI_Comm comm, float *v, size_t n)
   PetscFunctionReturn(0);
 }
 
+/* Deconvolves tile t on comm (a group of ranks) and adds its weighted result and weights into
+   xall and wsum at the planes this rank holds. *stopped: a stop signal ended the tile. */
+static PetscErrorCode SolveTile(MPI_Comm comm, const PdTilePlan *p, PetscInt t, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
+                                float *xall, float *wsum, PetscInt *its, PetscBool *stopped)
+{
+  const ptrdiff_t *m = p->m;
+  ptrdiff_t        c0[3], c1[3], e0[3], e1[3], s[3], j[3];
+  PdDecon          d;
+  const PdLayout  *dlay, *xlay;
+  float           *y;
+  const float     *x;
+  char             name[64];
+  PetscInt         k;
+  PdDeconConvergedReason reason;
+
+  PetscFunctionBegin;
+  PdTilePlanGetTile(p, t, c0, c1, e0, e1);
+  TileIndex(p, t, j);
+  for (int a = 0; a < 3; a++) s[a] = e1[a] - e0[a];
+  PetscCall(PetscSNPrintf(name, sizeof(name), "tile %" PetscInt_FMT "/%" PetscInt_FMT, t + 1, PdTilePlanCount(p)));
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
+  if (configure) PetscCall(configure(d, ctx));
+  PetscCall(PdDeconSetImageSize(d, s, name));
+  PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
+  PetscCall(PdDeconGetData(d, &dlay, &y));
+  for (ptrdiff_t z = 0; z < dlay->nzl; z++)
+    for (ptrdiff_t r = 0; r < s[1]; r++) memcpy(y + z * dlay->ps + r * dlay->rs, yall + ((e0[0] + dlay->z0 + z) * m[1] + e0[1] + r) * m[2] + e0[2], (size_t)s[2] * sizeof(float));
+  PetscCall(PdDeconSolve(d));
+  PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2]));
+  PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
+  PetscCall(PdDeconGetConvergedReason(d, &reason));
+  PetscCall(PdDeconGetIterationNumber(d, &k));
+  *its     = PetscMax(*its, k);
+  *stopped = (PetscBool)(reason == PD_DECON_STOPPED_SIGNAL);
+  PetscCall(PdDeconGetSolution(d, &xlay, &x));
+  for (ptrdiff_t z = 0; z < xlay->nzl && !*stopped; z++) {
+    const ptrdiff_t gz = e0[0] + xlay->z0 + z;
+    const float     wz = AxisWeight(p, 0, j[0], c0[0], c1[0], gz);
+    if (wz == 0) continue;
+    for (ptrdiff_t r = 0; r < s[1]; r++) {
+      const ptrdiff_t gy  = e0[1] + r;
+      const float     wzy = wz * AxisWeight(p, 1, j[1], c0[1], c1[1], gy);
+      if (wzy == 0) continue;
+      for (ptrdiff_t q = 0; q < s[2]; q++) {
+        const float  w = wzy * AxisWeight(p, 2, j[2], c0[2], c1[2], e0[2] + q);
+        const size_t g = (size_t)((gz * m[1] + gy) * m[2] + e0[2] + q);
+        xall[g] += w * x[z * xlay->ps + r * xlay->rs + q];
+        wsum[g] += w;
+      }
+    }
+  }
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
                                  float *xall, PetscInt *its)
 {
@@ -221,69 +278,33 @@ PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfi
   const size_t     nall = (size_t)(m[0] * m[1] * m[2]);
   const PetscInt   nt   = PdTilePlanCount(p);
   float           *wsum;
+  PetscInt         k = 0;
+  int              rank, size, groups, color, stopped = 0;
+  MPI_Comm         group;
 
   PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  groups = (int)PetscMax(1, PetscMin(p->groups, size));
+  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
+  color = (int)((long)rank * groups / size);
+  PetscCallMPI(MPI_Comm_split(comm, color, rank, &group));
   PetscCall(PetscCalloc1(nall, &wsum));
-  if (its) *its = 0;
   memset(xall, 0, nall * sizeof(float));
-  for (PetscInt t = 0; t < nt; t++) {
-    ptrdiff_t       c0[3], c1[3], e0[3], e1[3], s[3], j[3];
-    PdDecon         d;
-    const PdLayout *dlay, *xlay;
-    float          *y;
-    const float    *x;
-    char            name[64];
-    PdDeconConvergedReason reason;
-
-    PdTilePlanGetTile(p, t, c0, c1, e0, e1);
-    TileIndex(p, t, j);
-    for (int a = 0; a < 3; a++) s[a] = e1[a] - e0[a];
-    PetscCall(PetscSNPrintf(name, sizeof(name), "tile %" PetscInt_FMT "/%" PetscInt_FMT, t + 1, nt));
-    PetscCall(PdDeconCreate(comm, &d));
-    PetscCall(PdDeconSetFromOptions(d));
-    if (configure) PetscCall(configure(d, ctx));
-    PetscCall(PdDeconSetImageSize(d, s, name));
-    PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
-    PetscCall(PdDeconGetData(d, &dlay, &y));
-    for (ptrdiff_t z = 0; z < dlay->nzl; z++)
-      for (ptrdiff_t r = 0; r < s[1]; r++)
-        memcpy(y + z * dlay->ps + r * dlay->rs, yall + ((e0[0] + dlay->z0 + z) * m[1] + e0[1] + r) * m[2] + e0[2], (size_t)s[2] * sizeof(float));
-    PetscCall(PdDeconSolve(d));
-    PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2]));
-    PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
-    PetscCall(PdDeconGetConvergedReason(d, &reason));
-    if (reason == PD_DECON_STOPPED_SIGNAL) {
-      PetscCall(PdDeconDestroy(&d));
-      PetscCall(PetscFree(wsum));
-      SETERRQ(comm, PD_ERR_INPUT, "%s: stopped by a signal; a tiled run does not resume yet: run it again", name);
-    }
-    if (its) {
-      PetscInt k;
-      PetscCall(PdDeconGetIterationNumber(d, &k));
-      *its = PetscMax(*its, k);
-    }
-    PetscCall(PdDeconGetSolution(d, &xlay, &x));
-    for (ptrdiff_t z = 0; z < xlay->nzl; z++) {
-      const ptrdiff_t gz = e0[0] + xlay->z0 + z;
-      const float     wz = AxisWeight(p, 0, j[0], c0[0], c1[0], gz);
-      if (wz == 0) continue;
-      for (ptrdiff_t r = 0; r < s[1]; r++) {
-        const ptrdiff_t gy  = e0[1] + r;
-        const float     wzy = wz * AxisWeight(p, 1, j[1], c0[1], c1[1], gy);
-        if (wzy == 0) continue;
-        for (ptrdiff_t q = 0; q < s[2]; q++) {
-          const float  w = wzy * AxisWeight(p, 2, j[2], c0[2], c1[2], e0[2] + q);
-          const size_t g = (size_t)((gz * m[1] + gy) * m[2] + e0[2] + q);
-          xall[g] += w * x[z * xlay->ps + r * xlay->rs + q];
-          wsum[g] += w;
-        }
-      }
-    }
-    PetscCall(PdDeconDestroy(&d));
+  /* group g takes tiles g, g + groups, ... (round robin) */
+  for (PetscInt t = color; t < nt && !stopped; t += groups) {
+    PetscBool st = PETSC_FALSE;
+    PetscCall(SolveTile(group, p, t, configure, ctx, pn, psf, psfname, yall, xall, wsum, &k, &st));
+    stopped = st;
   }
+  PetscCallMPI(MPI_Comm_free(&group));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, comm));
+  if (stopped) PetscCall(PetscFree(wsum));
+  PetscCheck(!stopped, comm, PD_ERR_INPUT, "-decon_tiles: stopped by a signal; a tiled run does not resume yet: run it again");
   PetscCall(SumOverRanks(comm, xall, nall));
   PetscCall(SumOverRanks(comm, wsum, nall));
   for (size_t i = 0; i < nall; i++) xall[i] = wsum[i] > 0 ? xall[i] / wsum[i] : 0.0f;
   PetscCall(PetscFree(wsum));
+  if (its) PetscCallMPI(MPI_Allreduce(&k, its, 1, MPIU_INT, MPI_MAX, comm));
   PetscFunctionReturn(0);
 }

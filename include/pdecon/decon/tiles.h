@@ -22,6 +22,9 @@ typedef struct {
   ptrdiff_t margin[3]; /* voxels a tile extends beyond its core on each side */
   ptrdiff_t blend[3];  /* half-width of the blended band around each core boundary */
   double    memory;    /* estimated bytes per rank of the largest tile (0: not estimated) */
+  PetscInt  groups;    /* groups of ranks that share the tiles (round robin), each tile solved by
+                          one group (1: every tile on all ranks; the rank count: one rank a tile,
+                          no communication inside the iterations) */
 } PdTilePlan;
 
 /* The plan for image size m and PSF (pn, psf), from the -decon_tiles and -decon_tile_margin
@@ -46,7 +49,8 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *plan, MPI_Comm comm);
 typedef PetscErrorCode (*PdTileConfigureFn)(PdDecon d, void *ctx);
 /* Deconvolves yall (the whole image, compact z,y,x, on every rank of comm) tile by tile with
    solvers on comm; xall (the same size, on every rank) receives the blended result; *its (may be
-   NULL): the most iterations a tile ran. A stop signal (PdStopHandlerInstall) ends it with an
+   NULL): the most iterations a tile ran. Tiles are solved by plan->groups groups of contiguous
+   ranks, group g taking tiles g, g + groups, ... A stop signal (PdStopHandlerInstall) ends it with an
    error: a tiled run does not resume yet. */
 PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *plan, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
                                  float *xall, PetscInt *its);

@@ -5,6 +5,7 @@
    batch can simply be run again after a failure or a time limit. */
 #include "app_views.h"
 #include <pdecon/decon/decon.h>
+#include <pdecon/decon/tiles.h>
 #include <pdecon/io/io.h>
 #include <pdecon/viz/preview.h>
 #include <libgen.h>
@@ -23,6 +24,8 @@ typedef struct {
   PetscBool     view, bigendian, batch, restart_given; /* restart_given: -decon_restart FILE */
   PetscBool     channels_as_z;                      /* -input_channels_as_z */
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
+  char          tiles[64], tile_margin[64];  /* -decon_tiles, -decon_tile_margin */
+  PetscInt      tile_groups;                 /* -decon_tile_groups */
   AppPSFOptions po;
   AppTruth      truth; /* -decon_truth */
   /* the solver of the current configuration (size, voxel size) */
@@ -145,6 +148,47 @@ static PetscErrorCode ScaleForOutput(MPI_Comm comm, const Ctx *c, const char *ou
     PetscCall(AppWarning(comm, "%s: %.0f voxels (%.3g %%) clamped to %.0f%s by -output_type %s (maximum %.6g); -output_scale auto maps the maximum to %.0f", output, n[0] + n[1], 100 * (n[0] + n[1]) / total, top, below, c->otype,
                          f * mx, top));
   }
+/* The tiled branch: when -decon_tiles asks for tiles, or auto finds the stack too big for one
+   volume, the stack is deconvolved tile by tile and written here (*done); otherwise nothing. */
+static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input, const char *output, PetscBool *done)
+{
+  char        psfname[PETSC_MAX_PATH_LEN], *opts;
+  ptrdiff_t   pn[3];
+  float      *psf, *yall = NULL, *xall;
+  PdTilePlan  plan;
+  PdLayout   *lay;
+  PdDecon     probe;
+  const char *method;
+  PetscInt    its;
+
+  PetscFunctionBegin;
+  *done = PETSC_FALSE;
+  if (!strcmp(c->tiles, "off")) PetscFunctionReturn(0);
+  PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
+  PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
+  PetscCall(PdTilePlanCreate(comm, info->n, pn, psf, psfname, c->tiles, c->tile_margin, &plan, done));
+  if (*done) {
+    plan.groups = c->tile_groups;
+    PetscCall(PdImageReadAll(comm, input, NULL, &yall));
+    PetscCall(PetscMalloc1(info->n[0] * info->n[1] * info->n[2], &xall));
+    PetscCall(PdTiledDeconvolve(comm, &plan, NULL, NULL, pn, psf, psfname, yall, xall, &its));
+    PetscCall(PdLayoutCreateBlock(comm, info->n, &lay));
+    PetscCall(PdDeconCreate(comm, &probe));
+    PetscCall(PdDeconSetFromOptions(probe));
+    PetscCall(PdDeconGetMethod(probe, &method));
+    PetscCall(AppOptionsString(&opts));
+    {
+      PdImageAttrs a = {{info->voxel[0], info->voxel[1], info->voxel[2]}, method, its, opts, c->otype, c->bigendian};
+      PetscCall(PdImageWrite(output, lay, xall + lay->z0 * lay->ps, &a));
+    }
+    PetscCall(PetscPrintf(comm, "wrote %s\n", output));
+    PetscCall(PetscFree(opts));
+    PetscCall(PdDeconDestroy(&probe));
+    PetscCall(PdLayoutDestroy(&lay));
+    PetscCall(PetscFree(xall));
+    PetscCall(PetscFree(yall));
+  }
+  PetscCall(PetscFree(psf));
   PetscFunctionReturn(0);
 }
 
@@ -177,6 +221,11 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
   if (info.note[0]) PetscCall(AppWarning(comm, "%s: %s", input, info.note));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
+  {
+    PetscBool tiled;
+    PetscCall(DeconvolveTiled(comm, c, &info, input, output, &tiled));
+    if (tiled) PetscFunctionReturn(0);
+  }
   PetscCall(EnsureSolver(comm, c, &info, input));
   if (c->batch || !c->restart_given) {
     /* a stack resumes from its checkpoint by itself: a plain rerun after a crash or a time
@@ -308,6 +357,8 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdStopHandlerInstall());
   PetscCall(PetscMemzero(&c, sizeof(c)));
   PetscCall(PetscStrncpy(c.otype, "float32", sizeof(c.otype)));
+  PetscCall(PetscStrncpy(c.tiles, "auto", sizeof(c.tiles)));
+  c.tile_groups = 1;
   PetscOptionsBegin(comm, NULL, "pdecon deconvolve", "");
   PetscCall(PetscOptionsString("-input", "Measured stack: file.tif, file.h5:/dataset, or a 4-D dataset (all its stacks, with -output_dir)", "", input, input, sizeof(input), &has_in));
   PetscCall(PetscOptionsString("-input_list", "File listing one input per line: a batch (with -output_dir)", "", list, list, sizeof(list), NULL));
@@ -322,6 +373,9 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PetscOptionsBool("-input_channels_as_z", "Read an ImageJ TIFF whose only axis is labelled channels (a 3-D array saved without axes) as z-planes, with a warning (false: refuse it)", "", c.channels_as_z, &c.channels_as_z, NULL));
   PetscCall(PetscOptionsString("-input_views", "Multi-view data: a 4-D dataset (view,z,y,x) or a comma-separated list of stacks (with -psf_views)", "", views, views, sizeof(views), NULL));
   PetscCall(PetscOptionsString("-psf_views", "The views' PSFs, one per view, in one frame: a 4-D dataset or a list", "", psfviews, psfviews, sizeof(psfviews), NULL));
+  PetscCall(PetscOptionsString("-decon_tiles", "Overlapping tiles: auto (only when one volume does not fit), off, or Y,X[,Z] tiles along y, x (z)", "", c.tiles, c.tiles, sizeof(c.tiles), NULL));
+  PetscCall(PetscOptionsString("-decon_tile_margin", "Tile margin Y,X[,Z] voxels (default and minimum: the PSF's half extent)", "", c.tile_margin, c.tile_margin, sizeof(c.tile_margin), NULL));
+  PetscCall(PetscOptionsInt("-decon_tile_groups", "Groups of ranks solving tiles concurrently, round robin (the rank count: one rank a tile, no communication in the iterations)", "", c.tile_groups, &c.tile_groups, NULL));
   PetscCall(PetscOptionsBool("-view", "Describe the set-up (sizes, slabs, memory) before solving", "", c.view, &c.view, NULL));
   PetscOptionsEnd();
   /* read every option now, so that -help lists them and unknown ones are refused up front */

@@ -86,24 +86,32 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdDeconGetMemoryAvailable(PdDecon d, double *bytes)
+{
+  MPI_Comm node;
+  int      local;
+
+  PetscFunctionBegin;
+  if (d->memory_limit > 0) {
+    *bytes = d->memory_limit * 1048576.0;
+    PetscFunctionReturn(0);
+  }
+  PetscCallMPI(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &local));
+  PetscCallMPI(MPI_Comm_free(&node));
+  *bytes = NodeAvailable() / local;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bytes, 1, MPI_DOUBLE, MPI_MIN, d->comm));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
 {
   PdMemoryEstimate e;
   double           avail;
-  MPI_Comm         node;
-  int              local, size;
 
   PetscFunctionBegin;
   PetscCall(PdDeconEstimateMemory(d, n, &e));
-  PetscCallMPI(MPI_Comm_size(d->comm, &size));
-  PetscCallMPI(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  PetscCallMPI(MPI_Comm_size(node, &local));
-  PetscCallMPI(MPI_Comm_free(&node));
-  if (d->memory_limit > 0) avail = d->memory_limit * 1048576.0;
-  else {
-    avail = NodeAvailable() / local;
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &avail, 1, MPI_DOUBLE, MPI_MIN, d->comm));
-  }
+  PetscCall(PdDeconGetMemoryAvailable(d, &avail));
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,

@@ -106,6 +106,9 @@ typedef struct {
   double   distributed, fixed;                     /* total = fixed + distributed / ranks */
 } PdMemoryEstimate;
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e);
+/* Bytes a rank may use: -decon_memory_limit, else the node's available memory shared by its
+   ranks (min over ranks). */
+PetscErrorCode PdDeconGetMemoryAvailable(PdDecon d, double *bytes);
 /* The estimate made by the last PdDeconSetUp (bytes per rank, max over ranks). */
 PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes);
 

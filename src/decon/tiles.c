@@ -1,0 +1,310 @@
+/* Tiled deconvolution (see include/pdecon/decon/tiles.h).
+
+   Cores: along an axis of m voxels cut into k tiles, core j is [j m / k, (j + 1) m / k). A tile
+   is its core widened by the margin g on both sides, clipped at the image. Blend: around a core
+   boundary c the band [c - b, c + b) (b <= g, b <= half the shortest core) is shared; the tile on
+   the right weighs voxel i by r((i - (c - b) + 1/2) / 2b), the one on the left by
+   r(((c + b) - i - 1/2) / 2b), r(t) = (1 - cos(pi t)) / 2 clamped to [0, 1], so the two weights
+   sum to one; a tile's weight is the product of its axes' weights, 1 exactly outside the bands.
+   The result is sum_t w_t x_t / sum_t w_t.
+
+   Why b <= g / 2 by default: the outer half of a margin is where a tile's estimate is worst (the
+   unknown voxels beyond it); blending only the inner half keeps that part out of the result. */
+#include "decon/decon_impl.h"
+#include <pdecon/decon/tiles.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+PetscErrorCode PdTilePlanSetUp(PdTilePlan *p, const ptrdiff_t m[3], const ptrdiff_t count[3], const ptrdiff_t margin[3])
+{
+  PetscFunctionBegin;
+  memset(p, 0, sizeof(*p));
+  for (int a = 0; a < 3; a++) {
+    p->m[a]      = m[a];
+    p->count[a]  = PetscMax(1, PetscMin(count[a], m[a]));
+    p->groups    = 1;
+    p->margin[a] = PetscMax(0, margin[a]);
+    /* the shortest core is floor(m / k) voxels; two bands must not overlap inside it */
+    p->blend[a] = p->count[a] > 1 ? PetscMin((p->margin[a] + 1) / 2, m[a] / p->count[a] / 2) : 0;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscInt PdTilePlanCount(const PdTilePlan *p)
+{
+  return (PetscInt)(p->count[0] * p->count[1] * p->count[2]);
+}
+
+static void TileIndex(const PdTilePlan *p, PetscInt t, ptrdiff_t j[3])
+{
+  j[2] = t % p->count[2];
+  j[1] = (t / p->count[2]) % p->count[1];
+  j[0] = t / (p->count[2] * p->count[1]);
+}
+
+void PdTilePlanGetTile(const PdTilePlan *p, PetscInt t, ptrdiff_t c0[3], ptrdiff_t c1[3], ptrdiff_t e0[3], ptrdiff_t e1[3])
+{
+  ptrdiff_t j[3];
+
+  TileIndex(p, t, j);
+  for (int a = 0; a < 3; a++) {
+    c0[a] = j[a] * p->m[a] / p->count[a];
+    c1[a] = (j[a] + 1) * p->m[a] / p->count[a];
+    e0[a] = PetscMax(0, c0[a] - p->margin[a]);
+    e1[a] = PetscMin(p->m[a], c1[a] + p->margin[a]);
+  }
+}
+
+static double Ramp(double t)
+{
+  if (t <= 0) return 0.0;
+  if (t >= 1) return 1.0;
+  return 0.5 - 0.5 * cos(M_PI * t);
+}
+
+/* Weight of voxel i (global) along axis a in the tile of core [c0, c1), index j of count. */
+static float AxisWeight(const PdTilePlan *p, int a, ptrdiff_t j, ptrdiff_t c0, ptrdiff_t c1, ptrdiff_t i)
+{
+  const double b = (double)p->blend[a];
+  double       w = 1.0;
+
+  if (b <= 0) return i >= c0 && i < c1 ? 1.0f : 0.0f;
+  if (j > 0) w = PetscMin(w, Ramp(((double)i - (c0 - b) + 0.5) / (2 * b)));
+  if (j < p->count[a] - 1) w = PetscMin(w, Ramp(((c1 + b) - (double)i - 0.5) / (2 * b)));
+  return (float)w;
+}
+
+PetscErrorCode PdTilePlanView(const PdTilePlan *p, MPI_Comm comm)
+{
+  ptrdiff_t c0[3], c1[3], e0[3], e1[3];
+
+  PetscFunctionBegin;
+  PdTilePlanGetTile(p, 0, c0, c1, e0, e1);
+  PetscCall(PetscPrintf(comm, "tiles: %" PetscInt_FMT " = %td x %td x %td (z, y, x) of the %td x %td x %td image; cores up to %td x %td x %td, margin %td x %td x %td, blended over %td x %td x %td",
+                        PdTilePlanCount(p), p->count[0], p->count[1], p->count[2], p->m[0], p->m[1], p->m[2], (p->m[0] + p->count[0] - 1) / p->count[0],
+                        (p->m[1] + p->count[1] - 1) / p->count[1], (p->m[2] + p->count[2] - 1) / p->count[2], p->margin[0], p->margin[1], p->margin[2], 2 * p->blend[0], 2 * p->blend[1],
+                        2 * p->blend[2]));
+  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank per tile", p->memory / 1048576.0));
+  PetscCall(PetscPrintf(comm, "\n"));
+  PetscFunctionReturn(0);
+}
+
+/* "Y,X[,Z]" into v (z, y, x); *n: how many numbers were given. */
+static PetscErrorCode ParseYXZ(MPI_Comm comm, const char *opt, const char *s, ptrdiff_t v[3], int *n)
+{
+  long y = 0, x = 0, z = 0;
+
+  PetscFunctionBegin;
+  *n = sscanf(s, "%ld,%ld,%ld", &y, &x, &z);
+  PetscCheck(*n >= 2 && y >= 0 && x >= 0 && z >= 0, comm, PD_ERR_INPUT, "%s: expected Y,X or Y,X,Z (non-negative integers), not '%s'", opt, s);
+  v[0] = z;
+  v[1] = y;
+  v[2] = x;
+  PetscFunctionReturn(0);
+}
+
+/* Bytes per rank a solver for a tile of extent e would need, and the bytes a rank may use (the
+   planner's estimate, made without allocating the volumes). */
+static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need, double *avail)
+{
+  PdDecon          d;
+  PdMemoryEstimate est;
+  ptrdiff_t        n[3];
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
+  PetscCall(PdDeconSetImageSize(d, e, "tile"));
+  PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
+  for (int a = 0; a < 3; a++) {
+    /* the working size PdDeconSetUp will choose (the PSF cropped to 2 e - 1 first) */
+    ptrdiff_t p = PetscMin(pn[a], 2 * e[a] - 1);
+    n[a]        = d->boundary == PD_BOUNDARY_PERIODIC ? e[a] : PdFFTGoodSize(e[a] + (d->pad[a] >= 0 ? d->pad[a] : p - 1));
+  }
+  PetscCall(PdDeconEstimateMemory(d, n, &est));
+  PetscCall(PdDeconGetMemoryAvailable(d, avail));
+  *need = est.total;
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
+/* What the tiled driver holds besides a tile's solver: the whole image's data, result and blend
+   weights on every rank. */
+static double DriverBytes(const ptrdiff_t m[3])
+{
+  return 3.0 * 4.0 * (double)m[0] * (double)m[1] * (double)m[2];
+}
+
+/* The largest tile extent of a plan. */
+static void LargestExtent(const PdTilePlan *p, ptrdiff_t e[3])
+{
+  for (int a = 0; a < 3; a++) e[a] = PetscMin(p->m[a], (p->m[a] + p->count[a] - 1) / p->count[a] + 2 * p->margin[a]);
+}
+
+PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
+                                PetscBool *tiled)
+{
+  ptrdiff_t count[3] = {1, 1, 1}, g[3], e[3];
+  double    need, avail;
+  int       n;
+
+  PetscFunctionBegin;
+  *tiled = PETSC_FALSE;
+  /* the light reaching a core from outside comes from at most half the PSF's extent away */
+  for (int a = 0; a < 3; a++) g[a] = PetscMin(pn[a], 2 * m[a] - 1) / 2;
+  if (margin && margin[0]) {
+    ptrdiff_t want[3] = {-1, -1, -1};
+    PetscCall(ParseYXZ(comm, "-decon_tile_margin", margin, want, &n));
+    if (n < 3) want[0] = g[0];
+    if (want[0] < g[0] || want[1] < g[1] || want[2] < g[2])
+      PetscCall(PetscPrintf(comm, "-decon_tile_margin: %td,%td,%td is narrower than the PSF's half extent %td,%td,%td (y, x, z): widened to it\n", want[1], want[2], want[0], g[1], g[2], g[0]));
+    for (int a = 0; a < 3; a++) g[a] = PetscMax(g[a], want[a]);
+  }
+  if (tiles && !strcmp(tiles, "off")) {
+    PetscCall(PdTilePlanSetUp(plan, m, count, g));
+    PetscFunctionReturn(0);
+  }
+  if (tiles && tiles[0] && strcmp(tiles, "auto")) {
+    PetscCall(ParseYXZ(comm, "-decon_tiles", tiles, count, &n));
+    if (n < 3) count[0] = 1;
+    PetscCheck(count[0] > 0 && count[1] > 0 && count[2] > 0, comm, PD_ERR_INPUT, "-decon_tiles: every count must be at least 1, not '%s'", tiles);
+    PetscCall(PdTilePlanSetUp(plan, m, count, g));
+    LargestExtent(plan, e);
+    PetscCall(TileMemory(comm, e, pn, psf, psfname, &plan->memory, &avail));
+    plan->memory += DriverBytes(m);
+    *tiled = PETSC_TRUE;
+    PetscCall(PdTilePlanView(plan, comm));
+    PetscFunctionReturn(0);
+  }
+  /* auto: one volume if it fits; else halve the longest core (y or x; z when the stack is deep
+     enough that its cores stay wider than their margins) until the largest tile fits */
+  PetscCall(TileMemory(comm, m, pn, psf, psfname, &need, &avail));
+  PetscCall(PdTilePlanSetUp(plan, m, count, g));
+  plan->memory = need;
+  if (avail <= 0 || need <= avail) PetscFunctionReturn(0);
+  for (;;) {
+    ptrdiff_t core[3];
+    int       best = -1;
+    for (int a = 0; a < 3; a++) core[a] = (m[a] + count[a] - 1) / count[a];
+    for (int a = 0; a < 3; a++)
+      if (core[a] > 2 * PetscMax(g[a], 1) && (best < 0 || core[a] > core[best])) best = a;
+    PetscCheck(best >= 0, comm, PD_ERR_INPUT, "-decon_tiles auto: the %td x %td x %td image does not fit even in tiles of cores %td x %td x %td (margins %td x %td x %td) need %.0f MiB per rank but %.0f MiB are available per rank", m[0], m[1], m[2], core[0], core[1], core[2], g[0], g[1], g[2], need / 1048576.0, avail / 1048576.0);
+    count[best] = PetscMin(m[best], count[best] * 2);
+    PetscCall(PdTilePlanSetUp(plan, m, count, g));
+    LargestExtent(plan, e);
+    PetscCall(TileMemory(comm, e, pn, psf, psfname, &need, &avail));
+    need += DriverBytes(m);
+    plan->memory = need;
+    if (need <= avail) break;
+  }
+  PetscCall(PetscPrintf(comm, "the %td x %td x %td working volume does not fit in %.0f MiB per rank: ", m[0], m[1], m[2], avail / 1048576.0));
+  *tiled = PETSC_TRUE;
+  PetscCall(PdTilePlanView(plan, comm));
+  PetscFunctionReturn(0);
+}
+
+/* Sums the blend numerators and weights over the ranks (each voxel of a tile was added by the
+   one rank owning its plane), in pieces an MPI count can hold. */
+static PetscErrorCode SumOverRanks(MPI_Comm comm, float *v, size_t n)
+{
+  const size_t chunk = (size_t)1 << 28;
+
+  PetscFunctionBegin;
+  for (size_t o = 0; o < n; o += chunk) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v + o, (int)PetscMin(chunk, n - o), MPI_FLOAT, MPI_SUM, comm));
+  PetscFunctionReturn(0);
+}
+
+/* Deconvolves tile t on comm (a group of ranks) and adds its weighted result and weights into
+   xall and wsum at the planes this rank holds. *stopped: a stop signal ended the tile. */
+static PetscErrorCode SolveTile(MPI_Comm comm, const PdTilePlan *p, PetscInt t, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
+                                float *xall, float *wsum, PetscInt *its, PetscBool *stopped)
+{
+  const ptrdiff_t *m = p->m;
+  ptrdiff_t        c0[3], c1[3], e0[3], e1[3], s[3], j[3];
+  PdDecon          d;
+  const PdLayout  *dlay, *xlay;
+  float           *y;
+  const float     *x;
+  char             name[64];
+  PetscInt         k;
+  PdDeconConvergedReason reason;
+
+  PetscFunctionBegin;
+  PdTilePlanGetTile(p, t, c0, c1, e0, e1);
+  TileIndex(p, t, j);
+  for (int a = 0; a < 3; a++) s[a] = e1[a] - e0[a];
+  PetscCall(PetscSNPrintf(name, sizeof(name), "tile %" PetscInt_FMT "/%" PetscInt_FMT, t + 1, PdTilePlanCount(p)));
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
+  if (configure) PetscCall(configure(d, ctx));
+  PetscCall(PdDeconSetImageSize(d, s, name));
+  PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
+  PetscCall(PdDeconGetData(d, &dlay, &y));
+  for (ptrdiff_t z = 0; z < dlay->nzl; z++)
+    for (ptrdiff_t r = 0; r < s[1]; r++) memcpy(y + z * dlay->ps + r * dlay->rs, yall + ((e0[0] + dlay->z0 + z) * m[1] + e0[1] + r) * m[2] + e0[2], (size_t)s[2] * sizeof(float));
+  PetscCall(PdDeconSolve(d));
+  PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2]));
+  PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
+  PetscCall(PdDeconGetConvergedReason(d, &reason));
+  PetscCall(PdDeconGetIterationNumber(d, &k));
+  *its     = PetscMax(*its, k);
+  *stopped = (PetscBool)(reason == PD_DECON_STOPPED_SIGNAL);
+  PetscCall(PdDeconGetSolution(d, &xlay, &x));
+  for (ptrdiff_t z = 0; z < xlay->nzl && !*stopped; z++) {
+    const ptrdiff_t gz = e0[0] + xlay->z0 + z;
+    const float     wz = AxisWeight(p, 0, j[0], c0[0], c1[0], gz);
+    if (wz == 0) continue;
+    for (ptrdiff_t r = 0; r < s[1]; r++) {
+      const ptrdiff_t gy  = e0[1] + r;
+      const float     wzy = wz * AxisWeight(p, 1, j[1], c0[1], c1[1], gy);
+      if (wzy == 0) continue;
+      for (ptrdiff_t q = 0; q < s[2]; q++) {
+        const float  w = wzy * AxisWeight(p, 2, j[2], c0[2], c1[2], e0[2] + q);
+        const size_t g = (size_t)((gz * m[1] + gy) * m[2] + e0[2] + q);
+        xall[g] += w * x[z * xlay->ps + r * xlay->rs + q];
+        wsum[g] += w;
+      }
+    }
+  }
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
+                                 float *xall, PetscInt *its)
+{
+  const ptrdiff_t *m = p->m;
+  const size_t     nall = (size_t)(m[0] * m[1] * m[2]);
+  const PetscInt   nt   = PdTilePlanCount(p);
+  float           *wsum;
+  PetscInt         k = 0;
+  int              rank, size, groups, color, stopped = 0;
+  MPI_Comm         group;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  groups = (int)PetscMax(1, PetscMin(p->groups, size));
+  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
+  color = (int)((long)rank * groups / size);
+  PetscCallMPI(MPI_Comm_split(comm, color, rank, &group));
+  PetscCall(PetscCalloc1(nall, &wsum));
+  memset(xall, 0, nall * sizeof(float));
+  /* group g takes tiles g, g + groups, ... (round robin) */
+  for (PetscInt t = color; t < nt && !stopped; t += groups) {
+    PetscBool st = PETSC_FALSE;
+    PetscCall(SolveTile(group, p, t, configure, ctx, pn, psf, psfname, yall, xall, wsum, &k, &st));
+    stopped = st;
+  }
+  PetscCallMPI(MPI_Comm_free(&group));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, comm));
+  if (stopped) PetscCall(PetscFree(wsum));
+  PetscCheck(!stopped, comm, PD_ERR_INPUT, "-decon_tiles: stopped by a signal; a tiled run does not resume yet: run it again");
+  PetscCall(SumOverRanks(comm, xall, nall));
+  PetscCall(SumOverRanks(comm, wsum, nall));
+  for (size_t i = 0; i < nall; i++) xall[i] = wsum[i] > 0 ? xall[i] / wsum[i] : 0.0f;
+  PetscCall(PetscFree(wsum));
+  if (its) PetscCallMPI(MPI_Allreduce(&k, its, 1, MPIU_INT, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}

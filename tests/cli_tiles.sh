@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Tiled deconvolution through the executable: -decon_tiles 2,2 with a wide margin matches the
+# untiled run (tolerance 2e-3 relative, see docs/tiles.md); the tiled result is the same on 1, 2
+# and 3 ranks, and in tile-parallel mode (-decon_tile_groups); a stack over -decon_memory_limit is tiled by the default (auto), not refused; a
+# margin narrower than the PSF is widened with a message; a limit no tiling meets is refused.
+# usage: cli_tiles.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
+set -u
+pdecon=$1 mpiexec=$2 compare=$4
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export PDECON_WISDOM=none
+fails=0
+fail() { echo "FAIL $1"; [ -f "$T/log" ] && sed 's/^/    | /' "$T/log" | tail -5; fails=$((fails + 1)); }
+"$mpiexec" -n 2 "$pdecon" simulate -sim_size 24,96,96 -psf_size 11,15,15 -phantom_ntubes 8 -output "$T/sim.h5" >/dev/null 2>&1 || { echo "FAIL cannot simulate"; exit 1; }
+common=(-input "$T/sim.h5:/data" -psf "$T/sim.h5:/psf" -decon_background 10 -decon_max_it 20)
+
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_tiles off -output "$T/ref.h5:/x" >"$T/log" 2>&1 || fail "untiled run"
+for np in 1 2 3; do
+  "$mpiexec" -n $np "$pdecon" deconvolve "${common[@]}" -decon_tiles 2,2 -decon_tile_margin 16,16 -output "$T/t$np.h5:/x" >"$T/log" 2>&1 || fail "tiled run on $np ranks"
+  grep -q "tiles: 4 = 1 x 2 x 2" "$T/log" || fail "no plan printed on $np ranks"
+done
+"$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" -decon_tiles 2,2 -decon_tile_margin 16,16 -decon_tile_groups 2 -output "$T/q2.h5:/x" >"$T/log" 2>&1 || fail "tile-parallel run"
+"$compare" "$T/q2.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tile-parallel (2 groups) vs tiles on all ranks"
+"$compare" "$T/t2.h5:/x" "$T/ref.h5:/x" 2e-3 || fail "2 x 2 tiles (margin 16) differ from untiled"
+"$compare" "$T/t1.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tiled result: 1 vs 2 ranks"
+"$compare" "$T/t3.h5:/x" "$T/t2.h5:/x" 1e-5 || fail "tiled result: 3 vs 2 ranks"
+
+"$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" -decon_tiles 2,2 -decon_tile_margin 1,1 -output "$T/narrow.h5:/x" >"$T/log" 2>&1 || fail "narrow margin run"
+grep -q "widened" "$T/log" || fail "a margin narrower than the PSF was not widened with a message"
+
+# the planner's own estimate of one volume, then a limit a little below it
+need=$("$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" -decon_tiles off -decon_max_it 1 -decon_memory_view -output "$T/probe.h5:/x" 2>&1 | sed -n 's/^memory per rank: \([0-9.]*\) MiB.*/\1/p')
+limit=$(awk -v n="$need" 'BEGIN { printf "%.1f", n - 2 }')
+"$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" -decon_memory_limit "$limit" -output "$T/auto.h5:/x" >"$T/log" 2>&1 || fail "auto under -decon_memory_limit $limit (one volume: $need MiB) refused"
+grep -q "does not fit in .* MiB per rank: tiles:" "$T/log" || fail "auto did not print its plan"
+"$compare" "$T/auto.h5:/x" "$T/ref.h5:/x" 3e-2 || fail "auto-tiled result far from untiled"
+if "$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" -decon_memory_limit 5 -output "$T/none.h5:/x" >"$T/log" 2>&1 || [ -f "$T/none.h5" ]; then fail "a limit no tiling meets was not refused"; fi
+grep -q "pdecon: error: -decon_tiles auto: " "$T/log" || fail "refusal message"
+
+[ $fails -eq 0 ] && echo "cli_tiles: passed" || { echo "cli_tiles: $fails failed"; exit 1; }

@@ -123,6 +123,8 @@ PetscErrorCode AppSimWhole(MPI_Comm comm, const AppSimOptions *o, float **tall, 
   PetscCall(PdPSFPrepNormalize(comm, pname, pn, psf));
   PetscCall(PdPSFPrepCenter(pn, psf, PD_PSF_CENTER_PEAK, pc));
   PetscCall(PdFFTConvCreate(comm, &conv));
+  /* a restarted training regenerates these volumes: they must round alike in every run */
+  PetscCall(PdFFTConvSetReproducible(conv));
   for (int k = 0; k < 3; k++) n[k] = PdFFTGoodSize(o->n[k] + pn[k] - 1);
   PetscCall(PdFFTConvSetSizes(conv, n));
   PetscCall(PdFFTConvSetPSF(conv, pn, psf, pc));

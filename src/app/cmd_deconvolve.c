@@ -148,6 +148,9 @@ static PetscErrorCode ScaleForOutput(MPI_Comm comm, const Ctx *c, const char *ou
     PetscCall(AppWarning(comm, "%s: %.0f voxels (%.3g %%) clamped to %.0f%s by -output_type %s (maximum %.6g); -output_scale auto maps the maximum to %.0f", output, n[0] + n[1], 100 * (n[0] + n[1]) / total, top, below, c->otype,
                          f * mx, top));
   }
+  PetscFunctionReturn(0);
+}
+
 /* The tiled branch: when -decon_tiles asks for tiles, or auto finds the stack too big for one
    volume, the stack is deconvolved tile by tile and written here (*done); otherwise nothing. */
 static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input, const char *output, PetscBool *done)

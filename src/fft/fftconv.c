@@ -66,6 +66,13 @@ PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[])
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvSetReproducible(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  c->planner = FFTW_ESTIMATE;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
 {
   const char *planners[] = {"estimate", "measure", "patient"};

@@ -38,6 +38,7 @@ PetscErrorCode PdBlurFFTCreate(PetscInt k, const PetscInt n[3], PdBlurFFT *b)
     B->N[d] = PdFFTGoodSize(n[d] + k - 1);
   }
   PetscCall(PdFFTConvCreate(PETSC_COMM_SELF, &B->fc));
+  PetscCall(PdFFTConvSetReproducible(B->fc)); /* every rank and every run rounds alike */
   PetscCall(PdFFTConvSetSizes(B->fc, B->N));
   PetscCall(PdFFTConvSetUp(B->fc));
   PetscCall(PdFFTConvGetLayout(B->fc, &B->lay));

@@ -34,6 +34,9 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
 /* Prepends prefix to the -fft_* option names (PETSc's convention). */
 PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[]);
 PetscErrorCode PdFFTConvSetSizes(PdFFTConv c, const ptrdiff_t n[3]);
+/* Plans chosen without timing (FFTW_ESTIMATE), so that every run rounds alike: for data a
+   restarted run must regenerate bit for bit (training pairs). Before PdFFTConvSetUp. */
+PetscErrorCode PdFFTConvSetReproducible(PdFFTConv c);
 /* Makes the plans (collective). Reports planning time through PetscInfo and PdFFTConvView. */
 PetscErrorCode PdFFTConvSetUp(PdFFTConv c);
 PetscErrorCode PdFFTConvGetLayout(PdFFTConv c, const PdLayout **lay);

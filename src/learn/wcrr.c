@@ -335,18 +335,17 @@ static double Refine(const double *A, double w[3], double val)
   return val;
 }
 
-static PetscErrorCode SpectralNorm(PdWCRR m, const double *w0)
+/* The autocorrelation A (13³) of the effective kernels of W_raw, whose Fourier transform is
+   S(ω) = Σ_c |K̂_c(ω)|²: K1[j] (5³) = Σ_i w1[j][i] ∗ w0[i], K2[c] (7³) = Σ_j w2[c][j] ∗ K1[j]. A has
+   AR³ entries, zeroed by the caller. */
+static PetscErrorCode KernelAutocorrelation(PdWCRR m, const double *w0, double *A)
 {
-  const PetscInt  c1 = m->c[0], c2 = m->c[1], c3 = m->c[2];
-  const double   *w1 = m->theta + m->pl.w[1], *w2 = m->theta + m->pl.w[2];
-  double         *K1, *K2, *A, *S, best[L_CAND], Lmax = -1;
-  double complex *T1, *T2, ph[L_GRID][AR];
-  int             bi[L_CAND][3], nb = 0;
-  const int       G = L_GRID;
+  const PetscInt c1 = m->c[0], c2 = m->c[1], c3 = m->c[2];
+  const double  *w1 = m->theta + m->pl.w[1], *w2 = m->theta + m->pl.w[2];
+  double        *K1, *K2;
 
   PetscFunctionBegin;
-  /* effective kernels: K1[j] (5³) = Σ_i w1[j][i] ∗ w0[i], K2[c] (7³) = Σ_j w2[c][j] ∗ K1[j] */
-  PetscCall(PetscCalloc3(c2 * 125, &K1, c3 * 343, &K2, AR * AR * AR, &A));
+  PetscCall(PetscCalloc2(c2 * 125, &K1, c3 * 343, &K2));
   for (PetscInt j = 0; j < c2; j++)
     for (PetscInt i = 0; i < c1; i++)
       for (int a = 0; a < NTAP; a++) {
@@ -368,7 +367,20 @@ static PetscErrorCode SpectralNorm(PdWCRR m, const double *w0)
     }
   }
 
-  /* S on the grid ω = 2πk/G by separable sums, then the L_CAND largest local maxima */
+  PetscCall(PetscFree2(K1, K2));
+  PetscFunctionReturn(0);
+}
+
+/* S = Â on the grid ω = 2πk/G (separable sums), and its L_CAND largest local maxima, best first:
+   values in best, grid indices in bi, how many in *nb. */
+static PetscErrorCode GridMaxima(const double *A, double best[L_CAND], int bi[L_CAND][3], int *nbp)
+{
+  double complex *T1, *T2, ph[L_GRID][AR];
+  double         *S;
+  int             nb = 0;
+  const int       G = L_GRID;
+
+  PetscFunctionBegin;
   for (int k = 0; k < G; k++)
     for (int d = 0; d < AR; d++) ph[k][d] = cexp(I * 2 * PETSC_PI * k * (d - 6) / G);
   PetscCall(PetscMalloc3(AR * AR * G, &T1, AR * G * G, &T2, G * G * G, &S));
@@ -410,19 +422,18 @@ static PetscErrorCode SpectralNorm(PdWCRR m, const double *w0)
         bi[pos][1] = ky;
         bi[pos][2] = kx;
       }
-  for (int q = 0; q < nb; q++) {
-    double w[3] = {2 * PETSC_PI * bi[q][0] / G, 2 * PETSC_PI * bi[q][1] / G, 2 * PETSC_PI * bi[q][2] / G};
-    double v    = Refine(A, w, best[q]);
-    if (v > Lmax) {
-      Lmax = v;
-      for (int d = 0; d < 3; d++) m->omega[d] = w[d];
-    }
-  }
   PetscCall(PetscFree3(T1, T2, S));
-  PetscCall(PetscFree3(K1, K2, A));
-  PetscCheck(nb > 0 && Lmax > 0 && isfinite(Lmax), PETSC_COMM_SELF, PD_ERR_INPUT, "the WCRR weights give a zero or non-finite operator W (L = %g)", nb ? Lmax : 0.0);
-  m->L = Lmax;
+  *nbp = nb;
+  PetscFunctionReturn(0);
+}
 
+/* ∂L/∂w = ∂S/∂w at ω* (envelope theorem), into m->dL. */
+static PetscErrorCode LipschitzGradient(PdWCRR m, const double *w0)
+{
+  const PetscInt c1 = m->c[0], c2 = m->c[1], c3 = m->c[2];
+  const double  *w1 = m->theta + m->pl.w[1], *w2 = m->theta + m->pl.w[2];
+
+  PetscFunctionBegin;
   /* ∂L/∂w = ∂S/∂w at ω* (envelope theorem): with H1_j = Σ_i Ŵ1[j][i] Ŵ0[i], K̂_c = Σ_j Ŵ2[c][j] H1_j
      and G_j = Σ_c conj(K̂_c) Ŵ2[c][j]:  ∂S/∂w2[c][j][k] = 2 Re(conj(K̂_c) H1_j e_k),
      ∂S/∂w1[j][i][k] = 2 Re(G_j Ŵ0[i] e_k),  ∂S/∂w0[i][k] = 2 Re(Σ_j G_j Ŵ1[j][i] e_k). */
@@ -473,6 +484,34 @@ static PetscErrorCode SpectralNorm(PdWCRR m, const double *w0)
     }
     PetscCall(PetscFree6(W0h, W1h, W2h, H1, Kh, Gj));
   }
+  PetscFunctionReturn(0);
+}
+
+/* L = sup_ω S(ω) (docs/methods/wcrr.md §3): a grid search, Newton refinement of the best local
+   maxima, and L's gradient with respect to the weights. */
+static PetscErrorCode SpectralNorm(PdWCRR m, const double *w0)
+{
+  double *A, best[L_CAND], Lmax = -1;
+  int     bi[L_CAND][3], nb = 0;
+  const int G = L_GRID;
+
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc1(AR * AR * AR, &A));
+  PetscCall(KernelAutocorrelation(m, w0, A));
+  PetscCall(GridMaxima(A, best, bi, &nb));
+  for (int q = 0; q < nb; q++) {
+    double w[3] = {2 * PETSC_PI * bi[q][0] / G, 2 * PETSC_PI * bi[q][1] / G, 2 * PETSC_PI * bi[q][2] / G};
+    double v    = Refine(A, w, best[q]);
+    if (v > Lmax) {
+      Lmax = v;
+      for (int d = 0; d < 3; d++) m->omega[d] = w[d];
+    }
+  }
+  PetscCall(PetscFree(A));
+  PetscCheck(nb > 0 && Lmax > 0 && isfinite(Lmax), PETSC_COMM_SELF, PD_ERR_INPUT, "the WCRR weights give a zero or non-finite operator W (L = %g)", nb ? Lmax : 0.0);
+  m->L = Lmax;
+
+  PetscCall(LipschitzGradient(m, w0));
   PetscFunctionReturn(0);
 }
 

@@ -126,7 +126,10 @@ int main(int argc, char **argv)
 
   /* auto: fits -> one volume; over the memory limit -> tiled, not refused. On one rank: there
      the volumes dominate what a rank holds (the driver keeps the whole image on every rank, so
-     on more ranks tiles save less than they cost at this small size). */
+     on more ranks tiles save less than they cost at this small size). The planner counts the
+     process's resident memory, which AddressSanitizer's quarantine of freed blocks inflates from
+     one tile to the next: under ASan this case is left out, as test_memory is. */
+#if !defined(__SANITIZE_ADDRESS__)
   if (rank == 0) {
     PdTilePlan whole, half;
     char       lim[64];
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
       PD_EXPECT(d < 1e-2, "auto-tiled result differs from untiled by %g", d);
     }
   }
+#endif
   PetscCall(PetscFree(xu));
   PetscCall(PetscFree3(y, xt, xs));
   return PdTestFinalize("tiles");

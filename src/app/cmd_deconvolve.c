@@ -182,7 +182,12 @@ static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *
     PetscCall(AppOptionsString(&opts));
     {
       PdImageAttrs a = {{info->voxel[0], info->voxel[1], info->voxel[2]}, method, its, opts, c->otype, c->bigendian};
-      PetscCall(PdImageWrite(output, lay, xall + lay->z0 * lay->ps, &a));
+      const float *out;
+      float       *copy;
+      /* integer outputs: scaled and their clamping reported as for an untiled run */
+      PetscCall(ScaleForOutput(comm, c, output, lay, xall + lay->z0 * lay->ps, &out, &copy));
+      PetscCall(PdImageWrite(output, lay, out, &a));
+      PetscCall(PdVolumeFree(&copy));
     }
     PetscCall(PetscPrintf(comm, "wrote %s\n", output));
     PetscCall(PetscFree(opts));

@@ -188,7 +188,7 @@ PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet)
     PetscInt b1;
     PetscCall(PdGANTrainerSave(t, output));
     PetscCall(PdGANTrainerGetStep(t, &b1));
-    PetscCall(AppTrainRemoveCheckpoint(comm));
+    PetscCall(PdGANTrainerRemoveCheckpoint(t));
     PetscCall(PetscPrintf(comm, "wrote %s after %" PetscInt_FMT " steps (%" PetscInt_FMT " in this run, %.3f s/step, peak memory of rank 0 %.0f MiB)\n", output, b1, b1 - b, sps, mem / 1048576.0));
     if (gan) {
       const float *hl;

@@ -69,7 +69,7 @@ else
   same=0 diffs=""
   for d in /e0a_conv/weight /e1c_conv/weight /d0a_conv/weight @meta_psf; do
     r=$("$compare" "$T/out.h5:$d" "$T/full.h5:$d" 0 2>&1) || same=1
-    diffs="$diffs ${d##*/} $r;"
+    diffs="$diffs $d $r;"
   done
   if [ $rc -eq 0 ] && [ $same -eq 0 ] && grep -q "(2 in this run" "$T/restart.log" && [ ! -e "$T/ck.h5" ] && [ ! -e "$T/ck.h5.history.h5" ] &&
     [ $rcw -eq 1 ] && [ "$(grep -c 'pdecon: error:' "$T/wrong.log")" = 1 ] && grep -q "rank-local; resume it on 2 ranks" "$T/wrong.log"; then

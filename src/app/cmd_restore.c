@@ -13,7 +13,8 @@
 
 /* A cycleGAN or U-Net model (pdecon train -model cyclegan|unet): the stack normalised to [0, 1]
    (the training map), G by tiles shared among the ranks (nn_tiled.h); the output is x̂ in (0, 1). */
-/* PSNR and SSIM of v against the truth, both whole on every rank in [0, 1] units. */
+/* PSNR and SSIM (NaN for a volume thinner than SSIM's window) of v against the truth, both whole
+   on every rank in [0, 1] units. */
 static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *v, const float *truth, double *psnr, double *ssim)
 {
   PdLayout *lay;
@@ -21,7 +22,9 @@ static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *
   PetscFunctionBegin;
   PetscCall(PdLayoutCreate(PETSC_COMM_SELF, n, 0, n[0], n[2], n[1] * n[2], &lay));
   PetscCall(PdMetricPSNR(lay, v, lay, truth, psnr));
-  PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  /* SSIM's 11-voxel window needs that much along every axis */
+  if (n[0] >= 11 && n[1] >= 11 && n[2] >= 11) PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  else *ssim = NAN;
   PetscCall(PdLayoutDestroy(&lay));
   (void)comm;
   PetscFunctionReturn(0);

@@ -33,9 +33,10 @@ static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *
 /* Prints the PSNR and SSIM of the input and of the result against a truth, all mapped to [0, 1] by
    their percentiles (PdGANNormalize). The result is scored on the truth's grid: its own, or, for
    an Isonet result of a truth with the input's planes, its planes at the input's z = kσ (σ an
-   integer). in and res: whole, compact. Called before the output is written (a bad truth leaves
-   none). */
-static PetscErrorCode ScoreAgainstTruth(MPI_Comm comm, const char *truth, const ptrdiff_t n[3], const float *in0, const ptrdiff_t m[3], const float *res0, double sigma)
+   integer). in and res: whole, compact; map_result false: res is in [0, 1] already (the
+   cycleGAN's and U-Net's output, in the units of their training map) and is scored as it is.
+   Called before the output is written (a bad truth leaves none). */
+static PetscErrorCode ScoreAgainstTruth(MPI_Comm comm, const char *truth, const ptrdiff_t n[3], const float *in0, const ptrdiff_t m[3], const float *res0, double sigma, PetscBool map_result)
 {
   PdImageInfo     ti;
   float          *tv, *in, *res;
@@ -52,12 +53,12 @@ static PetscErrorCode ScoreAgainstTruth(MPI_Comm comm, const char *truth, const 
   /* the result at the truth's planes: all of them, or the input's z = kσ */
   for (ptrdiff_t z = 0; z < ti.n[0]; z++) PetscCall(PetscArraycpy(res + z * ns, res0 + (ti.n[0] == m[0] ? z : (ptrdiff_t)(z * sigma)) * ns, ns));
   PetscCall(PdGANNormalize(ti.n[0] * ns, tv, NULL, NULL));
-  PetscCall(PdGANNormalize(ti.n[0] * ns, res, NULL, NULL));
+  if (map_result) PetscCall(PdGANNormalize(ti.n[0] * ns, res, NULL, NULL));
   PetscCall(Quality(comm, ti.n, res, tv, &p1, &s1));
   if (ti.n[0] == n[0]) {
     PetscCall(PdGANNormalize(N, in, NULL, NULL));
     PetscCall(Quality(comm, n, in, tv, &p0, &s0));
-    PetscCall(PetscPrintf(comm, "against %s (all mapped to [0, 1] by their 0.25/99.75 percentiles%s): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, same_in ? "" : "; the result at the input's planes", p0, s0, p1, s1));
+    PetscCall(PetscPrintf(comm, "against %s (mapped to [0, 1] by the 0.25/99.75 percentiles%s): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, same_in ? "" : "; the result at the input's planes", p0, s0, p1, s1));
   } else PetscCall(PetscPrintf(comm, "against %s (both mapped to [0, 1] by their 0.25/99.75 percentiles): restored PSNR %.2f dB SSIM %.4f\n", truth, p1, s1));
   PetscCall(PetscFree(tv));
   PetscCall(PetscFree2(in, res));
@@ -83,7 +84,7 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
   t0 = PdTime();
   PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
   t0 = PdTime() - t0;
-  if (truth[0]) PetscCall(ScoreAgainstTruth(comm, truth, info.n, all, info.n, res, 1));
+  if (truth[0]) PetscCall(ScoreAgainstTruth(comm, truth, info.n, all, info.n, res, 1, PETSC_FALSE));
   PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
   PetscCall(AppOptionsString(&opts));
   {
@@ -163,7 +164,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
     float *inall, *outall;
     PetscCall(AppAllgatherVolume(lay, in, &inall));
     PetscCall(AppAllgatherVolume(olay, out, &outall));
-    PetscCall(ScoreAgainstTruth(comm, truth, info.n, inall, m, outall, sigma));
+    PetscCall(ScoreAgainstTruth(comm, truth, info.n, inall, m, outall, sigma, PETSC_TRUE));
     PetscCall(PetscFree(inall));
     PetscCall(PetscFree(outall));
   }

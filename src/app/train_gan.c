@@ -8,7 +8,8 @@
    its data the blurred one; the cycleGAN crops them independently (unpaired). Non-blind mode
    takes the PSF of the -psf_* options (or -psf FILE), cropped to the kernel side about its peak.
    -cyclegan_psf_output FILE writes the kernel (learned or given); with a PSF known (the
-   simulation's, or -psf) the blind run's kernel is compared with it. */
+   simulation's, or -psf) the blind run's kernel is compared with it (relative L2 error, FWHM
+   along z, y and x). */
 #include "app_sim.h"
 #include <pdecon/io/io.h>
 #include <pdecon/psf/psfprep.h>

@@ -3,6 +3,7 @@
 #define PDECON_DECON_IMPL_H
 
 #include <pdecon/decon/decon.h>
+#include <pdecon/decon/stop_rule.h>
 
 /* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
    (working layout) and scalars, besides the estimate x and the iteration count. */
@@ -45,11 +46,26 @@ typedef struct {
      NULL: the matched Hᵀ. */
   PetscErrorCode (*backprojector)(PdDecon, PetscBool *unmatched);
   PetscInt    default_max_it; /* iterations when none are asked for (0: the solver's default) */
+  PdStopRuleType default_stop_rule; /* the stop rule when neither it nor an iteration count is asked for */
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
 extern const PdMethodOps *const PdMethods[];
 extern const int                PdNumMethods;
+
+/* stop_rule.c: the stop rule of the solver loop (stop_rule.h). */
+typedef struct {
+  PdStopRuleType type;     /* asked for (set) */
+  PetscBool      set;
+  double         tol;      /* < 0: the rule's default */
+  double         gain;     /* data units per photon */
+  PdStopRuleType active;   /* of the current solve */
+  double         atol;     /* its tolerance */
+  double         idiv;     /* I-divergence of the point the last RL correction corrected (NaN: none) */
+  double         dev_prev; /* deviance per voxel of the iterate before (deviance rule; checkpointed) */
+  double         value;    /* what stopped the solve (NaN: not the rule) */
+  float         *xbox;     /* image box of the iterate entering the step (rules on the deviance) */
+} PdStopRule;
 
 struct _p_PdDecon {
   MPI_Comm        comm;
@@ -96,6 +112,7 @@ struct _p_PdDecon {
   PetscInt        nmonitor;
   PetscViewer     monitor_viewer;
   PetscBool       converged_reason;
+  PdStopRule      stop;
 
   /* checkpoint / restart (checkpoint.c) */
   char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
@@ -115,6 +132,20 @@ struct _p_PdDecon {
   double          memory_estimate; /* bytes per rank, from the last set-up */
   PetscBool       memory_view;
 };
+
+/* stop_rule.c: options (inside PdDeconSetFromOptions' block); at each solve, before a restart
+   is loaded: the rule in use; whether it needs the I-divergence and a copy of the image box (the
+   memory planner counts it); before each step; after it (may put x_k back and count the iteration
+   back); the lines of PdDeconView and of the converged reason; clean-up. */
+PetscErrorCode PdStopRuleSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
+PetscErrorCode PdStopRuleSetUp(PdDecon d);
+PetscBool      PdStopRuleWantsObjective(PdDecon d);
+PetscBool      PdStopRuleKeepsBox(PdDecon d);
+PetscErrorCode PdStopRuleBeforeStep(PdDecon d);
+PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop);
+PetscErrorCode PdStopRuleView(PdDecon d, PetscViewer v);
+PetscErrorCode PdStopRuleReasonView(PdDecon d, PetscViewer v);
+PetscErrorCode PdStopRuleDestroy(PdDecon d);
 
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);

@@ -7,8 +7,8 @@
    - a checkpoint written just before the deviance rule stops, restarted, stops at the same
      iteration with the same estimate (the rule's memory is in the checkpoint);
    - the same stop iteration and estimate on this rank count and on one rank;
-   - rl_wb stops by the discrepancy rule when no iteration count is asked for, and by none when
-     one is; a rule on the deviance with a method that does not compute it is a user error. */
+   - rl_wb stops by the change_rise rule when no iteration count is asked for (within 20
+     iterations), and by none when one is; a rule on the deviance with a method that does not compute it is a user error. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/decon/stop_rule.h>
@@ -122,12 +122,38 @@ static PetscErrorCode ExpectIterate(PdDecon d, PetscInt k, const float *x, const
   PetscFunctionReturn(0);
 }
 
+/* A run with the rule writes a checkpoint at iteration kc; restarted from it with the same rule,
+   it stops at kstop with the estimate x of the uninterrupted run. */
+static PetscErrorCode RestartStops(PdDecon d, const char *ckpt, PdStopRuleType rule, double tol, PetscInt kc, PetscInt kstop, const float *x)
+{
+  PdDeconConvergedReason r;
+  PetscInt               it;
+  double                 v, dmax;
+  float                 *xr;
+  int                    rank;
+
+  PetscFunctionBegin;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  PetscCall(PdDeconSetCheckpoint(d, ckpt, kc));
+  PetscCall(SolveRule(d, rule, tol, &it, &r, &v));
+  PetscCall(PdDeconSetCheckpoint(d, "", 0));
+  PetscCall(PdDeconSetRestart(d, ckpt));
+  PetscCall(SolveRule(d, rule, tol, &it, &r, &v));
+  PetscCall(PdDeconSetRestart(d, ""));
+  PetscCall(Estimate(d, &xr));
+  PetscCall(MaxDiff(d, x, xr, &dmax));
+  PD_EXPECT(it == kstop && r == PD_DECON_CONVERGED_STOP_RULE && dmax == 0, "%s restarted at %" PetscInt_FMT ": stopped at %" PetscInt_FMT " (uninterrupted %" PetscInt_FMT "), estimates differ by %g", PdStopRuleTypes[rule], kc, it, kstop, dmax);
+  PetscCall(PdVolumeFree(&xr));
+  if (!rank) (void)unlink(ckpt);
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   PdDecon                d, d4;
   History                h;
   PdDeconConvergedReason r;
-  PetscInt               it, kdis = -1, kdev = -1, kchg = -1;
+  PetscInt               it, kdis = -1, kdev = -1, kchg = -1, kris = -1;
   double                 v, tdis, tdev, tchg, rel[NIT];
   float                 *x;
   int                    rank;
@@ -176,21 +202,7 @@ int main(int argc, char **argv)
   /* checkpoint at iteration kdev, restart: the rule needs the deviance of x_{kdev-1} from the file */
   PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_stop_rule_%d.h5", (int)getpid()));
   PetscCallMPI(MPI_Bcast(ckpt, sizeof(ckpt), MPI_CHAR, 0, PETSC_COMM_WORLD));
-  if (kdev >= 1) {
-    float *xr;
-    double dmax;
-    PetscCall(PdDeconSetCheckpoint(d, ckpt, kdev));
-    PetscCall(SolveRule(d, PD_STOP_RULE_DEVIANCE, tdev, &it, &r, &v));
-    PetscCall(PdDeconSetCheckpoint(d, "", 0));
-    PetscCall(PdDeconSetRestart(d, ckpt));
-    PetscCall(SolveRule(d, PD_STOP_RULE_DEVIANCE, tdev, &it, &r, &v));
-    PetscCall(PdDeconSetRestart(d, ""));
-    PetscCall(Estimate(d, &xr));
-    PetscCall(MaxDiff(d, x, xr, &dmax));
-    PD_EXPECT(it == kdev && r == PD_DECON_CONVERGED_STOP_RULE && dmax == 0, "restarted at %" PetscInt_FMT ": stopped at %" PetscInt_FMT " (uninterrupted %" PetscInt_FMT "), estimates differ by %g", kdev, it, kdev, dmax);
-    PetscCall(PdVolumeFree(&xr));
-    if (!rank) (void)unlink(ckpt);
-  }
+  if (kdev >= 1) PetscCall(RestartStops(d, ckpt, PD_STOP_RULE_DEVIANCE, tdev, kdev, kdev, x));
   PetscCall(PdVolumeFree(&x));
 
   /* change: a tolerance just above the relative change of step 3 */
@@ -202,6 +214,21 @@ int main(int argc, char **argv)
   PD_EXPECT(kchg >= 1 && it == kchg && r == PD_DECON_CONVERGED_STOP_RULE && v == h.change[kchg], "change rule stopped at %" PetscInt_FMT ", the record says %" PetscInt_FMT, it, kchg);
   PetscCall(Estimate(d, &x));
   PetscCall(ExpectIterate(d, kchg, x, "change"));
+  PetscCall(PdVolumeFree(&x));
+
+  /* change_rise: the first step whose relative change exceeds the one before */
+  for (int k = 2; k <= NIT && kris < 0; k++)
+    if (h.change[k] > h.change[k - 1]) kris = k;
+  PetscCall(SolveRule(d, PD_STOP_RULE_CHANGE_RISE, 0, &it, &r, &v));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "change_rise: stopped at %" PetscInt_FMT " (record: %" PetscInt_FMT ")\n", it, kris));
+  PD_EXPECT(kris >= 2 && it == kris && r == PD_DECON_CONVERGED_STOP_RULE && v == h.change[kris], "change_rise rule stopped at %" PetscInt_FMT ", the record says %" PetscInt_FMT, it, kris);
+  PetscCall(Estimate(d, &x));
+  PetscCall(ExpectIterate(d, kris, x, "change_rise"));
+  PetscCall(PdVolumeFree(&x));
+
+  /* and change_rise, checkpointed one step before it stops (it needs the change of that step) */
+  PetscCall(Estimate(d, &x));
+  PetscCall(RestartStops(d, ckpt, PD_STOP_RULE_CHANGE_RISE, 0, kris - 1, kris, x));
   PetscCall(PdVolumeFree(&x));
 
   /* the gain: 4 data units per photon (a power of two: every value scales exactly) */
@@ -247,7 +274,8 @@ int main(int argc, char **argv)
     PetscCall(Problem(PETSC_COMM_WORLD, 1.0, &d));
     PetscCall(PdDeconSolve(d));
     PetscCall(PdDeconGetStopRule(d, &rule, NULL, NULL));
-    PD_EXPECT(rule == PD_STOP_RULE_DISCREPANCY, "rl_wb's default rule is %s", PdStopRuleTypes[rule]);
+    PetscCall(PdDeconGetIterationNumber(d, &it));
+    PD_EXPECT(rule == PD_STOP_RULE_CHANGE_RISE && it == kris && it < PD_STOP_RULE_MAX_IT, "rl_wb's default rule is %s, stopped at %" PetscInt_FMT " (change_rise: %" PetscInt_FMT ")", PdStopRuleTypes[rule], it, kris);
     PetscCall(PdDeconSetTolerances(d, 2, 0));
     PetscCall(PdDeconSolve(d));
     PetscCall(PdDeconGetStopRule(d, &rule, NULL, NULL));

@@ -190,7 +190,6 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
   PetscCall(PdOutputCheck(dm->comm, dm->output, 0, NULL));
   if (dm->preview[0]) PetscCall(PdOutputCheck(dm->comm, dm->preview, 0, NULL));
   if (dm->convergence[0]) PetscCall(PdOutputCheck(dm->comm, dm->convergence, 0, NULL));
-  if (dm->history[0]) PetscCall(PdOutputCheck(dm->comm, dm->history, 0, NULL));
   PetscFunctionReturn(0);
 }
 

@@ -65,7 +65,10 @@ PetscErrorCode PdDeconCheckpointWrite(PdDecon d)
   PetscCall(PdH5WriterOpen(d->comm, d->checkpoint, &w));
   PetscCall(PdH5WriterAddScalars(w, "pdecon_checkpoint", 8, meta));
   PetscCall(PdH5WriterAddScalars(w, "method_scalars", PetscMax(1, s.nscal), s.nscal ? vals : meta));
-  PetscCall(PdH5WriterAddScalars(w, "stop_rule", 1, &d->stop.dev_prev)); /* the deviance rule's memory */
+  {
+    const double mem[2] = {d->stop.dev_prev, d->stop.chg_prev}; /* the stop rules' memory */
+    PetscCall(PdH5WriterAddScalars(w, "stop_rule", 2, mem));
+  }
   PetscCall(PdH5WriterAdd(w, "/x", d->lay, d->x, NULL));
   for (PetscInt i = 0; i < s.nvol; i++) {
     char name[64];
@@ -98,7 +101,12 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d)
              "%s: checkpoint was made with other settings (method, its options, PSF, data, background or boundary differ): continue it with those settings, or delete it to start afresh", d->restart);
   PetscCall(PdH5ReadScalars(d->comm, d->restart, "method_scalars", PetscMax(1, s.nscal), vals));
   for (PetscInt i = 0; i < s.nscal; i++) *s.scal[i] = vals[i];
-  if (d->stop.active == PD_STOP_RULE_DEVIANCE) PetscCall(PdH5ReadScalars(d->comm, d->restart, "stop_rule", 1, &d->stop.dev_prev));
+  if (d->stop.active == PD_STOP_RULE_DEVIANCE || d->stop.active == PD_STOP_RULE_CHANGE_RISE) {
+    double mem[2];
+    PetscCall(PdH5ReadScalars(d->comm, d->restart, "stop_rule", 2, mem));
+    d->stop.dev_prev = mem[0];
+    d->stop.chg_prev = mem[1];
+  }
   PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/x", d->restart));
   PetscCall(PdImageRead(spec, d->lay, d->x));
   for (PetscInt i = 0; i < s.nvol; i++) {

@@ -134,7 +134,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   if (set) PetscCall(PdDeconSetMethod(d, method));
   if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
-  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
+  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2; with a stop rule at least 20)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
   if (itset) d->max_it_set = PETSC_TRUE;
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
   PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
@@ -469,6 +469,10 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   PetscCall(PdDeconSetUp(d));
   PetscCall(MethodSetUp(d));
   PetscCall(PdStopRuleSetUp(d));
+  if (!d->max_it_set) { /* a rule without an iteration count asked for gets room to stop */
+    DefaultIterations(d);
+    if (d->stop.active != PD_STOP_RULE_NONE) d->max_it = PetscMax(d->max_it, PD_STOP_RULE_MAX_IT);
+  }
   if (d->restart[0]) {
     PetscCall(PdDeconCheckpointLoad(d));
     d->restarting = PETSC_TRUE;

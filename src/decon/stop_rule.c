@@ -1,6 +1,7 @@
 /* Stop rules that need no truth (include/pdecon/decon/stop_rule.h, docs/methods/stop_rule.md).
 
      change       ||x_{k+1} - x_k|| / ||x_k|| < tol                       -> x_{k+1}
+     change_rise  c_{k+1} > (1 + tol) c_k, c_k = ||x_k - x_{k-1}|| / ||x_{k-1}||  -> x_{k+1}
      discrepancy  D(x_k) <= tol                                           -> x_k
      deviance     D(x_k) > (1 - tol) D(x_{k-1})                           -> x_k
      D(x) = 2/(g N) Σ_M [ y log(y / μ) − (y − μ) ],  μ = H x + b
@@ -14,9 +15,9 @@
 #include "decon/decon_impl.h"
 #include <math.h>
 
-const char *const PdStopRuleTypes[] = {"none", "change", "discrepancy", "deviance", "PdStopRuleType", "PD_STOP_RULE_", NULL};
+const char *const PdStopRuleTypes[] = {"none", "change", "discrepancy", "deviance", "change_rise", "PdStopRuleType", "PD_STOP_RULE_", NULL};
 
-static const double DefaultTol[] = {0, 1e-3, 1.0, 1e-2};
+static const double DefaultTol[] = {0, 1e-3, 1.0, 1e-2, 0};
 
 /* The rule of this solve: the one asked for, else the method's when no iteration count was. */
 static PdStopRuleType Resolve(PdDecon d)
@@ -60,12 +61,12 @@ PetscErrorCode PdStopRuleSetFromOptions(PdDecon d, PetscOptionItems *PetscOption
   const char *pre = d->prefix ? d->prefix : "";
 
   PetscFunctionBegin;
-  PetscCall(PetscOptionsEnum("-decon_stop_rule", "Stop without a truth: none, change (relative change < tol), discrepancy (Poisson deviance per voxel <= tol), deviance (deviance decreased by less than tol); default: the method's when -decon_max_it is not given (rl_wb, rl_omw: discrepancy)", "PdDeconSetStopRule", PdStopRuleTypes, t, &t, &set));
+  PetscCall(PetscOptionsEnum("-decon_stop_rule", "Stop without a truth: none, change (relative change < tol), discrepancy (Poisson deviance per voxel <= tol), deviance (deviance decreased by less than tol), change_rise (relative change grew by more than tol); default: the method's when -decon_max_it is not given (rl_wb, rl_omw: change_rise)", "PdDeconSetStopRule", PdStopRuleTypes, t, &t, &set));
   if (set) {
     d->stop.type = (PdStopRuleType)t;
     d->stop.set  = PETSC_TRUE;
   }
-  PetscCall(PetscOptionsReal("-decon_stop_tol", "Tolerance of the stop rule (default: change 1e-3, discrepancy 1, deviance 1e-2)", "PdDeconSetStopRule", d->stop.tol, &d->stop.tol, NULL));
+  PetscCall(PetscOptionsReal("-decon_stop_tol", "Tolerance of the stop rule (default: change 1e-3, discrepancy 1, deviance 1e-2, change_rise 0)", "PdDeconSetStopRule", d->stop.tol, &d->stop.tol, NULL));
   PetscCall(PetscOptionsReal("-decon_stop_gain", "Data units per photon, for the deviance of the stop rule (1: photon counts)", "PdDeconSetStopGain", d->stop.gain, &d->stop.gain, NULL));
   PetscCheck(d->stop.gain > 0 && isfinite(d->stop.gain), d->comm, PD_ERR_INPUT, "-%sdecon_stop_gain: %g is not accepted: data units per photon, above 0", pre, d->stop.gain);
   PetscCheck(d->stop.tol < 0 || d->stop.type != PD_STOP_RULE_DEVIANCE || d->stop.tol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_stop_tol: %g is not accepted: a relative decrease of the deviance, in [0, 1)", pre, d->stop.tol);
@@ -83,6 +84,7 @@ PetscErrorCode PdStopRuleSetUp(PdDecon d)
   s->atol     = s->tol >= 0 ? s->tol : DefaultTol[s->active];
   s->value    = NAN;
   s->dev_prev = NAN;
+  s->chg_prev = NAN;
   if (UsesDeviance(s->active) && !s->xbox) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdLayoutLocalSize(d->dlay)), &s->xbox));
   PetscFunctionReturn(0);
 }
@@ -112,6 +114,14 @@ PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop)
       *stop    = PETSC_TRUE;
     }
     break;
+  case PD_STOP_RULE_CHANGE_RISE:
+    /* NaN compares false: no stop after the first step */
+    if (change > (1.0 + s->atol) * s->chg_prev) {
+      s->value = change;
+      *stop    = PETSC_TRUE;
+    }
+    s->chg_prev = change;
+    break;
   case PD_STOP_RULE_DISCREPANCY:
   case PD_STOP_RULE_DEVIANCE:
     /* the same on every rank: the I-divergence is reduced over all of them */
@@ -139,6 +149,7 @@ PetscErrorCode PdStopRuleView(PdDecon d, PetscViewer v)
   if (t == PD_STOP_RULE_CHANGE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: change, ||x_k+1 - x_k|| / ||x_k|| < %g\n", tol));
   else if (t == PD_STOP_RULE_DISCREPANCY) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: discrepancy, Poisson deviance per voxel <= %g (gain %g data units per photon)\n", tol, d->stop.gain));
   else if (t == PD_STOP_RULE_DEVIANCE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: deviance, stop when it decreases by less than %g of itself\n", tol));
+  else if (t == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: change_rise, stop when the relative change grows by more than %g of itself\n", tol));
   PetscFunctionReturn(0);
 }
 
@@ -149,6 +160,7 @@ PetscErrorCode PdStopRuleReasonView(PdDecon d, PetscViewer v)
   PetscFunctionBegin;
   if (d->reason != PD_DECON_CONVERGED_STOP_RULE) PetscFunctionReturn(0);
   if (s->active == PD_STOP_RULE_CHANGE) PetscCall(PetscViewerASCIIPrintf(v, "  stop rule change: relative change %.4g < %g at iteration %" PetscInt_FMT "\n", s->value, s->atol, d->it));
+  else if (s->active == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "  stop rule change_rise: relative change %.4g grew by more than %g of itself at iteration %" PetscInt_FMT "\n", s->value, s->atol, d->it));
   else if (s->active == PD_STOP_RULE_DISCREPANCY)
     PetscCall(PetscViewerASCIIPrintf(v, "  stop rule discrepancy: deviance per voxel %.4g <= %g at iteration %" PetscInt_FMT " (seen after one more, which is discarded)\n", s->value, s->atol, d->it));
   else PetscCall(PetscViewerASCIIPrintf(v, "  stop rule deviance: deviance per voxel %.4g fell by less than %g of itself at iteration %" PetscInt_FMT " (seen after one more, which is discarded)\n", s->value, s->atol, d->it));

@@ -286,4 +286,4 @@ const PdMethodOps PdMethod_RLOMW = {.name           = "rl_omw",
                                     .destroy        = OMWDestroy,
                                     .backprojector  = OMWBackProjector,
                                     .default_max_it = 2,
-                                   .default_stop_rule = PD_STOP_RULE_DISCREPANCY};
+                                   .default_stop_rule = PD_STOP_RULE_CHANGE_RISE};

@@ -147,4 +147,4 @@ const PdMethodOps PdMethod_RLWB = {.name           = "rl_wb",
                                    .destroy        = WBDestroy,
                                    .backprojector  = WBBackProjector,
                                    .default_max_it = 3,
-                                   .default_stop_rule = PD_STOP_RULE_DISCREPANCY};
+                                   .default_stop_rule = PD_STOP_RULE_CHANGE_RISE};

@@ -216,9 +216,10 @@ int main(int argc, char **argv)
   PetscCall(ExpectIterate(d, kchg, x, "change"));
   PetscCall(PdVolumeFree(&x));
 
-  /* change_rise: the first step whose relative change exceeds the one before */
+  /* change_rise: the first step whose relative change exceeds the one before, once that one was
+     below half the first step's */
   for (int k = 2; k <= NIT && kris < 0; k++)
-    if (h.change[k] > h.change[k - 1]) kris = k;
+    if (h.change[k] > h.change[k - 1] && h.change[k - 1] < 0.5 * h.change[1]) kris = k;
   PetscCall(SolveRule(d, PD_STOP_RULE_CHANGE_RISE, 0, &it, &r, &v));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "change_rise: stopped at %" PetscInt_FMT " (record: %" PetscInt_FMT ")\n", it, kris));
   PD_EXPECT(kris >= 2 && it == kris && r == PD_DECON_CONVERGED_STOP_RULE && v == h.change[kris], "change_rise rule stopped at %" PetscInt_FMT ", the record says %" PetscInt_FMT, it, kris);

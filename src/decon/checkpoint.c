@@ -66,8 +66,8 @@ PetscErrorCode PdDeconCheckpointWrite(PdDecon d)
   PetscCall(PdH5WriterAddScalars(w, "pdecon_checkpoint", 8, meta));
   PetscCall(PdH5WriterAddScalars(w, "method_scalars", PetscMax(1, s.nscal), s.nscal ? vals : meta));
   {
-    const double mem[2] = {d->stop.dev_prev, d->stop.chg_prev}; /* the stop rules' memory */
-    PetscCall(PdH5WriterAddScalars(w, "stop_rule", 2, mem));
+    const double mem[3] = {d->stop.dev_prev, d->stop.chg_prev, d->stop.chg_first}; /* the stop rules' memory */
+    PetscCall(PdH5WriterAddScalars(w, "stop_rule", 3, mem));
   }
   PetscCall(PdH5WriterAdd(w, "/x", d->lay, d->x, NULL));
   for (PetscInt i = 0; i < s.nvol; i++) {
@@ -102,10 +102,11 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d)
   PetscCall(PdH5ReadScalars(d->comm, d->restart, "method_scalars", PetscMax(1, s.nscal), vals));
   for (PetscInt i = 0; i < s.nscal; i++) *s.scal[i] = vals[i];
   if (d->stop.active == PD_STOP_RULE_DEVIANCE || d->stop.active == PD_STOP_RULE_CHANGE_RISE) {
-    double mem[2];
-    PetscCall(PdH5ReadScalars(d->comm, d->restart, "stop_rule", 2, mem));
-    d->stop.dev_prev = mem[0];
-    d->stop.chg_prev = mem[1];
+    double mem[3];
+    PetscCall(PdH5ReadScalars(d->comm, d->restart, "stop_rule", 3, mem));
+    d->stop.dev_prev  = mem[0];
+    d->stop.chg_prev  = mem[1];
+    d->stop.chg_first = mem[2];
   }
   PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/x", d->restart));
   PetscCall(PdImageRead(spec, d->lay, d->x));

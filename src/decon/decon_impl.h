@@ -64,6 +64,7 @@ typedef struct {
   double         idiv;     /* I-divergence of the point the last RL correction corrected (NaN: none) */
   double         dev_prev; /* deviance per voxel of the iterate before (deviance rule; checkpointed) */
   double         chg_prev; /* relative change of the step before (change_rise; checkpointed) */
+  double         chg_first;/* of the first step (change_rise; checkpointed) */
   double         value;    /* what stopped the solve (NaN: not the rule) */
   float         *xbox;     /* image box of the iterate entering the step (rules on the deviance) */
 } PdStopRule;

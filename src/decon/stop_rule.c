@@ -1,7 +1,8 @@
 /* Stop rules that need no truth (include/pdecon/decon/stop_rule.h, docs/methods/stop_rule.md).
 
      change       ||x_{k+1} - x_k|| / ||x_k|| < tol                       -> x_{k+1}
-     change_rise  c_{k+1} > (1 + tol) c_k, c_k = ||x_k - x_{k-1}|| / ||x_{k-1}||  -> x_{k+1}
+     change_rise  c_{k+1} > (1 + tol) c_k and c_k < c_1 / 2,
+                  c_k = ||x_k - x_{k-1}|| / ||x_{k-1}||                   -> x_{k+1}
      discrepancy  D(x_k) <= tol                                           -> x_k
      deviance     D(x_k) > (1 - tol) D(x_{k-1})                           -> x_k
      D(x) = 2/(g N) Σ_M [ y log(y / μ) − (y − μ) ],  μ = H x + b
@@ -85,6 +86,7 @@ PetscErrorCode PdStopRuleSetUp(PdDecon d)
   s->value    = NAN;
   s->dev_prev = NAN;
   s->chg_prev = NAN;
+  s->chg_first = NAN;
   if (UsesDeviance(s->active) && !s->xbox) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdLayoutLocalSize(d->dlay)), &s->xbox));
   PetscFunctionReturn(0);
 }
@@ -115,8 +117,11 @@ PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop)
     }
     break;
   case PD_STOP_RULE_CHANGE_RISE:
-    /* NaN compares false: no stop after the first step */
-    if (change > (1.0 + s->atol) * s->chg_prev) {
+    /* The first steps from the flat start are large and may grow from one to the next (an
+       unmatched back projector over-corrects, then corrects back): a rise counts once the
+       change has fallen below half the first step's. NaN compares false. */
+    if (d->it == 1) s->chg_first = change;
+    if (change > (1.0 + s->atol) * s->chg_prev && s->chg_prev < 0.5 * s->chg_first) {
       s->value = change;
       *stop    = PETSC_TRUE;
     }
@@ -149,7 +154,7 @@ PetscErrorCode PdStopRuleView(PdDecon d, PetscViewer v)
   if (t == PD_STOP_RULE_CHANGE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: change, ||x_k+1 - x_k|| / ||x_k|| < %g\n", tol));
   else if (t == PD_STOP_RULE_DISCREPANCY) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: discrepancy, Poisson deviance per voxel <= %g (gain %g data units per photon)\n", tol, d->stop.gain));
   else if (t == PD_STOP_RULE_DEVIANCE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: deviance, stop when it decreases by less than %g of itself\n", tol));
-  else if (t == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: change_rise, stop when the relative change grows by more than %g of itself\n", tol));
+  else if (t == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "stop rule: change_rise, stop when the relative change grows by more than %g of itself, once below half the first step's\n", tol));
   PetscFunctionReturn(0);
 }
 

@@ -4,8 +4,8 @@
      change       ||x_{k+1} - x_k|| / ||x_k|| < tol                     (returns x_{k+1})
      discrepancy  D(x_k) <= tol, the Poisson deviance per voxel in photons (returns x_k)
      deviance     D(x_k) > (1 - tol) D(x_{k-1}): the deviance stopped decreasing (returns x_k)
-     change_rise  c_{k+1} > (1 + tol) c_k, c_k the relative change of step k: the iteration
-                  stopped settling (returns x_{k+1})
+     change_rise  c_{k+1} > (1 + tol) c_k once c_k < c_1 / 2, c_k the relative change of step k:
+                  the iteration stopped settling (returns x_{k+1})
 
    D(x) = 2/N Σ_M [ y log(y / μ) − (y − μ) ] / g,  μ = H x + b, N the voxels of the measured box
    M, g the gain (data units per photon, -decon_stop_gain). For Poisson counts E[D] ≈ 1.

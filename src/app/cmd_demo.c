@@ -341,7 +341,7 @@ static PetscErrorCode DemoConvergence(const Demo *dm)
 {
   PdConvergenceCurve c[MAX_METHODS];
   char               title[160];
-  PetscInt           n = PetscMin(dm->nm, 10); /* the plot's colours */
+  PetscInt           n = PetscMin(dm->nm, 20); /* the plot's styles (every method of the default list) */
 
   PetscFunctionBegin;
   for (PetscInt i = 0; i < n; i++) c[i] = (PdConvergenceCurve){dm->mnames[i], (int)dm->tr[i].nrec, dm->tr[i].psnr + 1, dm->tr[i].t + 1};

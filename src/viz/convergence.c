@@ -12,12 +12,13 @@
 #define H          520
 #define TOP        76
 #define BOTTOM     430
-#define MAX_CURVES 10
+#define NCOLORS    10
+#define MAX_CURVES 20 /* the colours solid, then dashed */
 #define MARKED     12 /* curves of at most this many points get markers */
 
-static const PdColor Palette[MAX_CURVES] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+static const PdColor Palette[NCOLORS] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
 
-PdColor PdConvergenceColor(int i) { return Palette[((i % MAX_CURVES) + MAX_CURVES) % MAX_CURVES]; }
+PdColor PdConvergenceColor(int i) { return Palette[((i % NCOLORS) + NCOLORS) % NCOLORS]; }
 
 typedef struct {
   double left[2], right[2]; /* the two frames (top, bottom shared) */
@@ -150,7 +151,7 @@ PetscErrorCode PdConvergencePlotWrite(MPI_Comm comm, const char *path, const cha
         x[k] = X(&c[i], (PdConvergencePanel)panel, k);
         y[k] = isfinite(x[k]) ? c[i].psnr[k] : NAN; /* a time not measured breaks the line */
       }
-      PetscCall(PdPlotLine(p, PD_AXIS_Y, c[i].n, x, y, 2.5, PETSC_FALSE, PdConvergenceColor(i)));
+      PetscCall(PdPlotLine(p, PD_AXIS_Y, c[i].n, x, y, 2.5, (PetscBool)(i >= NCOLORS), PdConvergenceColor(i)));
       if (c[i].n <= MARKED) PetscCall(PdPlotMarkers(p, PD_AXIS_Y, c[i].n, x, y, 9, PdConvergenceColor(i)));
       PetscCall(PetscFree2(x, y));
     }
@@ -158,7 +159,7 @@ PetscErrorCode PdConvergencePlotWrite(MPI_Comm comm, const char *path, const cha
   for (int i = 0; i < nc; i++) {
     names[i] = c[i].name;
     cols[i]  = PdConvergenceColor(i);
-    kinds[i] = PD_LEGEND_LINE;
+    kinds[i] = i < NCOLORS ? PD_LEGEND_LINE : PD_LEGEND_DASH;
   }
   PetscCall(PdPlotLegend(p, l.right[1] + 24, TOP, 14, nc, names, cols, kinds, NULL));
   if (title) PetscCall(PdCanvasText(cv, W / 2.0, 30, 18, PD_TEXT_BOLD, PD_ALIGN_CENTER, PdInk, title));

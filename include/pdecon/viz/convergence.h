@@ -19,9 +19,9 @@ typedef struct {
 typedef enum { PD_CONVERGENCE_ITERATIONS, PD_CONVERGENCE_SECONDS } PdConvergencePanel;
 
 /* Collective on comm: rank 0 writes the picture as a PNG, atomically (every rank must pass the
-   same curves). At most 10 curves, each in its own colour. */
+   same curves). At most 20 curves: ten colours drawn solid, then the same ten dashed. */
 PetscErrorCode PdConvergencePlotWrite(MPI_Comm comm, const char *path, const char *title, int nc, const PdConvergenceCurve c[]);
-/* The colour of curve i. */
+/* The colour of curve i (curves i and i + 10 share it; the second is dashed). */
 PdColor PdConvergenceColor(int i);
 /* Where the point (x: an iteration or seconds, psnr) of a panel lies in the picture the same
    curves give (pixels), for checks. */

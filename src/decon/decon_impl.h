@@ -66,6 +66,7 @@ typedef struct {
   double         chg_prev; /* relative change of the step before (change_rise; checkpointed) */
   double         chg_first;/* of the first step (change_rise; checkpointed) */
   double         value;    /* what stopped the solve (NaN: not the rule) */
+  double         before;   /* change_rise: the change of the step before the one that stopped it */
   float         *xbox;     /* image box of the iterate entering the step (rules on the deviance) */
 } PdStopRule;
 

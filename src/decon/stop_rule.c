@@ -122,7 +122,8 @@ PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop)
        change has fallen below half the first step's. NaN compares false. */
     if (d->it == 1) s->chg_first = change;
     if (change > (1.0 + s->atol) * s->chg_prev && s->chg_prev < 0.5 * s->chg_first) {
-      s->value = change;
+      s->value  = change;
+      s->before = s->chg_prev;
       *stop    = PETSC_TRUE;
     }
     s->chg_prev = change;
@@ -165,7 +166,7 @@ PetscErrorCode PdStopRuleReasonView(PdDecon d, PetscViewer v)
   PetscFunctionBegin;
   if (d->reason != PD_DECON_CONVERGED_STOP_RULE) PetscFunctionReturn(0);
   if (s->active == PD_STOP_RULE_CHANGE) PetscCall(PetscViewerASCIIPrintf(v, "  stop rule change: relative change %.4g < %g at iteration %" PetscInt_FMT "\n", s->value, s->atol, d->it));
-  else if (s->active == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "  stop rule change_rise: relative change %.4g grew above (1 + %.3e) times the step before's at iteration %" PetscInt_FMT "\n", s->value, s->atol, d->it));
+  else if (s->active == PD_STOP_RULE_CHANGE_RISE) PetscCall(PetscViewerASCIIPrintf(v, "  stop rule change_rise: relative change %.4g after %.4g the step before (tolerance %.1f %%) at iteration %" PetscInt_FMT "\n", s->value, s->before, 100 * s->atol, d->it));
   else if (s->active == PD_STOP_RULE_DISCREPANCY)
     PetscCall(PetscViewerASCIIPrintf(v, "  stop rule discrepancy: deviance per voxel %.4g <= %g at iteration %" PetscInt_FMT " (seen after one more, which is discarded)\n", s->value, s->atol, d->it));
   else PetscCall(PetscViewerASCIIPrintf(v, "  stop rule deviance: deviance per voxel %.4g fell by less than %g of itself at iteration %" PetscInt_FMT " (seen after one more, which is discarded)\n", s->value, s->atol, d->it));

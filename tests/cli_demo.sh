@@ -2,7 +2,8 @@
 # pdecon demo's convergence plot and record, and the stop rules from the command line: the demo
 # writes NAME-convergence.png beside its picture (a 1240 x 520 PNG) and, with -demo_history, one
 # CSV row per method and iteration whose PSNRs are the same on 1 and 2 ranks; deconvolve with
-# rl_wb and no -decon_max_it ends by its stop rule and says so, -decon_stop_rule discrepancy on a
+# rl_wb and no -decon_max_it ends by its stop rule and says so, an unwritable record is refused
+# before any work, -decon_stop_rule discrepancy on a
 # method without the deviance is one line of error, and a bad rule name is refused.
 # usage: cli_demo.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
@@ -26,6 +27,11 @@ check "the recorded PSNRs are the same on 1 and 2 ranks" 'cmp -s "$T/p1" "$T/p2"
 "$mpiexec" -n 2 "$pdecon" demo -sim_size 16,48,48 -psf_size 9,17,17 -phantom_ntubes 6 -fft_planner estimate -demo_methods rl -demo_its 2 \
   -output "$T/e.h5" -preview "$T/e.png" -demo_convergence "" >"$T/log" 2>&1
 check "-demo_convergence with no name writes none" '[ -f "$T/e.png" ] && [ ! -e "$T/e-convergence.png" ]'
+
+"$mpiexec" -n 2 "$pdecon" demo -sim_size 16,48,48 -psf_size 9,17,17 -phantom_ntubes 6 -demo_methods rl -demo_its 2 \
+  -output "$T/f.h5" -preview "$T/f.png" -demo_history "$T/no/such/dir/h.csv" >"$T/log" 2>&1
+rc=$?
+check "an unwritable -demo_history is one line of error before any work, no output" '[ $rc -ne 0 ] && [ "$(grep -c "^pdecon: error: .*h.csv" "$T/log")" -eq 1 ] && [ ! -e "$T/f.h5" ] && [ ! -e "$T/f.png" ]'
 
 "$mpiexec" -n 2 "$pdecon" simulate -sim_size 16,48,48 -psf_size 9,17,17 -phantom_ntubes 6 -fft_planner estimate -output "$T/s.h5" >"$T/log" 2>&1
 "$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/s.h5:/data" -psf "$T/s.h5:/psf" -output "$T/o.h5" -fft_planner estimate -decon_method rl_wb -decon_converged_reason >"$T/log" 2>&1

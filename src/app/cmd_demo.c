@@ -8,10 +8,13 @@
 #include "app_sim.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
+#include <pdecon/io/output.h>
 #include <pdecon/quality/metrics.h>
 #include <pdecon/viz/convergence.h>
 #include <pdecon/viz/preview.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_TRACK   1000
@@ -190,6 +193,10 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
   PetscCall(PdOutputCheck(dm->comm, dm->output, 0, NULL));
   if (dm->preview[0]) PetscCall(PdOutputCheck(dm->comm, dm->preview, 0, NULL));
   if (dm->convergence[0]) PetscCall(PdOutputCheck(dm->comm, dm->convergence, 0, NULL));
+  if (dm->history[0]) { /* its directory, before any work (no file is made) */
+    char tmp[PETSC_MAX_PATH_LEN];
+    PetscCall(PdTempPathCreate(dm->comm, dm->history, tmp, sizeof(tmp)));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -350,19 +357,31 @@ static PetscErrorCode DemoConvergence(const Demo *dm)
   PetscFunctionReturn(0);
 }
 
-/* Every method's iterations as CSV (rank 0 writes): what the stop rules decide on, next to the
-   PSNR they cannot see. The deviance on the row of iteration k is that of the iterate k - 1. */
+/* Every method's iterations as CSV, written by rank 0 under a temporary name and renamed when
+   complete: what the stop rules decide on, next to the PSNR they cannot see. The deviance on the
+   row of iteration k is that of the iterate k - 1. */
 static PetscErrorCode DemoHistory(const Demo *dm)
 {
-  FILE *f;
+  char       tmp[PETSC_MAX_PATH_LEN];
+  PdIOStatus st = {0, ""};
+  int        rank;
 
   PetscFunctionBegin;
-  PetscCall(PetscFOpen(dm->comm, dm->history, "w", &f));
-  PetscCall(PetscFPrintf(dm->comm, f, "method,iteration,seconds,psnr_db,deviance_per_voxel_of_previous,relative_change\n"));
-  for (PetscInt i = 0; i < dm->nm; i++)
-    for (PetscInt k = 1; k <= dm->tr[i].nrec; k++)
-      PetscCall(PetscFPrintf(dm->comm, f, "%s,%" PetscInt_FMT ",%.6g,%.6f,%.8g,%.6g\n", dm->mnames[i], k, dm->tr[i].t[k], dm->tr[i].psnr[k], dm->tr[i].dev[k], dm->tr[i].change[k]));
-  PetscCall(PetscFClose(dm->comm, f));
+  PetscCallMPI(MPI_Comm_rank(dm->comm, &rank));
+  PetscCall(PdTempPathCreate(dm->comm, dm->history, tmp, sizeof(tmp)));
+  if (!rank) {
+    FILE *f = fopen(tmp, "w");
+    if (!f) PdIOFail(&st, PD_ERR_FILE, "%s: cannot write (%s)", dm->history, strerror(errno));
+    else {
+      fprintf(f, "method,iteration,seconds,psnr_db,deviance_per_voxel_of_previous,relative_change\n");
+      for (PetscInt i = 0; i < dm->nm; i++)
+        for (PetscInt k = 1; k <= dm->tr[i].nrec; k++)
+          fprintf(f, "%s,%" PetscInt_FMT ",%.6g,%.6f,%.8g,%.6g\n", dm->mnames[i], k, dm->tr[i].t[k], dm->tr[i].psnr[k], dm->tr[i].dev[k], dm->tr[i].change[k]);
+      if (ferror(f)) PdIOFail(&st, PD_ERR_FILE, "%s: write error", dm->history);
+      if (fclose(f)) PdIOFail(&st, PD_ERR_FILE, "%s: %s", dm->history, strerror(errno));
+    }
+  }
+  PetscCall(PdOutputFinish(dm->comm, tmp, dm->history, PETSC_TRUE, &st));
   PetscFunctionReturn(0);
 }
 

@@ -471,7 +471,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   PetscCall(PdStopRuleSetUp(d));
   if (!d->max_it_set) { /* a rule without an iteration count asked for gets room to stop */
     DefaultIterations(d);
-    if (d->stop.active != PD_STOP_RULE_NONE) d->max_it = PetscMax(d->max_it, PD_STOP_RULE_MAX_IT);
+    d->max_it = PdStopRuleIterationLimit(d, d->max_it);
   }
   if (d->restart[0]) {
     PetscCall(PdDeconCheckpointLoad(d));
@@ -638,9 +638,9 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
-  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", d->max_it, d->rtol, d->bg_user));
-  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", d->max_it, d->rtol, d->bg, d->bg_percentile));
-  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", d->max_it, d->rtol, d->bg_percentile));
+  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
+  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));
+  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_percentile));
   PetscCall(PdStopRuleView(d, v));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));

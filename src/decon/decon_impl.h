@@ -144,6 +144,9 @@ PetscErrorCode PdStopRuleSetFromOptions(PdDecon d, PetscOptionItems *PetscOption
 PetscErrorCode PdStopRuleSetUp(PdDecon d);
 PetscBool      PdStopRuleWantsObjective(PdDecon d);
 PetscBool      PdStopRuleKeepsBox(PdDecon d);
+/* The iteration limit: max_it, raised to PD_STOP_RULE_MAX_IT when a rule runs and no count was
+   asked for. */
+PetscInt       PdStopRuleIterationLimit(PdDecon d, PetscInt max_it);
 PetscErrorCode PdStopRuleBeforeStep(PdDecon d);
 PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop);
 PetscErrorCode PdStopRuleView(PdDecon d, PetscViewer v);

@@ -76,6 +76,12 @@ PetscErrorCode PdStopRuleSetFromOptions(PdDecon d, PetscOptionItems *PetscOption
 
 PetscBool PdStopRuleKeepsBox(PdDecon d) { return UsesDeviance(Resolve(d)); }
 
+PetscInt PdStopRuleIterationLimit(PdDecon d, PetscInt max_it)
+{
+  if (d->max_it_set || d->ops->direct || Resolve(d) == PD_STOP_RULE_NONE) return max_it;
+  return PetscMax(max_it, PD_STOP_RULE_MAX_IT);
+}
+
 PetscErrorCode PdStopRuleSetUp(PdDecon d)
 {
   PdStopRule *s = &d->stop;

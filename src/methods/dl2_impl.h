@@ -12,7 +12,9 @@ typedef enum { PD_DL2_NIF, PD_DL2_TRIF, PD_DL2_RIF, PD_DL2_WIENER, PD_DL2_LW, PD
 
 typedef struct {
   PdDL2Kind kind;
-  double    lambda;    /* λ (trif, rif, tm, ictm), K (wiener), |H|² threshold (nif) */
+  double    lambda;    /* λ (trif, rif, tm, ictm), K (wiener), |H|² threshold (nif); trif, rif: < 0
+                          derives λ from the data's noise (dl2_filter.c) */
+  double    lam;       /* trif, rif: λ of the current solve */
   double    gamma;     /* step factor (lw, lw_plus, tm, ictm) */
   PetscBool positive;  /* lw_plus, ictm: projection onto x >= 0 */
   double    step;      /* absolute step of the current solve: gamma / max_k(|H|² + λ|L|²) */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every example in examples/ at its reduced size: it must finish, print a table with numbers for
 # each of its methods, and state for each expected shape whether it holds. Shapes that hold at
-# the reduced size are asserted (a, b, d, and GARL rising in c).
+# the reduced size are asserted (a, b, d, e, and GARL rising in c).
 # usage: cli_examples.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 export PDECON=$1 MPIEXEC=$2 SMALL=1 RANKS=2 PDECON_WISDOM=none
@@ -19,5 +19,7 @@ bash "$ex/garl_table1_multiview.sh" >"$T/log" 2>&1
 check "(c) runs, four methods scored, GARL rises" '[ "$(grep -c "view\|confocal sum" "$T/log")" -ge 4 ] && grep -q "^GARL, multi-view *-*$num *-*$num *-*$num" "$T/log" && grep -q "GARL rises from 20 to 50 iterations) holds: yes" "$T/log"'
 bash "$ex/gibson_lanni_mismatch.sh" >"$T/log" 2>&1
 check "(d) runs and the matched PSF wins" 'grep -q "^Gibson-Lanni (matched) *$num" "$T/log" && grep -q "holds: yes" "$T/log"'
+bash "$ex/batch_checkpoints_slurm.sh" >"$T/log" 2>&1
+check "(e) runs, a stopped task resumes to the uninterrupted result, every stack improves" 'grep -q "exit status 75" "$T/log" && grep -q "continuing from the checkpoint" "$T/log" && [ "$(grep -c "^t[0-9] *$num *$num" "$T/log")" -eq 3 ] && grep -q "every stack above its input) holds: yes" "$T/log" && grep -q "resumed = uninterrupted) holds: yes" "$T/log"'
 echo "cli_examples: $passes passed, $fails failed"
 [ $fails -eq 0 ]

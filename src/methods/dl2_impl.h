@@ -33,6 +33,11 @@ PetscErrorCode PdDL2IterView(PdDecon d, PetscViewer v);
 PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
 PetscErrorCode PdDL2FilterView(PdDecon d, PetscViewer v);
 
+/* Default step factor of the gradient methods: any γ in (0, 2) converges, and the largest safe
+   one goes furthest in a given number of iterations (measured: docs/methods/dl2.md, "Defaults").
+   DeconvolutionLab2's is 1. */
+#define PD_DL2_GAMMA 1.9
+
 /* Laplacian weights (z, y, x): isotropic in voxel units, as in DeconvolutionLab2. */
 extern const double PdDL2LaplacianWeights[3];
 

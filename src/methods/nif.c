@@ -3,7 +3,7 @@
 
      X = Ŷ conj(H) / max(|H|², t)
 
-   t by default derived from the data: κ σ² / mean((y - b)²) with σ the noise estimated from the
+   t by default derived from the data: κ σ / rms(y - b) with σ the noise estimated from the
    data (dl2_filter.c, noise.c), so only the frequencies where the blur leaves more signal than
    noise are inverted; -decon_nif_threshold sets it (DeconvolutionLab2's Operations.epsilon is
    1e-6, which amplifies noise without limit on real data).

@@ -3,8 +3,8 @@
      X = Ŷ conj(H) / (|H|² + λ |L|²)
 
    |L| = Σ_d 4 sin²(π k_d / n_d), the symbol of the 7-point negative Laplacian
-   (PdFFTConvDiffSymbol, unit voxel weights). λ by default derived from the data: κ σ² /
-   mean((y - b)²), σ the noise estimated from the data (dl2_filter.c, noise.c); -decon_rif_lambda
+   (PdFFTConvDiffSymbol, unit voxel weights). λ by default derived from the data: κ σ /
+   rms(y - b), σ the noise estimated from the data (dl2_filter.c, noise.c); -decon_rif_lambda
    sets it (DeconvolutionLab2's default is 0.1).
    Ŷ = F(y - b), H the transfer function. The filter itself, with the padded boundary's fill and
    its cost, is dl2_filter.c's.

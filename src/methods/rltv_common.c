@@ -8,7 +8,7 @@
    TV weight of the Poisson objective scales with (λ is invariant under y, b, x -> c y, c b, c x,
    and fewer photons call for a larger λ). κ per method, chosen by measurement
    (docs/methods/rltv.md, "Default λ"). */
-static const double RLTVNoiseFactor[2] = {[RLTV_DEY] = 0.01, [RLTV_SMOOTH] = 0.01};
+static const double RLTVNoiseFactor[2] = {[RLTV_DEY] = 0.002, [RLTV_SMOOTH] = 0.002};
 
 static RLTVCtx *GetCtx(PdDecon d)
 {
@@ -40,6 +40,16 @@ PetscErrorCode PdDeconRLTVSetLambda(PdDecon d, double lambda)
   PetscCheck(c, d->comm, PD_ERR_INPUT, "method %s has no TV weight lambda (use rltv or rl_smoothtv)", d->ops->name);
   PetscCheck(isfinite(lambda), d->comm, PD_ERR_INPUT, "%s: lambda must be finite (got %g)", d->ops->name, lambda);
   c->lambda = lambda < 0 ? -1 : lambda;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconRLTVGetLambda(PdDecon d, double *lambda)
+{
+  RLTVCtx *c = GetCtx(d);
+
+  PetscFunctionBegin;
+  PetscCheck(c, d->comm, PD_ERR_INPUT, "method %s has no TV weight lambda (use rltv or rl_smoothtv)", d->ops->name);
+  *lambda = c->lambda >= 0 ? c->lambda : c->lam;
   PetscFunctionReturn(0);
 }
 

@@ -2,7 +2,7 @@
 
      X = Ŷ conj(H) / (|H|² + λ)
 
-   λ by default derived from the data: κ σ² / mean((y - b)²), σ the noise estimated from the data
+   λ by default derived from the data: κ σ / rms(y - b), σ the noise estimated from the data
    (dl2_filter.c, noise.c); -decon_trif_lambda sets it (DeconvolutionLab2's default 0.1 is a
    strong setting for 20 dB data).
    Ŷ = F(y - b), H the transfer function; the division, its boundary and cost: dl2_filter.c.

@@ -34,7 +34,7 @@ if [ $slurm = 1 ]; then
   echo "submitting: sbatch --array=1-$n -n $RANKS jobs/deconvolve-array.sbatch inputs.txt run.opts"
   id=$(cd "$OUT" && sbatch --parsable --array=1-$n -n "$RANKS" "$jobs/deconvolve-array.sbatch" "$OUT/stacks/inputs.txt" "$OUT/run.opts")
   # task 2 gets the warning signal once it has saved a checkpoint: what --signal=B:USR1@120 does
-  while [ ! -e "$(out 2).checkpoint.h5" ] && [ ! -e "$(out 2)" ]; do sleep 1; done
+  while [ ! -e "$(out 2).checkpoint.h5" ] && [ ! -e "$(out 2)" ] && [ -n "$(squeue -h -j "$id" 2>/dev/null)" ]; do sleep 1; done
   scancel --signal=USR1 --batch "${id}_2" || true
   while [ -n "$(squeue -h -j "$id" 2>/dev/null)" ]; do sleep 5; done
   grep -h "stopped\|requeueing\|continuing" "$(out 2).log" "$OUT"/pdecon-array-"${id}"_2.out 2>/dev/null | sed 's/^/  /' || true

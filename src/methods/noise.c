@@ -68,7 +68,7 @@ PetscErrorCode PdDeconEstimateNoise(PdDecon d, PdNoiseLevel *nz)
     h /= NBINS;
   }
   PetscCall(PetscFree(counts));
-  nz->sigma = med / 0.6745;
+  nz->sigma = mx[0] > 0 ? med / 0.6745 : 0.0; /* a high-pass that is zero everywhere: no noise */
   nz->scale = mx[1] > 0 ? mx[1] : 1.0;
   nz->power = st[1] > 0 ? st[0] / st[1] : 0.0;
   PetscFunctionReturn(0);

@@ -36,7 +36,7 @@ static void Histogram(const PdDecon d, double lo, double h, double *counts, doub
 PetscErrorCode PdDeconEstimateNoise(PdDecon d, PdNoiseLevel *nz)
 {
   const ptrdiff_t ny = d->m[1], nx = d->m[2], nloc = d->dlay->nzl * ny * nx;
-  double          st[3] = {0, 0, 0}, mx[2] = {0, -PETSC_MAX_REAL}, lo = 0, h, *counts, med = 0;
+  double          st[2] = {0, 0}, mx[2] = {0, -PETSC_MAX_REAL}, lo = 0, h, *counts, med = 0;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc1(NBINS + 1, &counts));

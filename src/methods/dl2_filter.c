@@ -39,7 +39,9 @@ static PetscErrorCode ChooseLambda(PdDecon d, PdDL2Ctx *c)
   PetscCall(PdDeconEstimateNoise(d, &nz));
   nsr    = nz.power > 0 ? nz.sigma / PetscSqrtReal(nz.power) : 1.0;
   c->lam = FilterNoiseFactor(c->kind) * nsr;
-  PetscCall(PetscPrintf(d->comm, "%s: %s %.3g from the data's noise (sigma %.4g, noise-to-signal amplitude %.3g; -decon_%s_%s sets it)\n", d->ops->name, What(c), c->lam, nz.sigma, nsr, d->ops->name, What(c)));
+  if (c->lam != c->said)
+    PetscCall(PetscPrintf(d->comm, "%s: %s %.3g from the data's noise (sigma %.4g, noise-to-signal amplitude %.3g; -decon_%s_%s sets it)\n", d->ops->name, What(c), c->lam, nz.sigma, nsr, d->ops->name, What(c)));
+  c->said = c->lam;
   PetscFunctionReturn(0);
 }
 

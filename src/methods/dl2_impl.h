@@ -14,7 +14,8 @@ typedef struct {
   PdDL2Kind kind;
   double    lambda;    /* λ (trif, rif, tm, ictm), K (wiener), |H|² threshold (nif); trif, rif: < 0
                           derives λ from the data's noise (dl2_filter.c) */
-  double    lam;       /* trif, rif: λ of the current solve */
+  double    lam;       /* nif, trif, rif: λ (threshold) of the current solve */
+  double    said;      /* the derived value last printed (printed again only when it changes) */
   double    gamma;     /* step factor (lw, lw_plus, tm, ictm) */
   PetscBool positive;  /* lw_plus, ictm: projection onto x >= 0 */
   double    step;      /* absolute step of the current solve: gamma / max_k(|H|² + λ|L|²) */

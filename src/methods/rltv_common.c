@@ -150,9 +150,10 @@ static PetscErrorCode RLTVChooseLambda(PdDecon d, RLTVCtx *c)
   if (c->lambda >= 0) PetscFunctionReturn(0);
   PetscCall(PdDeconEstimateNoise(d, &nz));
   c->lam = RLTVNoiseFactor[c->kind] * nz.sigma / nz.scale;
-  if (!d->restarting)
+  if (!d->restarting && c->lam != c->said)
     PetscCall(PetscPrintf(d->comm, "%s: lambda %.3g from the data's noise (sigma %.4g = %.3g%% of max(y) - b; -decon_%s_lambda sets it)\n", d->ops->name, c->lam, nz.sigma, 100 * nz.sigma / nz.scale,
                           d->ops->name));
+  c->said = c->lam;
   PetscFunctionReturn(0);
 }
 

@@ -12,6 +12,7 @@ typedef struct {
   RLTVKind  kind;
   double    lambda;  /* as set; < 0: derived from the data's noise at set-up */
   double    lam;     /* λ of the current solve */
+  double    said;    /* the derived λ last printed (printed again only when it changes) */
   double    eps, delta;
   PetscBool use_aspect;
   double    aspect[3];

@@ -189,6 +189,7 @@ PetscErrorCode AppBenchModel(MPI_Comm comm, const char *model)
   PetscCall(PetscOptionsString("-bench_python", "Python with torch for the comparison (default: python3, then /usr/bin/python3)", "", python, python, sizeof(python), NULL));
   PetscCall(PetscOptionsReal("-bench_torch_time", "PyTorch: seconds of timing per figure and repeat", "", min_time, &min_time, NULL));
   PetscOptionsEnd();
+  PetscCall(PdNNBackendSetFromOptions(comm));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck(PdCNNKindFromString(model, &kind), comm, PD_ERR_INPUT, "-bench_model %s: unknown model (srcnn, isonet1, isonet2)", model);

@@ -75,12 +75,59 @@ PetscErrorCode PdNNWorkScratch(PdNNWork work, size_t n, float **s)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net)
+const char *const PdNNBackends[] = {"blas", "dnnl", "PdNNBackend", "PD_NN_BACKEND_", NULL};
+
+/* the default until measured otherwise (docs/nn.md) */
+static PdNNBackend default_backend = PD_NN_BACKEND_BLAS;
+
+PetscBool PdNNBackendAvailable(PdNNBackend backend) { return backend == PD_NN_BACKEND_BLAS || (backend == PD_NN_BACKEND_DNNL && PdNNDnnlAvailable()); }
+
+PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend)
 {
   PetscFunctionBegin;
+  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
+  default_backend = backend;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm)
+{
+  PdNNBackend b = default_backend;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "CNN engine", "");
+  PetscCall(PetscOptionsEnum("-nn_backend", "Convolutions of the CNN engine: blas (im2col + OpenBLAS) or dnnl (oneDNN)", "", PdNNBackends, (PetscEnum)b, (PetscEnum *)&b, NULL));
+  PetscOptionsEnd();
+  PetscCheck(PdNNBackendAvailable(b), comm, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[b]);
+  default_backend = b;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend)
+{
+  PetscFunctionBegin;
+  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
+  net->backend = backend;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend)
+{
+  *backend = net->backend;
+  return 0;
+}
+
+PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net)
+{
+  PdNNBackend b = PdNNBackendAvailable(default_backend) ? default_backend : PD_NN_BACKEND_BLAS;
+  PetscBool   set;
+
+  PetscFunctionBegin;
   PetscCheck(dims == 2 || dims == 3, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "network dimension %" PetscInt_FMT ": 2 or 3", dims);
+  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-nn_backend", PdNNBackends, (PetscEnum *)&b, &set));
   PetscCall(PetscNew(net));
   (*net)->dims = dims;
+  PetscCall(PdNNSetBackend(*net, b));
   PetscFunctionReturn(0);
 }
 
@@ -400,6 +447,7 @@ PetscErrorCode PdNNWorkDestroy(PdNNWork *work)
   }
   PetscCall(PdNNBufFree(&(*work)->gin));
   PetscCall(PdNNBufFree(&(*work)->scratch));
+  PetscCall(PdNNDnnlDestroy(&(*work)->dnnl));
   PetscCall(PetscFree4((*work)->act, (*work)->gact, (*work)->abuf, (*work)->gbuf));
   PetscCall(PetscFree(*work));
   PetscFunctionReturn(0);

@@ -299,8 +299,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay) * (size_t)PdDeconViewCount(d), &d->y));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x));
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x)); /* w: in Prepare */
   if (d->nviews > 1) PetscCall(PdMultiViewSetUp(d));
   d->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -408,6 +407,16 @@ static PetscErrorCode Prepare(PdDecon d)
      unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
      never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
      (docs/methods/unmatched.md). */
+  if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
+    PetscCall(PdVolumeFree(&d->w));
+    PetscCall(PdBoxWeightsDestroy(&d->bw));
+    PetscCall(PdBoxWeightsCreate(d, d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold, &d->bw));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
+  if (!d->w) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
   PetscBool unmatched = PETSC_FALSE;
   if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
   PetscCall(FillBox(d));
@@ -441,7 +450,12 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
   /* flat start where the data can see the object */
-  for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
+  for (ptrdiff_t z = 0; z < d->lay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->lay->n[1]; yy++) {
+      const float *w = PdDeconWeightsRow(d, z, yy);
+      float       *x = d->x + z * d->lay->ps + yy * d->lay->rs;
+      for (ptrdiff_t i = 0; i < d->lay->rs; i++) x[i] = w[i] > 0 ? (float)d->x0 : 0.0f;
+    }
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -642,6 +656,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscCall(PdMultiViewDestroy(d));
   PetscCall(PdVolumeFree(&d->y));
   PetscCall(PdVolumeFree(&d->w));
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
   PetscCall(PdVolumeFree(&d->x));
   PetscCall(PdLayoutDestroy(&d->blay));
   PetscCall(PdLayoutDestroy(&d->dlay));

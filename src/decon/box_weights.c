@@ -159,3 +159,16 @@ const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y)
   Row(b, l->z0 + z, y, b->D + (size_t)t * (size_t)(b->p[2] + 1), b->row + (size_t)t * (size_t)b->rs);
   return b->row + (size_t)t * (size_t)b->rs;
 }
+
+PetscErrorCode PdBoxWeightsFill(PdDecon d, float threshold, float *w)
+{
+  const PdLayout *l = d->lay;
+  PdBoxWeights    b;
+
+  PetscFunctionBegin;
+  PetscCall(PdBoxWeightsCreate(d, threshold, &b));
+  for (ptrdiff_t z = 0; z < l->nzl; z++)
+    for (ptrdiff_t y = 0; y < l->n[1]; y++) Row(b, l->z0 + z, y, b->D, w + z * l->ps + y * l->rs);
+  PetscCall(PdBoxWeightsDestroy(&b));
+  PetscFunctionReturn(0);
+}

@@ -407,18 +407,24 @@ static PetscErrorCode Prepare(PdDecon d)
      unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
      never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
      (docs/methods/unmatched.md). */
+  const float box_thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
   if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
     PetscCall(PdVolumeFree(&d->w));
-    PetscCall(PdBoxWeightsDestroy(&d->bw));
-    PetscCall(PdBoxWeightsCreate(d, d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold, &d->bw));
+    PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
     d->prepared      = PETSC_TRUE;
     d->weights_ready = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
-  PetscCall(PdBoxWeightsDestroy(&d->bw));
   if (!d->w) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
   PetscBool unmatched = PETSC_FALSE;
   if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
+  if (!unmatched && d->nviews <= 1) { /* stored, but the same box sums as above (bit for bit) */
+    PetscCall(PdBoxWeightsFill(d, box_thr, d->w));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
   PetscCall(FillBox(d));
   if (d->nviews > 1) PetscCall(PdMultiViewAdjointSum(d));
   else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));

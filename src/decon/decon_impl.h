@@ -125,6 +125,8 @@ struct _p_PdDecon {
 /* box_weights.c: w = 1 / Hᵀ(M·1) row by row from the PSF's prefix sums, without a stored volume */
 PetscErrorCode PdBoxWeightsCreate(PdDecon d, float threshold, PdBoxWeights *bw);
 PetscErrorCode PdBoxWeightsDestroy(PdBoxWeights *bw);
+/* The same weights into a stored working volume w (methods that read d->w directly). */
+PetscErrorCode PdBoxWeightsFill(PdDecon d, float threshold, float *w);
 /* bytes per rank of the box-sum tables for a PSF of size p and a working size n */
 double PdBoxWeightsBytes(const ptrdiff_t p[3], const ptrdiff_t n[3]);
 /* Whether this configuration computes the weights instead of storing them. */

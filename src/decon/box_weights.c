@@ -25,6 +25,7 @@ struct _p_PdBoxWeights {
   int       nthreads;
   double   *D;      /* per thread: p2 + 1 partial sums */
   float    *row;    /* per thread: one row of weights (rs floats) */
+  int      *key;    /* per thread: the (z, y) intervals its row was computed for (8 ints; -1: none) */
 };
 
 /* I_a(v) for every v of axis a as at most two intervals of PSF indices (lo = hi: empty). */
@@ -91,7 +92,8 @@ PetscErrorCode PdBoxWeightsCreate(PdDecon d, float threshold, PdBoxWeights *bw)
     PetscCall(PetscMalloc1((size_t)(4 * l->n[a]), &b->run[a]));
     PetscCall(AxisRuns(l->n[a], d->m[a], d->pn[a], d->pc[a], b->run[a]));
   }
-  PetscCall(PetscMalloc2((size_t)(b->nthreads * (b->p[2] + 1)), &b->D, (size_t)(b->nthreads * b->rs), &b->row));
+  PetscCall(PetscMalloc3((size_t)(b->nthreads * (b->p[2] + 1)), &b->D, (size_t)(b->nthreads * b->rs), &b->row, (size_t)(8 * b->nthreads), &b->key));
+  for (int i = 0; i < 8 * b->nthreads; i++) b->key[i] = -1;
   *bw = b;
   PetscFunctionReturn(0);
 }
@@ -104,7 +106,7 @@ PetscErrorCode PdBoxWeightsDestroy(PdBoxWeights *bw)
   if (!b) PetscFunctionReturn(0);
   PetscCall(PetscFree(b->S));
   for (int a = 0; a < 3; a++) PetscCall(PetscFree(b->run[a]));
-  PetscCall(PetscFree2(b->D, b->row));
+  PetscCall(PetscFree3(b->D, b->row, b->key));
   PetscCall(PetscFree(*bw));
   PetscFunctionReturn(0);
 }
@@ -156,8 +158,16 @@ const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y)
 
   if (!b) return d->w + z * l->ps + y * l->rs;
   const int t = omp_get_thread_num() % b->nthreads;
-  Row(b, l->z0 + z, y, b->D + (size_t)t * (size_t)(b->p[2] + 1), b->row + (size_t)t * (size_t)b->rs);
-  return b->row + (size_t)t * (size_t)b->rs;
+  int      *key = b->key + 8 * t;
+  float    *row = b->row + (size_t)t * (size_t)b->rs;
+  /* rows whose light reaches the box through the same PSF intervals (the interior, where all of
+     them do; every row when periodic) have the same weights: reuse this thread's last row */
+  if (memcmp(key, b->run[0] + 4 * (l->z0 + z), 4 * sizeof(int)) || memcmp(key + 4, b->run[1] + 4 * y, 4 * sizeof(int))) {
+    Row(b, l->z0 + z, y, b->D + (size_t)t * (size_t)(b->p[2] + 1), row);
+    memcpy(key, b->run[0] + 4 * (l->z0 + z), 4 * sizeof(int));
+    memcpy(key + 4, b->run[1] + 4 * y, 4 * sizeof(int));
+  }
+  return row;
 }
 
 PetscErrorCode PdBoxWeightsFill(PdDecon d, float threshold, float *w)

@@ -140,7 +140,7 @@ awk '
     else printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last[other], target[other], last[me]
   }
   END {
-    printf "%-28s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
-    for (i = 1; i <= NR; i++) printf "%-28s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
+    printf "%-38s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
+    for (i = 1; i <= NR; i++) printf "%-38s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
     for (k = 1; k <= np; k++) { say(names[k], "deconwolf"); say("deconwolf", names[k]) }
   }' "$W/runs"

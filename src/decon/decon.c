@@ -302,8 +302,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay) * (size_t)PdDeconViewCount(d), &d->y));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x));
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x)); /* w: in Prepare */
   if (d->nviews > 1) PetscCall(PdMultiViewSetUp(d));
   d->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -411,8 +410,24 @@ static PetscErrorCode Prepare(PdDecon d)
      unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
      never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
      (docs/methods/unmatched.md). */
+  const float box_thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
+  if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
+    PetscCall(PdVolumeFree(&d->w));
+    PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
+  if (!d->w) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
   PetscBool unmatched = PETSC_FALSE;
   if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
+  if (!unmatched && d->nviews <= 1) { /* stored, but the same box sums as above (bit for bit) */
+    PetscCall(PdBoxWeightsFill(d, box_thr, d->w));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
   PetscCall(FillBox(d));
   if (d->nviews > 1) PetscCall(PdMultiViewAdjointSum(d));
   else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
@@ -444,7 +459,12 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
   /* flat start where the data can see the object */
-  for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
+  for (ptrdiff_t z = 0; z < d->lay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->lay->n[1]; yy++) {
+      const float *w = PdDeconWeightsRow(d, z, yy);
+      float       *x = d->x + z * d->lay->ps + yy * d->lay->rs;
+      for (ptrdiff_t i = 0; i < d->lay->rs; i++) x[i] = w[i] > 0 ? (float)d->x0 : 0.0f;
+    }
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -659,6 +679,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscCall(PdMultiViewDestroy(d));
   PetscCall(PdVolumeFree(&d->y));
   PetscCall(PdVolumeFree(&d->w));
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
   PetscCall(PdVolumeFree(&d->x));
   PetscCall(PdLayoutDestroy(&d->blay));
   PetscCall(PdLayoutDestroy(&d->dlay));

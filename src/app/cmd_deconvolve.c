@@ -241,28 +241,27 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscInt        its;
   PdDeconConvergedReason reason;
   int             rank;
+  const char     *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
+  const char     *roles[4]  = {"input", "PSF", "truth", "output"};
 
   PetscFunctionBegin;
   *stopped = PETSC_FALSE;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   CheckpointName(c, output, ck, sizeof(ck));
-  {
-    const char *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
-    const char *roles[4]  = {"input", "PSF", "truth", "output"};
-    PetscCall(PdOutputCheckNamed(comm, "output", output, 3, inputs, roles));
-    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 4, inputs, roles));
-    /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 4, inputs, roles));
-  }
+  PetscCall(PdOutputCheckNamed(comm, "output", output, 3, inputs, roles));
+  if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 4, inputs, roles));
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
   if (info.note[0]) PetscCall(AppWarning(comm, "%s: %s", input, info.note));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   {
     PetscBool tiled;
+    /* a tiled run keeps its tiles in a directory, which it checks itself */
     PetscCall(DeconvolveTiled(comm, c, &info, input, output, &tiled, stopped));
     if (tiled) PetscFunctionReturn(0);
   }
+  /* the checkpoint is overwritten at every save: never an input, nor the output */
+  PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 4, inputs, roles));
   PetscCall(EnsureSolver(comm, c, &info, input));
   if (c->batch || !c->restart_given) {
     /* a stack resumes from its checkpoint by itself: a plain rerun after a crash or a time

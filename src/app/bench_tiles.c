@@ -5,7 +5,7 @@
    the largest run), the k ranks in k groups of one, each solving whole tiles from the work queue
    with no communication inside the iterations. For k = 1, 2, 4, ..., P ranks: the time of a whole
    deconvolution (set-up, FFT plans and iterations; the stack in memory, no file I/O), best of
-   -bench_reps, and the throughput in voxels of the stack times iterations per second. The tiles'
+   -bench_reps, of -bench_its iterations, and the throughput in voxels of the stack times iterations per second. The tiles'
    margins are extra work, so on one rank tiles are slower than one volume; the tiled result is
    checked to be the same on every k. */
 #include "app.h"
@@ -14,10 +14,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#define BENCH_ITERS 10
-
 typedef struct {
   const char *method;
+  PetscInt    its;
 } BenchCfg;
 
 static PetscErrorCode Configure(PdDecon d, void *ctx)
@@ -25,7 +24,7 @@ static PetscErrorCode Configure(PdDecon d, void *ctx)
   PetscFunctionBegin;
   PetscCall(PdDeconSetMethod(d, ((BenchCfg *)ctx)->method));
   PetscCall(PdDeconSetBackground(d, 1.0));
-  PetscCall(PdDeconSetTolerances(d, BENCH_ITERS, 0.0));
+  PetscCall(PdDeconSetTolerances(d, ((BenchCfg *)ctx)->its, 0.0));
   PetscFunctionReturn(0);
 }
 
@@ -46,9 +45,8 @@ static void Problem(const ptrdiff_t n[3], float *y, float *h)
 }
 
 /* One whole deconvolution of the stack on comm: slab-parallel (plan NULL) or tiled (x on every rank). */
-static PetscErrorCode SolveOnce(MPI_Comm comm, const char *method, const ptrdiff_t n[3], const float *y, const float *h, const PdTilePlan *plan, float *x, double *t)
+static PetscErrorCode SolveOnce(MPI_Comm comm, BenchCfg cfg, const ptrdiff_t n[3], const float *y, const float *h, const PdTilePlan *plan, float *x, double *t)
 {
-  BenchCfg        cfg = {method};
   const ptrdiff_t pn[3] = {9, 9, 9};
   double          t0;
 
@@ -75,8 +73,9 @@ static PetscErrorCode SolveOnce(MPI_Comm comm, const char *method, const ptrdiff
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PetscInt reps, const char *csv)
+PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, PetscInt its, const ptrdiff_t n[3], PetscInt reps, const char *csv)
 {
+  BenchCfg     cfg = {method, its};
   const size_t nall = (size_t)(n[0] * n[1] * n[2]);
   int          rank, size, nk = 0, ks[40];
   float       *y, *x, *x1, h[729];
@@ -95,7 +94,7 @@ PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, const ptrdiff_t 
   PetscCall(PdTilePlanSetUp(&plan, n, count, margin));
   PetscCall(PetscMalloc3(nall, &y, nall, &x, nall, &x1));
   Problem(n, y, h);
-  PetscCall(PetscPrintf(comm, "pdecon bench: tile-parallel vs slab-parallel, method %s, %td x %td x %td stack, %d iterations, best of %" PetscInt_FMT "\n", method, n[0], n[1], n[2], BENCH_ITERS, reps));
+  PetscCall(PetscPrintf(comm, "pdecon bench: tile-parallel vs slab-parallel, method %s, %td x %td x %td stack, %" PetscInt_FMT " iterations, best of %" PetscInt_FMT "\n", method, n[0], n[1], n[2], its, reps));
   PetscCall(PdTilePlanView(&plan, comm));
   PetscCall(PetscPrintf(comm, "%5s %-6s %9s %12s %9s %12s\n", "ranks", "mode", "time [s]", "Mvoxel it/s", "speed-up", "vs 1 rank"));
   if (rank == 0) {
@@ -114,7 +113,7 @@ PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, const ptrdiff_t 
         t[mode] = PETSC_MAX_REAL;
         for (PetscInt r = 0; r < reps; r++) {
           double tr = 0;
-          PetscCall(SolveOnce(sub, method, n, y, h, mode ? &plan : NULL, x, &tr));
+          PetscCall(SolveOnce(sub, cfg, n, y, h, mode ? &plan : NULL, x, &tr));
           t[mode] = PetscMin(t[mode], tr);
         }
       }
@@ -127,11 +126,11 @@ PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, const ptrdiff_t 
     PetscCallMPI(MPI_Bcast(&diff, 1, MPI_DOUBLE, 0, comm));
     if (k == 1) t1 = t[0];
     for (int mode = 0; mode < 2; mode++) {
-      const double vps = (double)nall * BENCH_ITERS / t[mode];
+      const double vps = (double)nall * (double)its / t[mode];
       char         vs[32] = "-";
       if (mode) snprintf(vs, sizeof(vs), "%.1e", diff);
       PetscCall(PetscPrintf(comm, "%5d %-6s %9.3f %12.2f %9.2f %12s\n", k, mode ? "tiles" : "slabs", t[mode], vps / 1e6, t1 / t[mode], vs));
-      if (f) fprintf(f, "%s,%s,%d,%td,%td,%td,%d,%" PetscInt_FMT ",%.6g,%.6g,%.6g,%.3g\n", mode ? "tiles" : "slabs", method, k, n[0], n[1], n[2], BENCH_ITERS, mode ? PdTilePlanCount(&plan) : 1, t[mode], vps, t1 / t[mode],
+      if (f) fprintf(f, "%s,%s,%d,%td,%td,%td,%" PetscInt_FMT ",%" PetscInt_FMT ",%.6g,%.6g,%.6g,%.3g\n", mode ? "tiles" : "slabs", method, k, n[0], n[1], n[2], its, mode ? PdTilePlanCount(&plan) : 1, t[mode], vps, t1 / t[mode],
                    mode ? diff : 0.0);
     }
   }

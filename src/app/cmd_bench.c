@@ -560,7 +560,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl", bmodel[32] = "", scaling[16] = "", csv[PETSC_MAX_PATH_LEN] = "", png[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "/tmp";
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
-  PetscInt    reps = 5;
+  PetscInt    reps = 5, its = 10;
   PetscBool   serial = PETSC_TRUE, train = PETSC_FALSE, concurrent = PETSC_FALSE;
 
   PetscFunctionBegin;
@@ -572,6 +572,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-bench_reps", "Timed repetitions (the median is reported)", "", reps, &reps, NULL));
   PetscCall(PetscOptionsBool("-bench_serial", "Also time the same operation on one rank in this run (speed-up)", "", serial, &serial, NULL));
   PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks; tiles: tile-parallel against slab-parallel throughput on that stack", "", scaling, scaling, sizeof(scaling), NULL));
+  PetscCall(PetscOptionsInt("-bench_its", "Scaling benchmark of tiles: iterations of each whole deconvolution", "", its, &its, NULL));
   PetscCall(PetscOptionsString("-bench_csv", "Scaling benchmark: CSV table (default pdecon-scaling-<mode>.csv)", "", csv, csv, sizeof(csv), NULL));
   PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
   PetscCall(PetscOptionsBool("-bench_concurrent", "Also time every rank solving the whole problem alone at the same time: the speed-up the machine allows (each rank holds a full copy)", "", concurrent, &concurrent, NULL));
@@ -604,7 +605,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     if (!csv[0]) PetscCall(PetscSNPrintf(csv, sizeof(csv), "pdecon-scaling-%s.csv", scaling));
     if (!strcmp(scaling, "tiles")) {
       PetscCall(CheckWritable(comm, csv));
-      PetscCall(AppBenchTiles(comm, method, sizes[0], reps, csv));
+      PetscCall(AppBenchTiles(comm, method, its, sizes[0], reps, csv));
       PetscFunctionReturn(0);
     }
     if (!png[0]) PetscCall(PetscSNPrintf(png, sizeof(png), "pdecon-scaling-%s.png", scaling));

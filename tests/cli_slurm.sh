@@ -416,7 +416,7 @@ cat >"$T/tiled.opts" <<EOF
 -fft_wisdom none
 -output $O/tiled.h5:/x
 EOF
-tiled=$(submit -n 2 "$jobs/deconvolve-tiled.sbatch" "$T/tiled.opts")
+tiled=$(submit -N 1 --ntasks-per-node=2 -n 2 "$jobs/deconvolve-tiled.sbatch" "$T/tiled.opts")
 tsent=
 deadline=$((SECONDS + 200))
 while [ -n "$tiled" ] && [ $SECONDS -lt $deadline ]; do
@@ -425,7 +425,7 @@ while [ -n "$tiled" ] && [ $SECONDS -lt $deadline ]; do
   fi
   case $(states "$tiled") in *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE* | *SUSPENDED* | "") sleep 0.1 ;; *) break ;; esac
 done
-timeout 200 srun -n 2 --mpi=pmix "$pdecon" deconvolve -options_file "$T/tiled.opts" -decon_monitor false -output "$T/tiled_direct.h5:/x" >"$T/log/tiled_direct.log" 2>&1
+timeout 200 srun -n 2 --mpi=pmix "$pdecon" deconvolve -options_file "$T/tiled.opts" -output "$T/tiled_direct.h5:/x" >"$T/log/tiled_direct.log" 2>&1
 tlog=$O/tiled.h5.log
 tdiff=$("$compare" "$O/tiled.h5:/x" "$T/tiled_direct.h5:/x" 1e-6 2>&1)
 same=$?

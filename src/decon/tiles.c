@@ -106,7 +106,7 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *p, MPI_Comm comm)
                         PdTilePlanCount(p), p->count[0], p->count[1], p->count[2], p->m[0], p->m[1], p->m[2], (p->m[0] + p->count[0] - 1) / p->count[0],
                         (p->m[1] + p->count[1] - 1) / p->count[1], (p->m[2] + p->count[2] - 1) / p->count[2], p->margin[0], p->margin[1], p->margin[2], 2 * p->blend[0], 2 * p->blend[1],
                         2 * p->blend[2]));
-  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank per tile", p->memory / 1048576.0));
+  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank (a tile's solver, or the assembly of the result if more)", p->memory / 1048576.0));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscFunctionReturn(0);
 }
@@ -151,15 +151,20 @@ static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrd
 }
 
 /* What a rank holds after the tiles, when the output is assembled from the tile files: its slab
-   of the result (4 bytes a voxel), and the part of one tile that overlaps it (at most as much
-   again). The tiles' solvers are gone by then, so a rank needs the larger of this and a tile. */
-static PetscErrorCode AssemblyBytes(MPI_Comm comm, const ptrdiff_t m[3], double *bytes)
+   of the result (4 bytes a voxel of its planes) and the part of one tile's support (core and
+   blend band) that overlaps it. The tiles' solvers are gone by then, so a rank needs the larger
+   of this and a tile. */
+static PetscErrorCode AssemblyBytes(MPI_Comm comm, const PdTilePlan *p, double *slab, double *bytes)
 {
-  int size;
+  int       size;
+  ptrdiff_t planes, s[3];
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  *bytes = 2.0 * 4.0 * (double)((m[0] + size - 1) / size) * (double)m[1] * (double)m[2];
+  planes = (p->m[0] + size - 1) / size;
+  for (int a = 0; a < 3; a++) s[a] = PetscMin(p->m[a], (p->m[a] + p->count[a] - 1) / p->count[a] + 2 * p->blend[a]);
+  *slab  = 4.0 * (double)planes * (double)p->m[1] * (double)p->m[2];
+  *bytes = *slab + 4.0 * (double)PetscMin(planes, s[0]) * (double)s[1] * (double)s[2];
   PetscFunctionReturn(0);
 }
 
@@ -173,7 +178,7 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
                                 PetscBool *tiled)
 {
   ptrdiff_t count[3] = {1, 1, 1}, g[3], e[3];
-  double    need, avail, asm_bytes;
+  double    need, avail, asm_bytes, slab_bytes;
   int       n;
 
   PetscFunctionBegin;
@@ -199,7 +204,7 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
     PetscCall(TileMemory(comm, e, pn, psf, psfname, &plan->memory, &avail));
-    PetscCall(AssemblyBytes(comm, m, &asm_bytes));
+    PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     plan->memory = PetscMax(plan->memory, asm_bytes);
     *tiled = PETSC_TRUE;
     PetscCall(PdTilePlanView(plan, comm));
@@ -208,10 +213,14 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
   /* auto: one volume if it fits; else halve the longest core (y or x; z when the stack is deep
      enough that its cores stay wider than their margins) until the largest tile fits */
   PetscCall(TileMemory(comm, m, pn, psf, psfname, &need, &avail));
-  PetscCall(AssemblyBytes(comm, m, &asm_bytes));
   PetscCall(PdTilePlanSetUp(plan, m, count, g));
+  PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
   plan->memory = need;
   if (avail <= 0 || need <= avail) PetscFunctionReturn(0);
+  /* no tiling helps when a rank cannot hold its slab of the result */
+  PetscCheck(slab_bytes < avail, comm, PD_ERR_INPUT,
+             "-decon_tiles auto: the %td x %td x %td image needs more than %.0f MiB per rank to assemble its result from tiles (4 bytes a voxel of the rank's slab, and one tile's overlap with it) but %.0f MiB are available per rank: run on more nodes", m[0], m[1], m[2],
+             slab_bytes / 1048576.0, avail / 1048576.0);
   for (;;) {
     ptrdiff_t core[3];
     int       best = -1;
@@ -223,6 +232,7 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
     PetscCall(TileMemory(comm, e, pn, psf, psfname, &need, &avail));
+    PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     need         = PetscMax(need, asm_bytes);
     plan->memory = need;
     if (need <= avail) break;

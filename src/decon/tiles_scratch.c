@@ -17,7 +17,6 @@
 #include "decon/tiles_impl.h"
 #include <pdecon/core/fingerprint.h>
 #include <pdecon/io/io.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

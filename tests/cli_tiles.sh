@@ -65,8 +65,14 @@ grep -q "pdecon: error: $T/r.h5.tiles: tiles of another input, plan or settings"
 [ "$(ls "$T/r.h5.tiles" | grep -c '^tile_[0-9]*\.h5$')" -eq 2 ] || fail "refused tiles were not kept"
 "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" "${tp[@]}" -decon_tile_groups 2 -output "$T/r.h5:/x" >"$T/log" 2>&1 || fail "resumed run"
 grep -q "resuming: 2 of 4 tiles finished" "$T/log" || fail "the resumed run did not say it resumed"
-[ "$(grep -c '^tile [0-9]/4' "$T/log")" -eq 2 ] || fail "the resumed run solved other than the 2 unfinished tiles"
+# (the groups print their tiles' lines at the same time: count the tiles, not the lines)
+[ "$(grep -o 'tile [0-9]/4 \[' "$T/log" | wc -l)" -eq 2 ] || fail "the resumed run solved other than the 2 unfinished tiles"
 "$compare" "$T/r.h5:/x" "$T/g2.h5:/x" 0 || fail "stopped and resumed differs from uninterrupted"
+
+# the planner estimates a tile on the ranks of one group: a rank a tile needs more per rank
+plan_mib() { "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" "${tp[@]}" -decon_tile_groups "$1" -decon_tile_stop_after 0 -output "$T/p$1.h5:/x" 2>&1 | sed -n 's/^tiles: .*; \([0-9.]*\) MiB per rank.*/\1/p'; rm -rf "$T/p$1.h5.tiles"; }
+m1=$(plan_mib 1) m2=$(plan_mib 2)
+awk -v a="$m1" -v b="$m2" 'BEGIN { exit !(a > 0 && b > a) }' || fail "plan per rank: $m1 MiB for tiles on 2 ranks, $m2 MiB for a rank a tile (want more)"
 
 # a TIFF input (each rank reads its pages whole and crops its tile's box) and the same values as
 # stack 0 of a 4-D HDF5 dataset (a hyperslab of it)

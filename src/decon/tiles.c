@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define TILE_HEADROOM 0.97
+
 PetscErrorCode PdTilePlanSetUp(PdTilePlan *p, const ptrdiff_t m[3], const ptrdiff_t count[3], const ptrdiff_t margin[3])
 {
   PetscFunctionBegin;
@@ -125,16 +127,16 @@ static PetscErrorCode ParseYXZ(MPI_Comm comm, const char *opt, const char *s, pt
   PetscFunctionReturn(0);
 }
 
-/* Bytes per rank a solver for a tile of extent e would need, and the bytes a rank may use (the
-   planner's estimate, made without allocating the volumes). */
-static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need, double *avail)
+/* Bytes per rank a solver for a tile of extent e would need on a group of ranks (the largest
+   over the groups: the planner's estimate, made without allocating the volumes). */
+static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need)
 {
   PdDecon          d;
   PdMemoryEstimate est;
   ptrdiff_t        n[3];
 
   PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconCreate(group, &d));
   PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconSetImageSize(d, e, "tile"));
   PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
@@ -144,9 +146,35 @@ static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrd
     n[a]        = d->boundary == PD_BOUNDARY_PERIODIC ? e[a] : PdFFTGoodSize(e[a] + (d->pad[a] >= 0 ? d->pad[a] : p - 1));
   }
   PetscCall(PdDeconEstimateMemory(d, n, &est));
-  PetscCall(PdDeconGetMemoryAvailable(d, avail));
-  *need = est.total;
   PetscCall(PdDeconDestroy(&d));
+  PetscCallMPI(MPI_Allreduce(&est.total, need, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}
+
+/* The bytes a rank may use (-decon_memory_limit, or the node's memory shared by its ranks). */
+static PetscErrorCode MemoryAvailable(MPI_Comm comm, double *avail)
+{
+  PdDecon d;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
+  PetscCall(PdDeconGetMemoryAvailable(d, avail));
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdTileGroupSplit(MPI_Comm comm, PetscInt groups, MPI_Comm *group, int *color)
+{
+  int rank, size, g;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  g = (int)PetscMax(1, PetscMin(groups, size));
+  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
+  *color = (int)((long)rank * g / size);
+  PetscCallMPI(MPI_Comm_split(comm, *color, rank, group));
   PetscFunctionReturn(0);
 }
 
@@ -174,8 +202,9 @@ static void LargestExtent(const PdTilePlan *p, ptrdiff_t e[3])
   for (int a = 0; a < 3; a++) e[a] = PetscMin(p->m[a], (p->m[a] + p->count[a] - 1) / p->count[a] + 2 * p->margin[a]);
 }
 
-PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
-                                PetscBool *tiled)
+/* The plan (groups set by the caller); group: the calling rank's group of ranks solving a tile. */
+static PetscErrorCode PlanCreate(MPI_Comm comm, MPI_Comm group, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
+                                 PetscBool *tiled)
 {
   ptrdiff_t count[3] = {1, 1, 1}, g[3], e[3];
   double    need, avail, asm_bytes, slab_bytes;
@@ -203,7 +232,7 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     PetscCheck(count[0] > 0 && count[1] > 0 && count[2] > 0, comm, PD_ERR_INPUT, "-decon_tiles: every count must be at least 1, not '%s'", tiles);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, e, pn, psf, psfname, &plan->memory, &avail));
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &plan->memory));
     PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     plan->memory = PetscMax(plan->memory, asm_bytes);
     *tiled = PETSC_TRUE;
@@ -212,7 +241,9 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
   }
   /* auto: one volume if it fits; else halve the longest core (y or x; z when the stack is deep
      enough that its cores stay wider than their margins) until the largest tile fits */
-  PetscCall(TileMemory(comm, m, pn, psf, psfname, &need, &avail));
+  /* one volume: on all ranks */
+  PetscCall(TileMemory(comm, comm, m, pn, psf, psfname, &need));
+  PetscCall(MemoryAvailable(comm, &avail));
   PetscCall(PdTilePlanSetUp(plan, m, count, g));
   PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
   plan->memory = need;
@@ -231,14 +262,33 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     count[best] = PetscMin(m[best], count[best] * 2);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, e, pn, psf, psfname, &need, &avail));
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &need));
     PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     need         = PetscMax(need, asm_bytes);
     plan->memory = need;
-    if (need <= avail) break;
+    /* 3 % kept free: a process grows from tile to tile (FFT plans, the allocator's caches),
+       and each tile's solver checks the memory again before it allocates */
+    if (need <= TILE_HEADROOM * avail) break;
   }
   PetscCall(PetscPrintf(comm, "the %td x %td x %td working volume does not fit in %.0f MiB per rank: ", m[0], m[1], m[2], avail / 1048576.0));
   *tiled = PETSC_TRUE;
   PetscCall(PdTilePlanView(plan, comm));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
+                                PetscBool *tiled)
+{
+  PetscInt groups = 1;
+  MPI_Comm group;
+  int      color;
+
+  PetscFunctionBegin;
+  /* a tile is estimated on the ranks of one group, as the driver will solve it */
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-decon_tile_groups", &groups, NULL));
+  PetscCall(PdTileGroupSplit(comm, groups, &group, &color));
+  PetscCall(PlanCreate(comm, group, m, pn, psf, psfname, tiles, margin, plan, tiled));
+  PetscCallMPI(MPI_Comm_free(&group));
+  plan->groups = PetscMax(1, groups);
   PetscFunctionReturn(0);
 }

@@ -17,6 +17,9 @@ PetscErrorCode PdTileAxisNorm(const PdTilePlan *p, int a, float **norm);
 /* The box of tile t that carries weight: its core widened by the blend band, inside its extent. */
 void  PdTileSupport(const PdTilePlan *p, PetscInt t, ptrdiff_t s0[3], ptrdiff_t s1[3]);
 
+/* Splits comm into groups (at most its size) of contiguous ranks; *color: this rank's group. */
+PetscErrorCode PdTileGroupSplit(MPI_Comm comm, PetscInt groups, MPI_Comm *group, int *color);
+
 /* Where a tile's data come from and where its result goes, so that the same driver serves
    images in memory and tile files on disk. */
 typedef struct {

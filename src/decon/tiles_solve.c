@@ -71,17 +71,12 @@ PetscErrorCode PdTilesSolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfigureF
 {
   const PetscInt nt = PdTilePlanCount(p);
   PetscInt      *todo, ntodo = 0, k = 0;
-  int            rank, size, groups, color, stop = 0;
+  int            color, stop = 0;
   MPI_Comm       group;
   PdTileQueue    q;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  groups = (int)PetscMax(1, PetscMin(p->groups, size));
-  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
-  color = (int)((long)rank * groups / size);
-  PetscCallMPI(MPI_Comm_split(comm, color, rank, &group));
+  PetscCall(PdTileGroupSplit(comm, p->groups, &group, &color));
   PetscCall(PetscMalloc1(nt, &todo));
   for (PetscInt t = 0; t < nt; t++)
     if (!done || !done[t]) todo[ntodo++] = t;

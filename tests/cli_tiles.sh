@@ -69,6 +69,14 @@ grep -q "resuming: 2 of 4 tiles finished" "$T/log" || fail "the resumed run did 
 [ "$(grep -o 'tile [0-9]/4 \[' "$T/log" | wc -l)" -eq 2 ] || fail "the resumed run solved other than the 2 unfinished tiles"
 "$compare" "$T/r.h5:/x" "$T/g2.h5:/x" 0 || fail "stopped and resumed differs from uninterrupted"
 
+# never a user's data: a directory of that name holding other files, or a file, is refused and kept
+mkdir "$T/o.h5.tiles" && echo mine >"$T/o.h5.tiles/notes.txt"
+if "$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" "${tp[@]}" -output "$T/o.h5:/x" >"$T/log" 2>&1; then fail "a directory of other files was used for the tiles"; fi
+grep -q "pdecon: error: $T/o.h5.tiles: a directory that holds no tiles of pdecon" "$T/log" && [ "$(cat "$T/o.h5.tiles/notes.txt")" = mine ] || fail "a directory of other files: refusal, or the file kept"
+echo mine >"$T/f.h5.tiles"
+if "$mpiexec" -n 1 "$pdecon" deconvolve "${common[@]}" "${tp[@]}" -output "$T/f.h5:/x" >"$T/log" 2>&1; then fail "a file in the tiles' place was used"; fi
+grep -q "pdecon: error: $T/f.h5.tiles: exists and is not a directory" "$T/log" && [ "$(cat "$T/f.h5.tiles")" = mine ] || fail "a file in the tiles' place: refusal, or the file kept"
+
 # the planner estimates a tile on the ranks of one group: a rank a tile needs more per rank
 plan_mib() { "$mpiexec" -n 2 "$pdecon" deconvolve "${common[@]}" "${tp[@]}" -decon_tile_groups "$1" -decon_tile_stop_after 0 -output "$T/p$1.h5:/x" 2>&1 | sed -n 's/^tiles: .*; \([0-9.]*\) MiB per rank.*/\1/p'; rm -rf "$T/p$1.h5.tiles"; }
 m1=$(plan_mib 1) m2=$(plan_mib 2)

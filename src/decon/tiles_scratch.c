@@ -19,6 +19,7 @@
 #include <pdecon/io/io.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,6 +86,20 @@ static void Meta(const PdTilePlan *p, const double fp[2], double meta[NMETA])
   }
 }
 
+/* Whether a directory holds nothing (a run that stopped before writing its plan there). */
+static PetscBool Empty(const char *dir)
+{
+  DIR           *d = opendir(dir);
+  struct dirent *e;
+  PetscBool      empty = PETSC_TRUE;
+
+  if (!d) return PETSC_FALSE;
+  while (empty && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = PETSC_FALSE;
+  closedir(d);
+  return empty;
+}
+
 /* Opens DIR for this run: makes it, or checks that it holds tiles of this input, plan and
    settings (anything else is refused and left as it is); done[t]: tile t is finished. */
 static PetscErrorCode ScratchOpen(MPI_Comm comm, const PdTilePlan *p, const char *dir, const double fp[2], PetscBool *done, PetscInt *ndone)
@@ -98,11 +113,12 @@ static PetscErrorCode ScratchOpen(MPI_Comm comm, const PdTilePlan *p, const char
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   ManifestFile(dir, manifest, sizeof(manifest));
-  /* state: 0 made now, 1 ours, 2 a directory of something else, 3 not a directory, 4 cannot make */
+  /* state: 0 new (made now, or empty), 1 ours, 2 a directory of something else, 3 not a directory,
+     4 cannot make */
   if (rank == 0) {
     if (stat(dir, &sb) != 0) state = mkdir(dir, 0777) == 0 ? 0 : 4;
     else if (!S_ISDIR(sb.st_mode)) state = 3;
-    else state = access(manifest, F_OK) == 0 ? 1 : 2;
+    else state = access(manifest, F_OK) == 0 ? 1 : Empty(dir) ? 0 : 2;
   }
   PetscCallMPI(MPI_Bcast(&state, 1, MPI_INT, 0, comm));
   PetscCheck(state != 4, comm, PD_ERR_FILE, "%s: cannot make the directory for the tiles (its parent must exist and be writable)", dir);

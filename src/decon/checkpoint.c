@@ -14,8 +14,9 @@
 
 #define CKPT_VERSION 1
 
-/* Options that do not change the iterates: how long to run (the stop rule too), what to print, where to save. */
-static const char *const neutral[] = {"max_it", "rtol", "monitor", "converged_reason", "checkpoint", "checkpoint_every", "memory_view", "memory_limit", "blind_psf_output", "restart", "stop_rule", "stop_tol", "stop_gain", NULL};
+/* Options that do not change the result: how long to run (the stop rule too), what to print,
+   where to save (and, for a tile's checkpoint, how the tiles are shared out). */
+static const char *const neutral[] = {"max_it", "rtol", "monitor", "converged_reason", "checkpoint", "checkpoint_every", "memory_view", "memory_limit", "blind_psf_output", "restart", "stop_rule", "stop_tol", "stop_gain", "tile_groups", "tile_stop_after", NULL};
 
 static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
 {

@@ -13,12 +13,15 @@
 #      task receiving its warning signal: requeued alone, it ends as an uninterrupted run;
 #   d) jobs/scaling.sbatch: strong and weak sweeps at 1 and 2 ranks, the CSV and the summary;
 #   e) jobs/train.sbatch: a 2-rank training run receiving its warning signal mid-way: checkpoint,
-#      requeue, restart, and the model of an uninterrupted run (srun pdecon train).
+#      requeue, restart, and the model of an uninterrupted run (srun pdecon train);
 #   f) the networks' jobs: jobs/train-cnn.sbatch (Isonet-1) and jobs/train-cyclegan.sbatch (a
 #      blind cycleGAN with full history buffers), 2 ranks each, receiving their warning signal
 #      mid-way: checkpoint, exit 75, requeue, restart, and the weights of an uninterrupted run bit
 #      for bit; then jobs/restore.sbatch restores a stack with the Isonet model on 2 ranks as a
-#      direct 1-rank run does.
+#      direct 1-rank run does;
+#   g) jobs/deconvolve-tiled.sbatch: a tiled run (a rank a tile) receiving its warning signal
+#      with some tiles finished: they are kept, the job requeues and solves only the others, and
+#      ends with the volume of an uninterrupted tiled run.
 # usage: cli_slurm.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -uo pipefail
 pdecon=$1 mkinputs=$3 compare=$4
@@ -502,6 +505,47 @@ else
   tail -8 "$rout" 2>/dev/null | sed 's/^/    | /'
 fi
 echo "networks' jobs done after $((SECONDS - fstart)) s"
+
+# g) jobs/deconvolve-tiled.sbatch: a tiled run (2 x 2 tiles, one rank a tile, drawn from the work
+#    queue) receiving its warning signal once a tile is finished: the finished tiles are kept,
+#    the job requeues itself and solves only the others (the stopped ones from their own
+#    checkpoints), and the output is that of an uninterrupted tiled run
+cat >"$T/tiled.opts" <<EOF
+# a tiled deconvolution (jobs/deconvolve-tiled.sbatch)
+-input $D/sim.h5:/data
+-psf $D/sim.h5:/psf
+-decon_background 10
+-decon_max_it $its
+-decon_tiles 2,2
+-decon_tile_groups 2
+-decon_monitor
+-fft_planner estimate
+-fft_wisdom none
+-output $O/tiled.h5:/x
+EOF
+tiled=$(submit -N 1 --ntasks-per-node=2 -n 2 "$jobs/deconvolve-tiled.sbatch" "$T/tiled.opts")
+tsent=
+deadline=$((SECONDS + 200))
+while [ -n "$tiled" ] && [ $SECONDS -lt $deadline ]; do
+  if [ -z "$tsent" ] && [ "$(field "$tiled" JobState)" = RUNNING ] && ls "$O/tiled.h5.tiles"/tile_*[0-9].h5 >/dev/null 2>&1; then
+    scancel --signal=USR1 --batch "$tiled" && tsent=$(ls "$O/tiled.h5.tiles"/tile_*[0-9].h5 | wc -l)
+  fi
+  case $(states "$tiled") in *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE* | *SUSPENDED* | "") sleep 0.1 ;; *) break ;; esac
+done
+timeout 200 srun -n 2 --mpi=pmix "$pdecon" deconvolve -options_file "$T/tiled.opts" -output "$T/tiled_direct.h5:/x" >"$T/log/tiled_direct.log" 2>&1
+tlog=$O/tiled.h5.log
+tdiff=$("$compare" "$O/tiled.h5:/x" "$T/tiled_direct.h5:/x" 1e-6 2>&1)
+same=$?
+kept=$(sed -n 's/.*stopped by a signal: \([0-9]*\) of 4 tiles finished.*/\1/p' "$tlog" 2>/dev/null | head -1)
+if [ -n "$tsent" ] && [ "$(field "$tiled" JobState)" = COMPLETED ] && [ "$(field "$tiled" ExitCode)" = 0:0 ] &&
+  [ "$(field "$tiled" Restarts)" = 1 ] && [ -n "$kept" ] && [ "$kept" -ge 1 ] && [ "$kept" -lt 4 ] &&
+  grep -q "requeueing job $tiled" "$tlog" && grep -q "resuming: $kept of 4 tiles finished" "$tlog" &&
+  [ ! -e "$O/tiled.h5.tiles" ] && [ $same -eq 0 ]; then
+  ok "deconvolve-tiled.sbatch (srun, 2 ranks, a rank a tile): warning signal with $tsent tile(s) done, $kept kept, requeued, the other tiles solved: $tdiff"
+else
+  bad "deconvolve-tiled.sbatch: signal ${tsent:-not sent}, state $(field "$tiled" JobState) exit $(field "$tiled" ExitCode) restarts $(field "$tiled" Restarts), kept '${kept}', tiles $([ -e "$O/tiled.h5.tiles" ] && echo left || echo gone), $tdiff"
+  grep -v 'objective' "$tlog" 2>/dev/null | tail -14 | sed 's/^/    | /'
+fi
 
 [ $fails -eq 0 ] || show_logs
 echo "$passes passed, $fails failed ($((SECONDS - start)) s)"

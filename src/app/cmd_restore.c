@@ -127,6 +127,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
+  PetscCall(PdNNBackendSetFromOptions(comm));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck(has_model && model[0], comm, PD_ERR_INPUT, "restore needs -model MODEL.h5 (see -help)");

@@ -33,7 +33,7 @@ typedef struct {
 } Operand;
 
 typedef struct {
-  PetscInt              key[5]; /* n, d, h, w, training; key[0] = 0: empty */
+  PetscInt              key[6]; /* n, d, h, w, training, threads; key[0] = 0: empty */
   PetscBool             ok;     /* oneDNN implements this shape */
   PetscInt              add_in; /* what d_src was made for (-1: the backward not made yet) */
   dnnl_primitive_desc_t fpd;    /* the forward's, the backward's hint */
@@ -258,6 +258,7 @@ static PetscErrorCode BackwardSetUp(PdNNDnnl d, const PdNNLayer *L, const PdNNAr
   e->bwd_data = e->bwd_weights = NULL;
   e->ok                        = PETSC_FALSE;
   PetscCall(DescsSet(L, a, &g, &ok));
+  if (!ok) PetscFunctionReturn(0);
   DnnlCall(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &g.src_a, &g.wei_a, &g.dst_a, g.strides, g.pl, g.pr));
   st = dnnl_primitive_desc_create(&bdpd, &cd, NULL, d->eng, e->fpd);
   if (st == dnnl_unimplemented) PetscFunctionReturn(0);
@@ -289,8 +290,9 @@ static PetscErrorCode EntryGet(PdNNWork work, const PdNNLayer *L, const PdNNArgs
 {
   PdNN           net = work->net;
   const PetscInt l   = (PetscInt)(L - net->L);
-  /* a backward pass follows a training forward: the training primitives */
-  const PetscInt key[5] = {a->in->n, a->in->d, a->in->h, a->in->w, backward || work->training};
+  /* a backward pass follows a training forward: the training primitives; oneDNN sizes its
+     per-thread scratch when a primitive is made, so the thread count is part of the key */
+  const PetscInt key[6] = {a->in->n, a->in->d, a->in->h, a->in->w, backward || work->training, PdNNThreads()};
   PdNNDnnl       d;
   Entry         *e = NULL;
 
@@ -304,7 +306,7 @@ static PetscErrorCode EntryGet(PdNNWork work, const PdNNLayer *L, const PdNNArgs
     d->next[l] = (d->next[l] + 1) % ENTRIES;
     PetscCall(EntryFree(e));
     PetscCall(ForwardSetUp(d, L, a, key[4], e));
-    PetscCall(PetscArraycpy(e->key, key, 5));
+    PetscCall(PetscArraycpy(e->key, key, 6));
   }
   if (backward && e->fpd && e->add_in != (PetscInt)a->add_in) PetscCall(BackwardSetUp(d, L, a, e));
   *ep = e;

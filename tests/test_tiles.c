@@ -2,7 +2,8 @@
    untiled result to a tolerance that falls as the margin widens; the tiled result does not
    depend on the rank count; a stack over -decon_memory_limit is tiled by "auto", not refused;
    a margin narrower than the PSF is widened; tiles shared out to one-rank groups
-   give the same result as tiles solved on all ranks. */
+   give the same result as tiles solved on all ranks; with one rank slow, the work queue gives
+   the other its share (2 ranks). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/decon/tiles.h>
@@ -19,6 +20,19 @@ static PetscErrorCode Configure(PdDecon d, void *ctx)
   PetscCall(PdDeconSetMethod(d, "rl"));
   PetscCall(PdDeconSetBackground(d, BG));
   PetscCall(PdDeconSetTolerances(d, ITERS, 0.0));
+  PetscFunctionReturn(0);
+}
+
+/* Counts the tiles this rank solves; rank 0 is slow (a node with a problem). */
+static PetscErrorCode SlowConfigure(PdDecon d, void *ctx)
+{
+  int rank;
+
+  PetscFunctionBegin;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  (*(int *)ctx)++;
+  if (rank == 0) PetscCall(PetscSleep(3.0));
+  PetscCall(Configure(d, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -117,6 +131,27 @@ int main(int argc, char **argv)
       double d = PdTestRelDiff(xs, xt, (size_t)nm);
       printf("2 x 2 tiles in %d groups vs all ranks on each tile %.2e\n", size, d);
       PD_EXPECT(d < 1e-5, "tile-parallel result differs: %g", d);
+    }
+  }
+
+  /* the work queue: when rank 0's group is slow, the others take its share of the tiles */
+  {
+    int    size, solved[64] = {0};
+    float *xq;
+    MPI_Comm_size(PETSC_COMM_WORLD, &size);
+    if (size == 2) {
+      PetscCall(PetscMalloc1(nm, &xq));
+      PetscCall(PdTilePlanCreate(PETSC_COMM_WORLD, m, pn, h, "test-psf", "2,2", margins[2], &plan, &tiled));
+      plan.groups = size;
+      PetscCall(PdTiledDeconvolve(PETSC_COMM_WORLD, &plan, SlowConfigure, &solved[rank], pn, h, "test-psf", y, xq, NULL));
+      MPI_Allgather(MPI_IN_PLACE, 0, MPI_INT, solved, 1, MPI_INT, PETSC_COMM_WORLD);
+      if (rank == 0) {
+        double d = PdTestRelDiff(xq, xs, (size_t)nm);
+        printf("work queue, rank 0 slow: tiles solved per rank %d %d; result vs the even run %.2e\n", solved[0], solved[1], d);
+        PD_EXPECT(solved[0] + solved[1] == 4 && solved[1] >= 3, "rank 1 solved %d of the 4 tiles while rank 0 was slow (want at least 3)", solved[1]);
+        PD_EXPECT(d < 1e-5, "the result depends on who solved which tile: %g", d);
+      }
+      PetscCall(PetscFree(xq));
     }
   }
 

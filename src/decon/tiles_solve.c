@@ -40,10 +40,11 @@ static PetscErrorCode SolveTile(MPI_Comm comm, const PdTilePlan *p, PetscInt t, 
   PetscCall(PdDeconGetData(d, &dlay, &y));
   PetscCall(io->read(io->ctx, t, e0, dlay, y));
   PetscCall(PdDeconSolve(d));
-  PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]%s: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2], have ? " (resumed)" : ""));
-  PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
   PetscCall(PdDeconGetConvergedReason(d, &reason));
   PetscCall(PdDeconGetIterationNumber(d, &k));
+  /* one write per line: the groups print at the same time */
+  PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]%s: %s %s after %" PetscInt_FMT " iterations (%.2f s)\n", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2], have ? " (resumed)" : "", d->ops->name,
+                        PdDeconConvergedReasons[(int)reason + 5], k, d->solve_time));
   *stopped = (PetscBool)(reason == PD_DECON_STOPPED_SIGNAL);
   if (!*stopped) {
     *its = PetscMax(*its, k);

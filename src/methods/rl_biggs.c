@@ -1,10 +1,12 @@
-/* Richardson-Lucy accelerated by extrapolation: Biggs-Andrews vector extrapolation by default
-   (Biggs & Andrews, Applied Optics 36(8), 1997; the method behind MATLAB's deconvlucy), or
-   another prediction with -decon_accel (rl_accel.c has each one's equations):
+/* Richardson-Lucy accelerated by extrapolation: Biggs-Andrews vector extrapolation with their
+   second-order prediction by default (Biggs & Andrews, Applied Optics 36(8), 1997; the
+   first-order one is MATLAB's deconvlucy), or another prediction with -decon_accel (rl_accel.c
+   has each one's equations):
 
-     u_k     = max(x_k + α_k (x_k − x_{k−1}), 0)       predict along the last step
-     x_{k+1} = RL(u_k)                                  one ordinary RL update from u_k
-     g_k     = x_{k+1} − u_k                            what RL changed
+     h_k     = x_k − x_{k−1}
+     u_k     = max(x_k + α_k h_k + α_k²/2 (h_k − h_{k−1}), 0)   predict along the last steps
+     x_{k+1} = RL(u_k)                                            one ordinary RL update from u_k
+     g_k     = x_{k+1} − u_k                                      what RL changed
      α_{k+1} = Σ g_k g_{k−1} / Σ g_{k−1}², clipped to [0, 0.99]
 
    Biggs-Andrews takes its step length from the iterates themselves (no parameter, no restart
@@ -21,7 +23,7 @@ static PetscErrorCode BiggsCreate(PdDecon d)
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&a));
-  a->type = PD_ACCEL_BIGGS;
+  a->type = PD_ACCEL_BIGGS2; /* the most quality per iteration and per second (docs/methods/acceleration.md) */
   d->mctx = a;
   PetscFunctionReturn(0);
 }
@@ -89,7 +91,7 @@ static PetscErrorCode BiggsWorkspace(PdDecon d, const ptrdiff_t n[3], ptrdiff_t 
 }
 
 const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
-                                      .description    = "Richardson-Lucy with Biggs-Andrews acceleration (-decon_accel: or another)",
+                                      .description    = "Richardson-Lucy with Biggs-Andrews acceleration (second order; -decon_accel: another)",
                                       .nvolumes       = 3,
                                       .create         = BiggsCreate,
                                       .setfromoptions = BiggsSetFromOptions,

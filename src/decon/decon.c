@@ -608,7 +608,7 @@ PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes)
 PetscErrorCode PdDeconGetVolumeCount(PdDecon d, PetscInt *count)
 {
   PetscFunctionBegin;
-  *count = d->ops->nvolumes;
+  *count = d->ops->nvolumes + (d->ops->extra_volumes ? d->ops->extra_volumes(d) : 0);
   PetscFunctionReturn(0);
 }
 
@@ -640,8 +640,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "image %td x %td x %td, PSF %td x %td x %td (centre %td,%td,%td), boundary %s\n", d->m[0], d->m[1], d->m[2], d->pn[0], d->pn[1], d->pn[2], d->pc[0], d->pc[1],
                                    d->pc[2], PdBoundaryTypes[d->boundary]));
   PetscCall(PdFFTConvView(d->conv, v));
+  PetscInt nvol;
+  PetscCall(PdDeconGetVolumeCount(d, &nvol));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
-                                   d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
+                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", d->max_it, d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", d->max_it, d->rtol, d->bg, d->bg_percentile));

@@ -50,6 +50,8 @@ typedef struct {
      matched Hᵀ needs no stored weights (box_weights.c): nvolumes then leaves w out, and the
      planner adds it back where it is stored (multi-view, an unmatched back projector) */
   PetscBool   row_weights;
+  /* working volumes of state that the method's options add to nvolumes (NULL: none) */
+  PetscInt (*extra_volumes)(PdDecon);
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */

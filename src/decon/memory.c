@@ -66,6 +66,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes + (d->nviews > 1 ? 2 : 0); /* multi-view: the point u and the sum */
   if (d->ops->row_weights && !PdDeconComputesWeights(d)) e->nvol++; /* the weights stored after all */
+  if (d->ops->extra_volumes) e->nvol += d->ops->extra_volumes(d);
   e->volumes  = e->nvol * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));

@@ -14,7 +14,7 @@
    weights and background carry over. docs/methods/acceleration.md compares it with scaled heavy
    ball (deconwolf's), Nesterov with adaptive restart and the second-order prediction.
    Working-size volumes per rank: x, x_{k−1}, the FFT buffer: 3, and g_{k−1} (biggs, biggs2) and
-   h_{k−1} (biggs2) as the method's workspace; plus OTF and data (w is computed, box_weights.c). */
+   h_{k−1} (biggs2); plus OTF and data (w is computed, box_weights.c). */
 #include "methods/rl_accel_impl.h"
 
 static PetscErrorCode BiggsCreate(PdDecon d)
@@ -81,14 +81,8 @@ static PetscErrorCode BiggsGetState(PdDecon d, PdMethodState *s)
   PetscFunctionReturn(0);
 }
 
-/* the acceleration's volumes beyond x_{k-1}, working-size */
-static PetscErrorCode BiggsWorkspace(PdDecon d, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl, double *bytes)
-{
-  PetscFunctionBegin;
-  (void)z0;
-  *bytes = (double)PdAccelExtraVolumes(((PdAccel *)d->mctx)->type) * 4.0 * (double)(PetscMax(nzl, 1) * n[1] * 2 * (n[2] / 2 + 1));
-  PetscFunctionReturn(0);
-}
+/* the acceleration's volumes beyond x_{k-1} */
+static PetscInt BiggsExtraVolumes(PdDecon d) { return PdAccelExtraVolumes(((PdAccel *)d->mctx)->type); }
 
 const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .description    = "Richardson-Lucy with Biggs-Andrews acceleration (second order; -decon_accel: another)",
@@ -100,5 +94,5 @@ const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .view           = BiggsView,
                                       .destroy        = BiggsDestroy,
                                       .getstate       = BiggsGetState,
-                                      .workspace      = BiggsWorkspace,
+                                      .extra_volumes  = BiggsExtraVolumes,
                                       .row_weights    = PETSC_TRUE};

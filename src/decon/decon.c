@@ -409,7 +409,7 @@ static PetscErrorCode Prepare(PdDecon d)
      (docs/methods/unmatched.md). */
   const float box_thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
   PetscCall(PdBoxWeightsDestroy(&d->bw));
-  if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
+  if (PdDeconComputesWeights(d, wl->n)) { /* from the PSF's box sums, row by row: nothing stored */
     PetscCall(PdVolumeFree(&d->w));
     PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
     d->prepared      = PETSC_TRUE;

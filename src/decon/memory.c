@@ -70,7 +70,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->volumes  = e->nvol * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
-  e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)PdDeconViewCount(d);
+  e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
   if (PdDeconComputesWeights(d, n)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
   if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));

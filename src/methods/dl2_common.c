@@ -49,8 +49,8 @@ PetscErrorCode PdDeconDL2SetLambda(PdDecon d, double lambda)
   PetscFunctionBegin;
   PetscCheck(c && (c->kind == PD_DL2_TRIF || c->kind == PD_DL2_RIF || c->kind == PD_DL2_WIENER || c->kind == PD_DL2_TM), d->comm, PD_ERR_INPUT,
              "method %s has no regularisation weight lambda / K", d->ops->name);
-  PetscCheck(lambda >= 0 && isfinite(lambda), d->comm, PD_ERR_INPUT, "%s: lambda must be >= 0 (got %g)", d->ops->name, lambda);
-  c->lambda = lambda;
+  PetscCheck(isfinite(lambda) && (lambda >= 0 || c->kind == PD_DL2_TRIF || c->kind == PD_DL2_RIF), d->comm, PD_ERR_INPUT, "%s: lambda must be >= 0 (got %g)", d->ops->name, lambda);
+  c->lambda = lambda < 0 ? -1 : lambda;
   PetscFunctionReturn(0);
 }
 
@@ -71,8 +71,8 @@ PetscErrorCode PdDeconDL2SetThreshold(PdDecon d, double t)
 
   PetscFunctionBegin;
   PetscCheck(c && c->kind == PD_DL2_NIF, d->comm, PD_ERR_INPUT, "method %s has no |H|^2 threshold", d->ops->name);
-  PetscCheck(t > 0 && isfinite(t), d->comm, PD_ERR_INPUT, "nif: the threshold must be > 0 (got %g)", t);
-  c->lambda = t;
+  PetscCheck(t != 0 && isfinite(t), d->comm, PD_ERR_INPUT, "nif: the threshold must be > 0, or negative to derive it from the data's noise (got %g)", t);
+  c->lambda = t < 0 ? -1 : t;
   PetscFunctionReturn(0);
 }
 
@@ -140,7 +140,7 @@ PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
   PetscFunctionBegin;
   switch (c->kind) {
   case PD_DL2_NIF:
-    PetscCall(PetscOptionsReal("-decon_nif_threshold", "nif: |H|^2 is clipped below at this value before dividing", "PdDeconDL2SetThreshold", v, &v, &set));
+    PetscCall(PetscOptionsReal("-decon_nif_threshold", "nif: |H|^2 is clipped below at this value before dividing (negative: from the data's noise)", "PdDeconDL2SetThreshold", v, &v, &set));
     if (set) PetscCall(PdDeconDL2SetThreshold(d, v));
     break;
   case PD_DL2_WIENER:
@@ -148,23 +148,33 @@ PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptio
     if (set) PetscCall(PdDeconDL2SetLambda(d, v));
     break;
   default:
-    PetscCall(PetscOptionsReal(DL2Option(d, PETSC_TRUE), c->kind == PD_DL2_RIF ? "rif: weight of the Laplacian in Y conj(H) / (|H|^2 + lambda |L|^2)" : "trif: Tikhonov weight in Y conj(H) / (|H|^2 + lambda)",
+    PetscCall(PetscOptionsReal(DL2Option(d, PETSC_TRUE), c->kind == PD_DL2_RIF ? "rif: weight of the Laplacian in Y conj(H) / (|H|^2 + lambda |L|^2) (negative: from the data's noise)" : "trif: Tikhonov weight in Y conj(H) / (|H|^2 + lambda) (negative: from the data's noise)",
                                "PdDeconDL2SetLambda", v, &v, &set));
     if (set) PetscCall(PdDeconDL2SetLambda(d, v));
   }
   PetscFunctionReturn(0);
 }
 
+/* λ as the view says it: the value set, or the one derived from the noise (once known) */
+static const char *FilterLambda(const PdDL2Ctx *c, char *s, size_t n)
+{
+  if (c->lambda >= 0) snprintf(s, n, "%g", c->lambda);
+  else if (c->lam > 0) snprintf(s, n, "%g (from the data's noise)", c->lam);
+  else snprintf(s, n, "from the data's noise");
+  return s;
+}
+
 PetscErrorCode PdDL2FilterView(PdDecon d, PetscViewer v)
 {
   PdDL2Ctx *c = (PdDL2Ctx *)d->mctx;
+  char      lam[64];
 
   PetscFunctionBegin;
   switch (c->kind) {
-  case PD_DL2_NIF: PetscCall(PetscViewerASCIIPrintf(v, "nif: |H|^2 threshold %g\n", c->lambda)); break;
+  case PD_DL2_NIF: PetscCall(PetscViewerASCIIPrintf(v, "nif: |H|^2 threshold %s\n", FilterLambda(c, lam, sizeof(lam)))); break;
   case PD_DL2_WIENER: PetscCall(PetscViewerASCIIPrintf(v, "wiener: K %g\n", c->lambda)); break;
-  case PD_DL2_RIF: PetscCall(PetscViewerASCIIPrintf(v, "rif: lambda %g (7-point Laplacian, unit voxel weights)\n", c->lambda)); break;
-  default: PetscCall(PetscViewerASCIIPrintf(v, "%s: lambda %g\n", d->ops->name, c->lambda));
+  case PD_DL2_RIF: PetscCall(PetscViewerASCIIPrintf(v, "rif: lambda %s (7-point Laplacian, unit voxel weights)\n", FilterLambda(c, lam, sizeof(lam)))); break;
+  default: PetscCall(PetscViewerASCIIPrintf(v, "%s: lambda %s\n", d->ops->name, FilterLambda(c, lam, sizeof(lam))));
   }
   PetscCall(PetscViewerASCIIPrintf(v, "padded boundary: outside the measured box filled with the mean of y - b\n"));
   PetscFunctionReturn(0);

@@ -9,7 +9,41 @@
    it is not constrained and may be negative.
    Cost: 1 forward + 1 inverse FFT and one pass. */
 #include "methods/dl2_impl.h"
+#include "methods/noise_impl.h"
 #include <math.h>
+
+/* Default λ of trif and rif and threshold of nif: κ σ / rms(y - b), the noise-to-signal amplitude
+   ratio of the data, times κ chosen by measurement on the demo's microtubules at 10 and 20 dB
+   (docs/methods/dl2.md, "Defaults"): the best λ grows with the noise, about as this ratio does,
+   and nif then inverts only where |H|² exceeds its threshold. */
+static double FilterNoiseFactor(PdDL2Kind kind)
+{
+  switch (kind) {
+  case PD_DL2_NIF: return 5e-3;
+  case PD_DL2_RIF: return 1e-2;
+  default: return 3e-3;
+  }
+}
+
+static const char *What(const PdDL2Ctx *c) { return c->kind == PD_DL2_NIF ? "threshold" : "lambda"; }
+
+/* c->lam: the λ set, or one derived from the data's noise, said in one line. */
+static PetscErrorCode ChooseLambda(PdDecon d, PdDL2Ctx *c)
+{
+  PdNoiseLevel nz;
+  double       nsr; /* noise-to-signal amplitude ratio */
+
+  PetscFunctionBegin;
+  c->lam = c->lambda;
+  if (c->lambda >= 0) PetscFunctionReturn(0);
+  PetscCall(PdDeconEstimateNoise(d, &nz));
+  nsr    = nz.power > 0 ? nz.sigma / PetscSqrtReal(nz.power) : 1.0;
+  c->lam = FilterNoiseFactor(c->kind) * nsr;
+  if (c->lam != c->said)
+    PetscCall(PetscPrintf(d->comm, "%s: %s %.3g from the data's noise (sigma %.4g, noise-to-signal amplitude %.3g; -decon_%s_%s sets it)\n", d->ops->name, What(c), c->lam, nz.sigma, nsr, d->ops->name, What(c)));
+  c->said = c->lam;
+  PetscFunctionReturn(0);
+}
 
 /* work <- y - b on the measured box, fill elsewhere, 0 on row padding. */
 static PetscErrorCode FillData(PdDecon d, float fill)
@@ -48,7 +82,7 @@ static PetscErrorCode DivideSpectrum(PdDecon d, const PdDL2Ctx *c, const float *
   double          N;
   ptrdiff_t       ncplx;
   const PdDL2Kind kind = c->kind;
-  const double    lam  = c->lambda;
+  const double    lam  = c->lam;
   float *restrict sp   = d->spec;
 
   PetscFunctionBegin;
@@ -110,6 +144,7 @@ PetscErrorCode PdDL2FilterStep(PdDecon d, PetscBool want_obj, double *obj, doubl
     PetscCall(PdVolumeAlloc((size_t)PetscMax(ncplx, 1), &sym));
     PetscCall(PdFFTConvDiffSymbol(d->conv, PdDL2LaplacianWeights, sym));
   }
+  PetscCall(ChooseLambda(d, c));
   /* periodic: the whole volume is the box, nothing is filled */
   PetscCall(FillData(d, (float)d->x0));
   PetscCall(PdFFTConvForward(d->conv));

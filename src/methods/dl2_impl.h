@@ -12,7 +12,10 @@ typedef enum { PD_DL2_NIF, PD_DL2_TRIF, PD_DL2_RIF, PD_DL2_WIENER, PD_DL2_LW, PD
 
 typedef struct {
   PdDL2Kind kind;
-  double    lambda;    /* λ (trif, rif, tm, ictm), K (wiener), |H|² threshold (nif) */
+  double    lambda;    /* λ (trif, rif, tm, ictm), K (wiener), |H|² threshold (nif); trif, rif: < 0
+                          derives λ from the data's noise (dl2_filter.c) */
+  double    lam;       /* nif, trif, rif: λ (threshold) of the current solve */
+  double    said;      /* the derived value last printed (printed again only when it changes) */
   double    gamma;     /* step factor (lw, lw_plus, tm, ictm) */
   PetscBool positive;  /* lw_plus, ictm: projection onto x >= 0 */
   double    step;      /* absolute step of the current solve: gamma / max_k(|H|² + λ|L|²) */
@@ -30,6 +33,11 @@ PetscErrorCode PdDL2IterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptions
 PetscErrorCode PdDL2IterView(PdDecon d, PetscViewer v);
 PetscErrorCode PdDL2FilterSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
 PetscErrorCode PdDL2FilterView(PdDecon d, PetscViewer v);
+
+/* Default step factor of the gradient methods: any γ in (0, 2) converges, and the largest safe
+   one goes furthest in a given number of iterations (measured: docs/methods/dl2.md, "Defaults").
+   DeconvolutionLab2's is 1. */
+#define PD_DL2_GAMMA 1.9
 
 /* Laplacian weights (z, y, x): isotropic in voxel units, as in DeconvolutionLab2. */
 extern const double PdDL2LaplacianWeights[3];

@@ -4,7 +4,7 @@
      f(x) = 0.5 ||M(y - b - Hx)||² + λ/2 ||Lx||²
      x_{k+1} = S( max(0, x_k + γ (Hᵀ M(y - b - H x_k) - λ LᵀL x_k)) )
 
-   L, M, S, the step γ = gamma / max_k(|H(k)|² + λ|L(k)|²) (-decon_ictm_gamma, default 1;
+   L, M, S, the step γ = gamma / max_k(|H(k)|² + λ|L(k)|²) (-decon_ictm_gamma, default 1.9;
    -decon_ictm_lambda, default 1e-3) and the reported objective as in tm.c; the iteration is tm's
    with the clip (dl2_iterate.c).
 
@@ -12,7 +12,7 @@
    the spectrum of λLᵀLx and the Laplacian symbol (half a volume): 4.5, counted as 5. */
 #include "methods/dl2_impl.h"
 
-static PetscErrorCode ICTMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 1e-3, 1.0, PETSC_TRUE); } /* as tm */
+static PetscErrorCode ICTMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 1e-3, PD_DL2_GAMMA, PETSC_TRUE); } /* as tm */
 
 const PdMethodOps PdMethod_ICTM = {.name           = "ictm",
                                    .description    = "iterative constrained Tikhonov-Miller",

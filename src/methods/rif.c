@@ -3,15 +3,16 @@
      X = Ŷ conj(H) / (|H|² + λ |L|²)
 
    |L| = Σ_d 4 sin²(π k_d / n_d), the symbol of the 7-point negative Laplacian
-   (PdFFTConvDiffSymbol, unit voxel weights). λ = 0.1 by default (-decon_rif_lambda), as in
-   DeconvolutionLab2.
+   (PdFFTConvDiffSymbol, unit voxel weights). λ by default derived from the data: κ σ /
+   rms(y - b), σ the noise estimated from the data (dl2_filter.c, noise.c); -decon_rif_lambda
+   sets it (DeconvolutionLab2's default is 0.1).
    Ŷ = F(y - b), H the transfer function. The filter itself, with the padded boundary's fill and
    its cost, is dl2_filter.c's.
    Working-size volumes per rank: x, w, the FFT buffer, and the Laplacian symbol while filtering
    (half a volume): 4. */
 #include "methods/dl2_impl.h"
 
-static PetscErrorCode RIFCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_RIF, 0.1, 0, PETSC_FALSE); }
+static PetscErrorCode RIFCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_RIF, -1, 0, PETSC_FALSE); }
 
 const PdMethodOps PdMethod_RIF = {.name           = "rif",
                                   .description    = "Laplacian-regularised inverse filter",

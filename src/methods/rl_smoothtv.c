@@ -43,7 +43,7 @@ static PetscErrorCode SmoothStep(PdDecon d, PetscBool want_obj, double *obj, dou
   RLTVCtx *c = (RLTVCtx *)d->mctx;
 
   PetscFunctionBegin;
-  PetscCall(PdRRLStep(d, &c->rrl, c->lambda, SmoothTVGradient, c->g, want_obj, obj, change));
+  PetscCall(PdRRLStep(d, &c->rrl, c->lam, SmoothTVGradient, c->g, want_obj, obj, change));
   PetscFunctionReturn(0);
 }
 

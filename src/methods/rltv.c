@@ -39,7 +39,7 @@ static PetscErrorCode DeyStep(PdDecon d, PetscBool want_obj, double *obj, double
   float *restrict       x = d->x, *restrict work = d->work;
   const float *restrict w = d->w, *restrict g = c->g;
   const ptrdiff_t       cnt = PdDeconLocalCount(d);
-  const float           lam = (float)c->lambda, dl = (float)c->delta;
+  const float           lam = (float)c->lam, dl = (float)c->delta;
   double                sp[3], kl = NAN, tv = 0, s0 = 0, s1 = 0;
 
   PetscFunctionBegin;
@@ -63,7 +63,7 @@ static PetscErrorCode DeyStep(PdDecon d, PetscBool want_obj, double *obj, double
   double s[2] = {s0, s1};
   PetscCall(PdAllreduceSum(d->comm, s, 2));
   *change = s[1] > 0 ? PetscSqrtReal(s[0] / s[1]) : 0.0;
-  if (obj) *obj = want_obj ? kl + c->lambda * tv : NAN;
+  if (obj) *obj = want_obj ? kl + c->lam * tv : NAN;
   PetscFunctionReturn(0);
 }
 

@@ -1,7 +1,14 @@
 /* Parameters, options, set-up, view and checkpoint state shared by rltv (rltv.c) and rl_smoothtv
    (rl_smoothtv.c); the equations are in those files. */
 #include "methods/rltv_impl.h"
+#include "methods/noise_impl.h"
 #include <math.h>
+
+/* Default λ = κ σ / (max(y) - b): the noise relative to the signal's range, which is what the
+   TV weight of the Poisson objective scales with (λ is invariant under y, b, x -> c y, c b, c x,
+   and fewer photons call for a larger λ). κ per method, chosen by measurement
+   (docs/methods/rltv.md, "Default λ"). */
+static const double RLTVNoiseFactor[2] = {[RLTV_DEY] = 0.002, [RLTV_SMOOTH] = 0.002};
 
 static RLTVCtx *GetCtx(PdDecon d)
 {
@@ -15,7 +22,7 @@ PetscErrorCode PdRLTVCtxCreate(PdDecon d, RLTVKind kind)
   PetscFunctionBegin;
   PetscCall(PetscNew(&c));
   c->kind      = kind;
-  c->lambda    = kind == RLTV_DEY ? 0.002 : 0.1;
+  c->lambda    = -1; /* from the data's noise */
   c->eps       = 1e-6;
   c->delta     = 0.1;
   c->rrl.accel = PETSC_TRUE;
@@ -31,8 +38,18 @@ PetscErrorCode PdDeconRLTVSetLambda(PdDecon d, double lambda)
 
   PetscFunctionBegin;
   PetscCheck(c, d->comm, PD_ERR_INPUT, "method %s has no TV weight lambda (use rltv or rl_smoothtv)", d->ops->name);
-  PetscCheck(lambda >= 0 && isfinite(lambda), d->comm, PD_ERR_INPUT, "%s: lambda must be finite and >= 0 (got %g)", d->ops->name, lambda);
-  c->lambda = lambda;
+  PetscCheck(isfinite(lambda), d->comm, PD_ERR_INPUT, "%s: lambda must be finite (got %g)", d->ops->name, lambda);
+  c->lambda = lambda < 0 ? -1 : lambda;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconRLTVGetLambda(PdDecon d, double *lambda)
+{
+  RLTVCtx *c = GetCtx(d);
+
+  PetscFunctionBegin;
+  PetscCheck(c, d->comm, PD_ERR_INPUT, "method %s has no TV weight lambda (use rltv or rl_smoothtv)", d->ops->name);
+  *lambda = c->lambda >= 0 ? c->lambda : c->lam;
   PetscFunctionReturn(0);
 }
 
@@ -102,7 +119,7 @@ PetscErrorCode PdRLTVSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObj
 
   PetscFunctionBegin;
   v = c->lambda;
-  PetscCall(PetscOptionsReal(c->kind == RLTV_DEY ? "-decon_rltv_lambda" : "-decon_rl_smoothtv_lambda", "TV weight lambda in KL + lambda TV (scale-free; larger for lower photon counts)", "PdDeconRLTVSetLambda", v, &v, &set));
+  PetscCall(PetscOptionsReal(c->kind == RLTV_DEY ? "-decon_rltv_lambda" : "-decon_rl_smoothtv_lambda", "TV weight lambda in KL + lambda TV (scale-free; negative: from the data's noise)", "PdDeconRLTVSetLambda", v, &v, &set));
   if (set) PetscCall(PdDeconRLTVSetLambda(d, v));
   v = c->eps;
   PetscCall(PetscOptionsReal(c->kind == RLTV_DEY ? "-decon_rltv_eps" : "-decon_rl_smoothtv_eps", "TV smoothing: |grad x| = sqrt(|Dx|^2 + eps max(y)^2)", "PdDeconRLTVSetEps", v, &v, &set));
@@ -123,12 +140,30 @@ PetscErrorCode PdRLTVSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObj
   PetscFunctionReturn(0);
 }
 
+/* λ of this solve: the one set, or κ σ / (max(y) - b) from the data, said in one line. */
+static PetscErrorCode RLTVChooseLambda(PdDecon d, RLTVCtx *c)
+{
+  PdNoiseLevel nz;
+
+  PetscFunctionBegin;
+  c->lam = c->lambda;
+  if (c->lambda >= 0) PetscFunctionReturn(0);
+  PetscCall(PdDeconEstimateNoise(d, &nz));
+  c->lam = RLTVNoiseFactor[c->kind] * nz.sigma / nz.scale;
+  if (!d->restarting && c->lam != c->said)
+    PetscCall(PetscPrintf(d->comm, "%s: lambda %.3g from the data's noise (sigma %.4g = %.3g%% of max(y) - b; -decon_%s_lambda sets it)\n", d->ops->name, c->lam, nz.sigma, 100 * nz.sigma / nz.scale,
+                          d->ops->name));
+  c->said = c->lam;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdRLTVSetUp(PdDecon d)
 {
   RLTVCtx        *c   = (RLTVCtx *)d->mctx;
   const ptrdiff_t cnt = PdDeconLocalCount(d);
 
   PetscFunctionBegin;
+  PetscCall(RLTVChooseLambda(d, c));
   if (!c->g) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, cnt), &c->g)); /* zero outside the box for good */
   if (c->kind == RLTV_SMOOTH) PetscCall(PdRRLSetUp(d, &c->rrl));
   else {
@@ -148,12 +183,16 @@ PetscErrorCode PdRLTVGetState(PdDecon d, PdMethodState *st)
 PetscErrorCode PdRLTVView(PdDecon d, PetscViewer v)
 {
   RLTVCtx *c = (RLTVCtx *)d->mctx;
+  char     lam[64];
 
   PetscFunctionBegin;
+  if (c->lambda >= 0) PetscCall(PetscSNPrintf(lam, sizeof(lam), "lambda %g", c->lambda));
+  else if (c->lam > 0) PetscCall(PetscSNPrintf(lam, sizeof(lam), "lambda %g (from the data's noise)", c->lam));
+  else PetscCall(PetscSNPrintf(lam, sizeof(lam), "lambda from the data's noise"));
   if (c->kind == RLTV_DEY)
-    PetscCall(PetscViewerASCIIPrintf(v, "RL-TV (Dey et al. 2006): lambda %g, TV smoothing eps %g (x max(y)^2), denominator floor delta %g x H^T1\n", c->lambda, c->eps, c->delta));
+    PetscCall(PetscViewerASCIIPrintf(v, "RL-TV (Dey et al. 2006): %s, TV smoothing eps %g (x max(y)^2), denominator floor delta %g x H^T1\n", lam, c->eps, c->delta));
   else
-    PetscCall(PetscViewerASCIIPrintf(v, "smoothed-TV RL (pyxudeconv RLTV): lambda %g, TV smoothing eps %g (x max(y)^2), iterate floor 1e-6 x max(y), Nesterov extrapolation %s\n", c->lambda, c->eps,
+    PetscCall(PetscViewerASCIIPrintf(v, "smoothed-TV RL (pyxudeconv RLTV): %s, TV smoothing eps %g (x max(y)^2), iterate floor 1e-6 x max(y), Nesterov extrapolation %s\n", lam, c->eps,
                                      c->rrl.accel ? "on" : "off"));
   if (c->use_aspect) PetscCall(PetscViewerASCIIPrintf(v, "TV differences weighted by the voxel aspect z,y,x = %g,%g,%g\n", c->aspect[0], c->aspect[1], c->aspect[2]));
   else PetscCall(PetscViewerASCIIPrintf(v, "TV differences with unit spacing (no voxel weighting)\n"));

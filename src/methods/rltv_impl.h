@@ -10,7 +10,10 @@ typedef enum { RLTV_DEY, RLTV_SMOOTH } RLTVKind;
 
 typedef struct {
   RLTVKind  kind;
-  double    lambda, eps, delta;
+  double    lambda;  /* as set; < 0: derived from the data's noise at set-up */
+  double    lam;     /* λ of the current solve */
+  double    said;    /* the derived λ last printed (printed again only when it changes) */
+  double    eps, delta;
   PetscBool use_aspect;
   double    aspect[3];
   /* state of the current solve */

@@ -8,7 +8,7 @@
    (LᵀL has the symbol |L|², |L| from PdFFTConvDiffSymbol); on the working volume, so in padded
    mode the smoothness penalty also covers the unmeasured padding, where it is the only
    information. M and S as in lw.c (the measured box; the voxels with w > 0). The step is
-   γ = gamma / max_k(|H(k)|² + λ|L(k)|²) (-decon_tm_gamma, default 1, DeconvolutionLab2's default γ;
+   γ = gamma / max_k(|H(k)|² + λ|L(k)|²) (-decon_tm_gamma, default 1.9; DeconvolutionLab2's is 1;
    -decon_tm_lambda, default 1e-3: DeconvolutionLab2's 0.1 oversmooths, docs/methods/dl2.md), so f decreases monotonically. The
    reported objective is f of the iterate entering the step, with ||Lx||² = Σ_k |L(k) X̂(k)|² / N
    from the half spectrum. ictm is the same iteration projected onto x >= 0 (dl2_iterate.c).
@@ -21,7 +21,7 @@
 
 /* λ = 1e-3, not DeconvolutionLab2's 0.1: measured on the demo's data (docs/methods/dl2.md,
    "Defaults"), 0.1 leaves the estimate below the input's PSNR */
-static PetscErrorCode TMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 1e-3, 1.0, PETSC_FALSE); }
+static PetscErrorCode TMCreate(PdDecon d) { return PdDL2CtxCreate(d, PD_DL2_TM, 1e-3, PD_DL2_GAMMA, PETSC_FALSE); }
 
 const PdMethodOps PdMethod_TM = {.name           = "tm",
                                  .description    = "Tikhonov-Miller",

@@ -11,8 +11,11 @@
 
 #include <pdecon/decon/decon.h>
 
-/* Regularisation weight λ >= 0 (rltv, rl_smoothtv). */
+/* Regularisation weight λ >= 0 (rltv, rl_smoothtv); negative (the default): derived from the
+   data's noise at set-up, λ = κ σ / (max(y) - b) (docs/methods/rltv.md). */
 PetscErrorCode PdDeconRLTVSetLambda(PdDecon d, double lambda);
+/* λ of the last solve (the one set, or the one derived from the data). */
+PetscErrorCode PdDeconRLTVGetLambda(PdDecon d, double *lambda);
 /* TV smoothing ε >= 0 in |∇x|_ε = sqrt(|∇x|² + ε s²), s = max(y): relative to the data's scale
    (rltv, rl_smoothtv). */
 PetscErrorCode PdDeconRLTVSetEps(PdDecon d, double eps);

@@ -149,7 +149,17 @@ static void Row(PdBoxWeights b, ptrdiff_t z, ptrdiff_t y, double *restrict D, fl
   for (ptrdiff_t x = b->n2; x < b->rs; x++) w[x] = 0.0f; /* FFT row padding stays zero */
 }
 
-PetscBool PdDeconComputesWeights(PdDecon d) { return (PetscBool)(d->ops->row_weights && d->nviews <= 1 && !d->ops->backprojector); }
+PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3])
+{
+  int size = 1;
+
+  if (!d->ops->row_weights || d->nviews > 1 || d->ops->backprojector) return PETSC_FALSE;
+  /* a PSF nearly as large as the working volume on many ranks: its table would outweigh the
+     stored slab of w (the largest slab, so that every rank decides alike) */
+  (void)MPI_Comm_size(d->comm, &size);
+  const double slab = 4.0 * (double)((n[0] + size - 1) / size) * (double)n[1] * (double)(2 * (n[2] / 2 + 1));
+  return (PetscBool)(PdBoxWeightsBytes(d->pn, n) <= slab);
+}
 
 const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y)
 {

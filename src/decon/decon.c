@@ -412,7 +412,7 @@ static PetscErrorCode Prepare(PdDecon d)
      (docs/methods/unmatched.md). */
   const float box_thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
   PetscCall(PdBoxWeightsDestroy(&d->bw));
-  if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
+  if (PdDeconComputesWeights(d, wl->n)) { /* from the PSF's box sums, row by row: nothing stored */
     PetscCall(PdVolumeFree(&d->w));
     PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
     d->prepared      = PETSC_TRUE;
@@ -623,7 +623,7 @@ PetscErrorCode PdDeconGetMemoryEstimate(PdDecon d, double *bytes)
 PetscErrorCode PdDeconGetVolumeCount(PdDecon d, PetscInt *count)
 {
   PetscFunctionBegin;
-  *count = d->ops->nvolumes;
+  *count = d->ops->nvolumes + (d->ops->extra_volumes ? d->ops->extra_volumes(d) : 0);
   PetscFunctionReturn(0);
 }
 
@@ -655,8 +655,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "image %td x %td x %td, PSF %td x %td x %td (centre %td,%td,%td), boundary %s\n", d->m[0], d->m[1], d->m[2], d->pn[0], d->pn[1], d->pn[2], d->pc[0], d->pc[1],
                                    d->pc[2], PdBoundaryTypes[d->boundary]));
   PetscCall(PdFFTConvView(d->conv, v));
+  PetscInt nvol;
+  PetscCall(PdDeconGetVolumeCount(d, &nvol));
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
-                                   d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
+                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));

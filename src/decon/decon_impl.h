@@ -52,6 +52,8 @@ typedef struct {
      matched Hᵀ needs no stored weights (box_weights.c): nvolumes then leaves w out, and the
      planner adds it back where it is stored (multi-view, an unmatched back projector) */
   PetscBool   row_weights;
+  /* working volumes of state that the method's options add to nvolumes (NULL: none) */
+  PetscInt (*extra_volumes)(PdDecon);
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -165,8 +167,9 @@ PetscErrorCode PdBoxWeightsDestroy(PdBoxWeights *bw);
 PetscErrorCode PdBoxWeightsFill(PdDecon d, float threshold, float *w);
 /* bytes per rank of the box-sum tables for a PSF of size p and a working size n */
 double PdBoxWeightsBytes(const ptrdiff_t p[3], const ptrdiff_t n[3]);
-/* Whether this configuration computes the weights instead of storing them. */
-PetscBool PdDeconComputesWeights(PdDecon d);
+/* Whether this configuration (working size n) computes the weights instead of storing them: a
+   method with row_weights, one view, the matched Hᵀ, and a box-sum table smaller than a slab. */
+PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3]);
 /* The weights of the local working row (z, y) (z counted in this rank's slab), rs floats: the
    stored row, or this thread's row buffer computed from the box sums (valid until the thread's
    next call; safe inside an OpenMP loop over rows). */

@@ -65,13 +65,14 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes + (d->nviews > 1 ? 2 : 0); /* multi-view: the point u and the sum */
-  if (d->ops->row_weights && !PdDeconComputesWeights(d)) e->nvol++; /* the weights stored after all */
+  if (d->ops->row_weights && !PdDeconComputesWeights(d, n)) e->nvol++; /* the weights stored after all */
+  if (d->ops->extra_volumes) e->nvol += d->ops->extra_volumes(d);
   e->volumes  = e->nvol * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
-  if (PdDeconComputesWeights(d)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
+  if (PdDeconComputesWeights(d, n)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
   if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
      twice: hand it back before measuring. */

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev petsc-dev libtiff-dev libcairo2-dev fonts-dejavu-core
-          libopenblas-openmp-dev "$@")
+          libopenblas-openmp-dev libdnnl-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -74,5 +74,13 @@ state_of() { awk -v tag="$1" '$0 ~ tag { print $(NF - 2) }' "$T/log"; }
 check "-bench_concurrent: 2 copies of the whole problem, in step, and the ceiling" '[ $rc -eq 0 ] &&
   [ -n "$(state_of "\\(concurrent\\)")" ] && [ "$(state_of "\\(concurrent\\)")" = "$(state_of "\\(in-process\\)")" ] &&
   awk "/^16x32x32 +2x1 /{c=1} /machine allows/{ if (\$4 + 0 > 0 && \$4 ~ /x\$/) ok=1 } END{exit !(c && ok)}" "$T/log"'
+# tile-parallel against slab-parallel (-bench_scaling tiles): both modes on 1 and 2 ranks, positive
+# throughputs, the tiled result the same on 2 ranks as on 1 (up to the order of the sums)
+"$mpiexec" -n 2 "$pdecon" bench -bench_scaling tiles -bench_sizes 8x32x32 -bench_reps 1 -fft_planner estimate -bench_csv "$T/tiles.csv" >"$T/log" 2>&1; rc=$?
+check "tiles: runs" '[ $rc -eq 0 ]'
+check "tiles: CSV of slabs and tiles on 1 and 2 ranks" '[ "$(head -1 "$T/tiles.csv")" = "mode,method,ranks,nz,ny,nx,iterations,tiles,seconds,voxels_per_s,speedup,diff_vs_1rank" ] &&
+  awk -F, "NR > 1 { rows++; key[\$1 \",\" \$3] = 1; if (!(\$9 > 0 && \$10 > 0)) bad = 1; if (\$1 == \"tiles\" && (\$8 < 4 || \$12 > 1e-5)) bad = 1 }
+    END { exit !(rows == 4 && key[\"slabs,1\"] && key[\"tiles,1\"] && key[\"slabs,2\"] && key[\"tiles,2\"] && !bad) }" "$T/tiles.csv"'
+rm -f "$T/tiles.csv"
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -4,7 +4,8 @@
 #   b) a 2-rank run receiving SIGUSR1 mid-training exits 75 with a checkpoint and no model, and
 #      continues with -restart to the model of an uninterrupted run; the checkpoint is then gone;
 #   c) restore (Isonet-1 mean and geomean, Isonet-2, SRCNN) on 3 ranks equals 1 rank's, with
-#      the z-upsampled size for Isonet;
+#      the z-upsampled size for Isonet; -restore_truth scores on the output's grid and at the
+#      input's planes (exact against themselves), and refuses a truth of another size;
 #   d) bad input: an unknown -model, a file that is no model, a model of another kind for
 #      -train_init give one error line, exit 1 and no output file.
 # usage: cli_cnn.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
@@ -80,6 +81,24 @@ for c in "m1.h5 mean 21" "m1.h5 geomean 21" "i2.h5 mean 21" "sr.h5 mean 6"; do
   fi
   rm -f "$T/r1.h5" "$T/r3.h5"
 done
+
+# scoring against a truth (-restore_truth): the result against itself on the output's grid, the
+# input against itself at the input's planes (both exact: PSNR inf), a truth of another size refused
+"$mpiexec" -n 1 "$pdecon" restore -model "$T/m1.h5" -input "$T/sim.h5:/data" -output "$T/r1.h5" >"$T/s1.log" 2>&1
+"$mpiexec" -n 3 "$pdecon" restore -model "$T/m1.h5" -input "$T/sim.h5:/data" -restore_truth "$T/r1.h5:/data" -output "$T/r3.h5" >"$T/s3.log" 2>&1
+rc3=$?
+"$mpiexec" -n 2 "$pdecon" restore -model "$T/m1.h5" -input "$T/sim.h5:/data" -restore_truth "$T/sim.h5:/data" -output "$T/r2.h5" >"$T/s2.log" 2>&1
+rc2=$?
+"$mpiexec" -n 2 "$pdecon" restore -model "$T/m1.h5" -input "$T/sim.h5:/data" -restore_truth "$T/sim.h5:/psf" -output "$T/bad.h5" >"$T/s4.log" 2>&1
+rc4=$?
+if [ $rc3 -eq 0 ] && [ $rc2 -eq 0 ] && grep -q "restored PSNR inf dB" "$T/s3.log" && grep -q "the result at the input's planes): input PSNR inf dB" "$T/s2.log" &&
+  ! grep -q "restored PSNR inf" "$T/s2.log" && [ $rc4 -eq 1 ] && [ "$(grep -c 'pdecon: error:' "$T/s4.log")" = 1 ] && [ ! -e "$T/bad.h5" ]; then
+  ok "restore -restore_truth: the result against itself and the input against itself at its planes exact, $(grep -o 'restored PSNR [0-9.]* dB' "$T/s2.log") against the input; a truth of another size refused"
+else
+  bad "restore -restore_truth: rc $rc3/$rc2/$rc4"
+  grep -h "against\|error" "$T/s3.log" "$T/s2.log" "$T/s4.log" | sed 's/^/    | /'
+fi
+rm -f "$T/r1.h5" "$T/r2.h5" "$T/r3.h5"
 
 # d) bad input
 "$mpiexec" -n 2 "$pdecon" train -model resnet -output "$T/bad.h5" >"$T/d1.log" 2>&1

@@ -3,8 +3,9 @@
 #   a) a non-blind cycleGAN on 2 ranks and on 1 rank with the same global batch gives the same
 #      generator (the history buffers are not full yet, so nothing rank-local differs);
 #   b) a blind run writes its kernel (-cyclegan_psf_output), compares it with the true PSF;
-#   c) SIGUSR1 mid-training exits 75 with a checkpoint (and the discriminators' files) and no
-#      model; -restart continues to the model;
+#   c) SIGUSR1 mid-training exits 75 with a checkpoint (the discriminators' and the history
+#      buffers' files too) and no model; the checkpoint is refused on another rank count; -restart
+#      continues to the model of an uninterrupted run, bit for bit, and removes the checkpoint;
 #   d) restore of the cycleGAN and of the supervised U-Net by tiles on 3 ranks equals 1 rank's;
 #   e) bad input (a crop side that is not a multiple of 2^depth, blind false without a usable
 #      PSF size) gives one error line, exit 1 and no output.
@@ -31,7 +32,7 @@ if [ $rc2 -eq 0 ] && [ $rc1 -eq 0 ] && [ $same -eq 0 ] && grep -q "wrote $T/g2.h
   ok "cyclegan non-blind, 2 ranks vs 1 rank, 3 steps: first layer $diff"
 else
   bad "rank counts: rc $rc2/$rc1, $diff"
-  tail -3 "$T/a2.log" "$T/a1.log" | sed 's/^/    | /'
+  tail -n 3 "$T/a2.log" "$T/a1.log" | sed 's/^/    | /'
 fi
 
 # b) blind, the kernel written and compared
@@ -41,29 +42,41 @@ if [ $rc -eq 0 ] && [ -f "$T/psf.h5" ] && grep -q "learned kernel against the tr
   ok "cyclegan blind: kernel written, $(grep -o 'relative L2 error [0-9.]*' "$T/b.log")"
 else
   bad "blind: rc $rc"
-  tail -3 "$T/b.log" | sed 's/^/    | /'
+  tail -n 3 "$T/b.log" | sed 's/^/    | /'
 fi
 
-# c) stop and restart
+# c) stop and restart: with full history buffers (2 crops) the resumed model equals an
+#    uninterrupted run's bit for bit; the checkpoint is refused on another rank count
 nb=400
-"$mpiexec" -n 2 "$pdecon" train -model cyclegan -cyclegan_blind true "${sim[@]}" "${net[@]}" -train_batches $nb -train_monitor_every 1 -train_checkpoint "$T/ck.h5" -output "$T/out.h5" >"$T/run.log" 2>&1 &
+resume=(-model cyclegan -cyclegan_blind true "${sim[@]}" "${net[@]}" -cyclegan_pool 2)
+"$mpiexec" -n 2 "$pdecon" train "${resume[@]}" -train_batches $nb -train_monitor_every 1 -train_checkpoint "$T/ck.h5" -output "$T/out.h5" >"$T/run.log" 2>&1 &
 pid=$!
-for _ in $(seq 1200); do grep -qE "step +2/$nb" "$T/run.log" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -qE "step +4/$nb" "$T/run.log" 2>/dev/null && break; sleep 0.05; done
 kill -USR1 $pid
 wait $pid
 rc=$?
-if [ $rc -ne 75 ] || [ ! -f "$T/ck.h5" ] || [ ! -f "$T/ck.h5.dx3" ] || [ ! -f "$T/ck.h5.dy3" ] || [ -f "$T/out.h5" ]; then
+if [ $rc -ne 75 ] || [ ! -f "$T/ck.h5" ] || [ ! -f "$T/ck.h5.dx3" ] || [ ! -f "$T/ck.h5.dy3" ] || [ ! -f "$T/ck.h5.history.h5" ] || [ -f "$T/out.h5" ]; then
   bad "stop: rc=$rc (want 75), checkpoint $([ -f "$T/ck.h5" ] && echo present || echo missing), model $([ -f "$T/out.h5" ] && echo present || echo absent)"
-  tail -5 "$T/run.log" | sed 's/^/    | /'
+  tail -n 5 "$T/run.log" | sed 's/^/    | /'
 else
   stopped=$(grep -oE "step +[0-9]+/$nb" "$T/run.log" | tail -1 | awk '{ print $2 }')
-  "$mpiexec" -n 2 "$pdecon" train -model cyclegan -cyclegan_blind true "${sim[@]}" "${net[@]}" -train_batches $((${stopped%/*} + 2)) -restart "$T/ck.h5" -output "$T/out.h5" >"$T/restart.log" 2>&1
+  stopped=${stopped%/*}
+  "$mpiexec" -n 1 "$pdecon" train "${resume[@]}" -train_batches $((stopped + 2)) -restart "$T/ck.h5" -output "$T/out.h5" >"$T/wrong.log" 2>&1
+  rcw=$?
+  "$mpiexec" -n 2 "$pdecon" train "${resume[@]}" -train_batches $((stopped + 2)) -train_checkpoint "$T/ck.h5" -restart "$T/ck.h5" -output "$T/out.h5" >"$T/restart.log" 2>&1
   rc=$?
-  if [ $rc -eq 0 ] && [ -f "$T/out.h5" ] && grep -q "(2 in this run" "$T/restart.log"; then
-    ok "SIGUSR1 after step ${stopped%/*}: exit 75, checkpoint; restarted for 2 more steps"
+  "$mpiexec" -n 2 "$pdecon" train "${resume[@]}" -train_batches $((stopped + 2)) -output "$T/full.h5" >"$T/full.log" 2>&1
+  same=0 diffs=""
+  for d in /e0a_conv/weight /e1c_conv/weight /d0a_conv/weight @meta_psf; do
+    r=$("$compare" "$T/out.h5:$d" "$T/full.h5:$d" 0 2>&1) || same=1
+    diffs="$diffs $d $r;"
+  done
+  if [ $rc -eq 0 ] && [ $same -eq 0 ] && grep -q "(2 in this run" "$T/restart.log" && [ ! -e "$T/ck.h5" ] && [ ! -e "$T/ck.h5.history.h5" ] &&
+    [ $rcw -eq 1 ] && [ "$(grep -c 'pdecon: error:' "$T/wrong.log")" = 1 ] && grep -q "rank-local; resume it on 2 ranks" "$T/wrong.log"; then
+    ok "SIGUSR1 after step $stopped: exit 75, checkpoint; refused on 1 rank; resumed for 2 steps = uninterrupted, bit for bit"
   else
-    bad "restart: rc=$rc"
-    tail -3 "$T/restart.log" | sed 's/^/    | /'
+    bad "restart: rc=$rc, refusal rc=$rcw, resumed vs uninterrupted:$diffs"
+    tail -n 3 "$T/restart.log" "$T/wrong.log" | sed 's/^/    | /'
   fi
 fi
 
@@ -79,7 +92,7 @@ for m in g1 u; do
     ok "restore with $m by tiles, 3 ranks vs 1: $diff"
   else
     bad "restore with $m: $diff"
-    tail -3 "$T/r3.log" | sed 's/^/    | /'
+    tail -n 3 "$T/r3.log" | sed 's/^/    | /'
   fi
   rm -f "$T/r1.h5" "$T/r3.h5"
 done

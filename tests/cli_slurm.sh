@@ -13,7 +13,15 @@
 #      task receiving its warning signal: requeued alone, it ends as an uninterrupted run;
 #   d) jobs/scaling.sbatch: strong and weak sweeps at 1 and 2 ranks, the CSV and the summary;
 #   e) jobs/train.sbatch: a 2-rank training run receiving its warning signal mid-way: checkpoint,
-#      requeue, restart, and the model of an uninterrupted run (srun pdecon train).
+#      requeue, restart, and the model of an uninterrupted run (srun pdecon train);
+#   f) the networks' jobs: jobs/train-cnn.sbatch (Isonet-1) and jobs/train-cyclegan.sbatch (a
+#      blind cycleGAN with full history buffers), 2 ranks each, receiving their warning signal
+#      mid-way: checkpoint, exit 75, requeue, restart, and the weights of an uninterrupted run bit
+#      for bit; then jobs/restore.sbatch restores a stack with the Isonet model on 2 ranks as a
+#      direct 1-rank run does;
+#   g) jobs/deconvolve-tiled.sbatch: a tiled run (a rank a tile) receiving its warning signal
+#      with some tiles finished: they are kept, the job requeues and solves only the others, and
+#      ends with the volume of an uninterrupted tiled run.
 # usage: cli_slurm.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -uo pipefail
 pdecon=$1 mkinputs=$3 compare=$4
@@ -394,6 +402,149 @@ if [ -n "${sent[$trn]:-}" ] && [ "$(field "$trn" JobState)" = COMPLETED ] && [ "
 else
   bad "train.sbatch: signal ${sent[$trn]:-not sent}, state $(field "$trn" JobState) exit $(field "$trn" ExitCode) restarts $(field "$trn" Restarts), stopped after '${stopped}', $tdiff"
   grep -v 'loss' "$tlog" 2>/dev/null | tail -12 | sed 's/^/    | /'
+fi
+
+# ---------------------------------------------------------------- f) the networks' jobs
+fstart=$SECONDS
+cat >"$T/cnn.opts" <<EOF
+# a small Isonet-1 training run (jobs/train-cnn.sbatch): a few seconds
+-model isonet1
+-sim_size 8,48,48
+-phantom_ntubes 6
+-train_iso_psf gaussian
+-train_anisotropy 2
+-train_patch 16
+-train_batch 4
+-train_batches 100
+-train_val_patches 2
+-train_val_every 0
+-train_monitor
+-output $O/iso.h5
+EOF
+cat >"$T/gan.opts" <<EOF
+# a small blind cycleGAN (jobs/train-cyclegan.sbatch); history buffers of 2 crops, full early
+-model cyclegan
+-cyclegan_blind true
+-sim_size 16,32,32
+-phantom_voxel 100,100,100
+-psf_type gaussian
+-psf_sigma 250,120,120
+-psf_size 9,9,9
+-phantom_ntubes 6
+-cyclegan_patch 8
+-cyclegan_depth 1
+-cyclegan_width 2
+-cyclegan_dwidth 2
+-cyclegan_kernel 5
+-cyclegan_pool 2
+-train_batches 200
+-train_monitor_every 1
+-output $O/gan.h5
+EOF
+cnn=$(submit -n 2 "$jobs/train-cnn.sbatch" "$T/cnn.opts")
+gan=$(submit -n 2 "$jobs/train-cyclegan.sbatch" "$T/gan.opts")
+[ -n "$cnn" ] && [ -n "$gan" ] || fatal "sbatch of the networks' jobs failed"
+net_step() { grep -oE 'step +[0-9]+/[0-9]+' "$1" 2>/dev/null | tail -1 | awk '{ print $2 + 0 }'; }
+ended() { # every job given ended
+  local j
+  for j in "$@"; do
+    case $(states "$j") in *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE* | *SUSPENDED* | "") return 1 ;; esac
+  done
+}
+deadline=$((SECONDS + 200))
+while [ $SECONDS -lt $deadline ]; do
+  for pair in "$cnn:$O/iso.h5" "$gan:$O/gan.h5"; do
+    IFS=: read -r j name <<<"$pair"
+    [ -z "${sent[$j]:-}" ] || continue
+    it=$(net_step "$name.log")
+    if [ "$(field "$j" JobState)" = RUNNING ] && [ "${it:-0}" -ge 5 ]; then
+      scancel --signal=USR1 --batch "$j" && sent[$j]=$it
+    fi
+  done
+  ended "$cnn" "$gan" && break
+  sleep 0.1
+done
+ended "$cnn" "$gan" || bad "network jobs still running after 200 s: $cnn $(states "$cnn"), $gan $(states "$gan")"
+# the uninterrupted runs, on as many ranks
+timeout 120 srun -n 2 --mpi=pmix "$pdecon" train -options_file "$T/cnn.opts" -train_monitor false -output "$T/iso_direct.h5" >"$T/log/iso_direct.log" 2>&1
+timeout 120 srun -n 2 --mpi=pmix "$pdecon" train -options_file "$T/gan.opts" -train_monitor_every 0 -output "$T/gan_direct.h5" >"$T/log/gan_direct.log" 2>&1
+for spec in "$cnn:iso:100:/c1/weight /c2/weight" "$gan:gan:200:/e0a_conv/weight /d0a_conv/weight @meta_psf"; do
+  IFS=: read -r j name nb dsets <<<"$spec"
+  log=$O/$name.h5.log
+  same=0 diffs=
+  for d in $dsets; do
+    r=$("$compare" "$O/$name.h5:$d" "$T/${name}_direct.h5:$d" 0 2>&1) || same=1
+    diffs="$diffs $d $r;"
+  done
+  stopped=$(sed -n 's/.*stopped by a signal after batch \([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -1)
+  left=$(find "$O" -name "$name.h5.checkpoint.h5*" | xargs)
+  if [ -n "${sent[$j]:-}" ] && [ "$(field "$j" JobState)" = COMPLETED ] && [ "$(field "$j" ExitCode)" = 0:0 ] &&
+    [ "$(field "$j" Restarts)" = 1 ] && [ -n "$stopped" ] && grep -q "requeueing job $j" "$log" &&
+    grep -q "continuing from the checkpoint" "$log" && grep -q "wrote $O/$name.h5 after $nb steps" "$log" &&
+    [ -z "$left" ] && [ $same -eq 0 ]; then
+    ok "$(field "$j" JobName) (srun, 2 ranks): warning signal at step ${sent[$j]}, checkpoint after step $stopped, requeued, restarted: the uninterrupted run's weights bit for bit ($diffs)"
+  else
+    bad "$(field "$j" JobName): signal ${sent[$j]:-not sent}, state $(field "$j" JobState) exit $(field "$j" ExitCode) restarts $(field "$j" Restarts), stopped after '$stopped', checkpoint files left: '$left';$diffs"
+    grep -v ' step ' "$log" 2>/dev/null | tail -12 | sed 's/^/    | /'
+  fi
+done
+# restore with the Isonet model: 2 ranks by srun in the job against 1 rank directly
+printf -- '-model %s\n-input %s\n-output %s\n' "$O/iso.h5" "$D/sim.h5:/data" "$O/iso_restored.h5" >"$T/restore.opts"
+rst=$(submit -n 2 "$jobs/restore.sbatch" "$T/restore.opts")
+deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $deadline ] && ! ended "$rst"; do sleep 0.2; done
+timeout 120 srun -n 1 "$pdecon" restore -options_file "$T/restore.opts" -output "$T/iso_restored_direct.h5" >"$T/log/restore_direct.log" 2>&1
+rdiff=$("$compare" "$O/iso_restored.h5:/data" "$T/iso_restored_direct.h5:/data" 1e-6 2>&1)
+same=$?
+rout=$T/work/pdecon-restore-$rst.out
+if [ "$(field "$rst" JobState)" = COMPLETED ] && [ "$(field "$rst" ExitCode)" = 0:0 ] && [ $same -eq 0 ] &&
+  grep -q "wrote $O/iso_restored.h5: 63 x 96 x 96 restored by isonet1" "$rout"; then
+  ok "restore.sbatch (srun, 2 ranks): 32 x 96 x 96 -> 63 x 96 x 96 by Isonet-1, as 1 rank: $rdiff"
+else
+  bad "restore.sbatch: state $(field "$rst" JobState) exit $(field "$rst" ExitCode), $rdiff"
+  tail -8 "$rout" 2>/dev/null | sed 's/^/    | /'
+fi
+echo "networks' jobs done after $((SECONDS - fstart)) s"
+
+# g) jobs/deconvolve-tiled.sbatch: a tiled run (2 x 2 tiles, one rank a tile, drawn from the work
+#    queue) receiving its warning signal once a tile is finished: the finished tiles are kept,
+#    the job requeues itself and solves only the others (the stopped ones from their own
+#    checkpoints), and the output is that of an uninterrupted tiled run
+cat >"$T/tiled.opts" <<EOF
+# a tiled deconvolution (jobs/deconvolve-tiled.sbatch)
+-input $D/sim.h5:/data
+-psf $D/sim.h5:/psf
+-decon_background 10
+-decon_max_it $its
+-decon_tiles 2,2
+-decon_tile_groups 2
+-decon_monitor
+-fft_planner estimate
+-fft_wisdom none
+-output $O/tiled.h5:/x
+EOF
+tiled=$(submit -N 1 --ntasks-per-node=2 -n 2 "$jobs/deconvolve-tiled.sbatch" "$T/tiled.opts")
+tsent=
+deadline=$((SECONDS + 200))
+while [ -n "$tiled" ] && [ $SECONDS -lt $deadline ]; do
+  if [ -z "$tsent" ] && [ "$(field "$tiled" JobState)" = RUNNING ] && ls "$O/tiled.h5.tiles"/tile_*[0-9].h5 >/dev/null 2>&1; then
+    scancel --signal=USR1 --batch "$tiled" && tsent=$(ls "$O/tiled.h5.tiles"/tile_*[0-9].h5 | wc -l)
+  fi
+  case $(states "$tiled") in *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE* | *SUSPENDED* | "") sleep 0.1 ;; *) break ;; esac
+done
+timeout 200 srun -n 2 --mpi=pmix "$pdecon" deconvolve -options_file "$T/tiled.opts" -output "$T/tiled_direct.h5:/x" >"$T/log/tiled_direct.log" 2>&1
+tlog=$O/tiled.h5.log
+tdiff=$("$compare" "$O/tiled.h5:/x" "$T/tiled_direct.h5:/x" 1e-6 2>&1)
+same=$?
+kept=$(sed -n 's/.*stopped by a signal: \([0-9]*\) of 4 tiles finished.*/\1/p' "$tlog" 2>/dev/null | head -1)
+if [ -n "$tsent" ] && [ "$(field "$tiled" JobState)" = COMPLETED ] && [ "$(field "$tiled" ExitCode)" = 0:0 ] &&
+  [ "$(field "$tiled" Restarts)" = 1 ] && [ -n "$kept" ] && [ "$kept" -ge 1 ] && [ "$kept" -lt 4 ] &&
+  grep -q "requeueing job $tiled" "$tlog" && grep -q "resuming: $kept of 4 tiles finished" "$tlog" &&
+  [ ! -e "$O/tiled.h5.tiles" ] && [ $same -eq 0 ]; then
+  ok "deconvolve-tiled.sbatch (srun, 2 ranks, a rank a tile): warning signal with $tsent tile(s) done, $kept kept, requeued, the other tiles solved: $tdiff"
+else
+  bad "deconvolve-tiled.sbatch: signal ${tsent:-not sent}, state $(field "$tiled" JobState) exit $(field "$tiled" ExitCode) restarts $(field "$tiled" Restarts), kept '${kept}', tiles $([ -e "$O/tiled.h5.tiles" ] && echo left || echo gone), $tdiff"
+  grep -v 'objective' "$tlog" 2>/dev/null | tail -14 | sed 's/^/    | /'
 fi
 
 [ $fails -eq 0 ] || show_logs

@@ -1,6 +1,6 @@
 /* Multi-view deconvolution: one view through PdDeconSetViews is the single-view solver bit for
    bit; two identical views, each with half the PSF and half the photons, are too (rl and
-   rl_biggs); the same answer on 1, 2 and 3 ranks; and on simulated Airyscan data (32 views,
+   rl_biggs; up to float rounding, as the single view computes its weights another way); the same answer on 1, 2 and 3 ranks; and on simulated Airyscan data (32 views,
    h_v = h · h(· − d_v)) multi-view RL beats RL on the summed ("confocal") stack with its summed
    PSF, at the same iteration count. */
 /* ranks: 1 2 3 */
@@ -146,7 +146,9 @@ int main(int argc, char **argv)
     if (!rank) {
       double dd = PdTestRelDiff(xa, xb, (size_t)cnt);
       PetscCall(PetscPrintf(PETSC_COMM_SELF, "%s: two half views vs one view: rel. difference %g\n", method, dd));
-      PD_EXPECT(dd == 0, "%s: two identical half views differ from the single view: %g", method, dd);
+      /* the views' weights come from an FFT, the single view's from the PSF's box sums: equal up
+         to float rounding */
+      PD_EXPECT(dd < 1e-5, "%s: two identical half views differ from the single view: %g", method, dd);
     }
     PetscCall(PetscFree(xa));
     PetscCall(PetscFree(xb));

@@ -2,10 +2,12 @@
    ground; text leaves dark pixels inside its box and none outside; an image panel keeps the
    image's values away from its caption and scale bar, which it draws; the projections equal a
    direct computation (also for a strided box of a bigger volume); the preview grid holds them and
-   its PNG is byte for byte the one a single rank writes. */
+   its PNG is byte for byte the one a single rank writes; the convergence plot draws each
+   recorded point of each curve in the curve's colour where its axes put it, in both panels. */
 /* ranks: 1 2 3 */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
+#include <pdecon/viz/convergence.h>
 #include <pdecon/viz/plot.h>
 #include <pdecon/viz/preview.h>
 #include <cairo.h>
@@ -72,6 +74,52 @@ static PetscErrorCode TestChart(const char *path)
       /* the bar's outline is darker than its fill */
       PdColor edge = PngPixel(s, (int)px0, (int)(py0 + py1) / 2);
       PD_EXPECT(edge.b < blue.b && edge.r < blue.r + 1, "bar outline (%d %d %d)", edge.r, edge.g, edge.b);
+    }
+    cairo_surface_destroy(s);
+    unlink(path);
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The convergence plot of a 100-point curve and a 3-point one (markers): the decoded PNG has the
+   curves' colours at their recorded points in both panels, white where no curve passes. */
+static PetscErrorCode TestConvergence(const char *path)
+{
+  double             p1[100], t1[100], p2[3] = {32, 36, 34}, t2[3] = {0.3, 0.6, 0.9};
+  PdConvergenceCurve c[2] = {{"rl", 100, p1, t1}, {"rl_wb", 3, p2, t2}};
+  int                rank;
+
+  PetscFunctionBegin;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  for (int k = 0; k < 100; k++) {
+    p1[k] = 30 + 5 * log10(k + 1.0);
+    t1[k] = 0.5 * (k + 1);
+  }
+  PetscCall(PdConvergencePlotWrite(PETSC_COMM_WORLD, path, "test", 2, c));
+  if (!rank) {
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    PD_EXPECT(cairo_surface_status(s) == CAIRO_STATUS_SUCCESS, "%s does not decode", path);
+    if (cairo_surface_status(s) == CAIRO_STATUS_SUCCESS) {
+      const int W = cairo_image_surface_get_width(s), H = cairo_image_surface_get_height(s);
+      PD_EXPECT(W == 1240 && H == 520, "convergence plot %d x %d", W, H);
+      for (int panel = 0; panel < 2 && W == 1240 && H == 520; panel++) {
+        const int its[4] = {2, 10, 50, 90}; /* inner vertices: a line's end is cut square */
+        int       wrong = 0;
+        double    px, py;
+        for (int j = 0; j < 4; j++) { /* vertices of the long curve (a 2.5-pixel line) */
+          const int k = its[j] - 1;
+          PetscCall(PdConvergencePlotLocate(2, c, (PdConvergencePanel)panel, panel ? t1[k] : k + 1, p1[k], &px, &py));
+          wrong += !Same(PngPixel(s, (int)px, (int)py), PdConvergenceColor(0));
+        }
+        for (int k = 0; k < 3; k++) { /* markers of the short one */
+          PetscCall(PdConvergencePlotLocate(2, c, (PdConvergencePanel)panel, panel ? t2[k] : k + 1, p2[k], &px, &py));
+          wrong += !Same(PngPixel(s, (int)px, (int)py), PdConvergenceColor(1));
+        }
+        PD_EXPECT(!wrong, "convergence plot, panel %d: %d of 7 recorded points not in their curve's colour", panel, wrong);
+        /* above both curves at the left end: background */
+        PetscCall(PdConvergencePlotLocate(2, c, (PdConvergencePanel)panel, panel ? 0.3 : 1, 39, &px, &py));
+        PD_EXPECT(Grey(PngPixel(s, (int)px + 3, (int)py), 255), "convergence plot, panel %d: no background above the curves", panel);
+      }
     }
     cairo_surface_destroy(s);
     unlink(path);
@@ -277,7 +325,7 @@ int main(int argc, char **argv)
   ptrdiff_t pn[3] = {7, 42, 27};
   PdLayout *a, *p0, *par, *b;
   float    *va, *vb;
-  char      chart[64], path[64], path1[64];
+  char      chart[64], path[64], path1[64], conv[64];
   int       size;
 
   PetscCall(PdTestInitialize(&argc, &argv));
@@ -286,6 +334,8 @@ int main(int argc, char **argv)
   snprintf(path, sizeof(path), "viz_preview_np%d.png", size);
   snprintf(path1, sizeof(path1), "viz_preview1_np%d.png", size);
   PetscCall(TestChart(chart));
+  snprintf(conv, sizeof(conv), "viz_convergence_np%d.png", size);
+  PetscCall(TestConvergence(conv));
   PetscCall(TestText());
   PetscCall(TestPanel());
   /* a: compact; b: a strided box of a bigger parent, whose other voxels must not show */

@@ -6,11 +6,13 @@
 # half-extent on every side, blurred by linear convolution with a Born & Wolf PSF, Poisson +
 # Gaussian noise, then cut to the field of view, so objects outside it blur into it and boundary
 # handling matters. Both programs get the same 32-bit float TIFF data and PSF. For each iteration
-# count, deconwolf's default method (`dw --float`) on T threads runs, then pdecon's method on
-# R ranks; printed per run: wall time, peak memory (sum of the ranks' or the process's maximum
-# resident set), PSNR after least-squares scaling over the full volume and over the interior
-# (1/8 of each axis left out at either end). Then the time each needs to reach the other's PSNR
-# at the largest count, interpolated linearly in time between the measured counts.
+# count, deconwolf's default method (`dw --float`) on T threads runs, then each of pdecon's
+# methods that has that count on R ranks; printed per run: wall time, peak memory (sum of the
+# ranks' or the process's maximum resident set), PSNR after least-squares scaling over the full
+# volume and over the interior (1/8 of each axis left out at either end). Then, for each pdecon
+# method, the time it needs to reach deconwolf's PSNR at deconwolf's largest count and the time
+# deconwolf needs to reach the method's PSNR at its largest count, interpolated linearly in time
+# between the measured counts.
 #
 # usage: deconwolf.sh [DECONWOLF_SOURCE]
 #   DECONWOLF_SOURCE (or $DECONWOLF_SRC): a checkout or git URL of deconwolf; the pinned commit
@@ -20,7 +22,10 @@
 # environment (defaults in brackets):
 #   PDECON [build/pdecon]  PEER_STACK [build/tests/peer_stack]  MPIEXEC [mpiexec]
 #   SIZE z,y,x [64,256,256]  PSF_SIZE z,y,x [127,129,129]  RANKS [2]  THREADS [RANKS]
-#   ITERS ["5 10 20 50 100"]  METHOD [rl_biggs]  PDECON_OPTS [""]  WORKDIR [a temporary dir]
+#   ITERS ["5 10 20 50 100"]  METHODS [$METHOD or rl_biggs]  PDECON_OPTS [""]  WORKDIR [a temporary dir]
+#   METHODS: pdecon methods, each NAME or NAME:IT,IT,... with counts of its own (else ITERS) and
+#   NAME may carry options after a slash, '=' for the space: "rl_biggs rl_biggs/-decon_accel=shb
+#   rl_wb:1,2,3,5" (one run compares them all, each row labelled pdecon/NAME[/options])
 # Exits 77 (skip) when no deconwolf source is given or it cannot be read, 1 on any failure.
 set -euo pipefail
 
@@ -35,7 +40,7 @@ PSF_SIZE=${PSF_SIZE:-127,129,129}
 RANKS=${RANKS:-2}
 THREADS=${THREADS:-$RANKS}
 ITERS=${ITERS:-5 10 20 50 100}
-METHOD=${METHOD:-rl_biggs}
+METHODS=${METHODS:-${METHOD:-rl_biggs}}
 PDECON_OPTS=${PDECON_OPTS:-}
 
 die() { echo "deconwolf.sh: error: $*" >&2; exit 1; }
@@ -77,7 +82,7 @@ mz=$((pz / 2)) my=$((py / 2)) mx=$((px / 2))
   -phantom_ntubes $(((nz + 2 * mz) * (ny + 2 * my) / 400 + 20)) -output "$W/sim.h5" >"$W/sim.log" 2>&1 || die "pdecon simulate failed (see $W/sim.log)"
 "$PEER_STACK" crop "$W/sim.h5" $mz,$my,$mx "$W" || die "cannot cut the stack"
 
-# --- runs: "tool iterations seconds peak_MiB psnr_full psnr_interior" per line in $W/runs
+# --- runs: "program iterations seconds peak_MiB psnr_full psnr_interior" per line in $W/runs
 peak() { awk '/^PEAK_KB/ { s += $2 } END { printf "%.0f", s / 1024 }' "$1"; }
 : >"$W/runs"
 run_dw() {
@@ -89,44 +94,53 @@ run_dw() {
   t1=$(date +%s.%N)
   echo "deconwolf $it $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(peak "$W/dw.time") $("$PEER_STACK" psnr "$W/sim.h5" $mz,$my,$mx "$W/dw_out.tif")" >>"$W/runs"
 }
+# run_pd LABEL ITERATIONS: LABEL is NAME[/OPTIONS], '=' in OPTIONS standing for a space
 run_pd() {
-  local it=$1 t0 t1
+  local label=$1 it=$2 t0 t1 method=${1%%/*} opts=
+  [ "$label" = "$method" ] || opts=${label#*/}
   rm -f "$W/pd_out.h5" "$W"/pd.time.*
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
   # one peak per rank, named by the rank (Open MPI's OMPI_COMM_WORLD_RANK, MPICH's PMI_RANK)
   "$MPIEXEC" -n "$RANKS" sh -c 'exec /usr/bin/time -f "PEAK_KB %M" -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"' "$W/pd.time" "$PDECON" deconvolve -input "$W/data.tif" -psf "$W/psf.tif" \
-    -decon_method "$METHOD" -decon_max_it "$it" -output "$W/pd_out.h5:/x" $PDECON_OPTS >"$W/pd.log" 2>&1 || die "pdecon failed (see $W/pd.log)"
+    -decon_method "$method" -decon_max_it "$it" -output "$W/pd_out.h5:/x" ${opts//=/ } $PDECON_OPTS >"$W/pd.log" 2>&1 || die "pdecon $label failed (see $W/pd.log)"
   t1=$(date +%s.%N)
-  echo "pdecon $it $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(cat "$W"/pd.time.* | peak /dev/stdin) $("$PEER_STACK" psnr "$W/sim.h5" $mz,$my,$mx "$W/pd_out.h5:/x")" >>"$W/runs"
+  echo "pdecon/$label $it $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(cat "$W"/pd.time.* | peak /dev/stdin) $("$PEER_STACK" psnr "$W/sim.h5" $mz,$my,$mx "$W/pd_out.h5:/x")" >>"$W/runs"
 }
-for it in $ITERS; do
-  run_dw "$it"
-  run_pd "$it"
+# every count anyone runs, ascending; at each, deconwolf first, then the methods that have it
+its_of() { case $1 in *:*) echo "${1#*:}" | tr , ' ' ;; *) echo "$ITERS" ;; esac; }
+all_its=$(for e in $METHODS; do its_of "$e"; done; echo "$ITERS")
+for it in $(echo $all_its | tr ' ' '\n' | sort -n -u); do
+  case " $ITERS " in *" $it "*) run_dw "$it" ;; esac
+  for e in $METHODS; do
+    case " $(its_of "$e") " in *" $it "*) run_pd "${e%%:*}" "$it" ;; esac
+  done
 done
 
-# --- the table, and the time to reach the other's PSNR at the largest count
+# --- the table, and the times to reach the other's PSNR at its largest count
 echo "peer benchmark: ${SIZE//,/x} stack (z,y,x), ${PSF_SIZE//,/x} PSF; deconwolf $(echo $DW_COMMIT | cut -c1-7) default method on $THREADS threads," \
-  "pdecon $METHOD on $RANKS ranks ($PDECON_OPTS)"
-awk -v last="${ITERS##* }" '
-  { tool[NR] = $1; it[NR] = $2; t[NR] = $3; mem[NR] = $4; pf[NR] = $5; pi[NR] = $6 }
-  END {
-    printf "%-10s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
-    for (i = 1; i <= NR; i++) printf "%-10s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
-    for (i = 1; i <= NR; i++) if (it[i] == last) target[tool[i]] = pf[i]
-    split("deconwolf pdecon", names, " ")
-    for (k = 1; k <= 2; k++) {
-      me = names[k]; other = names[3 - k]; goal = target[other]; found = 0
-      pt = 0; pp = -1e30
-      for (i = 1; i <= NR && !found; i++) {
-        if (tool[i] != me) continue
-        if (pf[i] >= goal) {
-          ts = pp > -1e29 ? pt + (t[i] - pt) * (goal - pp) / (pf[i] - pp) : t[i]
-          printf "%s reaches %s'"'"'s %d-iteration PSNR (%.2f dB) in %.2f s (at <= %d iterations)\n", me, other, last, goal, ts, it[i]
-          found = 1
-        }
-        pt = t[i]; pp = pf[i]
-      }
-      if (!found) printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last, goal, last
+  "pdecon on $RANKS ranks ($PDECON_OPTS)"
+awk '
+  { tool[NR] = $1; it[NR] = $2; t[NR] = $3; mem[NR] = $4; pf[NR] = $5; pi[NR] = $6
+    if (!($1 in last) || $2 > last[$1]) { last[$1] = $2; target[$1] = $5 }
+    if (!($1 in seen)) { seen[$1] = 1; if ($1 != "deconwolf") names[++np] = $1 } }
+  # the time program me needs to reach psnr goal (linear in time between its runs), -1 if never
+  function reach(me, goal,   i, pt, pp) {
+    pt = 0; pp = -1e30
+    for (i = 1; i <= NR; i++) {
+      if (tool[i] != me) continue
+      if (pf[i] >= goal) { hit = it[i]; return pp > -1e29 ? pt + (t[i] - pt) * (goal - pp) / (pf[i] - pp) : t[i] }
+      pt = t[i]; pp = pf[i]
     }
+    return -1
+  }
+  function say(me, other,   ts) {
+    ts = reach(me, target[other])
+    if (ts >= 0) printf "%s reaches %s'"'"'s %d-iteration PSNR (%.2f dB) in %.2f s (at <= %d iterations)\n", me, other, last[other], target[other], ts, hit
+    else printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last[other], target[other], last[me]
+  }
+  END {
+    printf "%-38s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
+    for (i = 1; i <= NR; i++) printf "%-38s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
+    for (k = 1; k <= np; k++) { say(names[k], "deconwolf"); say("deconwolf", names[k]) }
   }' "$W/runs"

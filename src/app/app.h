@@ -34,6 +34,12 @@ PetscErrorCode AppAllgatherVolume(const PdLayout *lay, const float *v, float **a
 /* pdecon bench -bench_model isonet1|isonet2|srcnn (bench_model.c). */
 PetscErrorCode AppBenchModel(MPI_Comm comm, const char *model);
 
+/* pdecon bench -bench_scaling tiles (bench_tiles.c): tile-parallel against slab-parallel
+   throughput on a stack of size n, its iterations, on 1, 2, 4, ... ranks; the table also to csv. */
+PetscErrorCode AppBenchTiles(MPI_Comm comm, const char *method, PetscInt its, const ptrdiff_t n[3], PetscInt reps, const char *csv);
+/* Waits on a barrier of comm without spinning: ranks with nothing to do give their core away. */
+PetscErrorCode AppIdleBarrier(MPI_Comm comm);
+
 /* pdecon bench -bench_train (bench_train.c). */
 PetscErrorCode AppBenchTrain(MPI_Comm comm, PetscInt reps, PetscBool serial);
 

@@ -54,8 +54,7 @@ static double Median(double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Waits on a barrier of comm without spinning: ranks with nothing to do give their core away. */
-static PetscErrorCode IdleBarrier(MPI_Comm comm)
+PetscErrorCode AppIdleBarrier(MPI_Comm comm)
 {
   MPI_Request req;
   int         done = 0;
@@ -536,7 +535,7 @@ static PetscErrorCode BenchScaling(MPI_Comm comm, const char *mode, const char *
       ierr = ScalingOne(sub, method, n, reps, iofile, r);
       PetscCallMPI(MPI_Comm_free(&sub));
     }
-    PetscCall(IdleBarrier(comm));
+    PetscCall(AppIdleBarrier(comm));
     err = (int)ierr;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_INT, MPI_MAX, comm));
     PetscCheck(!err, comm, (PetscErrorCode)err, "bench: the run on %d rank%s failed", k, k > 1 ? "s" : "");
@@ -561,7 +560,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   char        sizes_s[1024] = "64x256x256,128x512x512", method[32] = "rl", bmodel[32] = "", scaling[16] = "", csv[PETSC_MAX_PATH_LEN] = "", png[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "/tmp";
   ptrdiff_t   sizes[16][3];
   int         nsizes, rank, size;
-  PetscInt    reps = 5;
+  PetscInt    reps = 5, its = 10;
   PetscBool   serial = PETSC_TRUE, train = PETSC_FALSE, concurrent = PETSC_FALSE;
 
   PetscFunctionBegin;
@@ -572,7 +571,8 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bench_method", "Method whose iteration is timed", "", method, method, sizeof(method), NULL));
   PetscCall(PetscOptionsInt("-bench_reps", "Timed repetitions (the median is reported)", "", reps, &reps, NULL));
   PetscCall(PetscOptionsBool("-bench_serial", "Also time the same operation on one rank in this run (speed-up)", "", serial, &serial, NULL));
-  PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks", "", scaling, scaling, sizeof(scaling), NULL));
+  PetscCall(PetscOptionsString("-bench_scaling", "Scaling benchmark instead: strong (fixed working size, the first of -bench_sizes) or weak (that size per rank, z grows with the ranks), on 1, 2, 4, ... ranks; tiles: tile-parallel against slab-parallel throughput on that stack", "", scaling, scaling, sizeof(scaling), NULL));
+  PetscCall(PetscOptionsInt("-bench_its", "Scaling benchmark of tiles: iterations of each whole deconvolution", "", its, &its, NULL));
   PetscCall(PetscOptionsString("-bench_csv", "Scaling benchmark: CSV table (default pdecon-scaling-<mode>.csv)", "", csv, csv, sizeof(csv), NULL));
   PetscCall(PetscOptionsString("-bench_png", "Scaling benchmark: plot (default pdecon-scaling-<mode>.png)", "", png, png, sizeof(png), NULL));
   PetscCall(PetscOptionsBool("-bench_concurrent", "Also time every rank solving the whole problem alone at the same time: the speed-up the machine allows (each rank holds a full copy)", "", concurrent, &concurrent, NULL));
@@ -600,9 +600,14 @@ PetscErrorCode CmdBench(MPI_Comm comm)
   PetscCall(ParseSizes(sizes_s, sizes, &nsizes));
   if (scaling[0]) {
     PetscCheck(nsizes >= 1, comm, PD_ERR_INPUT, "-bench_sizes: no size given");
-    PetscCheck(!strcmp(scaling, "strong") || !strcmp(scaling, "weak"), comm, PD_ERR_INPUT, "-bench_scaling: '%s' is neither strong nor weak", scaling);
+    PetscCheck(!strcmp(scaling, "strong") || !strcmp(scaling, "weak") || !strcmp(scaling, "tiles"), comm, PD_ERR_INPUT, "-bench_scaling: '%s' is not strong, weak or tiles", scaling);
     PetscCheck(reps <= 64, comm, PD_ERR_INPUT, "-bench_reps: at most 64 for the scaling benchmark");
     if (!csv[0]) PetscCall(PetscSNPrintf(csv, sizeof(csv), "pdecon-scaling-%s.csv", scaling));
+    if (!strcmp(scaling, "tiles")) {
+      PetscCall(CheckWritable(comm, csv));
+      PetscCall(AppBenchTiles(comm, method, its, sizes[0], reps, csv));
+      PetscFunctionReturn(0);
+    }
     if (!png[0]) PetscCall(PetscSNPrintf(png, sizeof(png), "pdecon-scaling-%s.png", scaling));
     PetscCall(BenchScaling(comm, scaling, method, sizes[0], reps, csv, png, dir));
     PetscFunctionReturn(0);
@@ -620,7 +625,7 @@ PetscErrorCode CmdBench(MPI_Comm comm)
     if (serial && size > 1) {
       /* One rank repeats the operation alone; the others wait without spinning. */
       if (rank == 0) PetscCall(BenchOne(PETSC_COMM_SELF, PETSC_COMM_SELF, method, sizes[i], reps, &r1));
-      PetscCall(IdleBarrier(comm));
+      PetscCall(AppIdleBarrier(comm));
       PetscCallMPI(MPI_Bcast(&r1, sizeof(r1), MPI_BYTE, 0, comm));
       snprintf(spd, sizeof(spd), "%.2fx", r1.iter / r.iter);
     }

@@ -26,6 +26,8 @@ typedef struct {
   char          ckpt[PETSC_MAX_PATH_LEN]; /* -decon_checkpoint: a file (one stack) or a directory (a batch); "" next to each output */
   char          tiles[64], tile_margin[64];  /* -decon_tiles, -decon_tile_margin */
   PetscInt      tile_groups;                 /* -decon_tile_groups */
+  PetscInt      tile_stop_after;             /* -decon_tile_stop_after (testing: a stop signal after so many tiles) */
+  char          restart[PETSC_MAX_PATH_LEN]; /* -decon_restart */
   AppPSFOptions po;
   AppTruth      truth; /* -decon_truth */
   /* the solver of the current configuration (size, voxel size) */
@@ -151,31 +153,57 @@ static PetscErrorCode ScaleForOutput(MPI_Comm comm, const Ctx *c, const char *ou
   PetscFunctionReturn(0);
 }
 
-/* The tiled branch: when -decon_tiles asks for tiles, or auto finds the stack too big for one
-   volume, the stack is deconvolved tile by tile and written here (*done); otherwise nothing. */
-static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input, const char *output, PetscBool *done)
+/* The tiles' directory (their checkpoint) of one stack: -decon_restart DIR or -decon_checkpoint
+   DIR of a single stack; otherwise <output file>.tiles, next to the output or, in a batch with
+   -decon_checkpoint DIR, in DIR. */
+static void TilesDirName(const Ctx *c, const char *output, char *dir, size_t len)
 {
-  char        psfname[PETSC_MAX_PATH_LEN], *opts;
+  char file[PETSC_MAX_PATH_LEN], *colon;
+
+  if (!c->batch && (c->restart[0] || c->ckpt[0])) {
+    snprintf(dir, len, "%s", c->restart[0] ? c->restart : c->ckpt);
+    return;
+  }
+  snprintf(file, sizeof(file), "%s", output);
+  if ((colon = strstr(file, ".h5:")) || (colon = strstr(file, ".hdf5:")) || (colon = strstr(file, ".he5:"))) *strchr(colon, ':') = 0;
+  if (c->ckpt[0]) snprintf(dir, len, "%s/%s.tiles", c->ckpt, basename(file));
+  else snprintf(dir, len, "%s.tiles", file);
+}
+
+/* The tiled branch: when -decon_tiles asks for tiles, or auto finds the stack too big for one
+   volume, the stack is deconvolved tile by tile and written here (*done); otherwise nothing.
+   The finished tiles are kept in their directory until the output is written: a stopped run
+   (*stopped) continues from them when run again. */
+static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *info, const char *input, const char *output, PetscBool *done, PetscBool *stopped)
+{
+  char        psfname[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN + 16], *opts;
   ptrdiff_t   pn[3];
-  float      *psf, *yall = NULL, *xall;
+  float      *psf, *x;
   PdTilePlan  plan;
   PdLayout   *lay;
   PdDecon     probe;
   const char *method;
-  PetscInt    its;
+  PetscInt    its, finished;
 
   PetscFunctionBegin;
-  *done = PETSC_FALSE;
+  *done    = PETSC_FALSE;
+  *stopped = PETSC_FALSE;
   if (!strcmp(c->tiles, "off")) PetscFunctionReturn(0);
   PetscCall(AppPSFSetFromOptions(comm, info->voxel, &c->po));
   PetscCall(AppPSFCompute(comm, &c->po, pn, &psf, psfname, sizeof(psfname)));
   PetscCall(PdTilePlanCreate(comm, info->n, pn, psf, psfname, c->tiles, c->tile_margin, &plan, done));
   if (*done) {
-    plan.groups = c->tile_groups;
-    PetscCall(PdImageReadAll(comm, input, NULL, &yall));
-    PetscCall(PetscMalloc1(info->n[0] * info->n[1] * info->n[2], &xall));
-    PetscCall(PdTiledDeconvolve(comm, &plan, NULL, NULL, pn, psf, psfname, yall, xall, &its));
-    PetscCall(PdLayoutCreateBlock(comm, info->n, &lay));
+    plan.groups     = c->tile_groups;
+    plan.stop_after = c->tile_stop_after;
+    TilesDirName(c, output, dir, sizeof(dir));
+    PetscCall(PdTiledDeconvolveFile(comm, &plan, NULL, NULL, pn, psf, psfname, input, dir, stopped, &finished));
+    if (*stopped) {
+      PetscCall(PetscPrintf(comm, "%s: stopped by a signal: %" PetscInt_FMT " of %" PetscInt_FMT " tiles finished, kept in %s; run the same command again to continue%s\n", input, finished, PdTilePlanCount(&plan), dir,
+                            c->batch ? " (a batch resumes by itself)" : ""));
+      PetscCall(PetscFree(psf));
+      PetscFunctionReturn(0);
+    }
+    PetscCall(PdTiledAssemble(comm, &plan, dir, &lay, &x, &its));
     PetscCall(PdDeconCreate(comm, &probe));
     PetscCall(PdDeconSetFromOptions(probe));
     PetscCall(PdDeconGetMethod(probe, &method));
@@ -185,16 +213,17 @@ static PetscErrorCode DeconvolveTiled(MPI_Comm comm, Ctx *c, const PdImageInfo *
       const float *out;
       float       *copy;
       /* integer outputs: scaled and their clamping reported as for an untiled run */
-      PetscCall(ScaleForOutput(comm, c, output, lay, xall + lay->z0 * lay->ps, &out, &copy));
+      PetscCall(ScaleForOutput(comm, c, output, lay, x, &out, &copy));
       PetscCall(PdImageWrite(output, lay, out, &a));
       PetscCall(PdVolumeFree(&copy));
     }
     PetscCall(PetscPrintf(comm, "wrote %s\n", output));
+    /* the result is safe: the tiles are obsolete */
+    PetscCall(PdTileScratchRemove(comm, &plan, dir));
     PetscCall(PetscFree(opts));
     PetscCall(PdDeconDestroy(&probe));
     PetscCall(PdLayoutDestroy(&lay));
-    PetscCall(PetscFree(xall));
-    PetscCall(PetscFree(yall));
+    PetscCall(PdVolumeFree(&x));
   }
   PetscCall(PetscFree(psf));
   PetscFunctionReturn(0);
@@ -212,28 +241,27 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   PetscInt        its;
   PdDeconConvergedReason reason;
   int             rank;
+  const char     *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
+  const char     *roles[4]  = {"input", "PSF", "truth", "output"};
 
   PetscFunctionBegin;
   *stopped = PETSC_FALSE;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   CheckpointName(c, output, ck, sizeof(ck));
-  {
-    const char *inputs[4] = {input, c->po.file[0] ? c->po.file : NULL, c->truth.spec[0] ? c->truth.spec : NULL, output};
-    const char *roles[4]  = {"input", "PSF", "truth", "output"};
-    PetscCall(PdOutputCheckNamed(comm, "output", output, 3, inputs, roles));
-    if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 4, inputs, roles));
-    /* the checkpoint is overwritten at every save: never an input, nor the output */
-    PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 4, inputs, roles));
-  }
+  PetscCall(PdOutputCheckNamed(comm, "output", output, 3, inputs, roles));
+  if (c->preview[0]) PetscCall(PdOutputCheckNamed(comm, "preview", c->preview, 4, inputs, roles));
   PetscCall(PdImageQuery(comm, input, &info));
   PetscCheck(!info.channels_as_z || c->channels_as_z, comm, PD_ERR_INPUT, "%s: ImageJ labels its %td planes as channels, not slices (-input_channels_as_z false refuses to read them as z-planes)", input, info.n[0]);
   if (info.note[0]) PetscCall(AppWarning(comm, "%s: %s", input, info.note));
   PetscCheck(info.nt == 0, comm, PD_ERR_INPUT, "%s: a 4-D dataset of %td stacks: deconvolve them all with -output_dir DIR, or one as FILE:/dataset[t]", input, info.nt);
   {
     PetscBool tiled;
-    PetscCall(DeconvolveTiled(comm, c, &info, input, output, &tiled));
+    /* a tiled run keeps its tiles in a directory, which it checks itself */
+    PetscCall(DeconvolveTiled(comm, c, &info, input, output, &tiled, stopped));
     if (tiled) PetscFunctionReturn(0);
   }
+  /* the checkpoint is overwritten at every save: never an input, nor the output */
+  PetscCall(PdOutputCheckNamed(comm, "checkpoint", ck, 4, inputs, roles));
   PetscCall(EnsureSolver(comm, c, &info, input));
   if (c->batch || !c->restart_given) {
     /* a stack resumes from its checkpoint by itself: a plain rerun after a crash or a time
@@ -394,6 +422,10 @@ PetscErrorCode CmdDeconvolve(MPI_Comm comm)
   PetscCall(PdDeconDestroy(&probe));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_checkpoint", c.ckpt, sizeof(c.ckpt), NULL));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-decon_restart", &c.restart_given));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-decon_restart", c.restart, sizeof(c.restart), NULL));
+  /* not in -help: for tests of stopping and resuming at tile granularity */
+  c.tile_stop_after = -1;
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-decon_tile_stop_after", &c.tile_stop_after, NULL));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   if (views[0]) {

@@ -1,15 +1,20 @@
 /* pdecon demo: simulate microtubules seen through a widefield microscope, deconvolve them with
    every iterative method (or those of -demo_methods), and compare each with the truth: a quality
    table at the iterations of -demo_its, the iterations and time the accelerated RL needs to
-   reach plain RL's quality, one HDF5 file with every volume, and a PNG of max-intensity
-   projections, one labelled column per volume. The steps: options, simulate, run the methods,
-   the table, the files. */
+   reach plain RL's quality, one HDF5 file with every volume, a PNG of max-intensity
+   projections, one labelled column per volume, and beside it the convergence plot (PSNR against
+   iterations and seconds, every method in one picture). The steps: options, simulate, run the
+   methods, the table, the files. */
 #include "app_sim.h"
 #include <pdecon/decon/decon.h>
 #include <pdecon/io/io.h>
+#include <pdecon/io/output.h>
 #include <pdecon/quality/metrics.h>
+#include <pdecon/viz/convergence.h>
 #include <pdecon/viz/preview.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_TRACK   1000
@@ -25,11 +30,15 @@ typedef struct {
 typedef struct {
   const PdLayout *tlay;
   const float    *truth;
+  double          nvox; /* voxels of the data */
   PetscInt        ncheck, check[MAX_CHECK];
   PetscInt        fixed;  /* > 0: a method with its own iteration count (a filter: 1), measured once, there */
   Quality         q[MAX_CHECK];
   double          tq[MAX_CHECK];
   double          psnr[MAX_TRACK + 1], t[MAX_TRACK + 1], spent;
+  double          dev[MAX_TRACK + 1];    /* deviance per voxel of the iterate that entered step k (stop rules) */
+  double          change[MAX_TRACK + 1]; /* relative change of step k */
+  PetscInt        nrec;                  /* iterations recorded */
 } Track;
 
 static PetscErrorCode Measure(const PdLayout *el, const float *e, const PdLayout *tl, const float *t, Quality *q)
@@ -49,12 +58,13 @@ static PetscErrorCode TrackMonitor(PdDecon d, PetscInt it, double obj, double ch
   const float    *x;
 
   PetscFunctionBegin;
-  (void)obj;
-  (void)change;
   if (it == 1) tr->spent = 0;
   if (it > MAX_TRACK) PetscFunctionReturn(0);
   PetscCall(PdDeconGetSolveTime(d, &elapsed));
-  tr->t[it] = elapsed - tr->spent;
+  tr->t[it]      = elapsed - tr->spent;
+  tr->dev[it]    = 2.0 * obj / tr->nvox; /* the simulated data are photon counts */
+  tr->change[it] = change;
+  tr->nrec       = it;
   PetscCall(PdDeconGetSolution(d, &xl, &x));
   PetscCall(PdMetricPSNR(xl, x, tr->tlay, tr->truth, &tr->psnr[it]));
   for (PetscInt c = 0; c < tr->ncheck; c++)
@@ -77,7 +87,7 @@ static PetscInt Reach(const Track *tr, PetscInt its, double psnr)
 /* Everything the steps share: the options, the simulated acquisition, the solver and its results. */
 typedef struct {
   MPI_Comm        comm;
-  char            output[PETSC_MAX_PATH_LEN], preview[PETSC_MAX_PATH_LEN], psfname[256];
+  char            output[PETSC_MAX_PATH_LEN], preview[PETSC_MAX_PATH_LEN], convergence[PETSC_MAX_PATH_LEN], history[PETSC_MAX_PATH_LEN], psfname[256];
   char           *mnames[MAX_METHODS];
   PetscInt        nm, its[MAX_CHECK], nits, maxit;
   int             views; /* PdView bits of the picture */
@@ -89,7 +99,24 @@ typedef struct {
   Quality         qin;                    /* the data against the truth */
   Track          *tr;
   PetscInt        fixed[MAX_METHODS];     /* see Track */
+  PetscBool       own_its;                /* no -demo_its: few-iteration methods run their own count */
 } Demo;
+
+/* The convergence plot's default name: the preview's with -convergence before its extension. */
+static PetscErrorCode ConvergenceName(const char *preview, char *name, size_t len)
+{
+  const char *dot = strrchr(preview, '.'), *slash = strrchr(preview, '/');
+  size_t      stem = dot && (!slash || dot > slash) ? (size_t)(dot - preview) : strlen(preview);
+
+  PetscFunctionBegin;
+  name[0] = 0;
+  if (!preview[0]) PetscFunctionReturn(0);
+  PetscCheck(stem + 20 < len, PETSC_COMM_SELF, PD_ERR_INPUT, "-preview: %s: name too long", preview);
+  memcpy(name, preview, stem);
+  name[stem] = 0;
+  PetscCall(PetscStrlcat(name, "-convergence.png", len));
+  PetscFunctionReturn(0);
+}
 
 /* The methods to compare: -demo_methods, or every iterative method (see below). */
 static PetscErrorCode DefaultMethods(Demo *dm, PetscBool mset)
@@ -118,7 +145,7 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
   const ptrdiff_t defsize[3] = {64, 256, 256};
   char           *vnames[3];
   PetscInt        nv = 3;
-  PetscBool       psfsize_set, mset, itset, vset;
+  PetscBool       psfsize_set, mset, itset, vset, convset;
 
   PetscFunctionBegin;
   dm->nm   = MAX_METHODS;
@@ -128,6 +155,8 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
   PetscCall(PetscOptionsIntArray("-demo_its", "Iterations at which quality is reported (the last is the run length)", "", dm->its, &dm->nits, &itset));
   PetscCall(PetscOptionsString("-output", "HDF5 file receiving every volume", "", dm->output, dm->output, sizeof(dm->output), NULL));
   PetscCall(PetscOptionsString("-preview", "PNG of max-intensity projections: data, each method, truth", "", dm->preview, dm->preview, sizeof(dm->preview), NULL));
+  PetscCall(PetscOptionsString("-demo_convergence", "PNG of PSNR against iterations and seconds, every method (default: beside -preview, NAME-convergence.png; empty: none)", "", dm->convergence, dm->convergence, sizeof(dm->convergence), &convset));
+  PetscCall(PetscOptionsString("-demo_history", "CSV file of every method's iterations: seconds, PSNR, Poisson deviance per voxel, relative change", "", dm->history, dm->history, sizeof(dm->history), NULL));
   PetscCall(PetscOptionsStringArray("-preview_views", "Projections in the PNG, one row each: xy, xz, yz", "", vnames, &nv, &vset));
   PetscOptionsEnd();
   if (!mset || (dm->nm == 1 && !strcmp(dm->mnames[0], "all"))) PetscCall(DefaultMethods(dm, mset));
@@ -135,6 +164,8 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
     dm->nits   = 1;
     dm->its[0] = 50;
   }
+  dm->own_its = (PetscBool)!itset;
+  if (!convset) PetscCall(ConvergenceName(dm->preview, dm->convergence, sizeof(dm->convergence)));
   dm->views = vset ? 0 : PD_VIEW_XY | PD_VIEW_XZ;
   for (PetscInt k = 0; vset && k < nv; k++) {
     PdView v;
@@ -161,6 +192,11 @@ static PetscErrorCode DemoSetFromOptions(Demo *dm, PetscBool *help)
   }
   PetscCall(PdOutputCheck(dm->comm, dm->output, 0, NULL));
   if (dm->preview[0]) PetscCall(PdOutputCheck(dm->comm, dm->preview, 0, NULL));
+  if (dm->convergence[0]) PetscCall(PdOutputCheck(dm->comm, dm->convergence, 0, NULL));
+  if (dm->history[0]) { /* its directory, before any work (no file is made) */
+    char tmp[PETSC_MAX_PATH_LEN];
+    PetscCall(PdTempPathCreate(dm->comm, dm->history, tmp, sizeof(tmp)));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -200,6 +236,7 @@ static PetscErrorCode DemoRunMethods(Demo *dm)
     Track *tr = &dm->tr[i];
     tr->tlay   = dm->dl;
     tr->truth  = dm->truth;
+    tr->nvox   = (double)PdLayoutGlobalCount(dm->dl);
     tr->ncheck = dm->nits;
     for (PetscInt c = 0; c < dm->nits; c++) tr->check[c] = dm->its[c];
     PetscCall(PdDeconMonitorCancel(dm->d));
@@ -207,10 +244,13 @@ static PetscErrorCode DemoRunMethods(Demo *dm)
     PetscCall(PdDeconSetFromOptions(dm->d)); /* the method's own options */
     PetscCall(PdDeconMonitorCancel(dm->d));
     PetscCall(PdDeconMonitorSet(dm->d, TrackMonitor, tr));
-    /* a direct filter (one step) or a few-iteration method runs its own count, reported once */
+    /* a direct filter (one step), or without -demo_its a few-iteration method, runs its own
+       count, reported once */
     dm->fixed[i] = 0;
-    for (int k = 0; k < PdDeconMethodCount(); k++)
-      if (!strcmp(PdDeconMethodName(k, NULL), dm->mnames[i])) dm->fixed[i] = PdDeconMethodDefaultIterations(k);
+    for (int k = 0; k < PdDeconMethodCount(); k++) {
+      PetscBool dir;
+      if (!strcmp(PdDeconMethodName(k, &dir), dm->mnames[i]) && (dir || dm->own_its)) dm->fixed[i] = PdDeconMethodDefaultIterations(k);
+    }
     tr->fixed = dm->fixed[i];
     PetscCall(PdDeconSetTolerances(dm->d, tr->fixed ? tr->fixed : dm->maxit, 0.0));
     PetscCall(PdDeconSolve(dm->d));
@@ -303,6 +343,48 @@ static PetscErrorCode DemoPicture(const Demo *dm)
   PetscFunctionReturn(0);
 }
 
+/* PSNR against iterations and seconds, every method in one picture. */
+static PetscErrorCode DemoConvergence(const Demo *dm)
+{
+  PdConvergenceCurve c[MAX_METHODS];
+  char               title[160];
+  PetscInt           n = PetscMin(dm->nm, 20); /* the plot's styles (every method of the default list) */
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < n; i++) c[i] = (PdConvergenceCurve){dm->mnames[i], (int)dm->tr[i].nrec, dm->tr[i].psnr + 1, dm->tr[i].t + 1};
+  PetscCall(PetscSNPrintf(title, sizeof(title), "pdecon demo: PSNR against the truth, %td \xC3\x97 %td \xC3\x97 %td, SNR %.0f dB, %d rank%s", dm->o.n[0], dm->o.n[1], dm->o.n[2], dm->o.snr, dm->dl->size, dm->dl->size > 1 ? "s" : ""));
+  PetscCall(PdConvergencePlotWrite(dm->comm, dm->convergence, title, (int)n, c));
+  PetscFunctionReturn(0);
+}
+
+/* Every method's iterations as CSV, written by rank 0 under a temporary name and renamed when
+   complete: what the stop rules decide on, next to the PSNR they cannot see. The deviance on the
+   row of iteration k is that of the iterate k - 1. */
+static PetscErrorCode DemoHistory(const Demo *dm)
+{
+  char       tmp[PETSC_MAX_PATH_LEN];
+  PdIOStatus st = {0, ""};
+  int        rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(dm->comm, &rank));
+  PetscCall(PdTempPathCreate(dm->comm, dm->history, tmp, sizeof(tmp)));
+  if (!rank) {
+    FILE *f = fopen(tmp, "w");
+    if (!f) PdIOFail(&st, PD_ERR_FILE, "%s: cannot write (%s)", dm->history, strerror(errno));
+    else {
+      fprintf(f, "method,iteration,seconds,psnr_db,deviance_per_voxel_of_previous,relative_change\n");
+      for (PetscInt i = 0; i < dm->nm; i++)
+        for (PetscInt k = 1; k <= dm->tr[i].nrec; k++)
+          fprintf(f, "%s,%" PetscInt_FMT ",%.6g,%.6f,%.8g,%.6g\n", dm->mnames[i], k, dm->tr[i].t[k], dm->tr[i].psnr[k], dm->tr[i].dev[k], dm->tr[i].change[k]);
+      if (ferror(f)) PdIOFail(&st, PD_ERR_FILE, "%s: write error", dm->history);
+      if (fclose(f)) PdIOFail(&st, PD_ERR_FILE, "%s: %s", dm->history, strerror(errno));
+    }
+  }
+  PetscCall(PdOutputFinish(dm->comm, tmp, dm->history, PETSC_TRUE, &st));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode DemoDestroy(Demo *dm)
 {
   PetscFunctionBegin;
@@ -336,7 +418,11 @@ PetscErrorCode CmdDemo(MPI_Comm comm)
     PetscCall(DemoTable(dm));
     PetscCall(DemoWriteVolumes(dm));
     if (dm->preview[0]) PetscCall(DemoPicture(dm));
+    if (dm->convergence[0]) PetscCall(DemoConvergence(dm));
+    if (dm->history[0]) PetscCall(DemoHistory(dm));
     PetscCall(PetscPrintf(comm, "wrote %s (/truth /blurred /data /psf and one dataset per method)%s%s%s\n", dm->output, dm->preview[0] ? " and " : "", dm->preview, dm->preview[0] ? " (data | methods in table order | truth)" : ""));
+    if (dm->convergence[0]) PetscCall(PetscPrintf(comm, "wrote %s (PSNR against iterations and seconds)\n", dm->convergence));
+    if (dm->history[0]) PetscCall(PetscPrintf(comm, "wrote %s\n", dm->history));
   }
   PetscCall(DemoDestroy(dm));
   PetscCall(PetscFree(dm));

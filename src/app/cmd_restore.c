@@ -13,7 +13,8 @@
 
 /* A cycleGAN or U-Net model (pdecon train -model cyclegan|unet): the stack normalised to [0, 1]
    (the training map), G by tiles shared among the ranks (nn_tiled.h); the output is x̂ in (0, 1). */
-/* PSNR and SSIM of v against the truth, both whole on every rank in [0, 1] units. */
+/* PSNR and SSIM (NaN for a volume thinner than SSIM's window) of v against the truth, both whole
+   on every rank in [0, 1] units. */
 static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *v, const float *truth, double *psnr, double *ssim)
 {
   PdLayout *lay;
@@ -21,9 +22,46 @@ static PetscErrorCode Quality(MPI_Comm comm, const ptrdiff_t n[3], const float *
   PetscFunctionBegin;
   PetscCall(PdLayoutCreate(PETSC_COMM_SELF, n, 0, n[0], n[2], n[1] * n[2], &lay));
   PetscCall(PdMetricPSNR(lay, v, lay, truth, psnr));
-  PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  /* SSIM's 11-voxel window needs that much along every axis */
+  if (n[0] >= 11 && n[1] >= 11 && n[2] >= 11) PetscCall(PdMetricSSIM(lay, v, lay, truth, ssim));
+  else *ssim = NAN;
   PetscCall(PdLayoutDestroy(&lay));
   (void)comm;
+  PetscFunctionReturn(0);
+}
+
+/* Prints the PSNR and SSIM of the input and of the result against a truth, all mapped to [0, 1] by
+   their percentiles (PdGANNormalize). The result is scored on the truth's grid: its own, or, for
+   an Isonet result of a truth with the input's planes, its planes at the input's z = kσ (σ an
+   integer). in and res: whole, compact; map_result false: res is in [0, 1] already (the
+   cycleGAN's and U-Net's output, in the units of their training map) and is scored as it is.
+   Called before the output is written (a bad truth leaves none). */
+static PetscErrorCode ScoreAgainstTruth(MPI_Comm comm, const char *truth, const ptrdiff_t n[3], const float *in0, const ptrdiff_t m[3], const float *res0, double sigma, PetscBool map_result)
+{
+  PdImageInfo     ti;
+  float          *tv, *in, *res;
+  const ptrdiff_t ns = n[1] * n[2], N = n[0] * ns;
+  const PetscBool same_in = (PetscBool)(m[0] == n[0] && m[1] == n[1] && m[2] == n[2]);
+  double          p0, s0, p1, s1;
+
+  PetscFunctionBegin;
+  PetscCall(PdImageReadAll(comm, truth, &ti, &tv));
+  PetscCheck(ti.n[1] == n[1] && ti.n[2] == n[2] && (ti.n[0] == n[0] || ti.n[0] == m[0]), comm, PD_ERR_INPUT, "%s: its size differs from the input's and the output's", truth);
+  PetscCheck(ti.n[0] == m[0] || sigma == floor(sigma), comm, PD_ERR_INPUT, "%s: a truth of the input's size needs an integer anisotropy factor (got %g)", truth, sigma);
+  PetscCall(PetscMalloc2(N, &in, ti.n[0] * ns, &res));
+  PetscCall(PetscArraycpy(in, in0, N));
+  /* the result at the truth's planes: all of them, or the input's z = kσ */
+  for (ptrdiff_t z = 0; z < ti.n[0]; z++) PetscCall(PetscArraycpy(res + z * ns, res0 + (ti.n[0] == m[0] ? z : (ptrdiff_t)(z * sigma)) * ns, ns));
+  PetscCall(PdGANNormalize(ti.n[0] * ns, tv, NULL, NULL));
+  if (map_result) PetscCall(PdGANNormalize(ti.n[0] * ns, res, NULL, NULL));
+  PetscCall(Quality(comm, ti.n, res, tv, &p1, &s1));
+  if (ti.n[0] == n[0]) {
+    PetscCall(PdGANNormalize(N, in, NULL, NULL));
+    PetscCall(Quality(comm, n, in, tv, &p0, &s0));
+    PetscCall(PetscPrintf(comm, "against %s (mapped to [0, 1] by the 0.25/99.75 percentiles%s): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, same_in ? "" : "; the result at the input's planes", p0, s0, p1, s1));
+  } else PetscCall(PetscPrintf(comm, "against %s (both mapped to [0, 1] by their 0.25/99.75 percentiles): restored PSNR %.2f dB SSIM %.4f\n", truth, p1, s1));
+  PetscCall(PetscFree(tv));
+  PetscCall(PetscFree2(in, res));
   PetscFunctionReturn(0);
 }
 
@@ -46,18 +84,7 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
   t0 = PdTime();
   PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
   t0 = PdTime() - t0;
-  if (truth[0]) {
-    PdImageInfo ti;
-    float      *tv;
-    double      p0, s0, p1, s1;
-    PetscCall(PdImageReadAll(comm, truth, &ti, &tv));
-    PetscCheck(ti.n[0] == info.n[0] && ti.n[1] == info.n[1] && ti.n[2] == info.n[2], comm, PD_ERR_INPUT, "%s: its size differs from the input's", truth);
-    PetscCall(PdGANNormalize(ti.n[0] * ti.n[1] * ti.n[2], tv, NULL, NULL));
-    PetscCall(Quality(comm, info.n, all, tv, &p0, &s0));
-    PetscCall(Quality(comm, info.n, res, tv, &p1, &s1));
-    PetscCall(PetscPrintf(comm, "against %s (both mapped to [0, 1] by their 0.25/99.75 percentiles): input PSNR %.2f dB SSIM %.4f, restored PSNR %.2f dB SSIM %.4f\n", truth, p0, s0, p1, s1));
-    PetscCall(PetscFree(tv));
-  }
+  if (truth[0]) PetscCall(ScoreAgainstTruth(comm, truth, info.n, all, info.n, res, 1, PETSC_FALSE));
   PetscCall(PdLayoutCreateBlock(comm, info.n, &lay));
   PetscCall(AppOptionsString(&opts));
   {
@@ -96,10 +123,11 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   PetscCall(PetscOptionsString("-output_type", "Output sample type: float32, uint16, uint8, ...", "", otype, otype, sizeof(otype), NULL));
   PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
   PetscCall(PetscOptionsInt("-restore_tile", "cycleGAN, U-Net: tile side (a multiple of 2^depth)", "", tile, &tile, NULL));
-  PetscCall(PetscOptionsString("-restore_truth", "cycleGAN, U-Net: ground truth to print PSNR and SSIM against (both mapped to [0, 1])", "", truth, truth, sizeof(truth), NULL));
+  PetscCall(PetscOptionsString("-restore_truth", "Ground truth to print the PSNR and SSIM of input and result against (all mapped to [0, 1]; Isonet: of the output's size, or of the input's, scored at its planes)", "", truth, truth, sizeof(truth), NULL));
   PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
+  PetscCall(PdNNBackendSetFromOptions(comm));
   if (AppHelpRequested()) PetscFunctionReturn(0);
   PetscCall(AppCheckOptionsUsed(comm));
   PetscCheck(has_model && model[0], comm, PD_ERR_INPUT, "restore needs -model MODEL.h5 (see -help)");
@@ -133,6 +161,14 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   t0 = PdTime();
   PetscCall(PdCNNRestore(kind, net, lay, in, sigma, (PdCNNCombine)combine, olay, out));
   t0 = PdTime() - t0;
+  if (truth[0]) {
+    float *inall, *outall;
+    PetscCall(AppAllgatherVolume(lay, in, &inall));
+    PetscCall(AppAllgatherVolume(olay, out, &outall));
+    PetscCall(ScoreAgainstTruth(comm, truth, info.n, inall, m, outall, sigma, PETSC_TRUE));
+    PetscCall(PetscFree(inall));
+    PetscCall(PetscFree(outall));
+  }
   PetscCall(AppOptionsString(&opts));
   {
     PdImageAttrs a = {{info.voxel[0] / sigma, info.voxel[1], info.voxel[2]}, PdCNNKinds[kind], -1, opts, otype, PETSC_FALSE};

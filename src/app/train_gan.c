@@ -41,6 +41,41 @@ static PetscErrorCode CropPSF(MPI_Comm comm, const ptrdiff_t pn[3], const float 
   PetscFunctionReturn(0);
 }
 
+/* Full width at half maximum of a k³ kernel along z, y and x through its peak (voxels; the
+   half-maximum crossings interpolated linearly; the kernel's side when it does not fall below
+   half on a side). */
+static void KernelFWHM(PetscInt k, const float *h, double w[3])
+{
+  PetscInt p = 0, c[3];
+
+  for (PetscInt i = 1; i < k * k * k; i++)
+    if (h[i] > h[p]) p = i;
+  c[0] = p / (k * k);
+  c[1] = (p / k) % k;
+  c[2] = p % k;
+  for (int a = 0; a < 3; a++) {
+    const PetscInt stride = a == 0 ? k * k : a == 1 ? k : 1;
+    const double   half   = 0.5 * h[p];
+    double         side[2];
+    for (int dir = 0; dir < 2; dir++) {
+      const PetscInt s = dir ? 1 : -1;
+      PetscInt       j = c[a];
+      double         prev = h[p], cur;
+      side[dir] = dir ? (double)(k - 1 - c[a]) : (double)c[a];
+      while (j + s >= 0 && j + s < k) {
+        j += s;
+        cur = h[p + (j - c[a]) * stride];
+        if (cur < half) {
+          side[dir] = fabs((double)(j - c[a])) - (half - cur) / (prev - cur);
+          break;
+        }
+        prev = cur;
+      }
+    }
+    w[a] = side[0] + side[1];
+  }
+}
+
 /* The kernel (whole on every rank) written through the image I/O. */
 static PetscErrorCode WriteKernel(MPI_Comm comm, const char *spec, PetscInt k, const float *h, const double voxel[3])
 {
@@ -188,7 +223,7 @@ PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet)
     PetscInt b1;
     PetscCall(PdGANTrainerSave(t, output));
     PetscCall(PdGANTrainerGetStep(t, &b1));
-    PetscCall(AppTrainRemoveCheckpoint(comm));
+    PetscCall(PdGANTrainerRemoveCheckpoint(t));
     PetscCall(PetscPrintf(comm, "wrote %s after %" PetscInt_FMT " steps (%" PetscInt_FMT " in this run, %.3f s/step, peak memory of rank 0 %.0f MiB)\n", output, b1, b1 - b, sps, mem / 1048576.0));
     if (gan) {
       const float *hl;
@@ -203,6 +238,12 @@ PetscErrorCode AppTrainGAN(MPI_Comm comm, PetscBool unet)
           r += (double)h[i] * h[i];
         }
         PetscCall(PetscPrintf(comm, "  learned kernel against the true PSF: relative L2 error %.3f\n", sqrt(e / r)));
+        {
+          double wl[3], wt[3];
+          KernelFWHM(s.k, hl, wl);
+          KernelFWHM(s.k, h, wt);
+          PetscCall(PetscPrintf(comm, "  FWHM z, y, x (voxels): learned %.2f, %.2f, %.2f; true PSF %.2f, %.2f, %.2f\n", wl[0], wl[1], wl[2], wt[0], wt[1], wt[2]));
+        }
       }
     }
   }

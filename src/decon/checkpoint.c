@@ -14,8 +14,9 @@
 
 #define CKPT_VERSION 1
 
-/* Options that do not change the result: how long to run, what to print, where to save. */
-static const char *const neutral[] = {"max_it", "rtol", "monitor", "converged_reason", "checkpoint", "checkpoint_every", "memory_view", "memory_limit", "blind_psf_output", "restart", NULL};
+/* Options that do not change the result: how long to run (the stop rule too), what to print,
+   where to save (and, for a tile's checkpoint, how the tiles are shared out). */
+static const char *const neutral[] = {"max_it", "rtol", "monitor", "converged_reason", "checkpoint", "checkpoint_every", "memory_view", "memory_limit", "blind_psf_output", "restart", "stop_rule", "stop_tol", "stop_gain", "tile_groups", "tile_stop_after", NULL};
 
 static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
 {
@@ -65,6 +66,10 @@ PetscErrorCode PdDeconCheckpointWrite(PdDecon d)
   PetscCall(PdH5WriterOpen(d->comm, d->checkpoint, &w));
   PetscCall(PdH5WriterAddScalars(w, "pdecon_checkpoint", 8, meta));
   PetscCall(PdH5WriterAddScalars(w, "method_scalars", PetscMax(1, s.nscal), s.nscal ? vals : meta));
+  {
+    const double mem[3] = {d->stop.dev_prev, d->stop.chg_prev, d->stop.chg_first}; /* the stop rules' memory */
+    PetscCall(PdH5WriterAddScalars(w, "stop_rule", 3, mem));
+  }
   PetscCall(PdH5WriterAdd(w, "/x", d->lay, d->x, NULL));
   for (PetscInt i = 0; i < s.nvol; i++) {
     char name[64];
@@ -97,6 +102,13 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d)
              "%s: checkpoint was made with other settings (method, its options, PSF, data, background or boundary differ): continue it with those settings, or delete it to start afresh", d->restart);
   PetscCall(PdH5ReadScalars(d->comm, d->restart, "method_scalars", PetscMax(1, s.nscal), vals));
   for (PetscInt i = 0; i < s.nscal; i++) *s.scal[i] = vals[i];
+  if (d->stop.active == PD_STOP_RULE_DEVIANCE || d->stop.active == PD_STOP_RULE_CHANGE_RISE) {
+    double mem[3];
+    PetscCall(PdH5ReadScalars(d->comm, d->restart, "stop_rule", 3, mem));
+    d->stop.dev_prev  = mem[0];
+    d->stop.chg_prev  = mem[1];
+    d->stop.chg_first = mem[2];
+  }
   PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/x", d->restart));
   PetscCall(PdImageRead(spec, d->lay, d->x));
   for (PetscInt i = 0; i < s.nvol; i++) {

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-const char *const PdDeconConvergedReasons[] = {"STOPPED_SIGNAL", "DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS"};
+const char *const PdDeconConvergedReasons[] = {"STOPPED_SIGNAL", "DIVERGED_NANORINF", "", "", "", "ITERATING", "", "CONVERGED_RTOL", "CONVERGED_ITS", "CONVERGED_STOP_RULE"};
 const char *const PdBoundaryTypes[] = {"padded", "periodic", "PdBoundary", "PD_BOUNDARY_", NULL};
 
 
@@ -38,6 +38,8 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->max_it           = PD_DECON_MAX_IT;
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
+  d->stop.tol         = -1; /* the rule's default */
+  d->stop.gain        = 1;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
   if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
@@ -132,7 +134,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   if (set) PetscCall(PdDeconSetMethod(d, method));
   if (d->ops->setfromoptions) PetscCall(d->ops->setfromoptions(d, PetscOptionsObject));
-  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
+  PetscCall(PetscOptionsInt("-decon_max_it", "Maximum number of iterations (default 50; rl_wb 3, rl_omw 2; with a stop rule at least 20)", "PdDeconSetTolerances", d->max_it, &d->max_it, &itset));
   if (itset) d->max_it_set = PETSC_TRUE;
   PetscCall(PetscOptionsReal("-decon_rtol", "Stop when ||x_k+1 - x_k|| / ||x_k|| falls below this (0: never)", "PdDeconSetTolerances", d->rtol, &d->rtol, NULL));
   PetscCall(PetscOptionsReal("-decon_background", "Background b in y ~ Poisson(Hx + b); negative: estimate from the data", "PdDeconSetBackground", d->bg_user, &d->bg_user, NULL));
@@ -146,6 +148,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   PetscCall(PetscOptionsReal("-decon_weight_threshold", "Voxels with (H^T 1) below this are not estimated (padded boundary)", "PdDeconSetUp", d->weight_threshold, &d->weight_threshold, NULL));
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
+  PetscCall(PdStopRuleSetFromOptions(d, PetscOptionsObject));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
   /* -memory_limit and -restart are the spellings of earlier versions, still accepted */
   PetscCall(PetscOptionsDeprecated("-memory_limit", "-decon_memory_limit", "0.2", NULL));
@@ -299,8 +302,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_FALSE, &d->blay));
   PetscCall(PdLayoutCreateBox(d->lay, d->m, PETSC_TRUE, &d->dlay));
   PetscCall(PdVolumeAlloc(PdLayoutLocalSize(d->dlay) * (size_t)PdDeconViewCount(d), &d->y));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
-  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x));
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->x)); /* w: in Prepare */
   if (d->nviews > 1) PetscCall(PdMultiViewSetUp(d));
   d->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -408,8 +410,24 @@ static PetscErrorCode Prepare(PdDecon d)
      unmatched back projector B the normalisation is max(B1, Hᵀ1): B's own (B1) in and at the box,
      never below Hᵀ1 outside it, where B's negative lobes would make 1/B1 blow up
      (docs/methods/unmatched.md). */
+  const float box_thr = d->boundary == PD_BOUNDARY_PERIODIC ? 0.0f : (float)d->weight_threshold;
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
+  if (PdDeconComputesWeights(d)) { /* from the PSF's box sums, row by row: nothing stored */
+    PetscCall(PdVolumeFree(&d->w));
+    PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
+  if (!d->w) PetscCall(PdVolumeAlloc((size_t)PetscMax(1, PdDeconLocalCount(d)), &d->w));
   PetscBool unmatched = PETSC_FALSE;
   if (d->ops->backprojector) PetscCall(d->ops->backprojector(d, &unmatched));
+  if (!unmatched && d->nviews <= 1) { /* stored, but the same box sums as above (bit for bit) */
+    PetscCall(PdBoxWeightsFill(d, box_thr, d->w));
+    d->prepared      = PETSC_TRUE;
+    d->weights_ready = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
   PetscCall(FillBox(d));
   if (d->nviews > 1) PetscCall(PdMultiViewAdjointSum(d));
   else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
@@ -441,7 +459,12 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
   /* flat start where the data can see the object */
-  for (ptrdiff_t i = 0; i < PdDeconLocalCount(d); i++) d->x[i] = d->w[i] > 0 ? (float)d->x0 : 0.0f;
+  for (ptrdiff_t z = 0; z < d->lay->nzl; z++)
+    for (ptrdiff_t yy = 0; yy < d->lay->n[1]; yy++) {
+      const float *w = PdDeconWeightsRow(d, z, yy);
+      float       *x = d->x + z * d->lay->ps + yy * d->lay->rs;
+      for (ptrdiff_t i = 0; i < d->lay->rs; i++) x[i] = w[i] > 0 ? (float)d->x0 : 0.0f;
+    }
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -465,6 +488,11 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   PetscFunctionBegin;
   PetscCall(PdDeconSetUp(d));
   PetscCall(MethodSetUp(d));
+  PetscCall(PdStopRuleSetUp(d));
+  if (!d->max_it_set) { /* a rule without an iteration count asked for gets room to stop */
+    DefaultIterations(d);
+    d->max_it = PdStopRuleIterationLimit(d, d->max_it);
+  }
   if (d->restart[0]) {
     PetscCall(PdDeconCheckpointLoad(d));
     d->restarting = PETSC_TRUE;
@@ -476,7 +504,8 @@ PetscErrorCode PdDeconSolve(PdDecon d)
   d->t_start = t0;
   d->it_start = d->it;
   while (d->it < d->max_it) {
-    PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0), &obj, &change));
+    PetscCall(PdStopRuleBeforeStep(d));
+    PetscCall(d->ops->step(d, (PetscBool)(d->nmonitor > 0 || PdStopRuleWantsObjective(d)), &obj, &change));
     d->it++;
     for (PetscInt i = 0; i < d->nmonitor; i++) PetscCall(d->monitor[i](d, d->it, obj, change, d->monitor_ctx[i]));
     if (!isfinite(change)) {
@@ -485,6 +514,11 @@ PetscErrorCode PdDeconSolve(PdDecon d)
     }
     if (change < d->rtol || d->ops->direct) {
       d->reason = d->ops->direct ? PD_DECON_CONVERGED_ITS : PD_DECON_CONVERGED_RTOL;
+      break;
+    }
+    PetscCall(PdStopRuleTest(d, change, &stop));
+    if (stop) {
+      d->reason = PD_DECON_CONVERGED_STOP_RULE;
       break;
     }
     PetscCall(PdStopRequested(d->comm, &stop));
@@ -530,6 +564,7 @@ PetscErrorCode PdDeconConvergedReasonView(PdDecon d, PetscViewer v)
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIPrintf(v, "Deconvolution (%s) %s due to %s iterations %" PetscInt_FMT " (%.2f s)\n", d->ops->name, d->reason > 0 ? "converged" : d->reason == PD_DECON_STOPPED_SIGNAL ? "stopped (checkpoint written)" : "diverged", ReasonName(d->reason), d->it,
                                    d->solve_time));
+  PetscCall(PdStopRuleReasonView(d, v));
   PetscFunctionReturn(0);
 }
 
@@ -623,9 +658,10 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank + OTF%s + data\n", d->lay->size, d->lay->nzl,
                                    d->ops->nvolumes, PdDeconLocalCount(d) * 4.0 / 1048576.0, d->lay->size > 1 ? " + FFT spectrum" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
-  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", d->max_it, d->rtol, d->bg_user));
-  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", d->max_it, d->rtol, d->bg, d->bg_percentile));
-  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", d->max_it, d->rtol, d->bg_percentile));
+  if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
+  else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));
+  else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_percentile));
+  PetscCall(PdStopRuleView(d, v));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));
   (void)n;
@@ -639,9 +675,11 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscFunctionBegin;
   if (!d) PetscFunctionReturn(0);
   if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+  PetscCall(PdStopRuleDestroy(d));
   PetscCall(PdMultiViewDestroy(d));
   PetscCall(PdVolumeFree(&d->y));
   PetscCall(PdVolumeFree(&d->w));
+  PetscCall(PdBoxWeightsDestroy(&d->bw));
   PetscCall(PdVolumeFree(&d->x));
   PetscCall(PdLayoutDestroy(&d->blay));
   PetscCall(PdLayoutDestroy(&d->dlay));

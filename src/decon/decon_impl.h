@@ -3,10 +3,12 @@
 #define PDECON_DECON_IMPL_H
 
 #include <pdecon/decon/decon.h>
+#include <pdecon/decon/stop_rule.h>
 
 /* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
    (working layout) and scalars, besides the estimate x and the iteration count. */
 #define PD_MAX_STATE 8
+typedef struct _p_PdBoxWeights *PdBoxWeights;
 typedef struct {
   PetscInt    nvol, nscal;
   float      *vol[PD_MAX_STATE];
@@ -45,11 +47,33 @@ typedef struct {
      NULL: the matched Hᵀ. */
   PetscErrorCode (*backprojector)(PdDecon, PetscBool *unmatched);
   PetscInt    default_max_it; /* iterations when none are asked for (0: the solver's default) */
+  PdStopRuleType default_stop_rule; /* the stop rule when neither it nor an iteration count is asked for */
+  /* the method reads the weights only through PdDeconWeightsRow, so that a single view with the
+     matched Hᵀ needs no stored weights (box_weights.c): nvolumes then leaves w out, and the
+     planner adds it back where it is stored (multi-view, an unmatched back projector) */
+  PetscBool   row_weights;
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
 extern const PdMethodOps *const PdMethods[];
 extern const int                PdNumMethods;
+
+/* stop_rule.c: the stop rule of the solver loop (stop_rule.h). */
+typedef struct {
+  PdStopRuleType type;     /* asked for (set) */
+  PetscBool      set;
+  double         tol;      /* < 0: the rule's default */
+  double         gain;     /* data units per photon */
+  PdStopRuleType active;   /* of the current solve */
+  double         atol;     /* its tolerance */
+  double         idiv;     /* I-divergence of the point the last RL correction corrected (NaN: none) */
+  double         dev_prev; /* deviance per voxel of the iterate before (deviance rule; checkpointed) */
+  double         chg_prev; /* relative change of the step before (change_rise; checkpointed) */
+  double         chg_first;/* of the first step (change_rise; checkpointed) */
+  double         value;    /* what stopped the solve (NaN: not the rule) */
+  double         before;   /* change_rise: the change of the step before the one that stopped it */
+  float         *xbox;     /* image box of the iterate entering the step (rules on the deviance) */
+} PdStopRule;
 
 struct _p_PdDecon {
   MPI_Comm        comm;
@@ -79,7 +103,8 @@ struct _p_PdDecon {
   float          *work;        /* FFT buffer, real space (owned by conv) */
   float          *spec;        /* its spectrum after PdFFTConvForward (owned by conv; = work on 1 rank) */
   float          *y;           /* data, compact image box */
-  float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere */
+  float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere (NULL: computed, bw) */
+  PdBoxWeights    bw;          /* the weights row by row from the PSF's box sums (NULL: stored, w) */
   float          *x;           /* current estimate, working layout */
   double          eps;         /* denominators are clipped at eps */
   double          x0;          /* flat initial value */
@@ -96,6 +121,7 @@ struct _p_PdDecon {
   PetscInt        nmonitor;
   PetscViewer     monitor_viewer;
   PetscBool       converged_reason;
+  PdStopRule      stop;
 
   /* checkpoint / restart (checkpoint.c) */
   char            checkpoint[PETSC_MAX_PATH_LEN]; /* "" = none */
@@ -115,6 +141,36 @@ struct _p_PdDecon {
   double          memory_estimate; /* bytes per rank, from the last set-up */
   PetscBool       memory_view;
 };
+
+/* stop_rule.c: options (inside PdDeconSetFromOptions' block); at each solve, before a restart
+   is loaded: the rule in use; whether it needs the I-divergence and a copy of the image box (the
+   memory planner counts it); before each step; after it (may put x_k back and count the iteration
+   back); the lines of PdDeconView and of the converged reason; clean-up. */
+PetscErrorCode PdStopRuleSetFromOptions(PdDecon d, PetscOptionItems *PetscOptionsObject);
+PetscErrorCode PdStopRuleSetUp(PdDecon d);
+PetscBool      PdStopRuleWantsObjective(PdDecon d);
+PetscBool      PdStopRuleKeepsBox(PdDecon d);
+/* The iteration limit: max_it, raised to PD_STOP_RULE_MAX_IT when a rule runs and no count was
+   asked for. */
+PetscInt       PdStopRuleIterationLimit(PdDecon d, PetscInt max_it);
+PetscErrorCode PdStopRuleBeforeStep(PdDecon d);
+PetscErrorCode PdStopRuleTest(PdDecon d, double change, PetscBool *stop);
+PetscErrorCode PdStopRuleView(PdDecon d, PetscViewer v);
+PetscErrorCode PdStopRuleReasonView(PdDecon d, PetscViewer v);
+PetscErrorCode PdStopRuleDestroy(PdDecon d);
+/* box_weights.c: w = 1 / Hᵀ(M·1) row by row from the PSF's prefix sums, without a stored volume */
+PetscErrorCode PdBoxWeightsCreate(PdDecon d, float threshold, PdBoxWeights *bw);
+PetscErrorCode PdBoxWeightsDestroy(PdBoxWeights *bw);
+/* The same weights into a stored working volume w (methods that read d->w directly). */
+PetscErrorCode PdBoxWeightsFill(PdDecon d, float threshold, float *w);
+/* bytes per rank of the box-sum tables for a PSF of size p and a working size n */
+double PdBoxWeightsBytes(const ptrdiff_t p[3], const ptrdiff_t n[3]);
+/* Whether this configuration computes the weights instead of storing them. */
+PetscBool PdDeconComputesWeights(PdDecon d);
+/* The weights of the local working row (z, y) (z counted in this rank's slab), rs floats: the
+   stored row, or this thread's row buffer computed from the box sums (valid until the thread's
+   next call; safe inside an OpenMP loop over rows). */
+const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);

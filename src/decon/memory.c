@@ -4,7 +4,7 @@
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
    PdMethodOps.nvolumes), the OTF (one spectrum; two with an unmatched back projector), the data on the image box, the FFT's spectrum
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
-   per thread, the PSF, a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
+   per thread, the PSF (and its box sums where the weights are computed, box_weights.c), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
    made). Available: -decon_memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
@@ -65,11 +65,13 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes + (d->nviews > 1 ? 2 : 0); /* multi-view: the point u and the sum */
+  if (d->ops->row_weights && !PdDeconComputesWeights(d)) e->nvol++; /* the weights stored after all */
   e->volumes  = e->nvol * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
-  e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)PdDeconViewCount(d);
+  e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
+  if (PdDeconComputesWeights(d)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
   if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
      twice: hand it back before measuring. */

@@ -19,6 +19,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   PetscFunctionBegin;
   if (d->nviews > 1) {
     PetscCall(PdMultiViewRLCorrection(d, want_obj, objective));
+    if (want_obj && objective) d->stop.idiv = *objective;
     PetscFunctionReturn(0);
   }
   PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
@@ -26,7 +27,8 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   PetscCall(PdDeconBackProject(d));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
-    *objective = obj;
+    *objective   = obj;
+    d->stop.idiv = obj; /* the stop rule's deviance (stop_rule.c) */
   } else if (objective) *objective = NAN;
   PetscFunctionReturn(0);
 }

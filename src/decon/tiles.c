@@ -10,11 +10,12 @@
 
    Why b <= g / 2 by default: the outer half of a margin is where a tile's estimate is worst (the
    unknown voxels beyond it); blending only the inner half keeps that part out of the result. */
-#include "decon/decon_impl.h"
-#include <pdecon/decon/tiles.h>
+#include "decon/tiles_impl.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#define TILE_HEADROOM 0.97
 
 PetscErrorCode PdTilePlanSetUp(PdTilePlan *p, const ptrdiff_t m[3], const ptrdiff_t count[3], const ptrdiff_t margin[3])
 {
@@ -24,6 +25,7 @@ PetscErrorCode PdTilePlanSetUp(PdTilePlan *p, const ptrdiff_t m[3], const ptrdif
     p->m[a]      = m[a];
     p->count[a]  = PetscMax(1, PetscMin(count[a], m[a]));
     p->groups    = 1;
+    p->stop_after = -1;
     p->margin[a] = PetscMax(0, margin[a]);
     /* the shortest core is floor(m / k) voxels; two bands must not overlap inside it */
     p->blend[a] = p->count[a] > 1 ? PetscMin((p->margin[a] + 1) / 2, m[a] / p->count[a] / 2) : 0;
@@ -36,7 +38,7 @@ PetscInt PdTilePlanCount(const PdTilePlan *p)
   return (PetscInt)(p->count[0] * p->count[1] * p->count[2]);
 }
 
-static void TileIndex(const PdTilePlan *p, PetscInt t, ptrdiff_t j[3])
+void PdTileIndex(const PdTilePlan *p, PetscInt t, ptrdiff_t j[3])
 {
   j[2] = t % p->count[2];
   j[1] = (t / p->count[2]) % p->count[1];
@@ -47,7 +49,7 @@ void PdTilePlanGetTile(const PdTilePlan *p, PetscInt t, ptrdiff_t c0[3], ptrdiff
 {
   ptrdiff_t j[3];
 
-  TileIndex(p, t, j);
+  PdTileIndex(p, t, j);
   for (int a = 0; a < 3; a++) {
     c0[a] = j[a] * p->m[a] / p->count[a];
     c1[a] = (j[a] + 1) * p->m[a] / p->count[a];
@@ -63,8 +65,7 @@ static double Ramp(double t)
   return 0.5 - 0.5 * cos(M_PI * t);
 }
 
-/* Weight of voxel i (global) along axis a in the tile of core [c0, c1), index j of count. */
-static float AxisWeight(const PdTilePlan *p, int a, ptrdiff_t j, ptrdiff_t c0, ptrdiff_t c1, ptrdiff_t i)
+float PdTileAxisWeight(const PdTilePlan *p, int a, ptrdiff_t j, ptrdiff_t c0, ptrdiff_t c1, ptrdiff_t i)
 {
   const double b = (double)p->blend[a];
   double       w = 1.0;
@@ -73,6 +74,28 @@ static float AxisWeight(const PdTilePlan *p, int a, ptrdiff_t j, ptrdiff_t c0, p
   if (j > 0) w = PetscMin(w, Ramp(((double)i - (c0 - b) + 0.5) / (2 * b)));
   if (j < p->count[a] - 1) w = PetscMin(w, Ramp(((c1 + b) - (double)i - 0.5) / (2 * b)));
   return (float)w;
+}
+
+PetscErrorCode PdTileAxisNorm(const PdTilePlan *p, int a, float **norm)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc1(p->m[a], norm));
+  for (ptrdiff_t j = 0; j < p->count[a]; j++) {
+    const ptrdiff_t c0 = j * p->m[a] / p->count[a], c1 = (j + 1) * p->m[a] / p->count[a];
+    for (ptrdiff_t i = PetscMax(0, c0 - p->blend[a]); i < PetscMin(p->m[a], c1 + p->blend[a]); i++) (*norm)[i] += PdTileAxisWeight(p, a, j, c0, c1, i);
+  }
+  PetscFunctionReturn(0);
+}
+
+void PdTileSupport(const PdTilePlan *p, PetscInt t, ptrdiff_t s0[3], ptrdiff_t s1[3])
+{
+  ptrdiff_t c0[3], c1[3], e0[3], e1[3];
+
+  PdTilePlanGetTile(p, t, c0, c1, e0, e1);
+  for (int a = 0; a < 3; a++) {
+    s0[a] = PetscMax(e0[a], c0[a] - p->blend[a]);
+    s1[a] = PetscMin(e1[a], c1[a] + p->blend[a]);
+  }
 }
 
 PetscErrorCode PdTilePlanView(const PdTilePlan *p, MPI_Comm comm)
@@ -85,7 +108,7 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *p, MPI_Comm comm)
                         PdTilePlanCount(p), p->count[0], p->count[1], p->count[2], p->m[0], p->m[1], p->m[2], (p->m[0] + p->count[0] - 1) / p->count[0],
                         (p->m[1] + p->count[1] - 1) / p->count[1], (p->m[2] + p->count[2] - 1) / p->count[2], p->margin[0], p->margin[1], p->margin[2], 2 * p->blend[0], 2 * p->blend[1],
                         2 * p->blend[2]));
-  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank per tile", p->memory / 1048576.0));
+  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank (a tile's solver, or the assembly of the result if more)", p->memory / 1048576.0));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscFunctionReturn(0);
 }
@@ -104,16 +127,16 @@ static PetscErrorCode ParseYXZ(MPI_Comm comm, const char *opt, const char *s, pt
   PetscFunctionReturn(0);
 }
 
-/* Bytes per rank a solver for a tile of extent e would need, and the bytes a rank may use (the
-   planner's estimate, made without allocating the volumes). */
-static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need, double *avail)
+/* Bytes per rank a solver for a tile of extent e would need on a group of ranks (the largest
+   over the groups: the planner's estimate, made without allocating the volumes). */
+static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need)
 {
   PdDecon          d;
   PdMemoryEstimate est;
   ptrdiff_t        n[3];
 
   PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconCreate(group, &d));
   PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconSetImageSize(d, e, "tile"));
   PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
@@ -123,17 +146,54 @@ static PetscErrorCode TileMemory(MPI_Comm comm, const ptrdiff_t e[3], const ptrd
     n[a]        = d->boundary == PD_BOUNDARY_PERIODIC ? e[a] : PdFFTGoodSize(e[a] + (d->pad[a] >= 0 ? d->pad[a] : p - 1));
   }
   PetscCall(PdDeconEstimateMemory(d, n, &est));
+  PetscCall(PdDeconDestroy(&d));
+  PetscCallMPI(MPI_Allreduce(&est.total, need, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}
+
+/* The bytes a rank may use (-decon_memory_limit, or the node's memory shared by its ranks). */
+static PetscErrorCode MemoryAvailable(MPI_Comm comm, double *avail)
+{
+  PdDecon d;
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetFromOptions(d));
   PetscCall(PdDeconGetMemoryAvailable(d, avail));
-  *need = est.total;
   PetscCall(PdDeconDestroy(&d));
   PetscFunctionReturn(0);
 }
 
-/* What the tiled driver holds besides a tile's solver: the whole image's data, result and blend
-   weights on every rank. */
-static double DriverBytes(const ptrdiff_t m[3])
+PetscErrorCode PdTileGroupSplit(MPI_Comm comm, PetscInt groups, MPI_Comm *group, int *color)
 {
-  return 3.0 * 4.0 * (double)m[0] * (double)m[1] * (double)m[2];
+  int rank, size, g;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  g = (int)PetscMax(1, PetscMin(groups, size));
+  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
+  *color = (int)((long)rank * g / size);
+  PetscCallMPI(MPI_Comm_split(comm, *color, rank, group));
+  PetscFunctionReturn(0);
+}
+
+/* What a rank holds after the tiles, when the output is assembled from the tile files: its slab
+   of the result (4 bytes a voxel of its planes) and the part of one tile's support (core and
+   blend band) that overlaps it. The tiles' solvers are gone by then, so a rank needs the larger
+   of this and a tile. */
+static PetscErrorCode AssemblyBytes(MPI_Comm comm, const PdTilePlan *p, double *slab, double *bytes)
+{
+  int       size;
+  ptrdiff_t planes, s[3];
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  planes = (p->m[0] + size - 1) / size;
+  for (int a = 0; a < 3; a++) s[a] = PetscMin(p->m[a], (p->m[a] + p->count[a] - 1) / p->count[a] + 2 * p->blend[a]);
+  *slab  = 4.0 * (double)planes * (double)p->m[1] * (double)p->m[2];
+  *bytes = *slab + 4.0 * (double)PetscMin(planes, s[0]) * (double)s[1] * (double)s[2];
+  PetscFunctionReturn(0);
 }
 
 /* The largest tile extent of a plan. */
@@ -142,11 +202,12 @@ static void LargestExtent(const PdTilePlan *p, ptrdiff_t e[3])
   for (int a = 0; a < 3; a++) e[a] = PetscMin(p->m[a], (p->m[a] + p->count[a] - 1) / p->count[a] + 2 * p->margin[a]);
 }
 
-PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
-                                PetscBool *tiled)
+/* The plan (groups set by the caller); group: the calling rank's group of ranks solving a tile. */
+static PetscErrorCode PlanCreate(MPI_Comm comm, MPI_Comm group, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
+                                 PetscBool *tiled)
 {
   ptrdiff_t count[3] = {1, 1, 1}, g[3], e[3];
-  double    need, avail;
+  double    need, avail, asm_bytes, slab_bytes;
   int       n;
 
   PetscFunctionBegin;
@@ -171,18 +232,26 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     PetscCheck(count[0] > 0 && count[1] > 0 && count[2] > 0, comm, PD_ERR_INPUT, "-decon_tiles: every count must be at least 1, not '%s'", tiles);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, e, pn, psf, psfname, &plan->memory, &avail));
-    plan->memory += DriverBytes(m);
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &plan->memory));
+    PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
+    plan->memory = PetscMax(plan->memory, asm_bytes);
     *tiled = PETSC_TRUE;
     PetscCall(PdTilePlanView(plan, comm));
     PetscFunctionReturn(0);
   }
   /* auto: one volume if it fits; else halve the longest core (y or x; z when the stack is deep
      enough that its cores stay wider than their margins) until the largest tile fits */
-  PetscCall(TileMemory(comm, m, pn, psf, psfname, &need, &avail));
+  /* one volume: on all ranks */
+  PetscCall(TileMemory(comm, comm, m, pn, psf, psfname, &need));
+  PetscCall(MemoryAvailable(comm, &avail));
   PetscCall(PdTilePlanSetUp(plan, m, count, g));
+  PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
   plan->memory = need;
   if (avail <= 0 || need <= avail) PetscFunctionReturn(0);
+  /* no tiling helps when a rank cannot hold its slab of the result */
+  PetscCheck(slab_bytes < avail, comm, PD_ERR_INPUT,
+             "-decon_tiles auto: the %td x %td x %td image needs more than %.0f MiB per rank to assemble its result from tiles (4 bytes a voxel of the rank's slab, and one tile's overlap with it) but %.0f MiB are available per rank: run on more nodes", m[0], m[1], m[2],
+             slab_bytes / 1048576.0, avail / 1048576.0);
   for (;;) {
     ptrdiff_t core[3];
     int       best = -1;
@@ -193,10 +262,13 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
     count[best] = PetscMin(m[best], count[best] * 2);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, e, pn, psf, psfname, &need, &avail));
-    need += DriverBytes(m);
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &need));
+    PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
+    need         = PetscMax(need, asm_bytes);
     plan->memory = need;
-    if (need <= avail) break;
+    /* 3 % kept free: a process grows from tile to tile (FFT plans, the allocator's caches),
+       and each tile's solver checks the memory again before it allocates */
+    if (need <= TILE_HEADROOM * avail) break;
   }
   PetscCall(PetscPrintf(comm, "the %td x %td x %td working volume does not fit in %.0f MiB per rank: ", m[0], m[1], m[2], avail / 1048576.0));
   *tiled = PETSC_TRUE;
@@ -204,107 +276,19 @@ PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdi
   PetscFunctionReturn(0);
 }
 
-/* Sums the blend numerators and weights over the ranks (each voxel of a tile was added by the
-   one rank owning its plane), in pieces an MPI count can hold. */
-static PetscErrorCode SumOverRanks(MPI_Comm comm, float *v, size_t n)
+PetscErrorCode PdTilePlanCreate(MPI_Comm comm, const ptrdiff_t m[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *tiles, const char *margin, PdTilePlan *plan,
+                                PetscBool *tiled)
 {
-  const size_t chunk = (size_t)1 << 28;
+  PetscInt groups = 1;
+  MPI_Comm group;
+  int      color;
 
   PetscFunctionBegin;
-  for (size_t o = 0; o < n; o += chunk) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v + o, (int)PetscMin(chunk, n - o), MPI_FLOAT, MPI_SUM, comm));
-  PetscFunctionReturn(0);
-}
-
-/* Deconvolves tile t on comm (a group of ranks) and adds its weighted result and weights into
-   xall and wsum at the planes this rank holds. *stopped: a stop signal ended the tile. */
-static PetscErrorCode SolveTile(MPI_Comm comm, const PdTilePlan *p, PetscInt t, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
-                                float *xall, float *wsum, PetscInt *its, PetscBool *stopped)
-{
-  const ptrdiff_t *m = p->m;
-  ptrdiff_t        c0[3], c1[3], e0[3], e1[3], s[3], j[3];
-  PdDecon          d;
-  const PdLayout  *dlay, *xlay;
-  float           *y;
-  const float     *x;
-  char             name[64];
-  PetscInt         k;
-  PdDeconConvergedReason reason;
-
-  PetscFunctionBegin;
-  PdTilePlanGetTile(p, t, c0, c1, e0, e1);
-  TileIndex(p, t, j);
-  for (int a = 0; a < 3; a++) s[a] = e1[a] - e0[a];
-  PetscCall(PetscSNPrintf(name, sizeof(name), "tile %" PetscInt_FMT "/%" PetscInt_FMT, t + 1, PdTilePlanCount(p)));
-  PetscCall(PdDeconCreate(comm, &d));
-  PetscCall(PdDeconSetFromOptions(d));
-  if (configure) PetscCall(configure(d, ctx));
-  PetscCall(PdDeconSetImageSize(d, s, name));
-  PetscCall(PdDeconSetPSF(d, pn, psf, psfname));
-  PetscCall(PdDeconGetData(d, &dlay, &y));
-  for (ptrdiff_t z = 0; z < dlay->nzl; z++)
-    for (ptrdiff_t r = 0; r < s[1]; r++) memcpy(y + z * dlay->ps + r * dlay->rs, yall + ((e0[0] + dlay->z0 + z) * m[1] + e0[1] + r) * m[2] + e0[2], (size_t)s[2] * sizeof(float));
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PetscPrintf(comm, "%s [%td:%td, %td:%td, %td:%td]: ", name, e0[0], e1[0], e0[1], e1[1], e0[2], e1[2]));
-  PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(comm)));
-  PetscCall(PdDeconGetConvergedReason(d, &reason));
-  PetscCall(PdDeconGetIterationNumber(d, &k));
-  *its     = PetscMax(*its, k);
-  *stopped = (PetscBool)(reason == PD_DECON_STOPPED_SIGNAL);
-  PetscCall(PdDeconGetSolution(d, &xlay, &x));
-  for (ptrdiff_t z = 0; z < xlay->nzl && !*stopped; z++) {
-    const ptrdiff_t gz = e0[0] + xlay->z0 + z;
-    const float     wz = AxisWeight(p, 0, j[0], c0[0], c1[0], gz);
-    if (wz == 0) continue;
-    for (ptrdiff_t r = 0; r < s[1]; r++) {
-      const ptrdiff_t gy  = e0[1] + r;
-      const float     wzy = wz * AxisWeight(p, 1, j[1], c0[1], c1[1], gy);
-      if (wzy == 0) continue;
-      for (ptrdiff_t q = 0; q < s[2]; q++) {
-        const float  w = wzy * AxisWeight(p, 2, j[2], c0[2], c1[2], e0[2] + q);
-        const size_t g = (size_t)((gz * m[1] + gy) * m[2] + e0[2] + q);
-        xall[g] += w * x[z * xlay->ps + r * xlay->rs + q];
-        wsum[g] += w;
-      }
-    }
-  }
-  PetscCall(PdDeconDestroy(&d));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *p, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
-                                 float *xall, PetscInt *its)
-{
-  const ptrdiff_t *m = p->m;
-  const size_t     nall = (size_t)(m[0] * m[1] * m[2]);
-  const PetscInt   nt   = PdTilePlanCount(p);
-  float           *wsum;
-  PetscInt         k = 0;
-  int              rank, size, groups, color, stopped = 0;
-  MPI_Comm         group;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  groups = (int)PetscMax(1, PetscMin(p->groups, size));
-  /* contiguous ranks form a group (on a cluster: the ranks of a node together) */
-  color = (int)((long)rank * groups / size);
-  PetscCallMPI(MPI_Comm_split(comm, color, rank, &group));
-  PetscCall(PetscCalloc1(nall, &wsum));
-  memset(xall, 0, nall * sizeof(float));
-  /* group g takes tiles g, g + groups, ... (round robin) */
-  for (PetscInt t = color; t < nt && !stopped; t += groups) {
-    PetscBool st = PETSC_FALSE;
-    PetscCall(SolveTile(group, p, t, configure, ctx, pn, psf, psfname, yall, xall, wsum, &k, &st));
-    stopped = st;
-  }
+  /* a tile is estimated on the ranks of one group, as the driver will solve it */
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-decon_tile_groups", &groups, NULL));
+  PetscCall(PdTileGroupSplit(comm, groups, &group, &color));
+  PetscCall(PlanCreate(comm, group, m, pn, psf, psfname, tiles, margin, plan, tiled));
   PetscCallMPI(MPI_Comm_free(&group));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, comm));
-  if (stopped) PetscCall(PetscFree(wsum));
-  PetscCheck(!stopped, comm, PD_ERR_INPUT, "-decon_tiles: stopped by a signal; a tiled run does not resume yet: run it again");
-  PetscCall(SumOverRanks(comm, xall, nall));
-  PetscCall(SumOverRanks(comm, wsum, nall));
-  for (size_t i = 0; i < nall; i++) xall[i] = wsum[i] > 0 ? xall[i] / wsum[i] : 0.0f;
-  PetscCall(PetscFree(wsum));
-  if (its) PetscCallMPI(MPI_Allreduce(&k, its, 1, MPIU_INT, MPI_MAX, comm));
+  plan->groups = PetscMax(1, groups);
   PetscFunctionReturn(0);
 }

@@ -55,25 +55,30 @@ PetscErrorCode PdImageQuery(MPI_Comm comm, const char *spec, PdImageInfo *info)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ReadSpec(const PdSpec *s, const PdImageInfo *info, const PdLayout *lay, float *v)
+/* The box off + [0, lay->n) (off NULL: the whole image, which must be lay->n). */
+static PetscErrorCode ReadSpec(const PdSpec *s, const PdImageInfo *info, const ptrdiff_t *off, const PdLayout *lay, float *v)
 {
-  char           name[2 * PETSC_MAX_PATH_LEN + 32];
-  PetscErrorCode ierr;
+  char            name[2 * PETSC_MAX_PATH_LEN + 32];
+  const ptrdiff_t zero[3] = {0, 0, 0};
+  PetscErrorCode  ierr;
 
   PetscFunctionBegin;
   DataName(s, name, sizeof(name));
-  PetscCheck(info->n[0] == lay->n[0] && info->n[1] == lay->n[1] && info->n[2] == lay->n[2], lay->comm, PD_ERR_INPUT,
+  PetscCheck(off || (info->n[0] == lay->n[0] && info->n[1] == lay->n[1] && info->n[2] == lay->n[2]), lay->comm, PD_ERR_INPUT,
              "%s: image is %td x %td x %td (z x y x x), expected %td x %td x %td", name, info->n[0], info->n[1], info->n[2], lay->n[0], lay->n[1], lay->n[2]);
+  for (int a = 0; off && a < 3; a++)
+    PetscCheck(off[a] >= 0 && off[a] + lay->n[a] <= info->n[a], lay->comm, PD_ERR_INPUT, "%s: the box [%td:%td, %td:%td, %td:%td] is not inside the %td x %td x %td image", name, off[0], off[0] + lay->n[0], off[1],
+               off[1] + lay->n[1], off[2], off[2] + lay->n[2], info->n[0], info->n[1], info->n[2]);
   /* The event ends on failures too: callers may go on after an error (with -log_view). */
   PetscCall(PetscLogEventBegin(PD_EV_READ, 0, 0, 0, 0));
-  ierr = FormatOf(s)->read(s, name, info, lay, v);
+  ierr = FormatOf(s)->read(s, name, info, off ? off : zero, lay, v);
   if (!ierr) ierr = PdCheckFinite(name, lay, v);
   PetscCall(PetscLogEventEnd(PD_EV_READ, 0, 0, 0, 0));
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdImageRead(const char *spec, const PdLayout *lay, float *v)
+static PetscErrorCode ReadAt(const char *spec, const ptrdiff_t *off, const PdLayout *lay, float *v)
 {
   PdSpec        *s;
   PdImageInfo    info;
@@ -85,9 +90,23 @@ PetscErrorCode PdImageRead(const char *spec, const PdLayout *lay, float *v)
   /* Errors are returned after the clean-up: callers may go on after a bad input. */
   ierr = PdSpecParse(lay->comm, spec, PETSC_FALSE, s);
   if (!ierr) ierr = QuerySpec(lay->comm, s, &info);
-  if (!ierr) ierr = ReadSpec(s, &info, lay, v);
+  if (!ierr) ierr = ReadSpec(s, &info, off, lay, v);
   PetscCall(PetscFree(s));
   PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdImageRead(const char *spec, const PdLayout *lay, float *v)
+{
+  PetscFunctionBegin;
+  PetscCall(ReadAt(spec, NULL, lay, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdImageReadBox(const char *spec, const ptrdiff_t off[3], const PdLayout *lay, float *v)
+{
+  PetscFunctionBegin;
+  PetscCall(ReadAt(spec, off, lay, v));
   PetscFunctionReturn(0);
 }
 
@@ -115,7 +134,7 @@ PetscErrorCode PdImageReadAll(MPI_Comm comm, const char *spec, PdImageInfo *info
     total = (size_t)inf.n[0] * (size_t)inf.n[1] * (size_t)inf.n[2];
     ierr  = PetscMalloc1(total, &a);
   }
-  if (!ierr) ierr = ReadSpec(s, &inf, lay, a);
+  if (!ierr) ierr = ReadSpec(s, &inf, NULL, lay, a);
   for (size_t off = 0; !ierr && off < total; off += (size_t)1 << 28) {
     size_t cnt = PetscMin(total - off, (size_t)1 << 28);
     PetscCallMPI(MPI_Bcast(a + off, (int)cnt, MPI_FLOAT, 0, comm));

@@ -265,13 +265,13 @@ static long pd_stack = 0;
 /* Moves planes [k0, k0 + k) of this rank's slab (k may be 0: empty selections) in one
    collective call. Without buf the memory side is the strided slab itself; with buf it is a
    compact buffer of type mt. */
-static void Transfer(hid_t d, hid_t fsp, hid_t dxpl, const PdLayout *lay, PetscBool write, ptrdiff_t k0, ptrdiff_t k, float *v, void *buf, hid_t mt,
+static void Transfer(hid_t d, hid_t fsp, hid_t dxpl, const PdLayout *lay, const ptrdiff_t off[3], PetscBool write, ptrdiff_t k0, ptrdiff_t k, float *v, void *buf, hid_t mt,
                      const char *name, PdIOStatus *st)
 {
   hid_t   msp = H5I_INVALID_HID;
-  hsize_t fstart[3] = {(hsize_t)(lay->z0 + k0), 0, 0}, fcount[3] = {(hsize_t)k, (hsize_t)lay->n[1], (hsize_t)lay->n[2]};
+  hsize_t fstart[3] = {(hsize_t)(off[0] + lay->z0 + k0), (hsize_t)off[1], (hsize_t)off[2]}, fcount[3] = {(hsize_t)k, (hsize_t)lay->n[1], (hsize_t)lay->n[2]};
   /* a 4-D file space: the stack index is its first coordinate (pd_stack, set by the reader) */
-  hsize_t fstart4[4] = {(hsize_t)pd_stack, fstart[0], 0, 0}, fcount4[4] = {1, fcount[0], fcount[1], fcount[2]};
+  hsize_t fstart4[4] = {(hsize_t)pd_stack, fstart[0], fstart[1], fstart[2]}, fcount4[4] = {1, fcount[0], fcount[1], fcount[2]};
   const int four = H5Sget_simple_extent_ndims(fsp) == 4;
   void   *mem = buf ? buf : (void *)v;
   herr_t  e;
@@ -310,7 +310,7 @@ static void Transfer(hid_t d, hid_t fsp, hid_t dxpl, const PdLayout *lay, PetscB
   }
   if (write) e = H5Dwrite(d, mt, msp, fsp, dxpl, mem);
   else e = H5Dread(d, H5T_NATIVE_FLOAT, msp, fsp, dxpl, mem);
-  if (e < 0) H5Fail(st, write ? PD_ERR_FILE : PD_ERR_INPUT, "%s: cannot %s planes %td..%td", name, write ? "write" : "read", lay->z0 + k0, lay->z0 + k0 + k - 1);
+  if (e < 0) H5Fail(st, write ? PD_ERR_FILE : PD_ERR_INPUT, "%s: cannot %s planes %td..%td", name, write ? "write" : "read", off[0] + lay->z0 + k0, off[0] + lay->z0 + k0 + k - 1);
   (void)H5Sclose(msp);
 }
 
@@ -333,7 +333,8 @@ static PetscBool PartlyWritten(hid_t d, hid_t fsp)
   return part;
 }
 
-static PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v)
+/* The box off + [0, lay->n) of the dataset into lay's slabs (off: 0 for the whole image). */
+static PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageInfo *info, const ptrdiff_t off[3], const PdLayout *lay, float *v)
 {
   PdIOStatus st = {0, ""};
   hid_t      ids[5] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
@@ -361,7 +362,7 @@ static PetscErrorCode PdH5Read(const PdSpec *s, const char *name, const PdImageI
     PetscCall(Rounds(lay, sizeof(float) * (size_t)(lay->n[1] * lay->n[2]), PD_H5_ROUND_BYTES, &B, &nround));
     for (int r = 0; r < nround; r++) {
       ptrdiff_t k0 = r * B, k = PetscMax(0, PetscMin(B, lay->nzl - k0));
-      Transfer(*d, *fsp, *dxpl, lay, PETSC_FALSE, k0, k, v, NULL, H5T_NATIVE_FLOAT, name, &st);
+      Transfer(*d, *fsp, *dxpl, lay, off, PETSC_FALSE, k0, k, v, NULL, H5T_NATIVE_FLOAT, name, &st);
     }
   }
   CloseIds(ids + 3, 2);
@@ -476,7 +477,7 @@ PetscErrorCode PdH5WriterAdd(PdH5Writer w, const char *dataset, const PdLayout *
   if (allok) {
     PetscBool convert = (t != PD_F32 && t != PD_F64) ? PETSC_TRUE : PETSC_FALSE;
     size_t    esize = PdSampleTypeSizes[t], plane = (size_t)(lay->n[1] * lay->n[2]);
-    ptrdiff_t B;
+    ptrdiff_t B, zero[3] = {0, 0, 0};
     int       nround;
     void     *buf = NULL;
 
@@ -492,7 +493,7 @@ PetscErrorCode PdH5WriterAdd(PdH5Writer w, const char *dataset, const PdLayout *
         for (ptrdiff_t z = 0; z < k; z++)
           for (ptrdiff_t y = 0; y < lay->n[1]; y++)
             PdFloatToSamples((PdSampleType)t, v + (k0 + z) * lay->ps + y * lay->rs, (size_t)lay->n[2], (char *)buf + ((size_t)z * plane + (size_t)(y * lay->n[2])) * esize);
-      Transfer(*d, *fsp, *dxpl, lay, PETSC_TRUE, k0, k, (float *)v, buf, convert ? NativeType((PdSampleType)t) : H5T_NATIVE_FLOAT, name, &st);
+      Transfer(*d, *fsp, *dxpl, lay, zero, PETSC_TRUE, k0, k, (float *)v, buf, convert ? NativeType((PdSampleType)t) : H5T_NATIVE_FLOAT, name, &st);
     }
     PetscCall(PetscFree(buf));
     WriteAttrs(*d, name, attrs, &st);

@@ -39,12 +39,13 @@ void PdIOCheckOutputPath(const char *path, PdIOStatus *st);
 PetscErrorCode PdCheckFinite(const char *name, const PdLayout *lay, const float *v);
 
 /* A file format for volumes, the way a method is a table of operations (see image_io.c):
-   query reads size, type and voxel size; read fills each rank's slab (name is the file, and the
+   query reads size, type and voxel size; read fills each rank's slab of the box off + [0, lay->n)
+   of the image (off 0 and lay->n the image size: the whole image; name is the file, and the
    dataset for HDF5, for messages); write stores the distributed volume atomically. */
 typedef struct {
   const char *name;
   PetscErrorCode (*query)(MPI_Comm comm, const PdSpec *s, PdImageInfo *info);
-  PetscErrorCode (*read)(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v);
+  PetscErrorCode (*read)(const PdSpec *s, const char *name, const PdImageInfo *info, const ptrdiff_t off[3], const PdLayout *lay, float *v);
   PetscErrorCode (*write)(const PdSpec *s, const PdLayout *lay, const float *v, const PdImageAttrs *attrs);
 } PdImageFormat;
 

@@ -308,8 +308,9 @@ static PetscErrorCode ReadPage(TIFF *tif, const char *path, ptrdiff_t k, const P
   PetscFunctionReturn(0);
 }
 
-/* This rank's planes of an ImageJ raw stack, read with pread in the file's byte order. */
-static PetscErrorCode ReadRawPlanes(TIFF *tif, const char *path, const Page *p, const PdLayout *lay, float *v, PdIOStatus *st)
+/* Planes [first, first + count) of an ImageJ raw stack into v (strides rs, ps), read with pread
+   in the file's byte order. */
+static PetscErrorCode ReadRawPlanes(TIFF *tif, const char *path, const Page *p, ptrdiff_t first, ptrdiff_t count, float *v, ptrdiff_t rs, ptrdiff_t ps, PdIOStatus *st)
 {
   uint64_t off   = RawStackOffset(tif, p);
   size_t   es    = PdSampleTypeSizes[p->t], bytes = es * p->w * p->h;
@@ -323,9 +324,9 @@ static PetscErrorCode ReadRawPlanes(TIFF *tif, const char *path, const Page *p, 
     PetscFunctionReturn(0);
   }
   PetscCall(PetscMalloc(bytes, &buf));
-  for (ptrdiff_t z = 0; z < lay->nzl && !st->code; z++) {
+  for (ptrdiff_t z = 0; z < count && !st->code; z++) {
     size_t got = 0;
-    off_t  at  = (off_t)(off + (uint64_t)(lay->z0 + z) * bytes);
+    off_t  at  = (off_t)(off + (uint64_t)(first + z) * bytes);
 
     errno = 0;
     while (got < bytes) {
@@ -334,24 +335,44 @@ static PetscErrorCode ReadRawPlanes(TIFF *tif, const char *path, const Page *p, 
       got += (size_t)r;
     }
     if (got < bytes) {
-      PdIOFail(st, PD_ERR_INPUT, "%s: cannot read plane %td (%s)", path, lay->z0 + z, errno ? strerror(errno) : "file truncated");
+      PdIOFail(st, PD_ERR_INPUT, "%s: cannot read plane %td (%s)", path, first + z, errno ? strerror(errno) : "file truncated");
       break;
     }
     if (swab && es == 2) TIFFSwabArrayOfShort((uint16_t *)buf, (tmsize_t)(p->w * p->h));
     if (swab && es == 4) TIFFSwabArrayOfLong((uint32_t *)buf, (tmsize_t)(p->w * p->h));
     if (swab && es == 8) TIFFSwabArrayOfDouble((double *)buf, (tmsize_t)(p->w * p->h));
-    for (uint32_t y = 0; y < p->h; y++) PdSamplesToFloat(p->t, buf + (size_t)y * p->w * es, p->w, v + z * lay->ps + (ptrdiff_t)y * lay->rs);
+    for (uint32_t y = 0; y < p->h; y++) PdSamplesToFloat(p->t, buf + (size_t)y * p->w * es, p->w, v + z * ps + (ptrdiff_t)y * rs);
   }
   close(fd);
   PetscCall(PetscFree(buf));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode PdTiffRead(const PdSpec *s, const char *name, const PdImageInfo *info, const PdLayout *lay, float *v)
+/* Page k of the file (the directory tif is at, or plane k of a raw stack) into out (row stride rs). */
+static PetscErrorCode ReadPlane(TIFF *tif, const char *path, const PdImageInfo *info, PetscBool raw, const Page *p0, ptrdiff_t k, float *out, ptrdiff_t rs, PdIOStatus *st)
+{
+  Page p;
+
+  PetscFunctionBegin;
+  if (raw) {
+    PetscCall(ReadRawPlanes(tif, path, p0, k, 1, out, rs, rs * info->n[1], st));
+    PetscFunctionReturn(0);
+  }
+  PageInfo(tif, path, k, &p, st);
+  if (!st->code) CheckSamePage(path, k, &p, p0, st);
+  if (!st->code) PetscCall(ReadPage(tif, path, k, &p, out, rs, st));
+  PetscFunctionReturn(0);
+}
+
+/* The box off + [0, lay->n) of the stack into lay's slabs. Pages are read whole: a box narrower
+   than the page goes through a one-page buffer and is cropped from it. */
+static PetscErrorCode PdTiffRead(const PdSpec *s, const char *name, const PdImageInfo *info, const ptrdiff_t off[3], const PdLayout *lay, float *v)
 {
   PdIOStatus st = {0, ""};
-  Page       p0, p;
+  Page       p0;
   TIFF      *tif = NULL;
+  PetscBool  raw = PETSC_FALSE, crop = (PetscBool)(off[1] || off[2] || lay->n[1] != info->n[1] || lay->n[2] != info->n[2]);
+  float     *page = NULL;
 
   PetscFunctionBegin;
   (void)name; /* a TIFF's messages name its path, which is the whole spec */
@@ -359,26 +380,25 @@ static PetscErrorCode PdTiffRead(const PdSpec *s, const char *name, const PdImag
   p0.w = (uint32_t)info->n[2];
   p0.h = (uint32_t)info->n[1];
   p0.t = (PdSampleType)PdSampleTypeFromName(info->type);
+  if (crop && lay->nzl > 0) PetscCall(PetscMalloc1(info->n[1] * info->n[2], &page));
   if (lay->nzl > 0) {
+    const ptrdiff_t first = off[0] + lay->z0;
     if (!(tif = TIFFOpen(s->path, "r"))) PdIOFail(&st, PD_ERR_FILE, "%s: cannot open (%s)", s->path, TiffLastError());
-    else if (info->n[0] > 1 && TIFFLastDirectory(tif)) {
-      /* one directory for many planes: the query found an ImageJ raw stack */
-      PetscCall(ReadRawPlanes(tif, s->path, &p0, lay, v, &st));
-      TIFFClose(tif);
-      tif = NULL;
-    } else if (!TIFFSetDirectory(tif, (tdir_t)lay->z0)) PdIOFail(&st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", s->path, lay->z0, TiffLastError());
+    /* one directory for many planes: the query found an ImageJ raw stack */
+    else if (info->n[0] > 1 && TIFFLastDirectory(tif)) raw = PETSC_TRUE;
+    else if (!TIFFSetDirectory(tif, (tdir_t)first)) PdIOFail(&st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", s->path, first, TiffLastError());
     /* Pages follow each other in the IFD chain: only the first needs a seek from the start. */
     for (ptrdiff_t z = 0; z < lay->nzl && tif && !st.code; z++) {
-      if (z > 0 && !TIFFReadDirectory(tif)) {
-        PdIOFail(&st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", s->path, lay->z0 + z, TiffLastError());
+      if (z > 0 && !raw && !TIFFReadDirectory(tif)) {
+        PdIOFail(&st, PD_ERR_INPUT, "%s: cannot read page %td (%s)", s->path, first + z, TiffLastError());
         break;
       }
-      PageInfo(tif, s->path, lay->z0 + z, &p, &st);
-      if (!st.code) CheckSamePage(s->path, lay->z0 + z, &p, &p0, &st);
-      if (!st.code) PetscCall(ReadPage(tif, s->path, lay->z0 + z, &p, v + z * lay->ps, lay->rs, &st));
+      PetscCall(ReadPlane(tif, s->path, info, raw, &p0, first + z, crop ? page : v + z * lay->ps, crop ? info->n[2] : lay->rs, &st));
+      for (ptrdiff_t y = 0; crop && !st.code && y < lay->n[1]; y++) PetscCall(PetscArraycpy(v + z * lay->ps + y * lay->rs, page + (off[1] + y) * info->n[2] + off[2], lay->n[2]));
     }
     if (tif) TIFFClose(tif);
   }
+  PetscCall(PetscFree(page));
   PetscCall(PdIOAgree(lay->comm, &st));
   PetscFunctionReturn(0);
 }

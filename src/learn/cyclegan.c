@@ -14,9 +14,8 @@
 #include <pdecon/learn/blur_fft.h>
 #include <pdecon/core/random.h>
 #include <pdecon/core/sys.h>
+#include <pdecon/io/io.h>
 #include <string.h>
-
-#define PD_GAN_MAX_SCALES 3
 
 typedef struct {
   PetscInt     cap, count;
@@ -28,14 +27,14 @@ struct _p_PdCycleGAN {
   MPI_Comm           comm;
   PdCycleGANSettings s;
   PetscInt           M, nk, ndom;            /* voxels per patch, kernel values, D domains */
-  PdNN               G, D[2][PD_GAN_MAX_SCALES];
+  PdNN               G, D[2][PD_CYCLEGAN_MAX_SCALES];
   PdNNWork           wA, wB;
   PdBlurFFT          blur;
   float             *h, *dh;
-  PdAdam             adamG, adamH, adamD[2][PD_GAN_MAX_SCALES];
+  PdAdam             adamG, adamH, adamD[2][PD_CYCLEGAN_MAX_SCALES];
   float             *flat;                   /* packed gradients for the allreduces */
   PetscInt           ngen, ndisc;
-  HistoryPool        pool[2];
+  HistoryPool        pool[2];                /* volumes in one buffer, pool[0].v: X, then Y */
   float             *fakes[2];               /* this step's fakes, nfake volumes each */
   PetscInt           nfake;
   float             *ycyc, *ytil, *gx, *gy, *gt, *tgt, *gz; /* patch temporaries; D map buffers */
@@ -88,7 +87,7 @@ PetscErrorCode PdCycleGANCreate(MPI_Comm comm, const PdCycleGANSettings *s, cons
     PetscCall(PetscLogEventRegister("GANAllreduce", PD_CLASSID, &EV_ALLREDUCE));
     PetscCall(PetscLogEventRegister("GANBlurFFT", PD_CLASSID, &EV_BLUR));
   }
-  PetscCheck(s->scales >= 1 && s->scales <= PD_GAN_MAX_SCALES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cyclegan_scales %" PetscInt_FMT ": 1, 2 or 3", s->scales);
+  PetscCheck(s->scales >= 1 && s->scales <= PD_CYCLEGAN_MAX_SCALES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cyclegan_scales %" PetscInt_FMT ": 1, 2 or 3", s->scales);
   PetscCheck(P > 0 && P % (1 << s->depth) == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cyclegan_patch %" PetscInt_FMT ": must be a positive multiple of %d (2^depth)", P, 1 << s->depth);
   PetscCheck(s->blind || psf, comm, PETSC_ERR_ARG_WRONG, "-cyclegan_blind false: needs a PSF");
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -107,7 +106,7 @@ PetscErrorCode PdCycleGANCreate(MPI_Comm comm, const PdCycleGANSettings *s, cons
   g->ngen += g->nk;
   for (PetscInt d = 0; d < g->ndom; d++)
     for (PetscInt sc = 0; sc < s->scales; sc++) {
-      PetscCall(PdPatchGAN3DCreate(sc + 1, s->dwidth, s->seed + 1 + (unsigned long long)(d * PD_GAN_MAX_SCALES + sc), &g->D[d][sc]));
+      PetscCall(PdPatchGAN3DCreate(sc + 1, s->dwidth, s->seed + 1 + (unsigned long long)(d * PD_CYCLEGAN_MAX_SCALES + sc), &g->D[d][sc]));
       PetscCall(PdNNGetParams(g->D[d][sc], &th, &np));
       PetscCall(NewAdam(s, np, &g->adamD[d][sc]));
       g->ndisc += np;
@@ -127,10 +126,12 @@ PetscErrorCode PdCycleGANCreate(MPI_Comm comm, const PdCycleGANSettings *s, cons
   PetscCall(PetscMalloc1(PetscMax(g->ngen, g->ndisc), &g->flat));
   PetscCall(PetscMalloc5(g->M, &g->ycyc, g->M, &g->ytil, g->M, &g->gx, g->M, &g->gy, g->M, &g->gt));
   PetscCall(PetscMalloc2(g->nmap, &g->tgt, g->nmap, &g->gz));
+  /* zeroed: a checkpoint writes the slots not yet filled too */
+  PetscCall(PetscCalloc1(2 * (size_t)s->pool * (size_t)g->M, &g->pool[0].v));
   for (PetscInt d = 0; d < 2; d++) {
     g->pool[d].cap = s->pool;
     g->pool[d].rng = PdRandStreamCreate(s->seed ^ 0x9e3779b97f4a7c15ULL, (unsigned long long)(2 * rank + d));
-    PetscCall(PetscMalloc1((size_t)s->pool * (size_t)g->M, &g->pool[d].v));
+    g->pool[d].v   = g->pool[0].v + (size_t)d * (size_t)s->pool * (size_t)g->M;
   }
   *out = g;
   PetscFunctionReturn(0);
@@ -148,13 +149,13 @@ PetscErrorCode PdCycleGANDestroy(PdCycleGAN *gp)
   PetscCall(PdAdamDestroy(&g->adamG));
   PetscCall(PdAdamDestroy(&g->adamH));
   for (PetscInt d = 0; d < 2; d++) {
-    for (PetscInt sc = 0; sc < PD_GAN_MAX_SCALES; sc++) {
+    for (PetscInt sc = 0; sc < PD_CYCLEGAN_MAX_SCALES; sc++) {
       PetscCall(PdNNDestroy(&g->D[d][sc]));
       PetscCall(PdAdamDestroy(&g->adamD[d][sc]));
     }
-    PetscCall(PetscFree(g->pool[d].v));
     PetscCall(PetscFree(g->fakes[d]));
   }
+  PetscCall(PetscFree(g->pool[0].v));
   PetscCall(PdBlurFFTDestroy(&g->blur));
   PetscCall(PetscFree2(g->h, g->dh));
   PetscCall(PetscFree(g->flat));
@@ -272,8 +273,8 @@ PetscErrorCode PdCycleGANStep(PdCycleGAN g, PetscInt nlocal, PetscInt B, const f
 {
   const PetscInt P = g->s.patch, M = g->M;
   const double   scale = 1.0 / (double)B;
-  float         *gG, *thG, *seg[1 + 2 * PD_GAN_MAX_SCALES];
-  PetscInt       len[1 + 2 * PD_GAN_MAX_SCALES], nseg = 0, np;
+  float         *gG, *thG, *seg[1 + 2 * PD_CYCLEGAN_MAX_SCALES];
+  PetscInt       len[1 + 2 * PD_CYCLEGAN_MAX_SCALES], nseg = 0, np;
 
   PetscFunctionBegin;
   loss[0] = loss[1] = 0;
@@ -377,5 +378,84 @@ PetscErrorCode PdCycleGANSetKernel(PdCycleGAN g, const float *h)
   PetscFunctionBegin;
   PetscCall(PetscArraycpy(g->h, h, g->nk));
   PetscCall(PdBlurFFTSetKernel(g->blur, g->h));
+  PetscFunctionReturn(0);
+}
+
+/* The history buffers, rank-local, as one distributed volume: rank r's 2·pool crops (X's, then
+   Y's) are its slab of planes [r·2·pool·P, (r + 1)·2·pool·P). */
+static PetscErrorCode HistoryLayout(PdCycleGAN g, PdLayout **lay)
+{
+  const ptrdiff_t P = g->s.patch, per = 2 * g->s.pool * P;
+  ptrdiff_t       n[3] = {0, P, P};
+  int             rank, size;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(g->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(g->comm, &size));
+  n[0] = per * size;
+  PetscCall(PdLayoutCreate(g->comm, n, per * rank, per, P, P * P, lay));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdCycleGANSaveHistory(PdCycleGAN g, const char *path, PetscInt step)
+{
+  double      mine[6], *all, shape[4];
+  int         size;
+  PdLayout   *lay;
+  PdH5Writer  w;
+
+  PetscFunctionBegin;
+  PetscCheck(g->s.pool > 0, g->comm, PETSC_ERR_ARG_WRONG, "no history buffers to save");
+  PetscCallMPI(MPI_Comm_size(g->comm, &size));
+  /* per domain: the fill and the stream's counter in two exact 32-bit halves */
+  for (PetscInt d = 0; d < 2; d++) {
+    mine[3 * d]     = (double)g->pool[d].count;
+    mine[3 * d + 1] = (double)(g->pool[d].rng.ctr >> 32);
+    mine[3 * d + 2] = (double)(g->pool[d].rng.ctr & 0xffffffffULL);
+  }
+  PetscCall(PetscMalloc1(6 * size, &all));
+  PetscCallMPI(MPI_Allgather(mine, 6, MPI_DOUBLE, all, 6, MPI_DOUBLE, g->comm));
+  shape[0] = size;
+  shape[1] = (double)g->s.pool;
+  shape[2] = (double)g->s.patch;
+  shape[3] = (double)step;
+  PetscCall(HistoryLayout(g, &lay));
+  PetscCall(PdH5WriterOpen(g->comm, path, &w));
+  PetscCall(PdH5WriterAddScalars(w, "history_shape", 4, shape));
+  PetscCall(PdH5WriterAddArray(w, "history_state", 6 * size, all));
+  PetscCall(PdH5WriterAdd(w, "/history", lay, g->pool[0].v, NULL));
+  PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PetscFree(all));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdCycleGANLoadHistory(PdCycleGAN g, const char *path, PetscInt step)
+{
+  double    *all, shape[4];
+  int        size, rank;
+  PdLayout  *lay;
+  char       spec[PETSC_MAX_PATH_LEN + 16];
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(g->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(g->comm, &size));
+  PetscCall(PdH5ReadScalars(g->comm, path, "history_shape", 4, shape));
+  PetscCheck(shape[0] == size, g->comm, PD_ERR_INPUT, "%s: history buffers of a run on %d ranks; resume it on %d ranks (each rank keeps its own)", path, (int)shape[0], (int)shape[0]);
+  PetscCheck(shape[1] == g->s.pool && shape[2] == g->s.patch, g->comm, PD_ERR_INPUT, "%s: history buffers of %d crops of %d^3, not -cyclegan_pool %" PetscInt_FMT " of %" PetscInt_FMT "^3", path, (int)shape[1], (int)shape[2], g->s.pool, g->s.patch);
+  PetscCheck(shape[3] == step, g->comm, PD_ERR_INPUT, "%s: history buffers of step %" PetscInt_FMT ", the checkpoint is of step %" PetscInt_FMT " (an interrupted save?)", path, (PetscInt)shape[3], step);
+  PetscCall(PetscMalloc1(6 * size, &all));
+  PetscCall(PdH5ReadArray(g->comm, path, "history_state", 6 * size, all));
+  for (PetscInt d = 0; d < 2; d++) {
+    const double *st = all + 6 * rank + 3 * d;
+    PetscCheck(st[0] >= 0 && st[0] <= g->s.pool, g->comm, PD_ERR_INPUT, "%s: history buffer fill out of range", path);
+    g->pool[d].count   = (PetscInt)st[0];
+    g->pool[d].rng.ctr = ((unsigned long long)st[1] << 32) | (unsigned long long)st[2];
+  }
+  PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/history", path));
+  PetscCall(HistoryLayout(g, &lay));
+  PetscCall(PdImageRead(spec, lay, g->pool[0].v));
+  PetscCall(PdLayoutDestroy(&lay));
+  PetscCall(PetscFree(all));
   PetscFunctionReturn(0);
 }

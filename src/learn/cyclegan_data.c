@@ -3,6 +3,7 @@
 #include <pdecon/learn/cyclegan_data.h>
 #include <pdecon/learn/cnn_data.h>
 #include <pdecon/core/random.h>
+#include <pdecon/core/fingerprint.h>
 
 typedef struct {
   ptrdiff_t n[3];
@@ -76,6 +77,19 @@ PetscErrorCode PdGANDataGetCount(PdGANData d, PetscInt domain, PetscInt *count)
 {
   *count = d->count[domain];
   return 0;
+}
+
+PetscErrorCode PdGANDataHash(PdGANData d, unsigned long long *h)
+{
+  PetscFunctionBegin;
+  PdHashBytes(h, &d->seed, sizeof(d->seed));
+  for (int k = 0; k < 2; k++)
+    for (PetscInt i = 0; i < d->count[k]; i++) {
+      const Volume *V = &d->vol[k][i];
+      PdHashBytes(h, V->n, sizeof(V->n));
+      PdHashBytes(h, V->v, sizeof(float) * (size_t)(V->n[0] * V->n[1] * V->n[2]));
+    }
+  PetscFunctionReturn(0);
 }
 
 /* The crop at (z0, y0, x0) of side p, turned by rot quarter turns in (y, x), flipped as fy, fx. */

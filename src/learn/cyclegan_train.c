@@ -3,10 +3,12 @@
 #include <pdecon/learn/cyclegan_nets.h>
 #include <pdecon/learn/train_batch.h>
 #include <pdecon/core/sys.h>
+#include <pdecon/core/fingerprint.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
-#define GAN_CKPT_VERSION 1
+#define GAN_CKPT_VERSION 2
 
 struct _p_PdGANTrainer {
   MPI_Comm           comm;
@@ -160,19 +162,64 @@ static PetscErrorCode DiscPath(const char *ck, PetscInt d, PetscInt s, char *p, 
   return PetscSNPrintf(p, len, "%s.d%c%" PetscInt_FMT, ck, d ? 'y' : 'x', s + 1);
 }
 
-/* Checkpoint (write) or restart (read): G with its Adam state and the step; h's Adam state as
-   metadata; each discriminator in its own file. */
+static PetscErrorCode HistoryPath(const char *ck, char *p, size_t len)
+{
+  return PetscSNPrintf(p, len, "%s.history.h5", ck);
+}
+
+/* What changes the result: the model and its settings, the global batch, the data. */
+static PetscErrorCode Fingerprint(PdGANTrainer t, double fp[2])
+{
+  const PdCycleGANSettings *s       = &t->s;
+  const PetscInt            ints[]  = {t->gan != NULL, s->depth, s->width, s->dwidth, s->scales, s->k, s->patch, s->pool, s->blind, s->use_dy, s->project, t->batch};
+  const double              reals[] = {s->gamma, s->lr, s->beta1, s->beta2, s->init_sz, s->init_sxy};
+  PdHash                    h       = PD_HASH_INIT;
+
+  PetscFunctionBegin;
+  PdHashBytes(&h, ints, sizeof(ints));
+  PdHashBytes(&h, reals, sizeof(reals));
+  PdHashBytes(&h, &s->seed, sizeof(s->seed));
+  PetscCall(PdGANDataHash(t->data, &h));
+  PdHashSplit(h, fp);
+  PetscFunctionReturn(0);
+}
+
+/* The history buffers are rank-local: with them a run resumes only on its own rank count. */
+static PetscBool HasHistory(PdGANTrainer t) { return (PetscBool)(t->gan && t->s.pool > 0); }
+
+/* Checkpoint (write) or restart (read): G with its Adam state, the step ("train_state"), the
+   rank count and fingerprint ("train_run"), h's Adam state as metadata; each discriminator in its
+   own file with its Adam state and step; the history buffers of every rank in one more file. */
 static PetscErrorCode Checkpoint(PdGANTrainer t, const char *path, PetscBool write)
 {
   const char *kind = t->gan ? "cyclegan" : "unet";
   PdAdam      adamG = t->adam, adamH = NULL;
-  double      st[2] = {GAN_CKPT_VERSION, (double)t->b};
+  double      st[2] = {GAN_CKPT_VERSION, (double)t->b}, run[3], fp[2] = {0, 0};
+  char        p[PETSC_MAX_PATH_LEN + 16];
+  int         size;
 
   PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(t->comm, &size));
+  PetscCall(Fingerprint(t, fp));
   if (t->gan) PetscCall(PdCycleGANGetAdam(t->gan, &adamG, &adamH));
   if (write) {
+    run[0] = size;
+    run[1] = fp[0];
+    run[2] = fp[1];
     PetscCall(SetModelMeta(t));
     PetscCall(PdNNSetMeta(t->G, "train_state", 2, st));
+    PetscCall(PdNNSetMeta(t->G, "train_run", 3, run));
+  } else {
+    char fk[32];
+    /* refuse another model, version, run or rank count before loading anything */
+    PetscCall(PdNNFileKind(t->comm, path, fk, sizeof(fk)));
+    PetscCheck(!strcmp(fk, kind), t->comm, PD_ERR_INPUT, "%s: a checkpoint of a %s model, not of %s", path, fk, kind);
+    PetscCall(PdNNFileMeta(t->comm, path, "train_state", 2, st));
+    PetscCheck(st[0] == GAN_CKPT_VERSION, t->comm, PD_ERR_INPUT, "%s: checkpoint version %d, expected %d", path, (int)st[0], GAN_CKPT_VERSION);
+    PetscCall(PdNNFileMeta(t->comm, path, "train_run", 3, run));
+    PetscCheck(!HasHistory(t) || run[0] == size, t->comm, PD_ERR_INPUT, "%s: a checkpoint of %d ranks, whose history buffers are rank-local; resume it on %d ranks", path, (int)run[0], (int)run[0]);
+    PetscCheck(run[1] == fp[0] && run[2] == fp[1], t->comm, PD_ERR_INPUT, "%s: the checkpoint was written with other training data or options (model sizes, crops, batch, seed, -cyclegan_* settings); restart with the same ones", path);
+    t->b = (PetscInt)st[1];
   }
   if (adamH) {
     PetscInt n, tt;
@@ -185,8 +232,7 @@ static PetscErrorCode Checkpoint(PdGANTrainer t, const char *path, PetscBool wri
       tdbl = (double)tt;
       PetscCall(PdNNSetMeta(t->G, "adam_h", 2 * n, mv));
       PetscCall(PdNNSetMeta(t->G, "adam_h_t", 1, &tdbl));
-    }
-    if (!write) {
+    } else {
       PetscCall(PdNNLoad(t->G, t->comm, path, kind, adamG, NULL));
       PetscCall(PdNNGetMeta(t->G, "adam_h", 2 * n, mv));
       PetscCall(PdNNGetMeta(t->G, "adam_h_t", 1, &tdbl));
@@ -198,36 +244,61 @@ static PetscErrorCode Checkpoint(PdGANTrainer t, const char *path, PetscBool wri
   }
   if (write) PetscCall(PdNNSave(t->G, t->comm, path, kind, adamG, NULL));
   else if (!adamH) PetscCall(PdNNLoad(t->G, t->comm, path, kind, adamG, NULL));
-  if (!write) {
-    PetscCall(PdNNGetMeta(t->G, "train_state", 2, st));
-    PetscCheck(st[0] == GAN_CKPT_VERSION, t->comm, PD_ERR_INPUT, "%s: checkpoint version %g, expected %d", path, st[0], GAN_CKPT_VERSION);
-    t->b = (PetscInt)st[1];
-    if (t->gan) {
-      const PetscInt nk = t->s.k * t->s.k * t->s.k;
-      double        *hd;
-      float         *h;
-      PetscCall(PetscMalloc2(nk, &hd, nk, &h));
-      PetscCall(PdNNGetMeta(t->G, "psf", nk, hd));
-      for (PetscInt i = 0; i < nk; i++) h[i] = (float)hd[i];
-      PetscCall(PdCycleGANSetKernel(t->gan, h));
-      PetscCall(PetscFree2(hd, h));
-    }
+  if (!write && t->gan) {
+    const PetscInt nk = t->s.k * t->s.k * t->s.k;
+    double        *hd;
+    float         *h;
+    PetscCall(PetscMalloc2(nk, &hd, nk, &h));
+    PetscCall(PdNNGetMeta(t->G, "psf", nk, hd));
+    for (PetscInt i = 0; i < nk; i++) h[i] = (float)hd[i];
+    PetscCall(PdCycleGANSetKernel(t->gan, h));
+    PetscCall(PetscFree2(hd, h));
   }
   for (PetscInt d = 0; t->gan && d < 2; d++)
     for (PetscInt s = 0; s < t->s.scales; s++) {
       PdNN   D;
       PdAdam a;
-      char   p[PETSC_MAX_PATH_LEN + 16];
+      double step = (double)t->b;
       PetscCall(PdCycleGANGetDiscriminator(t->gan, d, s, &D, &a));
       if (!D) continue;
       PetscCall(DiscPath(path, d, s, p, sizeof(p)));
-      if (write) PetscCall(PdNNSave(D, t->comm, p, "patchgan", a, NULL));
-      else PetscCall(PdNNLoad(D, t->comm, p, "patchgan", a, NULL));
+      if (write) {
+        PetscCall(PdNNSetMeta(D, "train_step", 1, &step));
+        PetscCall(PdNNSave(D, t->comm, p, "patchgan", a, NULL));
+      } else {
+        PetscCall(PdNNLoad(D, t->comm, p, "patchgan", a, NULL));
+        PetscCall(PdNNGetMeta(D, "train_step", 1, &step));
+        PetscCheck(step == (double)t->b, t->comm, PD_ERR_INPUT, "%s: a discriminator of step %" PetscInt_FMT ", the checkpoint is of step %" PetscInt_FMT " (an interrupted save?)", p, (PetscInt)step, t->b);
+      }
     }
+  if (HasHistory(t)) {
+    PetscCall(HistoryPath(path, p, sizeof(p)));
+    if (write) PetscCall(PdCycleGANSaveHistory(t->gan, p, t->b));
+    else PetscCall(PdCycleGANLoadHistory(t->gan, p, t->b));
+  }
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdGANTrainerRestart(PdGANTrainer t, const char *path) { return Checkpoint(t, path, PETSC_FALSE); }
+
+PetscErrorCode PdGANTrainerRemoveCheckpoint(PdGANTrainer t)
+{
+  char p[PETSC_MAX_PATH_LEN + 16];
+  int  rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(t->comm, &rank));
+  if (rank || !t->checkpoint[0]) PetscFunctionReturn(0);
+  (void)unlink(t->checkpoint);
+  for (PetscInt d = 0; d < 2; d++)
+    for (PetscInt s = 0; s < PD_CYCLEGAN_MAX_SCALES; s++) {
+      PetscCall(DiscPath(t->checkpoint, d, s, p, sizeof(p)));
+      (void)unlink(p);
+    }
+  PetscCall(HistoryPath(t->checkpoint, p, sizeof(p)));
+  (void)unlink(p);
+  PetscFunctionReturn(0);
+}
 
 PetscErrorCode PdGANTrainerTrain(PdGANTrainer t, PetscBool *stopped, double *sec_per_step)
 {

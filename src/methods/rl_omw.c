@@ -285,4 +285,5 @@ const PdMethodOps PdMethod_RLOMW = {.name           = "rl_omw",
                                     .view           = OMWView,
                                     .destroy        = OMWDestroy,
                                     .backprojector  = OMWBackProjector,
-                                    .default_max_it = 2};
+                                    .default_max_it = 2,
+                                   .default_stop_rule = PD_STOP_RULE_CHANGE_RISE};

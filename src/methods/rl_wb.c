@@ -146,4 +146,5 @@ const PdMethodOps PdMethod_RLWB = {.name           = "rl_wb",
                                    .view           = WBView,
                                    .destroy        = WBDestroy,
                                    .backprojector  = WBBackProjector,
-                                   .default_max_it = 3};
+                                   .default_max_it = 3,
+                                   .default_stop_rule = PD_STOP_RULE_CHANGE_RISE};

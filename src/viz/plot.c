@@ -159,6 +159,14 @@ PetscErrorCode PdPlotAxisDraw(PdPlot p, PdAxis a, double step, const char *fmt, 
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdPlotAxisLabels(PdPlot p, int n, const double x[], const char *const labels[], const char *title)
+{
+  PetscFunctionBegin;
+  PetscCheck(n >= 0 && n <= 200, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%d tick labels (0 to 200)", n);
+  PetscCall(XAxis(p, n, x, labels, title));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdPlotAxisCategories(PdPlot p, int n, const char *const labels[], const char *title)
 {
   double x[200];

@@ -28,6 +28,7 @@ typedef enum {
   PD_DECON_ITERATING       = 0,
   PD_DECON_CONVERGED_RTOL  = 2,  /* ||x_{k+1} - x_k|| / ||x_k|| < rtol */
   PD_DECON_CONVERGED_ITS   = 3,  /* ran max_it iterations */
+  PD_DECON_CONVERGED_STOP_RULE = 4, /* the stop rule (stop_rule.h) was met */
   PD_DECON_DIVERGED_NANORINF = -4,
   PD_DECON_STOPPED_SIGNAL  = -5   /* SIGTERM/SIGUSR1: checkpoint written, resume with -restart */
 } PdDeconConvergedReason;

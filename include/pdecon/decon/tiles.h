@@ -8,9 +8,19 @@
    band of half-width blend uses raised-cosine weights that sum to one across the two tiles;
    elsewhere a voxel takes its core tile's value unchanged (a 1-tile plan is the untiled result).
 
-   Typical use:
+   Tiles are handed out on demand from a work queue to plan->groups groups of ranks; each group
+   solves whole tiles on its own ranks (with one rank a group, no communication inside the
+   iterations).
+
+   Typical use, from a file (each group reads only its tile's box; the finished tiles are kept in
+   a directory, which is also the checkpoint):
      PdTilePlanCreate(comm, m, pn, psf, "psf.tif", "auto", "", &plan, &tiled);
-     if (tiled) PdTiledDeconvolve(comm, &plan, NULL, NULL, pn, psf, "psf.tif", yall, xall); */
+     if (tiled) {
+       PdTiledDeconvolveFile(comm, &plan, NULL, NULL, pn, psf, "psf.tif", "in.h5:/data", "out.h5.tiles", &stopped, &done);
+       if (!stopped) { PdTiledAssemble(comm, &plan, "out.h5.tiles", &lay, &x, &its); PdImageWrite("out.h5", lay, x, NULL);
+                       PdTileScratchRemove(comm, &plan, "out.h5.tiles"); }
+     }
+   or with the whole image in memory on every rank: PdTiledDeconvolve(comm, &plan, ..., yall, xall, &its). */
 #ifndef PDECON_DECON_TILES_H
 #define PDECON_DECON_TILES_H
 
@@ -22,9 +32,11 @@ typedef struct {
   ptrdiff_t margin[3]; /* voxels a tile extends beyond its core on each side */
   ptrdiff_t blend[3];  /* half-width of the blended band around each core boundary */
   double    memory;    /* estimated bytes per rank of the largest tile (0: not estimated) */
-  PetscInt  groups;    /* groups of ranks that share the tiles (round robin), each tile solved by
-                          one group (1: every tile on all ranks; the rank count: one rank a tile,
-                          no communication inside the iterations) */
+  PetscInt  groups;    /* groups of contiguous ranks that take tiles from the work queue, each tile
+                          solved by one group (1: every tile on all ranks; the rank count: one
+                          rank a tile, no communication inside the iterations) */
+  PetscInt  stop_after; /* testing: stop as if signalled when this many tiles have been handed
+                          out in this run (< 0: never) */
 } PdTilePlan;
 
 /* The plan for image size m and PSF (pn, psf), from the -decon_tiles and -decon_tile_margin
@@ -49,10 +61,24 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *plan, MPI_Comm comm);
 typedef PetscErrorCode (*PdTileConfigureFn)(PdDecon d, void *ctx);
 /* Deconvolves yall (the whole image, compact z,y,x, on every rank of comm) tile by tile with
    solvers on comm; xall (the same size, on every rank) receives the blended result; *its (may be
-   NULL): the most iterations a tile ran. Tiles are solved by plan->groups groups of contiguous
-   ranks, group g taking tiles g, g + groups, ... A stop signal (PdStopHandlerInstall) ends it with an
-   error: a tiled run does not resume yet. */
+   NULL): the most iterations a tile ran. A stop signal (PdStopHandlerInstall) ends it with an
+   error: only the file driver below keeps finished tiles. */
 PetscErrorCode PdTiledDeconvolve(MPI_Comm comm, const PdTilePlan *plan, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const float *yall,
                                  float *xall, PetscInt *its);
+
+/* Deconvolves the image file input (an HDF5 or TIFF spec; each group reads its tile's box only)
+   tile by tile; each finished tile goes to its own file in the directory dir, made if missing.
+   dir is the run's checkpoint: a run that finds it solves only the tiles not finished there (a
+   tile stopped inside its iterations resumes from its own checkpoint); dir made from another
+   input, plan or settings is refused and left as it is. *stopped: a stop signal ended the run
+   (the finished tiles are kept); *finished: the tiles finished in dir. */
+PetscErrorCode PdTiledDeconvolveFile(MPI_Comm comm, const PdTilePlan *plan, PdTileConfigureFn configure, void *ctx, const ptrdiff_t pn[3], const float *psf, const char *psfname, const char *input,
+                                     const char *dir, PetscBool *stopped, PetscInt *finished);
+/* The blended result of the tiles in dir, distributed in z-slabs (*lay: PdLayoutCreateBlock of the
+   image; free *x with PdVolumeFree); *its: the most iterations a tile ran. A rank holds its slab
+   and one tile's overlap with it. */
+PetscErrorCode PdTiledAssemble(MPI_Comm comm, const PdTilePlan *plan, const char *dir, PdLayout **lay, float **x, PetscInt *its);
+/* Removes the files of dir that the driver made, and dir when nothing else is left in it. */
+PetscErrorCode PdTileScratchRemove(MPI_Comm comm, const PdTilePlan *plan, const char *dir);
 
 #endif

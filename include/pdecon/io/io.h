@@ -29,6 +29,10 @@ PetscErrorCode PdImageQuery(MPI_Comm comm, const char *spec, PdImageInfo *info);
 /* Reads this rank's slab [lay->z0, lay->z0 + lay->nzl) into v with lay's strides (rs, ps);
    lay->n must equal the image size. Every value is converted to float and checked to be finite. */
 PetscErrorCode PdImageRead(const char *spec, const PdLayout *lay, float *v);
+/* Reads the box off + [0, lay->n) of the image (inside it) into lay's slabs: each rank its planes
+   off[0] + lay->z0 ... of the box, with lay's strides. HDF5: a hyperslab, so a rank holds no more
+   than its part of the box; TIFF: each rank reads its pages whole, one at a time, and crops. */
+PetscErrorCode PdImageReadBox(const char *spec, const ptrdiff_t off[3], const PdLayout *lay, float *v);
 /* The whole image, compact z,y,x, on every rank (for PSFs): rank 0 reads and broadcasts.
    info may be NULL. Free *v with PetscFree. */
 PetscErrorCode PdImageReadAll(MPI_Comm comm, const char *spec, PdImageInfo *info, float **v);

@@ -23,6 +23,8 @@
 
 #include <pdecon/learn/nn.h>
 
+#define PD_CYCLEGAN_MAX_SCALES 3 /* discriminator scales: full, 1/2, 1/4 */
+
 typedef struct {
   PetscInt           depth, width;  /* G: poolings, base width (2, 64) */
   PetscInt           dwidth, scales; /* discriminators: base width (64), scales (3) */
@@ -57,6 +59,12 @@ PetscErrorCode PdCycleGANGetDiscriminator(PdCycleGAN gan, PetscInt d, PetscInt s
 PetscErrorCode PdCycleGANGetAdam(PdCycleGAN gan, PdAdam *adamG, PdAdam *adamH);
 /* Replaces the kernel (k³ values; a checkpoint's). */
 PetscErrorCode PdCycleGANSetKernel(PdCycleGAN gan, const float *h);
+/* The history buffers of every rank (the crops, their fill and random streams) in one HDF5 file
+   (path a plain file name, .h5), and back on the same number of ranks with the same pool and
+   patch sizes (refused otherwise, with one line); step: the checkpoint's, checked on loading.
+   Only with a pool. Collective. */
+PetscErrorCode PdCycleGANSaveHistory(PdCycleGAN gan, const char *path, PetscInt step);
+PetscErrorCode PdCycleGANLoadHistory(PdCycleGAN gan, const char *path, PetscInt step);
 /* Parameters of G+h and of all discriminators (for -log_view style reports and memory). */
 PetscErrorCode PdCycleGANGetSizes(PdCycleGAN gan, PetscInt *ngen, PetscInt *ndisc);
 

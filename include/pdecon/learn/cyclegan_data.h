@@ -29,6 +29,9 @@ PetscErrorCode PdGANDataGetCount(PdGANData d, PetscInt domain, PetscInt *count);
    (x and y, NULL for one not wanted). */
 PetscErrorCode PdGANDataDraw(PdGANData d, PetscInt domain, unsigned long long item, PetscInt p, float *out);
 PetscErrorCode PdGANDataDrawPaired(PdGANData d, unsigned long long item, PetscInt p, float *x, float *y);
+/* Folds the seed and every volume (sizes and normalised values) into the fingerprint h
+   (checkpoints refuse other data). */
+PetscErrorCode PdGANDataHash(PdGANData d, unsigned long long *h);
 /* v (N values) ↦ clip((v − lo)/(hi − lo), 0, 1) with the percentiles above: in place. */
 PetscErrorCode PdGANNormalize(ptrdiff_t N, float *v, double *lo, double *hi);
 

@@ -10,9 +10,13 @@
 
    Model file (the engine's, PdNNSave): G with model_kind "cyclegan" or "unet" and the metadata
    "unet" (depth, width) and, for the cycleGAN, "psf" (the k³ kernel, learned or given) and
-   "cyclegan" (k, blind). A checkpoint is a model file with G's Adam state and "train_state"
-   (step), plus one file per discriminator next to it (CKPT.dx<scale>, CKPT.dy<scale>, with its Adam
-   state); the history buffers start empty again on restart. */
+   "cyclegan" (k, blind). A checkpoint is a model file with G's Adam state, "train_state"
+   (version, step) and "train_run" (ranks, fingerprint of the settings, batch and data), plus one
+   file per discriminator next to it (CKPT.dx<scale>, CKPT.dy<scale>, with its Adam state and
+   step) and the history buffers of every rank (CKPT.history.h5, cyclegan.h). A restarted run
+   continues exactly where the checkpoint was taken: it ends with the parameters of an
+   uninterrupted run, bit for bit. The cycleGAN (with a pool) resumes only on its own rank count;
+   the U-Net on any (its steps differ only by the rounding of the gradient sum). */
 #ifndef PDECON_CYCLEGAN_TRAIN_H
 #define PDECON_CYCLEGAN_TRAIN_H
 
@@ -28,7 +32,11 @@ PetscErrorCode PdGANTrainerCreate(MPI_Comm comm, PdCycleGAN gan, PdNN net, const
    -train_checkpoint, -train_checkpoint_every. */
 PetscErrorCode PdGANTrainerSetFromOptions(PdGANTrainer t);
 PetscErrorCode PdGANTrainerSetSteps(PdGANTrainer t, PetscInt nsteps, PetscInt batch);
+/* Continues from a checkpoint; another model, version, data, settings or (with history buffers)
+   rank count is refused with one line. */
 PetscErrorCode PdGANTrainerRestart(PdGANTrainer t, const char *path);
+/* Removes the checkpoint's files (the model is written: they are obsolete). */
+PetscErrorCode PdGANTrainerRemoveCheckpoint(PdGANTrainer t);
 /* Trains to the set number of steps; *stopped when a stop signal ended it (checkpoint written).
    *sec_per_step: mean wall time per step of this run. */
 PetscErrorCode PdGANTrainerTrain(PdGANTrainer t, PetscBool *stopped, double *sec_per_step);

@@ -59,6 +59,21 @@ typedef enum {
 /* Names as written in model files, in enum order. */
 extern const char *const PdNNLayerKinds[];
 
+/* Convolution backends: im2col + OpenBLAS SGEMM ("blas"), oneDNN's direct convolutions ("dnnl",
+   when pdecon is built with oneDNN; shapes oneDNN lacks fall back to blas), or per layer the one
+   measured faster for its shape ("auto", the default; blas when built without oneDNN). A network
+   takes -nn_backend when given, else the default (PdNNSetDefaultBackend); PdNNSetBackend changes
+   one network. */
+typedef enum { PD_NN_BACKEND_BLAS, PD_NN_BACKEND_DNNL, PD_NN_BACKEND_AUTO } PdNNBackend;
+extern const char *const PdNNBackends[];
+PetscBool      PdNNBackendAvailable(PdNNBackend backend);
+PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend);
+/* -nn_backend auto|blas|dnnl (collective on comm): the default backend, listed by -help; for commands
+   that check their options before they build a network. */
+PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm);
+PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend);
+PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend);
+
 /* dims 2 (NCHW, d = 1) or 3 (NCDHW). */
 PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net);
 PetscErrorCode PdNNDestroy(PdNN *net);

@@ -40,6 +40,9 @@ PetscErrorCode PdPlotAxisDraw(PdPlot p, PdAxis a, double step, const char *fmt, 
 /* A categorical x axis: n labels centred at x = 0, 1, ..., n - 1 (sets the x range to
    [-0.5, n - 0.5]). */
 PetscErrorCode PdPlotAxisCategories(PdPlot p, int n, const char *const labels[], const char *title);
+/* An x axis with ticks at the given x values (data coordinates) and these labels, e.g. the
+   powers of ten of a logarithmic axis drawn as log10(x). */
+PetscErrorCode PdPlotAxisLabels(PdPlot p, int n, const double x[], const char *const labels[], const char *title);
 /* Light horizontal lines inside the frame at the ticks of a y axis (step as in PdPlotAxisDraw). */
 PetscErrorCode PdPlotGrid(PdPlot p, PdAxis a, double step, PdColor c);
 

@@ -323,16 +323,45 @@ static void BackwardSample(const Geom *g, const float *w, const float *in, const
   }
 }
 
+/* Flops of `products` GEMM-sized products (forward: 1; backward: weights and/or input). */
+static double ConvFlops(const PdNNLayer *L, const PdNNArgs *a, int products)
+{
+  const double taps = (double)L->k * L->k * (a->dims == 3 ? L->k : 1);
+  return 2.0 * products * (double)a->out->n * L->cout * L->cin * taps * (double)PdTensorSpatial(a->out);
+}
+
+/* Backend auto: oneDNN's direct convolutions beat im2col + SGEMM where both sides have many
+   channels (Isonet-2's 7×7 layers, about 1.8×); a layer with few channels on a side (a network's
+   first and last) or a 1×1 kernel (one SGEMM on the input itself) is faster here (docs/nn.md). */
+#define DNNL_MIN_CHANNELS 16
+
+static PetscBool UseDnnl(const PdNNLayer *L, const PdNNArgs *a)
+{
+  switch (a->work->net->backend) {
+  case PD_NN_BACKEND_DNNL:
+    return PETSC_TRUE;
+  case PD_NN_BACKEND_AUTO:
+    return (PetscBool)(PdNNBackendAvailable(PD_NN_BACKEND_DNNL) && L->k > 1 && PetscMin(L->cin, L->cout) >= DNNL_MIN_CHANNELS);
+  default:
+    return PETSC_FALSE;
+  }
+}
+
 static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
 {
   Geom            g;
   const ptrdiff_t n = a->in->n, nt = PdNNThreads();
   const PetscBool outer = (PetscBool)(nt > 1 && n >= nt);
-  PetscBool       bands;
+  PetscBool       bands, done = PETSC_FALSE;
   float          *col, *w;
   size_t          csz, fsz;
 
   PetscFunctionBegin;
+  if (UseDnnl(L, a)) PetscCall(PdNNConvDnnlForward(L, a, &done));
+  if (done) {
+    PetscCall(PetscLogFlops(ConvFlops(L, a, 1)));
+    PetscFunctionReturn(0);
+  }
   GeomSet(L, a->dims, a->in, a->out, &g);
   PetscCall(GeomCheck(L, &g));
   /* fewer samples than threads: the threads take bands when there are enough of them */
@@ -355,7 +384,7 @@ static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
   } else
     for (ptrdiff_t s = 0; s < n; s++)
       for (ptrdiff_t r0 = 0; r0 < g.rows; r0 += g.band) ForwardBand(&g, w, a->b, a->in->v + s * g.ci * g.N, a->out->v + s * g.co * g.P, col, r0, PETSC_TRUE);
-  PetscCall(PetscLogFlops(2.0 * (double)n * (double)g.co * (double)g.K * (double)g.P));
+  PetscCall(PetscLogFlops(ConvFlops(L, a, 1)));
   PetscFunctionReturn(0);
 }
 
@@ -367,8 +396,14 @@ static PetscErrorCode ConvBackward(const PdNNLayer *L, PdNNArgs *a)
   const PetscInt  nbuf = outer ? (PetscInt)nt : 1;
   float          *col, *gwt, *w;
   size_t          csz, wsz, fsz;
+  PetscBool       done = PETSC_FALSE;
 
   PetscFunctionBegin;
+  if (UseDnnl(L, a)) PetscCall(PdNNConvDnnlBackward(L, a, &done));
+  if (done) {
+    PetscCall(PetscLogFlops(ConvFlops(L, a, (a->gw ? 1 : 0) + (a->gin ? 1 : 0))));
+    PetscFunctionReturn(0);
+  }
   GeomSet(L, a->dims, a->in, a->out, &g);
   PetscCall(GeomCheck(L, &g));
   csz = ColFloats(&g);
@@ -391,7 +426,7 @@ static PetscErrorCode ConvBackward(const PdNNLayer *L, PdNNArgs *a)
     for (ptrdiff_t s = 0; s < n; s++) BackwardSample(&g, w, a->in->v + s * g.ci * g.N, a->gout->v + s * g.co * g.P, a->gin ? a->gin->v + s * g.ci * g.N : NULL, a->add_in, wsz ? gwt : a->gw, col, PETSC_TRUE);
   if (wsz) AddWeightGrads(&g, gwt, nbuf, a->gw);
   if (a->gb) PdNNBiasGrad(a->gout, a->gb);
-  PetscCall(PetscLogFlops(2.0 * (double)n * (double)g.co * (double)g.K * (double)g.P * ((a->gw ? 1 : 0) + (a->gin ? 1 : 0))));
+  PetscCall(PetscLogFlops(ConvFlops(L, a, (a->gw ? 1 : 0) + (a->gin ? 1 : 0))));
   PetscFunctionReturn(0);
 }
 

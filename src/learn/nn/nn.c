@@ -14,6 +14,23 @@ const char *const PdNNLayerKinds[] = {"conv", "conv_transpose2", "relu", "leaky_
 
 int PdNNThreads(void) { return omp_get_max_threads(); }
 
+/* -log_view events per layer kind and direction, e.g. NNFwd_conv, NNBwd_relu (registered at the
+   first pass). */
+#define NKINDS ((int)(sizeof(PdNNLayerKinds) / sizeof(PdNNLayerKinds[0])))
+static PetscLogEvent ev_layer[2][NKINDS];
+
+static PetscErrorCode LayerEvent(PdNNLayerKind kind, int backward, PetscLogEvent *ev)
+{
+  PetscFunctionBegin;
+  if (!ev_layer[backward][kind]) {
+    char name[64];
+    PetscCall(PetscSNPrintf(name, sizeof(name), "NN%s_%s", backward ? "Bwd" : "Fwd", PdNNLayerKinds[kind]));
+    PetscCall(PetscLogEventRegister(name, PD_CLASSID, &ev_layer[backward][kind]));
+  }
+  *ev = ev_layer[backward][kind];
+  PetscFunctionReturn(0);
+}
+
 void PdNNSumThreadGrads(const float *part, PetscInt nt, PetscInt len, float *g)
 {
 #pragma omp parallel for schedule(static)
@@ -75,12 +92,58 @@ PetscErrorCode PdNNWorkScratch(PdNNWork work, size_t n, float **s)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net)
+const char *const PdNNBackends[] = {"blas", "dnnl", "auto", "PdNNBackend", "PD_NN_BACKEND_", NULL};
+
+static PdNNBackend default_backend = PD_NN_BACKEND_AUTO;
+
+PetscBool PdNNBackendAvailable(PdNNBackend backend) { return backend != PD_NN_BACKEND_DNNL || PdNNDnnlAvailable(); }
+
+PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend)
 {
   PetscFunctionBegin;
+  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
+  default_backend = backend;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm)
+{
+  PdNNBackend b = default_backend;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "CNN engine", "");
+  PetscCall(PetscOptionsEnum("-nn_backend", "Convolutions of the CNN engine: auto (per layer), blas (im2col + OpenBLAS) or dnnl (oneDNN)", "", PdNNBackends, (PetscEnum)b, (PetscEnum *)&b, NULL));
+  PetscOptionsEnd();
+  PetscCheck(PdNNBackendAvailable(b), comm, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[b]);
+  default_backend = b;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend)
+{
+  PetscFunctionBegin;
+  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
+  net->backend = backend;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend)
+{
+  *backend = net->backend;
+  return 0;
+}
+
+PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net)
+{
+  PdNNBackend b = default_backend;
+  PetscBool   set;
+
+  PetscFunctionBegin;
   PetscCheck(dims == 2 || dims == 3, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "network dimension %" PetscInt_FMT ": 2 or 3", dims);
+  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-nn_backend", PdNNBackends, (PetscEnum *)&b, &set));
   PetscCall(PetscNew(net));
   (*net)->dims = dims;
+  PetscCall(PdNNSetBackend(*net, b));
   PetscFunctionReturn(0);
 }
 
@@ -400,6 +463,7 @@ PetscErrorCode PdNNWorkDestroy(PdNNWork *work)
   }
   PetscCall(PdNNBufFree(&(*work)->gin));
   PetscCall(PdNNBufFree(&(*work)->scratch));
+  PetscCall(PdNNDnnlDestroy(&(*work)->dnnl));
   PetscCall(PetscFree4((*work)->act, (*work)->gact, (*work)->abuf, (*work)->gbuf));
   PetscCall(PetscFree(*work));
   PetscFunctionReturn(0);
@@ -426,6 +490,7 @@ PetscErrorCode PdNNForward(PdNN net, PdNNWork work, const PdTensor *in, PdTensor
     const PdNNLayer *L = &net->L[l];
     PdNNArgs         a = {0};
     PdTensor        *src, *skip = NULL;
+    PetscLogEvent    ev;
     PetscInt         ss[5], ks[5], b = work->training ? l : net->ibuf[l];
 
     src = L->src == PD_NN_INPUT ? &work->in : &work->act[L->src];
@@ -443,7 +508,10 @@ PetscErrorCode PdNNForward(PdNN net, PdNNWork work, const PdTensor *in, PdTensor
     a.w          = net->theta + L->woff;
     a.b          = L->nb ? net->theta + L->boff : NULL;
     a.work       = work;
+    PetscCall(LayerEvent(L->kind, 0, &ev));
+    PetscCall(PetscLogEventBegin(ev, 0, 0, 0, 0));
     PetscCall(L->ops->forward(L, &a));
+    PetscCall(PetscLogEventEnd(ev, 0, 0, 0, 0));
   }
   *out            = work->act[net->nl - 1];
   work->forwarded = work->training;
@@ -463,6 +531,7 @@ PetscErrorCode PdNNBackward(PdNN net, PdNNWork work, const PdTensor *dout, PdTen
     const PdNNLayer *L = &net->L[l];
     PdNNArgs         a = {0};
     PdTensor         gsrc, gskip;
+    PetscLogEvent    ev;
 
     a.dims = net->dims;
     a.in   = L->src == PD_NN_INPUT ? &work->in : &work->act[L->src];
@@ -499,7 +568,10 @@ PetscErrorCode PdNNBackward(PdNN net, PdNNWork work, const PdTensor *dout, PdTen
       }
     }
     if (L->skip != -2) a.skip = L->skip == PD_NN_INPUT ? &work->in : &work->act[L->skip];
+    PetscCall(LayerEvent(L->kind, 1, &ev));
+    PetscCall(PetscLogEventBegin(ev, 0, 0, 0, 0));
     PetscCall(L->ops->backward(L, &a));
+    PetscCall(PetscLogEventEnd(ev, 0, 0, 0, 0));
   }
   if (din) *din = PdTensorView(work->in.n, work->in.c, work->in.d, work->in.h, work->in.w, work->gin.v);
   PetscFunctionReturn(0);

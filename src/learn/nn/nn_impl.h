@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 typedef struct _PdNNLayer PdNNLayer;
+/* oneDNN's engine, stream and primitives of a work (conv_dnnl.c) */
+typedef struct _PdNNDnnl *PdNNDnnl;
 
 /* What one layer's forward or backward reads and writes. in is the previous layer's output, skip
    the skip layer's (concat, residual). Backward: gout = dL/dout; gin / gskip (NULL: not wanted)
@@ -51,6 +53,7 @@ struct _p_PdNN {
   PetscInt   dims, nl, nalloc;
   PdNNLayer *L;
   PetscBool  setup, frozen;
+  PdNNBackend backend; /* of the convolutions */
   PetscInt   np;
   float     *theta, *grad, *lrmult;
   PetscInt  *lastread, *ibuf; /* last reader of each output (input first); inference buffers */
@@ -75,6 +78,7 @@ struct _p_PdNNWork {
   PdNNBuf   gin;               /* dL/dinput */
   PdNNBuf   scratch;           /* per-layer temporaries (im2col, per-thread gradients) */
   PetscBool forwarded;
+  PdNNDnnl  dnnl;              /* oneDNN primitives (made at the first use) */
 };
 
 PETSC_INTERN PetscErrorCode PdNNBufReserve(PdNNBuf *b, size_t n);
@@ -92,6 +96,13 @@ PETSC_INTERN const PdNNLayerOps PdNNConvOps, PdNNConvTranspose2Ops, PdNNReLUOps,
 PETSC_INTERN void PdNNSumThreadGrads(const float *part, PetscInt nt, PetscInt len, float *g);
 /* gb[o] += Σ over samples and positions of gout[n,o,·] (a bias gradient). */
 PETSC_INTERN void PdNNBiasGrad(const PdTensor *gout, float *gb);
+
+/* The convolution on oneDNN (conv_dnnl.c); done false: this shape is not implemented there (or
+   the build has no oneDNN), the caller computes it. */
+PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
+PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
+PETSC_INTERN PetscErrorCode PdNNDnnlDestroy(PdNNDnnl *d);
+PETSC_INTERN PetscBool      PdNNDnnlAvailable(void);
 
 /* Threads for the engine's loops: OpenMP's (the -threads setting). */
 PETSC_INTERN int PdNNThreads(void);

@@ -295,6 +295,49 @@ static PetscErrorCode TestTiled(void)
   PetscFunctionReturn(0);
 }
 
+/* With the overlap PdNNTiledPlan chooses (the discarded edge covers the receptive field), tiled
+   inference of a random U-Net of depth 1 without instance normalisation (conv, pool, conv,
+   transposed conv, concat, conv: radius 1 + 2 + 1 + 1 = 5) equals one tile covering the volume,
+   faces included (both mirror the same way), on any number of ranks. */
+static PetscErrorCode TestTiledAuto(void)
+{
+  const ptrdiff_t n[3] = {19, 23, 30};
+  const PetscInt  N = 19 * 23 * 30;
+  PdNN            net;
+  float          *in, *out, *one, *th;
+  PetscInt        np, T = 8, V, R, e0;
+  double          err = 0, ref = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNCreate(3, &net));
+  PetscCall(PdNNAddConv(net, "c1", 1, 3, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNAddLeakyReLU(net, "r1", 0.1));
+  PetscCall(PdNNGetLast(net, &e0));
+  PetscCall(PdNNAddMaxPool2(net, "p1"));
+  PetscCall(PdNNAddConv(net, "c2", 3, 4, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNAddConvTranspose2(net, "t2", 4, 3, PETSC_TRUE));
+  PetscCall(PdNNAddConcat(net, "cat", e0));
+  PetscCall(PdNNAddConv(net, "c3", 6, 1, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNSetUp(net));
+  PetscCall(PdNNGetParams(net, &th, &np));
+  Random(th, np, -0.5, 0.5);
+  PetscCall(PdNNTiledPlan(net, n, &T, &V, &R));
+  /* V = 4·5 (a multiple of 2); T grown to 3V/2 = 30, below one tile's 30 + 20 */
+  PD_EXPECT(R == 5 && V == 20 && T == 30, "plan: radius %" PetscInt_FMT ", overlap %" PetscInt_FMT ", tile %" PetscInt_FMT ", expected 5, 20, 30", R, V, T);
+  PetscCall(PetscMalloc3(N, &in, N, &out, N, &one));
+  Random(in, N, 0, 1);
+  PetscCall(PdNNApplyTiled(net, PETSC_COMM_WORLD, n, in, T, V, out));
+  PetscCall(PdNNApplyTiled(net, PETSC_COMM_WORLD, n, in, 50, V, one));
+  for (PetscInt q = 0; q < N; q++) {
+    err = PetscMax(err, fabs((double)out[q] - one[q]));
+    ref = PetscMax(ref, fabs((double)one[q]));
+  }
+  PD_EXPECT(err <= 1e-5 * ref, "tiled inference with the planned overlap differs from one tile by %g (max %g)", err, ref);
+  PetscCall(PetscFree3(in, out, one));
+  PetscCall(PdNNDestroy(&net));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   PetscCall(PdTestInitialize(&argc, &argv));
@@ -306,5 +349,6 @@ int main(int argc, char **argv)
   PetscCall(TestRankInvariance(PETSC_TRUE));
   PetscCall(TestBlindKernel());
   PetscCall(TestTiled());
+  PetscCall(TestTiledAuto());
   return PdTestFinalize("test_cyclegan");
 }

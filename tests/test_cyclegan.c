@@ -245,6 +245,13 @@ static PetscErrorCode TestShapes(void)
   PetscCall(PdNNGetParams(net, &th, &np));
   PD_EXPECT(o[1] == 1 && o[2] == 64 && o[3] == 64 && o[4] == 64, "U-Net output %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, o[2], o[3], o[4]);
   PD_EXPECT(np == 7077251 - 1472, "U-Net parameters %" PetscInt_FMT ", expected %d", np, 7077251 - 1472);
+  {
+    /* e0: 2 convs at scale 1, e1: 2 at 2, e2: 3 at 4, d1: the transposed conv 2 + 2 convs at 2,
+       d0: 1 + 1 conv: 2 + 4 + 12 + 6 + 2 */
+    PetscInt r[3], q;
+    PetscCall(PdNNGetReceptiveField(net, r, &q));
+    PD_EXPECT(r[0] == 26 && r[1] == 26 && r[2] == 26 && q == 4, "U-Net receptive field %" PetscInt_FMT " (multiple %" PetscInt_FMT "), expected 26 (4)", r[2], q);
+  }
   PetscCall(PdNNDestroy(&net));
   for (PetscInt s = 1; s <= 3; s++) {
     PetscCall(PdPatchGAN3DCreate(s, 2, 1, &net));

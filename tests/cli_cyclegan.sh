@@ -97,6 +97,19 @@ for m in g1 u; do
   rm -f "$T/r1.h5" "$T/r3.h5"
 done
 
+# d2) restore's tiles without -restore_overlap: the U-Net of depth 1 sees 10 voxels each way
+#     (2 + 3·2 convs, 1 for the transposed conv, 1 more conv), so the overlap is 40 (10 discarded at
+#     each face) and the tile grows to 64; a given overlap narrower than that is kept and warned of
+"$mpiexec" -n 2 "$pdecon" restore -model "$T/u.h5" -input "$T/sim.h5:/data" -output "$T/ra.h5" >"$T/ra.log" 2>&1 || bad "restore without -restore_overlap failed"
+"$mpiexec" -n 1 "$pdecon" restore -model "$T/u.h5" -input "$T/sim.h5:/data" -restore_tile 16 -restore_overlap 8 -output "$T/rw.h5" >"$T/rw.log" 2>&1 || bad "restore with -restore_overlap 8 failed"
+if grep -q "^tiles 64^3, overlap 40, receptive field 10 voxels" "$T/ra.log" && grep -q "in 64^3 tiles (overlap 40" "$T/ra.log" &&
+  [ "$(grep -c 'pdecon: warning: -restore_overlap 8: .*receptive field (10)' "$T/rw.log")" = 1 ] && ! grep -q "warning" "$T/ra.log"; then
+  ok "restore: the overlap covers the receptive field unless given; a narrower one is warned of"
+else
+  bad "restore's automatic overlap or its warning"
+  cat "$T/ra.log" "$T/rw.log" | sed 's/^/    | /'
+fi
+
 # e) bad input
 "$mpiexec" -n 2 "$pdecon" train -model cyclegan "${sim[@]}" -cyclegan_patch 9 -output "$T/bad.h5" >"$T/e1.log" 2>&1
 rc1=$?

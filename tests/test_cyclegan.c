@@ -245,6 +245,13 @@ static PetscErrorCode TestShapes(void)
   PetscCall(PdNNGetParams(net, &th, &np));
   PD_EXPECT(o[1] == 1 && o[2] == 64 && o[3] == 64 && o[4] == 64, "U-Net output %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, o[2], o[3], o[4]);
   PD_EXPECT(np == 7077251 - 1472, "U-Net parameters %" PetscInt_FMT ", expected %d", np, 7077251 - 1472);
+  {
+    /* e0: 2 convs at scale 1, e1: 2 at 2, e2: 3 at 4, d1: the transposed conv 2 + 2 convs at 2,
+       d0: 1 + 1 conv: 2 + 4 + 12 + 6 + 2 */
+    PetscInt r[3], q;
+    PetscCall(PdNNGetReceptiveField(net, r, &q));
+    PD_EXPECT(r[0] == 26 && r[1] == 26 && r[2] == 26 && q == 4, "U-Net receptive field %" PetscInt_FMT " (multiple %" PetscInt_FMT "), expected 26 (4)", r[2], q);
+  }
   PetscCall(PdNNDestroy(&net));
   for (PetscInt s = 1; s <= 3; s++) {
     PetscCall(PdPatchGAN3DCreate(s, 2, 1, &net));
@@ -295,6 +302,49 @@ static PetscErrorCode TestTiled(void)
   PetscFunctionReturn(0);
 }
 
+/* With the overlap PdNNTiledPlan chooses (the discarded edge covers the receptive field), tiled
+   inference of a random U-Net of depth 1 without instance normalisation (conv, pool, conv,
+   transposed conv, concat, conv: radius 1 + 2 + 1 + 1 = 5) equals one tile covering the volume,
+   faces included (both mirror the same way), on any number of ranks. */
+static PetscErrorCode TestTiledAuto(void)
+{
+  const ptrdiff_t n[3] = {19, 23, 30};
+  const PetscInt  N = 19 * 23 * 30;
+  PdNN            net;
+  float          *in, *out, *one, *th;
+  PetscInt        np, T = 8, V, R, e0;
+  double          err = 0, ref = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNCreate(3, &net));
+  PetscCall(PdNNAddConv(net, "c1", 1, 3, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNAddLeakyReLU(net, "r1", 0.1));
+  PetscCall(PdNNGetLast(net, &e0));
+  PetscCall(PdNNAddMaxPool2(net, "p1"));
+  PetscCall(PdNNAddConv(net, "c2", 3, 4, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNAddConvTranspose2(net, "t2", 4, 3, PETSC_TRUE));
+  PetscCall(PdNNAddConcat(net, "cat", e0));
+  PetscCall(PdNNAddConv(net, "c3", 6, 1, 3, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNSetUp(net));
+  PetscCall(PdNNGetParams(net, &th, &np));
+  Random(th, np, -0.5, 0.5);
+  PetscCall(PdNNTiledPlan(net, n, &T, &V, &R));
+  /* V = 4·5 (a multiple of 2); T grown to 3V/2 = 30, below one tile's 30 + 20 */
+  PD_EXPECT(R == 5 && V == 20 && T == 30, "plan: radius %" PetscInt_FMT ", overlap %" PetscInt_FMT ", tile %" PetscInt_FMT ", expected 5, 20, 30", R, V, T);
+  PetscCall(PetscMalloc3(N, &in, N, &out, N, &one));
+  Random(in, N, 0, 1);
+  PetscCall(PdNNApplyTiled(net, PETSC_COMM_WORLD, n, in, T, V, out));
+  PetscCall(PdNNApplyTiled(net, PETSC_COMM_WORLD, n, in, 50, V, one));
+  for (PetscInt q = 0; q < N; q++) {
+    err = PetscMax(err, fabs((double)out[q] - one[q]));
+    ref = PetscMax(ref, fabs((double)one[q]));
+  }
+  PD_EXPECT(err <= 1e-5 * ref, "tiled inference with the planned overlap differs from one tile by %g (max %g)", err, ref);
+  PetscCall(PetscFree3(in, out, one));
+  PetscCall(PdNNDestroy(&net));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   PetscCall(PdTestInitialize(&argc, &argv));
@@ -306,5 +356,6 @@ int main(int argc, char **argv)
   PetscCall(TestRankInvariance(PETSC_TRUE));
   PetscCall(TestBlindKernel());
   PetscCall(TestTiled());
+  PetscCall(TestTiledAuto());
   return PdTestFinalize("test_cyclegan");
 }

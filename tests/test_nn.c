@@ -370,6 +370,94 @@ static PetscErrorCode TestNetwork(void)
   PetscFunctionReturn(0);
 }
 
+/* ---------------------------------------------------------------- receptive field */
+
+/* A U-Net of the given depth without instance normalisation (its statistics span the whole input):
+   per level two 3-convs and a max-pool down, an upsampling (nearest at level 0, transposed conv
+   deeper) up, the concat and one 3-conv; leaky ReLUs so that a change passes every layer. */
+static PetscErrorCode PlainUNet(PetscInt dims, PetscInt depth, PdNN *net)
+{
+  const PetscInt w = 3;
+  PetscInt       e[4];
+  char           nm[16];
+
+  PetscFunctionBegin;
+  PetscCall(PdNNCreate(dims, net));
+  for (PetscInt l = 0; l <= depth; l++) {
+    if (l > 0) {
+      PetscCall(PetscSNPrintf(nm, sizeof(nm), "p%d", (int)l));
+      PetscCall(PdNNAddMaxPool2(*net, nm));
+    }
+    for (int c = 0; c < 2; c++) {
+      PetscCall(PetscSNPrintf(nm, sizeof(nm), "e%d%d", (int)l, c));
+      PetscCall(PdNNAddConv(*net, nm, (l == 0 && c == 0) ? 1 : w, w, 3, 1, PD_NN_SAME, PETSC_TRUE));
+      PetscCall(PetscSNPrintf(nm, sizeof(nm), "a%d%d", (int)l, c));
+      PetscCall(PdNNAddLeakyReLU(*net, nm, 0.1));
+    }
+    PetscCall(PdNNGetLast(*net, &e[l]));
+  }
+  for (PetscInt l = depth - 1; l >= 0; l--) {
+    PetscCall(PetscSNPrintf(nm, sizeof(nm), "u%d", (int)l));
+    if (l == 0) PetscCall(PdNNAddUpsample2(*net, nm));
+    else PetscCall(PdNNAddConvTranspose2(*net, nm, w, w, PETSC_TRUE));
+    PetscCall(PetscSNPrintf(nm, sizeof(nm), "cat%d", (int)l));
+    PetscCall(PdNNAddConcat(*net, nm, e[l]));
+    PetscCall(PetscSNPrintf(nm, sizeof(nm), "d%d", (int)l));
+    PetscCall(PdNNAddConv(*net, nm, 2 * w, w, 3, 1, PD_NN_SAME, PETSC_TRUE));
+    PetscCall(PetscSNPrintf(nm, sizeof(nm), "b%d", (int)l));
+    PetscCall(PdNNAddLeakyReLU(*net, nm, 0.1));
+  }
+  PetscCall(PdNNAddConv(*net, "out", w, 1, 1, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNSetUp(*net));
+  PetscCall(PdNNInitialize(*net, PD_NN_INIT_GLOROT_UNIFORM, 0, 11));
+  PetscFunctionReturn(0);
+}
+
+/* The radius PdNNGetReceptiveField gives equals the farthest reach of a change: one input voxel
+   moved by ±5 (so that it wins its max-pools) at every position within the coarsest blocks; an
+   output voxel it does not reach is computed from the same numbers, so "changed" is exact. */
+static PetscErrorCode TestReceptiveField(PetscInt dims, PetscInt depth)
+{
+  const PetscInt L = 56, d = dims == 3 ? L : 1, c = L / 2 - 4;
+  PetscInt       r[3], q, reach[3] = {0, 0, 0};
+  PdNN           net;
+  PdTensor       x, y;
+  float         *in, *base;
+
+  PetscFunctionBegin;
+  PetscCall(PlainUNet(dims, depth, &net));
+  PetscCall(PdNNGetReceptiveField(net, r, &q));
+  PD_EXPECT(q == 1 << depth, "U-Net depth %" PetscInt_FMT ": side multiple %" PetscInt_FMT, depth, q);
+  PetscCall(PetscMalloc2(d * L * L, &in, d * L * L, &base));
+  Random(in, d * L * L, 0, 1);
+  x = PdTensorView(1, 1, d, L, L, in);
+  PetscCall(PdNNForward(net, NULL, &x, &y));
+  PetscCall(PetscArraycpy(base, y.v, d * L * L));
+  for (PetscInt ph = 0; ph < q; ph++)
+    for (int sg = -1; sg <= 1; sg += 2) {
+      const PetscInt  pz = dims == 3 ? c + ph : 0, p = c + ph, at = (pz * L + p) * L + p;
+      const float     keep = in[at];
+      in[at] += 5.0f * (float)sg;
+      PetscCall(PdNNForward(net, NULL, &x, &y));
+      in[at] = keep;
+      for (PetscInt z = 0; z < d; z++)
+        for (PetscInt j = 0; j < L; j++)
+          for (PetscInt i = 0; i < L; i++) {
+            const PetscInt u = (z * L + j) * L + i;
+            if (y.v[u] == base[u]) continue;
+            reach[0] = PetscMax(reach[0], PetscAbsInt(z - pz));
+            reach[1] = PetscMax(reach[1], PetscAbsInt(j - p));
+            reach[2] = PetscMax(reach[2], PetscAbsInt(i - p));
+          }
+    }
+  for (int a = 3 - (int)dims; a < 3; a++) PD_EXPECT(reach[a] == r[a], "%" PetscInt_FMT "-D U-Net depth %" PetscInt_FMT ": receptive field %" PetscInt_FMT " along axis %d, a change reaches %" PetscInt_FMT, dims, depth, r[a], a, reach[a]);
+  PD_EXPECT(dims == 3 || r[0] == 0, "2-D network: z radius %" PetscInt_FMT, r[0]);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%" PetscInt_FMT "-D U-Net depth %" PetscInt_FMT ": receptive field %" PetscInt_FMT " voxels, measured %" PetscInt_FMT "\n", dims, depth, r[2], reach[2]));
+  PetscCall(PetscFree2(in, base));
+  PetscCall(PdNNDestroy(&net));
+  PetscFunctionReturn(0);
+}
+
 /* ---------------------------------------------------------------- adjoints */
 
 static PetscErrorCode TestAdjoints(void)
@@ -828,6 +916,10 @@ int main(int argc, char **argv)
     PetscCall(TestOptimizers());
     PetscCall(TestInit());
     PetscCall(TestAvgPool());
+    for (PetscInt depth = 1; depth <= 2; depth++) {
+      PetscCall(TestReceptiveField(2, depth));
+      PetscCall(TestReceptiveField(3, depth));
+    }
   }
   PetscCall(TestFiles());
   return PdTestFinalize("test_nn");

@@ -65,7 +65,26 @@ static PetscErrorCode ScoreAgainstTruth(MPI_Comm comm, const char *truth, const 
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscInt overlap, const char *truth)
+/* The tiles: without -restore_overlap, the overlap whose discarded edge covers G's receptive field
+   (the tile grown to fit it, PdNNTiledPlan), said in one line; a given overlap is kept, with a
+   warning when its edge is narrower, since seams may then differ from a one-pass result. */
+static PetscErrorCode ChooseTiles(MPI_Comm comm, PdNN G, const ptrdiff_t n[3], PetscBool has_overlap, PetscInt *tile, PetscInt *overlap)
+{
+  PetscInt R, T = *tile, V;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNTiledPlan(G, n, &T, &V, &R));
+  if (!has_overlap) {
+    *tile    = T;
+    *overlap = V;
+    PetscCall(PetscPrintf(comm, "tiles %" PetscInt_FMT "^3, overlap %" PetscInt_FMT ", receptive field %" PetscInt_FMT " voxels (the %" PetscInt_FMT " discarded at each tile's faces cover it)\n", T, V, R, V / 4));
+  } else if (*overlap / 4 < R) {
+    PetscCall(AppWarning(comm, "-restore_overlap %" PetscInt_FMT ": the %" PetscInt_FMT " voxels discarded at each tile's faces are fewer than the network's receptive field (%" PetscInt_FMT "); seams may differ from a one-pass result (without -restore_overlap: %" PetscInt_FMT ")", *overlap, *overlap / 4, R, V));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *input, const char *output, const char *otype, PetscInt tile, PetscBool has_overlap, PetscInt overlap, const char *truth)
 {
   PetscInt    k;
   PetscBool   is_gan;
@@ -81,6 +100,7 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
   PetscCall(PdImageReadAll(comm, input, &info, &all));
   PetscCall(PetscMalloc1(info.n[0] * info.n[1] * info.n[2], &res));
   PetscCall(PdGANNormalize(info.n[0] * info.n[1] * info.n[2], all, &lo, &hi));
+  PetscCall(ChooseTiles(comm, G, info.n, has_overlap, &tile, &overlap));
   t0 = PdTime();
   PetscCall(PdNNApplyTiled(G, comm, info.n, all, tile, overlap, res));
   t0 = PdTime() - t0;
@@ -104,7 +124,7 @@ static PetscErrorCode RestoreGAN(MPI_Comm comm, const char *model, const char *i
 PetscErrorCode CmdRestore(MPI_Comm comm)
 {
   char         model[PETSC_MAX_PATH_LEN] = "", input[PETSC_MAX_PATH_LEN] = "", output[PETSC_MAX_PATH_LEN] = "", otype[16] = "float32", truth[PETSC_MAX_PATH_LEN] = "";
-  PetscBool    has_model, has_in, has_out, has_sigma;
+  PetscBool    has_model, has_in, has_out, has_sigma, has_overlap;
   PetscInt     combine = PD_CNN_COMBINE_MEAN, tile = 64, overlap = 16;
   double       sigma = 0, t0;
   PdCNNKind    kind;
@@ -124,7 +144,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
   PetscCall(PetscOptionsReal("-restore_anisotropy", "Isonet: z upsampling factor (default: the model's training factor)", "", sigma, &sigma, &has_sigma));
   PetscCall(PetscOptionsInt("-restore_tile", "cycleGAN, U-Net: tile side (a multiple of 2^depth)", "", tile, &tile, NULL));
   PetscCall(PetscOptionsString("-restore_truth", "Ground truth to print the PSNR and SSIM of input and result against (all mapped to [0, 1]; Isonet: of the output's size, or of the input's, scored at its planes)", "", truth, truth, sizeof(truth), NULL));
-  PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels)", "", overlap, &overlap, NULL));
+  PetscCall(PetscOptionsInt("-restore_overlap", "cycleGAN, U-Net: overlap of neighbouring tiles (voxels; default: 4 x the network's receptive field, the tile grown to fit)", "", overlap, &overlap, &has_overlap));
   PetscCall(PetscOptionsEList("-restore_combine", "Isonet: combination of the yz- and xz-passes", "", PdCNNCombines, 2, PdCNNCombines[combine], &combine, NULL));
   PetscOptionsEnd();
   PetscCall(PdNNBackendSetFromOptions(comm));
@@ -141,7 +161,7 @@ PetscErrorCode CmdRestore(MPI_Comm comm)
     char fk[32];
     PetscCall(PdNNFileKind(comm, model, fk, sizeof(fk)));
     if (!strcmp(fk, "cyclegan") || !strcmp(fk, "unet")) {
-      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, overlap, truth));
+      PetscCall(RestoreGAN(comm, model, input, output, otype, tile, has_overlap, overlap, truth));
       PetscFunctionReturn(0);
     }
   }

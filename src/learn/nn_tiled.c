@@ -85,3 +85,20 @@ PetscErrorCode PdNNApplyTiled(PdNN net, MPI_Comm comm, const ptrdiff_t n[3], con
   PetscCall(PetscFree(tile));
   PetscFunctionReturn(0);
 }
+
+static PetscInt RoundUp(PetscInt v, PetscInt q) { return (v + q - 1) / q * q; }
+
+PetscErrorCode PdNNTiledPlan(PdNN net, const ptrdiff_t n[3], PetscInt *tile, PetscInt *overlap, PetscInt *radius)
+{
+  PetscInt r[3], q, R, V, whole;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNGetReceptiveField(net, r, &q));
+  R        = PetscMax(r[0], PetscMax(r[1], r[2]));
+  V        = RoundUp(PetscMax(4 * R, 2), q);
+  whole    = RoundUp((PetscInt)PetscMax(n[0], PetscMax(n[1], n[2])) + V, q);
+  *tile    = PetscMax(RoundUp(*tile, q), PetscMin(RoundUp(V + V / 2, q), whole));
+  *overlap = V;
+  if (radius) *radius = R;
+  PetscFunctionReturn(0);
+}

@@ -145,6 +145,12 @@ PetscErrorCode PdNNSetFrozen(PdNN net, PetscBool frozen);
    a size that becomes 0, a concat/residual whose sizes disagree). */
 PetscErrorCode PdNNGetOutputShape(PdNN net, const PetscInt in[5], PetscInt out[5]);
 
+/* Receptive-field radius per axis (z, y, x; z is 0 for a 2-D network): an input voxel farther
+   than r[a] voxels along axis a from an output voxel cannot change it (receptive_field.c gives the
+   rule; instance normalisation's whole-input statistics are not counted). multiple (NULL: not
+   wanted): the largest down-sampling factor, 2^depth for a U-Net (sides must be multiples of it). */
+PetscErrorCode PdNNGetReceptiveField(PdNN net, PetscInt r[3], PetscInt *multiple);
+
 PetscErrorCode PdNNWorkCreate(PdNN net, PdNNWork *work);
 PetscErrorCode PdNNWorkDestroy(PdNNWork *work);
 /* Training (default): forward keeps what backward needs. Inference: it does not, and the work

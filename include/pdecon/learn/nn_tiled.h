@@ -16,4 +16,12 @@
    comm (one allreduce of the weighted sums). */
 PetscErrorCode PdNNApplyTiled(PdNN net, MPI_Comm comm, const ptrdiff_t n[3], const float *in, PetscInt tile, PetscInt overlap, float *out);
 
+/* The overlap whose discarded edge m = ⌊V/4⌋ covers the network's receptive-field radius r
+   (V = 4r rounded up to the side multiple q, so that every tile sees the same pooling grid), and
+   the tile grown, when smaller, to 3V/2 rounded up to q (a core of at least half the overlap), but
+   no larger than one tile covering the whole volume. With it, a network without instance
+   normalisation gives the one-pass result to rounding. tile: in, the wanted side; out, the side to
+   use. radius may be NULL. */
+PetscErrorCode PdNNTiledPlan(PdNN net, const ptrdiff_t n[3], PetscInt *tile, PetscInt *overlap, PetscInt *radius);
+
 #endif

@@ -108,7 +108,7 @@ PetscErrorCode PdTilePlanView(const PdTilePlan *p, MPI_Comm comm)
                         PdTilePlanCount(p), p->count[0], p->count[1], p->count[2], p->m[0], p->m[1], p->m[2], (p->m[0] + p->count[0] - 1) / p->count[0],
                         (p->m[1] + p->count[1] - 1) / p->count[1], (p->m[2] + p->count[2] - 1) / p->count[2], p->margin[0], p->margin[1], p->margin[2], 2 * p->blend[0], 2 * p->blend[1],
                         2 * p->blend[2]));
-  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank (a tile's solver, or the assembly of the result if more)", p->memory / 1048576.0));
+  if (p->memory > 0) PetscCall(PetscPrintf(comm, "; %.1f MiB per rank (a tile's solver, or the assembly of the result if more; the process's own %.1f MiB included)", p->memory / 1048576.0, p->baseline / 1048576.0));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscFunctionReturn(0);
 }
@@ -129,7 +129,7 @@ static PetscErrorCode ParseYXZ(MPI_Comm comm, const char *opt, const char *s, pt
 
 /* Bytes per rank a solver for a tile of extent e would need on a group of ranks (the largest
    over the groups: the planner's estimate, made without allocating the volumes). */
-static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need)
+static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t e[3], const ptrdiff_t pn[3], const float *psf, const char *psfname, double *need, double *baseline)
 {
   PdDecon          d;
   PdMemoryEstimate est;
@@ -148,6 +148,7 @@ static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t 
   PetscCall(PdDeconEstimateMemory(d, n, &est));
   PetscCall(PdDeconDestroy(&d));
   PetscCallMPI(MPI_Allreduce(&est.total, need, 1, MPI_DOUBLE, MPI_MAX, comm));
+  if (baseline) PetscCallMPI(MPI_Allreduce(&est.baseline, baseline, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscFunctionReturn(0);
 }
 
@@ -232,7 +233,7 @@ static PetscErrorCode PlanCreate(MPI_Comm comm, MPI_Comm group, const ptrdiff_t 
     PetscCheck(count[0] > 0 && count[1] > 0 && count[2] > 0, comm, PD_ERR_INPUT, "-decon_tiles: every count must be at least 1, not '%s'", tiles);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &plan->memory));
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &plan->memory, &plan->baseline));
     PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     plan->memory = PetscMax(plan->memory, asm_bytes);
     *tiled = PETSC_TRUE;
@@ -242,7 +243,7 @@ static PetscErrorCode PlanCreate(MPI_Comm comm, MPI_Comm group, const ptrdiff_t 
   /* auto: one volume if it fits; else halve the longest core (y or x; z when the stack is deep
      enough that its cores stay wider than their margins) until the largest tile fits */
   /* one volume: on all ranks */
-  PetscCall(TileMemory(comm, comm, m, pn, psf, psfname, &need));
+  PetscCall(TileMemory(comm, comm, m, pn, psf, psfname, &need, NULL));
   PetscCall(MemoryAvailable(comm, &avail));
   PetscCall(PdTilePlanSetUp(plan, m, count, g));
   PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
@@ -262,7 +263,7 @@ static PetscErrorCode PlanCreate(MPI_Comm comm, MPI_Comm group, const ptrdiff_t 
     count[best] = PetscMin(m[best], count[best] * 2);
     PetscCall(PdTilePlanSetUp(plan, m, count, g));
     LargestExtent(plan, e);
-    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &need));
+    PetscCall(TileMemory(comm, group, e, pn, psf, psfname, &need, &plan->baseline));
     PetscCall(AssemblyBytes(comm, plan, &slab_bytes, &asm_bytes));
     need         = PetscMax(need, asm_bytes);
     plan->memory = need;

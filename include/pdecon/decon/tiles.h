@@ -32,6 +32,8 @@ typedef struct {
   ptrdiff_t margin[3]; /* voxels a tile extends beyond its core on each side */
   ptrdiff_t blend[3];  /* half-width of the blended band around each core boundary */
   double    memory;    /* estimated bytes per rank of the largest tile (0: not estimated) */
+  double    baseline;  /* of it, the process's own resident size when the estimate was made (it
+                          varies by a few MiB from run to run; the rest is the solver's) */
   PetscInt  groups;    /* groups of contiguous ranks that take tiles from the work queue, each tile
                           solved by one group (1: every tile on all ranks; the rank count: one
                           rank a tile, no communication inside the iterations) */

@@ -54,20 +54,6 @@ static double Median(double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-PetscErrorCode AppIdleBarrier(MPI_Comm comm)
-{
-  MPI_Request req;
-  int         done = 0;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Ibarrier(comm, &req));
-  while (!done) {
-    PetscCallMPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
-    if (!done) usleep(2000);
-  }
-  PetscFunctionReturn(0);
-}
-
 /* The benchmark problem: working size n (periodic boundary), a flat 9 x 9 x 9 PSF, background 1
    and pseudo-random data in [1, 100]; set up and ready to step. */
 static PetscErrorCode BenchSetUp(MPI_Comm comm, const char *method, const ptrdiff_t n[3], PdDecon *dd, const PdLayout **lay, float **y)

@@ -77,7 +77,7 @@ static PetscErrorCode EntryFree(Entry *e)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdNNDnnlDestroy(PdNNDnnl *d)
+static PetscErrorCode PdNNDnnlDestroy(PdNNDnnl *d)
 {
   PetscFunctionBegin;
   if (!*d) PetscFunctionReturn(0);
@@ -297,7 +297,10 @@ static PetscErrorCode EntryGet(PdNNWork work, const PdNNLayer *L, const PdNNArgs
   Entry         *e = NULL;
 
   PetscFunctionBegin;
-  if (!work->dnnl) PetscCall(DnnlCreate(work->nl, &work->dnnl));
+  if (!work->dnnl) {
+    PetscCall(DnnlCreate(work->nl, &work->dnnl));
+    work->dnnl_destroy = PdNNDnnlDestroy;
+  }
   d = work->dnnl;
   for (int i = 0; i < ENTRIES && !e; i++)
     if (!memcmp(d->e[l * ENTRIES + i].key, key, sizeof(key))) e = &d->e[l * ENTRIES + i];
@@ -389,12 +392,6 @@ PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *
 PetscBool PdNNDnnlAvailable(void) { return PETSC_TRUE; }
 
 #else
-
-PetscErrorCode PdNNDnnlDestroy(PdNNDnnl *d)
-{
-  (void)d;
-  return 0;
-}
 
 PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done)
 {

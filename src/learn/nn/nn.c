@@ -92,50 +92,9 @@ PetscErrorCode PdNNWorkScratch(PdNNWork work, size_t n, float **s)
   PetscFunctionReturn(0);
 }
 
-const char *const PdNNBackends[] = {"blas", "dnnl", "auto", "PdNNBackend", "PD_NN_BACKEND_", NULL};
-
-static PdNNBackend default_backend = PD_NN_BACKEND_AUTO;
-
-PetscBool PdNNBackendAvailable(PdNNBackend backend) { return backend != PD_NN_BACKEND_DNNL || PdNNDnnlAvailable(); }
-
-PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend)
-{
-  PetscFunctionBegin;
-  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
-  default_backend = backend;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm)
-{
-  PdNNBackend b = default_backend;
-
-  PetscFunctionBegin;
-  PetscOptionsBegin(comm, NULL, "CNN engine", "");
-  PetscCall(PetscOptionsEnum("-nn_backend", "Convolutions of the CNN engine: auto (per layer), blas (im2col + OpenBLAS) or dnnl (oneDNN)", "", PdNNBackends, (PetscEnum)b, (PetscEnum *)&b, NULL));
-  PetscOptionsEnd();
-  PetscCheck(PdNNBackendAvailable(b), comm, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[b]);
-  default_backend = b;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend)
-{
-  PetscFunctionBegin;
-  PetscCheck(PdNNBackendAvailable(backend), PETSC_COMM_SELF, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[backend]);
-  net->backend = backend;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend)
-{
-  *backend = net->backend;
-  return 0;
-}
-
 PetscErrorCode PdNNCreate(PetscInt dims, PdNN *net)
 {
-  PdNNBackend b = default_backend;
+  PdNNBackend b = PdNNDefaultBackend();
   PetscBool   set;
 
   PetscFunctionBegin;
@@ -463,7 +422,7 @@ PetscErrorCode PdNNWorkDestroy(PdNNWork *work)
   }
   PetscCall(PdNNBufFree(&(*work)->gin));
   PetscCall(PdNNBufFree(&(*work)->scratch));
-  PetscCall(PdNNDnnlDestroy(&(*work)->dnnl));
+  if ((*work)->dnnl_destroy) PetscCall((*work)->dnnl_destroy(&(*work)->dnnl));
   PetscCall(PetscFree4((*work)->act, (*work)->gact, (*work)->abuf, (*work)->gbuf));
   PetscCall(PetscFree(*work));
   PetscFunctionReturn(0);

@@ -79,6 +79,7 @@ struct _p_PdNNWork {
   PdNNBuf   scratch;           /* per-layer temporaries (im2col, per-thread gradients) */
   PetscBool forwarded;
   PdNNDnnl  dnnl;              /* oneDNN primitives (made at the first use) */
+  PetscErrorCode (*dnnl_destroy)(PdNNDnnl *); /* set by the backend that made dnnl */
 };
 
 PETSC_INTERN PetscErrorCode PdNNBufReserve(PdNNBuf *b, size_t n);
@@ -101,8 +102,9 @@ PETSC_INTERN void PdNNBiasGrad(const PdTensor *gout, float *gb);
    the build has no oneDNN), the caller computes it. */
 PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
 PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
-PETSC_INTERN PetscErrorCode PdNNDnnlDestroy(PdNNDnnl *d);
 PETSC_INTERN PetscBool      PdNNDnnlAvailable(void);
+/* The backend new networks take (backend.c). */
+PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
 
 /* Threads for the engine's loops: OpenMP's (the -threads setting). */
 PETSC_INTERN int PdNNThreads(void);

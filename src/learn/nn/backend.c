@@ -8,7 +8,16 @@ static PdNNBackend default_backend = PD_NN_BACKEND_AUTO;
 
 PdNNBackend PdNNDefaultBackend(void) { return default_backend; }
 
-PetscBool PdNNBackendAvailable(PdNNBackend backend) { return backend != PD_NN_BACKEND_DNNL || PdNNDnnlAvailable(); }
+/* Whether this build has oneDNN (the library target defines PDECON_HAVE_DNNL when CMake found it). */
+PetscBool PdNNBackendAvailable(PdNNBackend backend)
+{
+#if defined(PDECON_HAVE_DNNL)
+  (void)backend;
+  return PETSC_TRUE;
+#else
+  return backend != PD_NN_BACKEND_DNNL;
+#endif
+}
 
 PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend)
 {

@@ -389,8 +389,6 @@ PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *
   PetscFunctionReturn(0);
 }
 
-PetscBool PdNNDnnlAvailable(void) { return PETSC_TRUE; }
-
 #else
 
 PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done)
@@ -408,7 +406,5 @@ PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *
   *done = PETSC_FALSE;
   return 0;
 }
-
-PetscBool PdNNDnnlAvailable(void) { return PETSC_FALSE; }
 
 #endif

@@ -102,7 +102,6 @@ PETSC_INTERN void PdNNBiasGrad(const PdTensor *gout, float *gb);
    the build has no oneDNN), the caller computes it. */
 PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
 PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
-PETSC_INTERN PetscBool      PdNNDnnlAvailable(void);
 /* The backend new networks take (backend.c). */
 PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
 

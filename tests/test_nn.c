@@ -11,6 +11,7 @@
 /* ranks: 1 2 */
 #include "testutil.h"
 #include <pdecon/learn/nn.h>
+#include <pdecon/learn/cnn.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -106,6 +107,108 @@ static PetscErrorCode TestConvDirect(PetscInt dims, PetscInt n, PetscInt ci, Pet
   PD_EXPECT(sqrt(err / nrm) < 1e-6, "conv %" PetscInt_FMT "D ci %" PetscInt_FMT " co %" PetscInt_FMT " k %" PetscInt_FMT " s %" PetscInt_FMT " pad %" PetscInt_FMT ": relative error %.3g against the direct sum", dims, ci, co, k, s, pad, sqrt(err / nrm));
   PetscCall(PetscFree(ref));
   PetscCall(PdTensorFree(&x));
+  PetscCall(PdNNDestroy(&net));
+  PetscFunctionReturn(0);
+}
+
+/* ---------------------------------------------------------------- FFT convolution */
+
+/* Relative RMS difference of a float array against a double one. */
+static double RelDiff(const float *y, const double *ref, PetscInt n)
+{
+  double err = 0, nrm = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    err += (y[i] - ref[i]) * (y[i] - ref[i]);
+    nrm += ref[i] * ref[i];
+  }
+  return sqrt(err / nrm);
+}
+
+/* The FFT path (an inference work, backend fft) against the direct sum in double, with output
+   tiles of side tile (-nn_fft_tile); then again after new weights (the cached spectra must
+   follow), and on 2 threads. */
+static PetscErrorCode TestConvFft(PetscInt n, PetscInt ci, PetscInt co, PetscInt k, PetscInt pad, PetscInt h, PetscInt w, PetscInt tile)
+{
+  PdNN           net;
+  PdNNWork       work;
+  PdTensor       x, y;
+  float         *th;
+  double        *ref, e[3];
+  char           ts[16];
+  const PetscInt p  = pad == PD_NN_SAME ? (k - 1) / 2 : pad;
+  const int      nt = omp_get_max_threads();
+
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(ts, sizeof(ts), "%" PetscInt_FMT, tile));
+  PetscCall(PetscOptionsSetValue(NULL, "-nn_fft_tile", ts));
+  PetscCall(PdNNBackendSetFromOptions(PETSC_COMM_SELF));
+  PetscCall(PdNNCreate(2, &net));
+  PetscCall(PdNNAddConv(net, "c", ci, co, k, 1, pad, PETSC_TRUE));
+  PetscCall(PdNNSetUp(net));
+  PetscCall(PdNNSetBackend(net, PD_NN_BACKEND_FFT));
+  PetscCall(PdNNWorkCreate(net, &work));
+  PetscCall(PdNNWorkSetTraining(work, PETSC_FALSE));
+  PetscCall(PdNNGetParams(net, &th, NULL));
+  PetscCall(PdTensorAlloc(n, ci, 1, h, w, &x));
+  Random(x.v, PdTensorSize(&x), -1, 1);
+  PetscCall(PetscMalloc1(n * co * (h + 2 * p - k + 1) * (w + 2 * p - k + 1), &ref));
+  for (int pass = 0; pass < 3; pass++) {
+    if (pass < 2) Random(th, co * ci * k * k + co, -1, 1);
+    omp_set_num_threads(pass == 2 ? 2 : 1);
+    PetscCall(PdNNForward(net, work, &x, &y));
+    if (pass < 2) RefConv(&x, co, k, 1, p, 2, th, th + co * ci * k * k, &y, ref);
+    e[pass] = RelDiff(y.v, ref, PdTensorSize(&y));
+  }
+  omp_set_num_threads(nt);
+  PD_EXPECT(y.h == h + 2 * p - k + 1 && y.w == w + 2 * p - k + 1, "conv fft: output %" PetscInt_FMT "x%" PetscInt_FMT, y.h, y.w);
+  PD_EXPECT(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5, "conv fft n %" PetscInt_FMT " ci %" PetscInt_FMT " co %" PetscInt_FMT " k %" PetscInt_FMT " pad %" PetscInt_FMT " %" PetscInt_FMT "x%" PetscInt_FMT " tile %" PetscInt_FMT ": relative error %.3g, %.3g after new weights, %.3g on 2 threads", n, ci, co, k, pad, h, w, tile, e[0], e[1], e[2]);
+  PetscCall(PetscFree(ref));
+  PetscCall(PdTensorFree(&x));
+  PetscCall(PdNNWorkDestroy(&work));
+  PetscCall(PdNNDestroy(&net));
+  PetscCall(PetscOptionsClearValue(NULL, "-nn_fft_tile"));
+  PetscCall(PdNNBackendSetFromOptions(PETSC_COMM_SELF));
+  PetscFunctionReturn(0);
+}
+
+/* Whole networks at inference, backend fft against the direct backend of the build (dnnl where
+   it has it, else blas): Isonet-1 and Isonet-2 on a batch of patches and on an image that the
+   FFT path cuts into tiles, alternately on one work (its two cached shapes). */
+static PetscErrorCode TestNetworkFft(PetscInt version)
+{
+  PdNN       net;
+  PdNNWork   wd, wf;
+  PdTensor   x[2], yd, yf;
+  const PetscInt sz[2][2] = {{4, 64}, {1, 148}};
+  double     e[2][2];
+
+  PetscFunctionBegin;
+  PetscCall(PdIsonetCreate(version, 7, &net));
+  PetscCall(PdNNWorkCreate(net, &wd));
+  PetscCall(PdNNWorkCreate(net, &wf));
+  PetscCall(PdNNWorkSetTraining(wd, PETSC_FALSE));
+  PetscCall(PdNNWorkSetTraining(wf, PETSC_FALSE));
+  for (int s = 0; s < 2; s++) {
+    PetscCall(PdTensorAlloc(sz[s][0], 1, 1, sz[s][1], sz[s][1] + 4 * s, &x[s]));
+    Random(x[s].v, PdTensorSize(&x[s]), 0, 1);
+  }
+  for (int rep = 0; rep < 2; rep++)
+    for (int s = 0; s < 2; s++) {
+      double *ref;
+      PetscCall(PdNNSetBackend(net, PdNNBackendAvailable(PD_NN_BACKEND_DNNL) ? PD_NN_BACKEND_DNNL : PD_NN_BACKEND_BLAS));
+      PetscCall(PdNNForward(net, wd, &x[s], &yd));
+      PetscCall(PdNNSetBackend(net, PD_NN_BACKEND_FFT));
+      PetscCall(PdNNForward(net, wf, &x[s], &yf));
+      PetscCall(PetscMalloc1(PdTensorSize(&yd), &ref));
+      for (PetscInt i = 0; i < PdTensorSize(&yd); i++) ref[i] = yd.v[i];
+      e[rep][s] = RelDiff(yf.v, ref, PdTensorSize(&yd));
+      PetscCall(PetscFree(ref));
+    }
+  PD_EXPECT(e[0][0] < 1e-5 && e[0][1] < 1e-5 && e[1][0] < 1e-5 && e[1][1] < 1e-5, "Isonet-%" PetscInt_FMT " forward, fft against the direct backend: relative difference %.3g (4 x 64^2), %.3g (148 x 152), again %.3g, %.3g", version, e[0][0], e[0][1], e[1][0], e[1][1]);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Isonet-%" PetscInt_FMT " forward, fft against the direct backend: relative difference %.3g (4 x 64^2), %.3g (148 x 152)\n", version, e[0][0], e[0][1]));
+  for (int s = 0; s < 2; s++) PetscCall(PdTensorFree(&x[s]));
+  PetscCall(PdNNWorkDestroy(&wd));
+  PetscCall(PdNNWorkDestroy(&wf));
   PetscCall(PdNNDestroy(&net));
   PetscFunctionReturn(0);
 }
@@ -912,6 +1015,15 @@ int main(int argc, char **argv)
       PetscCall(TestThreadsAndWorks());
     }
     PetscCall(PdNNSetDefaultBackend(PD_NN_BACKEND_AUTO));
+    /* the FFT path: odd sizes, k 5, 7, 9, same and valid, batches, one tile and several */
+    PetscCall(TestConvFft(2, 3, 4, 5, PD_NN_SAME, 13, 17, 64));
+    PetscCall(TestConvFft(3, 5, 2, 7, PD_NN_SAME, 29, 23, 8));
+    PetscCall(TestConvFft(1, 2, 3, 9, PD_NN_VALID, 31, 40, 64));
+    PetscCall(TestConvFft(2, 4, 3, 5, PD_NN_VALID, 37, 33, 10));
+    PetscCall(TestConvFft(3, 16, 8, 7, PD_NN_SAME, 45, 41, 16));
+    PetscCall(TestConvFft(1, 1, 6, 9, PD_NN_SAME, 70, 66, 20));
+    PetscCall(TestNetworkFft(1));
+    PetscCall(TestNetworkFft(2));
     PetscCall(TestLosses());
     PetscCall(TestOptimizers());
     PetscCall(TestInit());

@@ -60,16 +60,18 @@ typedef enum {
 extern const char *const PdNNLayerKinds[];
 
 /* Convolution backends: im2col + OpenBLAS SGEMM ("blas"), oneDNN's direct convolutions ("dnnl",
-   when pdecon is built with oneDNN; shapes oneDNN lacks fall back to blas), or per layer the one
-   measured faster for its shape ("auto", the default; blas when built without oneDNN). A network
-   takes -nn_backend when given, else the default (PdNNSetDefaultBackend); PdNNSetBackend changes
-   one network. */
-typedef enum { PD_NN_BACKEND_BLAS, PD_NN_BACKEND_DNNL, PD_NN_BACKEND_AUTO } PdNNBackend;
+   when pdecon is built with oneDNN; shapes oneDNN lacks fall back to blas), per layer the one
+   measured faster for its shape ("auto", the default; blas when built without oneDNN), or FFT
+   convolution for the forward passes of inference works, 2-D, stride 1, odd k >= 5, and auto's
+   choice for the rest ("fft"; auto takes it too where it is faster). A network takes -nn_backend
+   when given, else the default (PdNNSetDefaultBackend); PdNNSetBackend changes one network. */
+typedef enum { PD_NN_BACKEND_BLAS, PD_NN_BACKEND_DNNL, PD_NN_BACKEND_AUTO, PD_NN_BACKEND_FFT } PdNNBackend;
 extern const char *const PdNNBackends[];
 PetscBool      PdNNBackendAvailable(PdNNBackend backend);
 PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend);
-/* -nn_backend auto|blas|dnnl (collective on comm): the default backend, listed by -help; for commands
-   that check their options before they build a network. */
+/* -nn_backend auto|blas|dnnl|fft and -nn_fft_tile (collective on comm): the default backend and
+   the FFT path's output tile, listed by -help; for commands that check their options before they
+   build a network. */
 PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm);
 PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend);
 PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend);

@@ -330,23 +330,6 @@ static double ConvFlops(const PdNNLayer *L, const PdNNArgs *a, int products)
   return 2.0 * products * (double)a->out->n * L->cout * L->cin * taps * (double)PdTensorSpatial(a->out);
 }
 
-/* Backend auto: oneDNN's direct convolutions beat im2col + SGEMM where both sides have many
-   channels (Isonet-2's 7×7 layers, about 1.8×); a layer with few channels on a side (a network's
-   first and last) or a 1×1 kernel (one SGEMM on the input itself) is faster here (docs/nn.md). */
-#define DNNL_MIN_CHANNELS 16
-
-static PetscBool UseDnnl(const PdNNLayer *L, const PdNNArgs *a)
-{
-  switch (a->work->net->backend) {
-  case PD_NN_BACKEND_DNNL:
-    return PETSC_TRUE;
-  case PD_NN_BACKEND_AUTO:
-    return (PetscBool)(PdNNBackendAvailable(PD_NN_BACKEND_DNNL) && L->k > 1 && PetscMin(L->cin, L->cout) >= DNNL_MIN_CHANNELS);
-  default:
-    return PETSC_FALSE;
-  }
-}
-
 static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
 {
   Geom            g;
@@ -357,7 +340,16 @@ static PetscErrorCode ConvForward(const PdNNLayer *L, PdNNArgs *a)
   size_t          csz, fsz;
 
   PetscFunctionBegin;
-  if (UseDnnl(L, a)) PetscCall(PdNNConvDnnlForward(L, a, &done));
+  switch (PdNNConvBackend(L, a, PETSC_FALSE)) {
+  case PD_NN_BACKEND_FFT:
+    PetscCall(PdNNConvFftForward(L, a));
+    PetscFunctionReturn(0);
+  case PD_NN_BACKEND_DNNL:
+    PetscCall(PdNNConvDnnlForward(L, a, &done));
+    break;
+  default:
+    break;
+  }
   if (done) {
     PetscCall(PetscLogFlops(ConvFlops(L, a, 1)));
     PetscFunctionReturn(0);
@@ -399,7 +391,7 @@ static PetscErrorCode ConvBackward(const PdNNLayer *L, PdNNArgs *a)
   PetscBool       done = PETSC_FALSE;
 
   PetscFunctionBegin;
-  if (UseDnnl(L, a)) PetscCall(PdNNConvDnnlBackward(L, a, &done));
+  if (PdNNConvBackend(L, a, PETSC_TRUE) == PD_NN_BACKEND_DNNL) PetscCall(PdNNConvDnnlBackward(L, a, &done));
   if (done) {
     PetscCall(PetscLogFlops(ConvFlops(L, a, (a->gw ? 1 : 0) + (a->gin ? 1 : 0))));
     PetscFunctionReturn(0);

@@ -423,6 +423,7 @@ PetscErrorCode PdNNWorkDestroy(PdNNWork *work)
   PetscCall(PdNNBufFree(&(*work)->gin));
   PetscCall(PdNNBufFree(&(*work)->scratch));
   if ((*work)->dnnl_destroy) PetscCall((*work)->dnnl_destroy(&(*work)->dnnl));
+  if ((*work)->fft_destroy) PetscCall((*work)->fft_destroy(&(*work)->fft));
   PetscCall(PetscFree4((*work)->act, (*work)->gact, (*work)->abuf, (*work)->gbuf));
   PetscCall(PetscFree(*work));
   PetscFunctionReturn(0);

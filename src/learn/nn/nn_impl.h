@@ -9,6 +9,8 @@
 typedef struct _PdNNLayer PdNNLayer;
 /* oneDNN's engine, stream and primitives of a work (conv_dnnl.c) */
 typedef struct _PdNNDnnl *PdNNDnnl;
+/* FFT plans, weight spectra and buffers of a work (conv_fft.c) */
+typedef struct _PdNNFft *PdNNFft;
 
 /* What one layer's forward or backward reads and writes. in is the previous layer's output, skip
    the skip layer's (concat, residual). Backward: gout = dL/dout; gin / gskip (NULL: not wanted)
@@ -80,6 +82,8 @@ struct _p_PdNNWork {
   PetscBool forwarded;
   PdNNDnnl  dnnl;              /* oneDNN primitives (made at the first use) */
   PetscErrorCode (*dnnl_destroy)(PdNNDnnl *); /* set by the backend that made dnnl */
+  PdNNFft   fft;               /* FFT plans and weight spectra (made at the first use) */
+  PetscErrorCode (*fft_destroy)(PdNNFft *);
 };
 
 PETSC_INTERN PetscErrorCode PdNNBufReserve(PdNNBuf *b, size_t n);
@@ -102,8 +106,17 @@ PETSC_INTERN void PdNNBiasGrad(const PdTensor *gout, float *gb);
    the build has no oneDNN), the caller computes it. */
 PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
 PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
+/* The forward pass of a 2-D stride-1 convolution through FFTs (conv_fft.c). */
+PETSC_INTERN PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a);
+/* Its real operations for an output of n × oh × ow (GEMMs and transforms). */
+PETSC_INTERN double         PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt oh, PetscInt ow);
 /* The backend new networks take (backend.c). */
 PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
+/* Who computes this convolution's forward (backward false) or backward pass: blas, dnnl or fft
+   (backend.c, from the network's backend, the layer's shape and the work's mode). */
+PETSC_INTERN PdNNBackend    PdNNConvBackend(const PdNNLayer *L, const PdNNArgs *a, PetscBool backward);
+/* Output tile side of the FFT path (-nn_fft_tile). */
+PETSC_INTERN PetscInt       PdNNFftTile(void);
 
 /* Threads for the engine's loops: OpenMP's (the -threads setting). */
 PETSC_INTERN int PdNNThreads(void);

@@ -66,10 +66,12 @@ PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend)
    and last) or a 1×1 kernel (one SGEMM on the input itself) is faster on blas (docs/nn.md). */
 #define DNNL_MIN_CHANNELS 16
 
-/* Auto takes the FFT path where the direct convolution needs FFT_GAIN times its operations: a
-   direct kernel runs nearer its peak than the small complex GEMMs and the transforms
-   (docs/nn.md). */
-#define FFT_GAIN 3.0
+/* Auto takes the FFT path where its time, modelled as (GEMM operations + FFT_TRANSFORM_COST ×
+   transform operations), is FFT_GAIN times below the direct convolution's operations: measured,
+   oneDNN's direct kernels run about 2.5 times as fast as the small complex GEMMs, and those about 4
+   times as fast as the batched transforms (docs/nn.md). */
+#define FFT_TRANSFORM_COST 4.0
+#define FFT_GAIN           2.5
 
 /* The FFT path: forward passes that keep nothing for a backward pass (inference works), 2-D,
    stride 1, odd kernels of 5 and more. */
@@ -81,8 +83,10 @@ static PetscBool FftFits(const PdNNLayer *L, const PdNNArgs *a, PetscBool backwa
 static PetscBool FftPays(const PdNNLayer *L, const PdNNArgs *a)
 {
   const double direct = 2.0 * (double)PdTensorSize(a->out) * L->cin * L->k * L->k;
+  double       gemm, transforms;
 
-  return (PetscBool)(direct >= FFT_GAIN * PdNNConvFftFlops(L, a->out->n, a->out->h, a->out->w));
+  PdNNConvFftFlops(L, a->out->n, a->out->h, a->out->w, &gemm, &transforms);
+  return (PetscBool)(direct >= FFT_GAIN * (gemm + FFT_TRANSFORM_COST * transforms));
 }
 
 static PetscBool DnnlPays(const PdNNLayer *L) { return (PetscBool)(PdNNBackendAvailable(PD_NN_BACKEND_DNNL) && L->k > 1 && PetscMin(L->cin, L->cout) >= DNNL_MIN_CHANNELS); }

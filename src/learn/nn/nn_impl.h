@@ -108,8 +108,8 @@ PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a,
 PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
 /* The forward pass of a 2-D stride-1 convolution through FFTs (conv_fft.c). */
 PETSC_INTERN PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a);
-/* Its real operations for an output of n × oh × ow (GEMMs and transforms). */
-PETSC_INTERN double         PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt oh, PetscInt ow);
+/* Its real operations for an output of n × oh × ow: the GEMMs' and the transforms'. */
+PETSC_INTERN void           PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt oh, PetscInt ow, double *gemm, double *transforms);
 /* The backend new networks take (backend.c). */
 PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
 /* Who computes this convolution's forward (backward false) or backward pass: blas, dnnl or fft

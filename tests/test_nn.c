@@ -1,6 +1,8 @@
 /* The CNN engine (nn.h): convolution against a direct 7-loop computation in double (2D and 3D,
    odd sizes, stride 1 and 2, "same", "valid" and explicit padding, several bands of im2col,
-   folded x-taps); every layer's backward against central finite differences of ⟨r, f(x)⟩ along
+   folded x-taps); the FFT path of inference (tiles, k 5 to 9, new weights, threads) against the
+   same direct sum, and Isonet-1 and Isonet-2 forwards on it against the direct backend; every
+   layer's backward against central finite differences of ⟨r, f(x)⟩ along
    random directions, for the input and the parameter gradients; upsampling's and transposed
    convolution's adjoint identities; threads (1 against 2), two works, a frozen network and
    inference mode (buffer reuse) against training mode; losses against hand-computed values and

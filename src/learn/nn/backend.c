@@ -6,7 +6,7 @@
 const char *const PdNNBackends[] = {"blas", "dnnl", "auto", "fft", "PdNNBackend", "PD_NN_BACKEND_", NULL};
 
 static PdNNBackend default_backend = PD_NN_BACKEND_AUTO;
-static PetscInt    fft_tile        = 64;
+static PetscInt    fft_tile        = 32;
 
 PdNNBackend PdNNDefaultBackend(void) { return default_backend; }
 PetscInt    PdNNFftTile(void) { return fft_tile; }

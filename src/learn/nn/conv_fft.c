@@ -17,9 +17,10 @@
 
    The transforms are FFTW's batched r2c / c2r over all tiles and channels of a chunk, writing the
    spectra frequency-major (output stride = the number of transforms), which is the layout the
-   GEMMs read. Plans are made at the first call for a layer, input shape and thread count and kept
-   in the work (two shapes per layer), with the buffers shared by the work's layers; after that a
-   call allocates nothing. Threads: FFTW's (its plans are made for the engine's thread count), the
+   GEMMs read; their stride is padded off large powers of 2. Plans are made at the first call for
+   a layer, input shape, thread count and tile side (-nn_fft_tile) and kept in the work (two
+   shapes per layer), with the buffers shared by the work's layers; after that a call allocates
+   nothing. Threads: FFTW's (its plans are made for the engine's thread count), the
    frequencies split over the threads for the GEMMs (single-threaded BLAS each). */
 #include "learn/nn/nn_impl.h"
 #include <pdecon/fft/fftconv.h>
@@ -32,7 +33,7 @@
 #define ENTRIES     2
 
 typedef struct {
-  PetscInt       key[4]; /* n, h, w, threads; key[0] = 0: empty */
+  PetscInt       key[5]; /* n, h, w, threads, tile side; key[0] = 0: empty */
   ptrdiff_t      Fy, Fx, nf, Ty, Tx, ny, nx, items, m, mlast;
   ptrdiff_t      sx[2], sy[2]; /* X's and Y's stride between frequencies, per plan */
   fftwf_plan     fwd[2], inv[2]; /* chunks of m tiles, and the last chunk of mlast */
@@ -120,9 +121,9 @@ static PetscErrorCode PlanChunk(const PdNNLayer *L, PdNNFft d, Entry *e, ptrdiff
 }
 
 /* The entry's tiles, chunks, buffers and plans for the input shape of a. */
-static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft d, const PetscInt key[4], Entry *e)
+static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft d, const PetscInt key[5], Entry *e)
 {
-  const ptrdiff_t k = L->k, tile = PdNNFftTile(), wide = PetscMax(L->cin, L->cout);
+  const ptrdiff_t k = L->k, tile = key[4], wide = PetscMax(L->cin, L->cout);
   ptrdiff_t       chunks;
 
   PetscFunctionBegin;
@@ -152,7 +153,7 @@ static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft 
   }
   fftwf_plan_with_nthreads(PdGetThreads());
   PetscCheck(e->wplan, PETSC_COMM_SELF, PETSC_ERR_LIB, "conv %s: FFTW could not plan the weight transforms", L->name);
-  for (int j = 0; j < 4; j++) e->key[j] = key[j];
+  for (int j = 0; j < 5; j++) e->key[j] = key[j];
   PetscFunctionReturn(0);
 }
 
@@ -261,7 +262,7 @@ PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a)
   PdNNWork        work = a->work;
   PdNNFft         d;
   Entry          *e = NULL, *slot;
-  const PetscInt  nt = PdNNThreads(), key[4] = {a->in->n, a->in->h, a->in->w, nt};
+  const PetscInt  nt = PdNNThreads(), key[5] = {a->in->n, a->in->h, a->in->w, nt, PdNNFftTile()};
   const PetscBool par = (PetscBool)(nt > 1);
   double          fg, ft;
 

@@ -69,9 +69,9 @@ typedef enum { PD_NN_BACKEND_BLAS, PD_NN_BACKEND_DNNL, PD_NN_BACKEND_AUTO, PD_NN
 extern const char *const PdNNBackends[];
 PetscBool      PdNNBackendAvailable(PdNNBackend backend);
 PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend);
-/* -nn_backend auto|blas|dnnl|fft and -nn_fft_tile (collective on comm): the default backend and
-   the FFT path's output tile, listed by -help; for commands that check their options before they
-   build a network. */
+/* -nn_backend auto|blas|dnnl|fft, -nn_fft_tile and -nn_fft_measure (collective on comm): the
+   default backend and the FFT path's output tile and planning, listed by -help; for commands
+   that check their options before they build a network. */
 PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm);
 PetscErrorCode PdNNSetBackend(PdNN net, PdNNBackend backend);
 PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend);

@@ -20,7 +20,8 @@
    GEMMs read; their stride is padded off large powers of 2. Plans are made at the first call for
    a layer, input shape, thread count and tile side (-nn_fft_tile) and kept in the work (two
    shapes per layer), with the buffers shared by the work's layers; after that a call allocates
-   nothing. Threads: FFTW's (its plans are made for the engine's thread count), the
+   nothing. FFTW_ESTIMATE plans by default: FFTW_MEASURE's (-nn_fft_measure) are faster but chosen
+   by timing, so their rounding differs from run to run and rank to rank. Threads: FFTW's (its plans are made for the engine's thread count), the
    frequencies split over the threads for the GEMMs (single-threaded BLAS each). */
 #include "learn/nn/nn_impl.h"
 #include <pdecon/fft/fftconv.h>
@@ -109,13 +110,14 @@ static ptrdiff_t FreqStride(ptrdiff_t n)
 
 static PetscErrorCode PlanChunk(const PdNNLayer *L, PdNNFft d, Entry *e, ptrdiff_t m, int j)
 {
-  const int n[2] = {(int)e->Fy, (int)e->Fx}, ni = (int)(m * L->cin), no = (int)(m * L->cout), real = (int)(e->Fy * e->Fx);
+  const int      n[2] = {(int)e->Fy, (int)e->Fx}, ni = (int)(m * L->cin), no = (int)(m * L->cout), real = (int)(e->Fy * e->Fx);
+  const unsigned flags = PdNNFftMeasure() ? FFTW_MEASURE : FFTW_ESTIMATE;
 
   PetscFunctionBegin;
   e->sx[j]  = FreqStride(ni);
   e->sy[j]  = FreqStride(no);
-  e->fwd[j] = fftwf_plan_many_dft_r2c(2, n, ni, d->R, NULL, 1, real, d->X, NULL, (int)e->sx[j], 1, FFTW_MEASURE);
-  e->inv[j] = fftwf_plan_many_dft_c2r(2, n, no, d->Y, NULL, (int)e->sy[j], 1, d->R, NULL, 1, real, FFTW_MEASURE);
+  e->fwd[j] = fftwf_plan_many_dft_r2c(2, n, ni, d->R, NULL, 1, real, d->X, NULL, (int)e->sx[j], 1, flags);
+  e->inv[j] = fftwf_plan_many_dft_c2r(2, n, no, d->Y, NULL, (int)e->sy[j], 1, d->R, NULL, 1, real, flags);
   PetscCheck(e->fwd[j] && e->inv[j], PETSC_COMM_SELF, PETSC_ERR_LIB, "conv %s: FFTW could not plan the %td x %td tile transforms", L->name, e->Fy, e->Fx);
   PetscFunctionReturn(0);
 }

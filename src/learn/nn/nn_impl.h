@@ -115,8 +115,9 @@ PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
 /* Who computes this convolution's forward (backward false) or backward pass: blas, dnnl or fft
    (backend.c, from the network's backend, the layer's shape and the work's mode). */
 PETSC_INTERN PdNNBackend    PdNNConvBackend(const PdNNLayer *L, const PdNNArgs *a, PetscBool backward);
-/* Output tile side of the FFT path (-nn_fft_tile). */
+/* Output tile side of the FFT path (-nn_fft_tile); whether its plans are measured (-nn_fft_measure). */
 PETSC_INTERN PetscInt       PdNNFftTile(void);
+PETSC_INTERN PetscBool      PdNNFftMeasure(void);
 
 /* Threads for the engine's loops: OpenMP's (the -threads setting). */
 PETSC_INTERN int PdNNThreads(void);

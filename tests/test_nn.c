@@ -175,21 +175,25 @@ static PetscErrorCode TestConvFft(PetscInt n, PetscInt ci, PetscInt co, PetscInt
 
 /* Whole networks at inference, backend fft against the direct backend of the build (dnnl where
    it has it, else blas): Isonet-1 and Isonet-2 on a batch of patches and on an image that the
-   FFT path cuts into tiles, alternately on one work (its two cached shapes). */
+   FFT path cuts into tiles, alternately on one work (its two cached shapes); and a second work,
+   with plans of its own, bit for bit equal to the first. */
 static PetscErrorCode TestNetworkFft(PetscInt version)
 {
-  PdNN       net;
-  PdNNWork   wd, wf;
-  PdTensor   x[2], yd, yf;
+  PdNN           net;
+  PdNNWork       wd, wf, w2;
+  PdTensor       x[2], yd, yf, y2;
   const PetscInt sz[2][2] = {{4, 64}, {1, 148}};
-  double     e[2][2];
+  double         e[2][2];
+  PetscBool      same = PETSC_TRUE;
 
   PetscFunctionBegin;
   PetscCall(PdIsonetCreate(version, 7, &net));
   PetscCall(PdNNWorkCreate(net, &wd));
   PetscCall(PdNNWorkCreate(net, &wf));
+  PetscCall(PdNNWorkCreate(net, &w2));
   PetscCall(PdNNWorkSetTraining(wd, PETSC_FALSE));
   PetscCall(PdNNWorkSetTraining(wf, PETSC_FALSE));
+  PetscCall(PdNNWorkSetTraining(w2, PETSC_FALSE));
   for (int s = 0; s < 2; s++) {
     PetscCall(PdTensorAlloc(sz[s][0], 1, 1, sz[s][1], sz[s][1] + 4 * s, &x[s]));
     Random(x[s].v, PdTensorSize(&x[s]), 0, 1);
@@ -205,12 +209,18 @@ static PetscErrorCode TestNetworkFft(PetscInt version)
       for (PetscInt i = 0; i < PdTensorSize(&yd); i++) ref[i] = yd.v[i];
       e[rep][s] = RelDiff(yf.v, ref, PdTensorSize(&yd));
       PetscCall(PetscFree(ref));
+      /* a work that made its own plans gives the same bits (what another rank computes) */
+      PetscCall(PdNNForward(net, w2, &x[s], &y2));
+      PetscCall(PdNNForward(net, wf, &x[s], &yf));
+      if (memcmp(y2.v, yf.v, (size_t)PdTensorSize(&yf) * sizeof(float))) same = PETSC_FALSE;
     }
   PD_EXPECT(e[0][0] < 1e-5 && e[0][1] < 1e-5 && e[1][0] < 1e-5 && e[1][1] < 1e-5, "Isonet-%" PetscInt_FMT " forward, fft against the direct backend: relative difference %.3g (4 x 64^2), %.3g (148 x 152), again %.3g, %.3g", version, e[0][0], e[0][1], e[1][0], e[1][1]);
+  PD_EXPECT(same, "Isonet-%" PetscInt_FMT " forward on fft: two works differ", version);
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Isonet-%" PetscInt_FMT " forward, fft against the direct backend: relative difference %.3g (4 x 64^2), %.3g (148 x 152)\n", version, e[0][0], e[0][1]));
   for (int s = 0; s < 2; s++) PetscCall(PdTensorFree(&x[s]));
   PetscCall(PdNNWorkDestroy(&wd));
   PetscCall(PdNNWorkDestroy(&wf));
+  PetscCall(PdNNWorkDestroy(&w2));
   PetscCall(PdNNDestroy(&net));
   PetscFunctionReturn(0);
 }

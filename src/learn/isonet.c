@@ -7,10 +7,16 @@
    C_n,k: n filters k×k, "same" zero padding, bias; M2 max-pooling 2, U2 nearest upsampling 2,
    [a, b] concatenation along channels. The skips concatenate (the U-Net topology of the paper's
    figure, as CSBDeep's U-Net blocks), the 1×1 output layer is linear and the output residual.
-   Weights Glorot-uniform, biases 0 (CSBDeep's initialisation); Isonet-1's C1,5 takes its draws in
-   absolute value: its inputs are ReLU outputs (>= 0), so its single ReLU unit starts alive. With
-   signed weights about half of the draws start with that unit off everywhere, the output is the
-   input and no gradient reaches the network. */
+
+   Initialisation: weights Glorot-uniform, biases 0 (CSBDeep's); Isonet-1's C1,5 takes its draws in
+   absolute value: its inputs are ReLU outputs (>= 0), so its single ReLU unit starts alive (with
+   signed weights about half of the draws start with it off everywhere). "identity" (the default)
+   then zeroes the output layer's weights, so that r = 0 and ŷ = x̃ at the start: with Glorot's
+   output weight (uniform in ±√3 for a 1×1×1 layer) Isonet-1 starts with a residual of the size
+   of the data (validation PSNR −0.7 dB against the input's 14.9), and Adam's first steps, which
+   move every parameter by about the learning rate, remove it fastest by pushing the C1,5
+   pre-activation below 0 everywhere: the unit died within 12 steps and only the output bias
+   learnt after that (docs/cnn_methods.md). */
 #include <pdecon/learn/cnn.h>
 #include <math.h>
 
@@ -56,15 +62,57 @@ PetscErrorCode PdIsonetCreate(PetscInt version, unsigned long long seed, PdNN *o
   }
   PetscCall(PdNNAddResidual(net, "residual", PD_NN_INPUT));
   PetscCall(PdNNSetUp(net));
+  PetscCall(PdIsonetInitialize(net, version, PD_ISONET_INIT_IDENTITY, seed));
+  *out = net;
+  PetscFunctionReturn(0);
+}
+
+const char *const PdIsonetInits[] = {"identity", "glorot", "PdIsonetInit", "PD_ISONET_INIT_", NULL};
+
+/* Sets every parameter of one of PdIsonetCreate's networks from seed. */
+PetscErrorCode PdIsonetInitialize(PdNN net, PetscInt version, PdIsonetInit init, unsigned long long seed)
+{
+  PetscInt id, woff, nw;
+  float   *theta;
+
+  PetscFunctionBegin;
   PetscCall(PdNNInitialize(net, PD_NN_INIT_GLOROT_UNIFORM, 0, seed));
+  PetscCall(PdNNGetParams(net, &theta, NULL));
   if (version == 1) {
-    PetscInt id, woff, nw;
-    float   *theta;
     PetscCall(PdNNFindLayer(net, "c3", &id));
     PetscCall(PdNNGetLayerInfo(net, id, NULL, NULL, &woff, &nw, NULL, NULL));
-    PetscCall(PdNNGetParams(net, &theta, NULL));
     for (PetscInt i = woff; i < woff + nw; i++) theta[i] = fabsf(theta[i]);
   }
-  *out = net;
+  if (init == PD_ISONET_INIT_IDENTITY) {
+    PetscCall(PdNNFindLayer(net, "out", &id));
+    PetscCall(PdNNGetLayerInfo(net, id, NULL, NULL, &woff, &nw, NULL, NULL));
+    PetscCall(PetscArrayzero(theta + woff, nw));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Isonet-1's C1,5 pre-activation on x: the first three convolutions of net (their parameters lead
+   the flat array) in a network of their own. */
+PetscErrorCode PdIsonet1UnitActivity(PdNN net, const PdTensor *x, double *npos, double *ntot)
+{
+  PdNN     probe;
+  PdTensor a;
+  float   *src, *dst;
+  PetscInt n, m;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNCreate(2, &probe));
+  PetscCall(ConvReLU(probe, "c1", 1, 64, 9));
+  PetscCall(ConvReLU(probe, "c2", 64, 32, 5));
+  PetscCall(PdNNAddConv(probe, "c3", 32, 1, 5, 1, PD_NN_SAME, PETSC_TRUE));
+  PetscCall(PdNNSetUp(probe));
+  PetscCall(PdNNGetParams(net, &src, &n));
+  PetscCall(PdNNGetParams(probe, &dst, &m));
+  PetscCall(PetscArraycpy(dst, src, m));
+  PetscCall(PdNNForward(probe, NULL, x, &a));
+  *npos = 0;
+  for (PetscInt i = 0; i < PdTensorSize(&a); i++) *npos += a.v[i] > 0;
+  *ntot = (double)PdTensorSize(&a);
+  PetscCall(PdNNDestroy(&probe));
   PetscFunctionReturn(0);
 }

@@ -10,7 +10,8 @@
              -psf_* model on an isotropic grid of the lateral voxel size; -train_iso_psf gaussian
              takes a Gaussian of -train_iso_psf_sigma y,x pixels instead) and the anisotropy factor
              -train_anisotropy (default: the voxel sizes z / x). The factor is stored in the model
-             for `pdecon restore`. */
+             for `pdecon restore`. New weights: -train_isonet_init identity (output layer 0, the
+             network starts as its input) or glorot (CSBDeep's; isonet.c says why not). */
 #include "app_sim.h"
 #include <pdecon/io/io.h>
 #include <pdecon/psf/psfprep.h>

@@ -9,8 +9,8 @@
    Isonet-2, U-Net-like with concatenated skips (sides divisible by 4):
      e1 = ReLU C16,7×7(x̃);  e2 = ReLU C32,7×7(M2 e1);  b = ReLU C64,7×7(M2 e2)
      d2 = ReLU C32,7×7([U2 b, e2]);  d1 = ReLU C16,7×7([U2 d2, e1]);  ŷ = x̃ + C1,1×1(d1)
-   Isonet weights start Glorot-uniform, biases 0, Isonet-1's C1,5 weights in absolute value, and by
-   default ("identity") the output layer's weights 0, so that the network starts as ŷ = x̃.
+   Isonet weights start Glorot-uniform, biases 0, Isonet-1's C1,5 weights in absolute value, and
+   Isonet-1's output layer's weights 0 ("identity"), so that it starts as ŷ = x̃.
 
    A model file is the engine's (PdNNSave) with model_kind "srcnn", "isonet1" or "isonet2". */
 #ifndef PDECON_CNN_H
@@ -29,10 +29,12 @@ PetscBool PdCNNKindFromString(const char *s, PdCNNKind *kind);
 PetscErrorCode PdCNNCreate(PdCNNKind kind, unsigned long long seed, PdNN *net);
 PetscErrorCode PdSRCNNCreate(unsigned long long seed, PdNN *net);
 PetscErrorCode PdIsonetCreate(PetscInt version, unsigned long long seed, PdNN *net);
-/* Isonet's initialisations: "identity" (PdIsonetCreate's) starts with r = 0, "glorot" keeps
-   CSBDeep's Glorot-uniform output layer (isonet.c says why that is not the default). */
+/* Isonet's initialisations: "identity" starts with r = 0 (output layer's weights 0), "glorot"
+   keeps CSBDeep's Glorot-uniform output layer. PdIsonetCreate takes the version's default:
+   identity for Isonet-1, glorot for Isonet-2 (isonet.c says why). */
 typedef enum { PD_ISONET_INIT_IDENTITY, PD_ISONET_INIT_GLOROT } PdIsonetInit;
 extern const char *const PdIsonetInits[];
+PdIsonetInit   PdIsonetDefaultInit(PetscInt version);
 PetscErrorCode PdIsonetInitialize(PdNN net, PetscInt version, PdIsonetInit init, unsigned long long seed);
 /* Isonet-1's single C1,5 ReLU unit on the inputs x (n×1×h×w): npos of the ntot pre-activations
    are positive (the unit passes a signal and a gradient there). */

@@ -101,9 +101,12 @@ PetscErrorCode PdIsonet1UnitActivity(PdNN net, const PdTensor *x, double *npos, 
   PdNN     probe;
   PdTensor a;
   float   *src, *dst;
-  PetscInt n, m;
+  PetscInt n, m, id, nl;
 
   PetscFunctionBegin;
+  PetscCall(PdNNFindLayer(net, "c3", &id));
+  PetscCall(PdNNGetNumLayers(net, &nl));
+  PetscCheck(id == 4 && nl == 8, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "not an Isonet-1 network");
   PetscCall(PdNNCreate(2, &probe));
   PetscCall(ConvReLU(probe, "c1", 1, 64, 9));
   PetscCall(ConvReLU(probe, "c2", 64, 32, 5));

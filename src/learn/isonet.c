@@ -13,10 +13,11 @@
    signed weights about half of the draws start with it off everywhere). "identity" (Isonet-1's
    default) then zeroes the output layer's weights, so that r = 0 and ŷ = x̃ at the start: with
    Glorot's output weight (uniform in ±√3 for a 1×1 layer from one channel) Isonet-1 starts with a
-   residual of the size of the data (validation PSNR −0.7 dB against the input's 14.9), and Adam's
-   first steps, which move every parameter by about the learning rate, remove it fastest by pushing
-   the C1,5 pre-activation below 0 everywhere: the unit died within 12 steps and only the output
-   bias learnt after that. Isonet-2's output layer reads 16 channels (Glorot bound 0.59, a small
+   residual of the size of the data (validation PSNR −0.7 dB against the input's 14.9). When that
+   weight is negative the unit can only lower the input, and Adam's first steps, which move every
+   parameter by about the learning rate, remove the residual fastest by pushing the C1,5
+   pre-activation below 0 everywhere: the unit died within 12 to 20 steps (2 of 4 seeds) and only
+   the output bias learnt after that. Isonet-2's output layer reads 16 channels (Glorot bound 0.59, a small
    initial residual) and learns faster from Glorot's: it keeps "glorot" (docs/cnn_methods.md). */
 #include <pdecon/learn/cnn.h>
 #include <math.h>

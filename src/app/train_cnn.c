@@ -10,9 +10,8 @@
              -psf_* model on an isotropic grid of the lateral voxel size; -train_iso_psf gaussian
              takes a Gaussian of -train_iso_psf_sigma y,x pixels instead) and the anisotropy factor
              -train_anisotropy (default: the voxel sizes z / x). The factor is stored in the model
-             for `pdecon restore`. New weights: -train_isonet_init identity (output layer 0, the
-             network starts as its input; Isonet-1's default) or glorot (CSBDeep's; Isonet-2's
-             default); isonet.c says why. */
+             for `pdecon restore`. New weights: -train_isonet_init he (Isonet-1's default),
+             identity or glorot (Isonet-2's default), as isonet.c describes them. */
 #include "app_sim.h"
 #include <pdecon/io/io.h>
 #include <pdecon/psf/psfprep.h>
@@ -155,7 +154,7 @@ PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind_)
     PetscCall(PetscOptionsEList("-train_iso_psf", "Isonet: PSF of the degradation", "", iso_psfs, 2, iso_psfs[0], &s.iso_psf, NULL));
     PetscCall(PetscOptionsRealArray("-train_iso_psf_sigma", "Isonet, gaussian PSF: sigma y,x in pixels (x: the axial direction)", "", s.gsigma, &two, NULL));
     s.init = (PetscInt)PdIsonetDefaultInit(s.kind == PD_CNN_ISONET1 ? 1 : 2);
-    PetscCall(PetscOptionsEList("-train_isonet_init", "Isonet: new weights' initialisation (identity: the output layer's weights 0, so the network starts as its input; glorot: CSBDeep's Glorot-uniform there too)", "PdIsonetInitialize", PdIsonetInits, 2, PdIsonetInits[s.init], &s.init, NULL));
+    PetscCall(PetscOptionsEList("-train_isonet_init", "Isonet: new weights' initialisation (glorot: CSBDeep's Glorot-uniform; identity: the same with the output layer's weights 0, so the network starts as its input; he: identity with He-normal weights for the ReLU layers)", "PdIsonetInitialize", PdIsonetInits, 3, PdIsonetInits[s.init], &s.init, NULL));
     PetscCall(PetscOptionsReal("-train_noise", "Isonet: Gaussian noise added to the blurred slices (normalised units)", "", s.noise, &s.noise, NULL));
   }
   PetscOptionsEnd();

@@ -8,17 +8,22 @@
    [a, b] concatenation along channels. The skips concatenate (the U-Net topology of the paper's
    figure, as CSBDeep's U-Net blocks), the 1×1 output layer is linear and the output residual.
 
-   Initialisation: weights Glorot-uniform, biases 0 (CSBDeep's); Isonet-1's C1,5 takes its draws in
-   absolute value: its inputs are ReLU outputs (>= 0), so its single ReLU unit starts alive (with
-   signed weights about half of the draws start with it off everywhere). "identity" (Isonet-1's
-   default) then zeroes the output layer's weights, so that r = 0 and ŷ = x̃ at the start: with
-   Glorot's output weight (uniform in ±√3 for a 1×1 layer from one channel) Isonet-1 starts with a
-   residual of the size of the data (validation PSNR −0.7 dB against the input's 14.9). When that
-   weight is negative the unit can only lower the input, and Adam's first steps, which move every
-   parameter by about the learning rate, remove the residual fastest by pushing the C1,5
-   pre-activation below 0 everywhere: the unit died within 12 to 20 steps (2 of 4 seeds) and only
-   the output bias learnt after that. Isonet-2's output layer reads 16 channels (Glorot bound 0.59, a small
-   initial residual) and learns faster from Glorot's: it keeps "glorot" (docs/cnn_methods.md). */
+   Initialisation (PdIsonetInit): biases 0 and
+     glorot    Glorot-uniform weights (CSBDeep's; Isonet-2's default),
+     identity  the same with the output layer's weights 0, so that r = 0 and ŷ = x̃ at the start,
+     he        identity with He-normal weights, N(0, 2/fan_in), for the convolutions followed by a
+               ReLU (Isonet-1's default);
+   Isonet-1's C1,5 takes its draws in absolute value: its inputs are ReLU outputs (>= 0), so its
+   single ReLU unit starts alive (with signed weights about half of the draws start with it off
+   everywhere). With Glorot's output weight (uniform in ±√3 for a 1×1 layer from one channel)
+   Isonet-1 starts with a residual of the size of the data (validation PSNR −0.7 dB against the
+   input's 14.9). When that weight is negative the unit can only lower the input, and Adam's first
+   steps, which move every parameter by about the learning rate, remove the residual fastest by
+   pushing the C1,5 pre-activation below 0 everywhere: the unit died within 12 to 20 steps (2 of 4
+   seeds) and only the output bias learnt after that. A zero output weight takes the sign the data
+   ask for; He's scale, which keeps the activations' variance through the ReLUs, then learnt faster
+   than Glorot's for each seed tried. Isonet-2's output layer reads 16 channels (Glorot bound 0.59,
+   a small initial residual) and learns faster from "glorot" (docs/cnn_methods.md). */
 #include <pdecon/learn/cnn.h>
 #include <math.h>
 
@@ -69,9 +74,9 @@ PetscErrorCode PdIsonetCreate(PetscInt version, unsigned long long seed, PdNN *o
   PetscFunctionReturn(0);
 }
 
-PdIsonetInit PdIsonetDefaultInit(PetscInt version) { return version == 1 ? PD_ISONET_INIT_IDENTITY : PD_ISONET_INIT_GLOROT; }
+PdIsonetInit PdIsonetDefaultInit(PetscInt version) { return version == 1 ? PD_ISONET_INIT_HE : PD_ISONET_INIT_GLOROT; }
 
-const char *const PdIsonetInits[] = {"identity", "glorot", "PdIsonetInit", "PD_ISONET_INIT_", NULL};
+const char *const PdIsonetInits[] = {"identity", "glorot", "he", "PdIsonetInit", "PD_ISONET_INIT_", NULL};
 
 /* Sets every parameter of one of PdIsonetCreate's networks from seed. */
 PetscErrorCode PdIsonetInitialize(PdNN net, PetscInt version, PdIsonetInit init, unsigned long long seed)
@@ -81,13 +86,23 @@ PetscErrorCode PdIsonetInitialize(PdNN net, PetscInt version, PdIsonetInit init,
 
   PetscFunctionBegin;
   PetscCall(PdNNInitialize(net, PD_NN_INIT_GLOROT_UNIFORM, 0, seed));
+  if (init == PD_ISONET_INIT_HE) {
+    PetscInt nl;
+    PetscCall(PdNNGetNumLayers(net, &nl));
+    for (PetscInt l = 0; l + 1 < nl; l++) {
+      PdNNLayerKind k0, k1;
+      PetscCall(PdNNGetLayerInfo(net, l, &k0, NULL, NULL, NULL, NULL, NULL));
+      PetscCall(PdNNGetLayerInfo(net, l + 1, &k1, NULL, NULL, NULL, NULL, NULL));
+      if (k0 == PD_NN_CONV && k1 == PD_NN_RELU) PetscCall(PdNNInitializeLayer(net, l, PD_NN_INIT_KAIMING_NORMAL, 0, seed));
+    }
+  }
   PetscCall(PdNNGetParams(net, &theta, NULL));
   if (version == 1) {
     PetscCall(PdNNFindLayer(net, "c3", &id));
     PetscCall(PdNNGetLayerInfo(net, id, NULL, NULL, &woff, &nw, NULL, NULL));
     for (PetscInt i = woff; i < woff + nw; i++) theta[i] = fabsf(theta[i]);
   }
-  if (init == PD_ISONET_INIT_IDENTITY) {
+  if (init != PD_ISONET_INIT_GLOROT) {
     PetscCall(PdNNFindLayer(net, "out", &id));
     PetscCall(PdNNGetLayerInfo(net, id, NULL, NULL, &woff, &nw, NULL, NULL));
     PetscCall(PetscArrayzero(theta + woff, nw));

@@ -6,12 +6,15 @@
 #include <pdecon/decon/stop_rule.h>
 
 /* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
-   (working layout) and scalars, besides the estimate x and the iteration count. */
+   (working layout) and scalars, besides the estimate x and the iteration count. A volume marked
+   bf16 holds bfloat16 values (core/bfloat16.h) and is written as floats (exactly) through the FFT
+   buffer, which such a method must not need between steps. */
 #define PD_MAX_STATE 8
 typedef struct _p_PdBoxWeights *PdBoxWeights;
 typedef struct {
   PetscInt    nvol, nscal;
   float      *vol[PD_MAX_STATE];
+  PetscBool   bf16[PD_MAX_STATE];
   const char *volname[PD_MAX_STATE];
   double     *scal[PD_MAX_STATE];
   const char *scalname[PD_MAX_STATE];
@@ -54,6 +57,8 @@ typedef struct {
   PetscBool   row_weights;
   /* working volumes of state that the method's options add to nvolumes (NULL: none) */
   PetscInt (*extra_volumes)(PdDecon);
+  /* working volumes of state stored in 16 bits, half a volume each (NULL: none) */
+  PetscInt (*half_volumes)(PdDecon);
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */

@@ -102,6 +102,7 @@ PetscInt    PdDeconMethodDefaultIterations(int i);
 /* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
 typedef struct {
   PetscInt nvol;                                   /* working volumes of the method */
+  PetscInt nhalf;                                  /* and its volumes in 16 bits (half each) */
   double   volumes, otf, fft, data, psf, method, baseline; /* parts, bytes on this rank (method: its own workspace) */
   double   total;                                  /* max over ranks */
   double   distributed, fixed;                     /* total = fixed + distributed / ranks */

@@ -295,6 +295,7 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   PetscCall(PdDeconCheckMemory(d, n)); /* refuse before allocating */
   PetscCall(PdFFTConvSetSizes(d->conv, n));
   PetscCall(PdFFTConvSetUp(d->conv));
+  PetscCall(PdFFTConvSetRealOTF(d->conv, PdDeconRealOTF(d)));
   PetscCall(PdFFTConvSetPSF(d->conv, d->pn, d->psf, d->pc));
   PetscCall(PdFFTConvGetLayout(d->conv, &d->lay));
   PetscCall(PdFFTConvGetWork(d->conv, &d->work));

@@ -59,6 +59,9 @@ typedef struct {
   PetscInt (*extra_volumes)(PdDecon);
   /* working volumes of state stored in 16 bits, half a volume each (NULL: none) */
   PetscInt (*half_volumes)(PdDecon);
+  /* the method uses the OTF only through H and Hᵀ (PdFFTConvApply), so a centro-symmetric PSF's
+     OTF may be stored as its real part (PdFFTConvSetRealOTF; one view, matched Hᵀ) */
+  PetscBool   real_otf;
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -182,6 +185,8 @@ const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
+/* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */
+PetscBool PdDeconRealOTF(PdDecon d);
 
 /* checkpoint.c: write the full state atomically; load it (after the method's setup) and set
    d->it; fingerprint of everything that changes the result. */

@@ -108,4 +108,5 @@ const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .getstate       = BiggsGetState,
                                       .extra_volumes  = BiggsFloatVolumes,
                                       .half_volumes   = BiggsHalfVolumes,
-                                      .row_weights    = PETSC_TRUE};
+                                      .row_weights    = PETSC_TRUE,
+                                      .real_otf       = PETSC_TRUE};

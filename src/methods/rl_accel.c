@@ -54,24 +54,38 @@ PetscErrorCode PdAccelSetUp(PdDecon d, PdAccel *a)
   PetscFunctionReturn(0);
 }
 
-/* Row o of a state volume as n floats: the volume's own row (float state) or tmp filled from it. */
-static inline float *RowLoad(const PdAccel *a, float *vol, ptrdiff_t o, ptrdiff_t n, float *tmp)
+/* Row o of a state volume (float, or bfloat16 when half: read only through StepLoad/StepStore). */
+static inline float *StepRow(float *v, ptrdiff_t o, int half) { return half ? (float *)((PdBF16 *)v + o) : v + o; }
+
+/* Value i of a state row, float or bfloat16 (half). */
+static inline float StepLoad(const float *v, ptrdiff_t i, int half) { return half ? PdBF16ToFloat(((const PdBF16 *)v)[i]) : v[i]; }
+
+/* Stores s at i and returns what was stored (s rounded to bfloat16 when half). */
+static inline float StepStore(float *v, ptrdiff_t i, float s, int half)
 {
-  if (a->state == PD_ACCEL_STATE_FLOAT) return vol + o;
-  PdBF16Load(n, (const PdBF16 *)vol + o, tmp);
-  return tmp;
+  if (!half) return v[i] = s;
+  const PdBF16 b     = PdBF16FromFloat(s);
+  ((PdBF16 *)v)[i] = b;
+  return PdBF16ToFloat(b);
 }
 
-/* Row o back into a bfloat16 volume, and the row itself rounded to what was stored (float: as is). */
-static inline void RowStore(const PdAccel *a, float *vol, ptrdiff_t o, ptrdiff_t n, float *restrict row)
+/* One row of the prediction: δ into dl (from h and hp; hp NULL: first order), the FFT buffer
+   <- max(x + δ, 0) with δ as stored. Inlined with half a constant, so each storage gets its own
+   vectorised loop from this one source. */
+static inline void PredictRow(ptrdiff_t n, const float *restrict x, const float *h, const float *hp, float *dl, float al, float c2, float *restrict work, int half)
 {
-  PdBF16 *restrict h = (PdBF16 *)vol + o;
-
-  if (a->state == PD_ACCEL_STATE_FLOAT) return;
+  if (hp) {
 #pragma omp simd
-  for (ptrdiff_t i = 0; i < n; i++) {
-    h[i]   = PdBF16FromFloat(row[i]);
-    row[i] = PdBF16ToFloat(h[i]);
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float hk = StepLoad(h, i, half), d = StepStore(dl, i, al * hk + c2 * (hk - StepLoad(hp, i, half)), half), u = x[i] + d;
+      work[i] = u > 0 ? u : 0;
+    }
+  } else {
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float d = StepStore(dl, i, al * StepLoad(h, i, half), half), u = x[i] + d;
+      work[i] = u > 0 ? u : 0;
+    }
   }
 }
 
@@ -80,33 +94,18 @@ PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a)
   const PdLayout *l  = d->lay;
   const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
   const float     al = (float)a->alpha, c2 = 0.5f * al * al;
-  float          *dst = a->hprev ? a->hprev : a->h; /* δ_k replaces h_{k−1} (biggs2) or h_k */
+  const int       half = a->state == PD_ACCEL_STATE_BF16;
+  float          *dst  = a->hprev ? a->hprev : a->h; /* δ_k replaces h_{k−1} (biggs2) or h_k */
 
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp parallel for schedule(static)
   for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t       o = (row / n1) * l->ps + (row % n1) * rs;
-    const float *restrict x = d->x + o;
-    float *restrict       work = d->work + o;
-    float                 t0[rs], t1[rs];
-    float                *h = RowLoad(a, a->h, o, rs, t0), *dl;
-    if (a->hprev) {
-      float *hp = RowLoad(a, a->hprev, o, rs, t1);
-#pragma omp simd
-      for (ptrdiff_t i = 0; i < rs; i++) hp[i] = al * h[i] + c2 * (h[i] - hp[i]);
-      dl = hp;
-    } else {
-#pragma omp simd
-      for (ptrdiff_t i = 0; i < rs; i++) h[i] = al * h[i];
-      dl = h;
-    }
-    RowStore(a, dst, o, rs, dl); /* u_k from the stored δ_k, as Update will rebuild it */
-#pragma omp simd
-    for (ptrdiff_t i = 0; i < rs; i++) {
-      const float u = x[i] + dl[i];
-      work[i]       = u > 0 ? u : 0;
-    }
+    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
+    const float    *h = StepRow(a->h, o, half), *hp = a->hprev ? StepRow(a->hprev, o, half) : NULL;
+    float          *dl = StepRow(dst, o, half);
+    if (half) PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 1);
+    else PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 0);
   }
   if (a->hprev) { /* h now holds δ_k, hprev h_k */
     a->hprev = a->h;
@@ -117,10 +116,47 @@ PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a)
   PetscFunctionReturn(0);
 }
 
+/* One row of the update: u = max(x + δ, 0) as Predict made it, x <- u c w, h <- x_{k+1} − x_k
+   (δ's place), g <- x_{k+1} − u (g NULL: not kept); the row's sums in s (float: a row is short,
+   the rows add up in double). */
+static inline void UpdateRow(ptrdiff_t n, float *restrict x, const float *restrict c, const float *restrict w, float *h, float *g, float s[4], int half)
+{
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+  if (g) {
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float v = x[i] + StepLoad(h, i, half), u = v > 0 ? v : 0, xn = u * c[i] * w[i], gk = xn - u, dx = xn - x[i], gp = StepLoad(g, i, half);
+      s0 += gk * gp;
+      s1 += gp * gp;
+      s2 += dx * dx;
+      s3 += x[i] * x[i];
+      (void)StepStore(g, i, gk, half);
+      (void)StepStore(h, i, dx, half);
+      x[i] = xn;
+    }
+  } else {
+#pragma omp simd reduction(+ : s0, s2, s3)
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float v = x[i] + StepLoad(h, i, half), u = v > 0 ? v : 0, xn = u * c[i] * w[i], dx = xn - x[i];
+      s0 += (xn - u) * dx;
+      s2 += dx * dx;
+      s3 += x[i] * x[i];
+      (void)StepStore(h, i, dx, half);
+      x[i] = xn;
+    }
+  }
+  s[0] = s0;
+  s[1] = s1;
+  s[2] = s2;
+  s[3] = s3;
+}
+
 PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
 {
   const PdLayout *l  = d->lay;
   const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
+  const int       half = a->state == PD_ACCEL_STATE_BF16;
   /* Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
@@ -128,42 +164,16 @@ PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp parallel for reduction(+ : s0, s1, s2, s3) schedule(static)
   for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t       o = (row / n1) * l->ps + (row % n1) * rs;
-    const float *restrict w = PdDeconWeightsRow(d, row / n1, row % n1), *restrict c = d->work + o;
-    float *restrict       x = d->x + o;
-    float                 t0[rs], t1[rs];
-    float *restrict       h = RowLoad(a, a->h, o, rs, t0); /* δ_k in, h_{k+1} out */
-    double                a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (a->g) {
-      float *restrict g = RowLoad(a, a->g, o, rs, t1);
-#pragma omp simd reduction(+ : a0, a1, a2, a3)
-      for (ptrdiff_t i = 0; i < rs; i++) {
-        const float v = x[i] + h[i], u = v > 0 ? v : 0, xn = u * c[i] * w[i], gk = xn - u, dx = xn - x[i];
-        a0 += (double)gk * g[i];
-        a1 += (double)g[i] * g[i];
-        a2 += (double)dx * dx;
-        a3 += (double)x[i] * x[i];
-        g[i] = gk;
-        h[i] = dx;
-        x[i] = xn;
-      }
-      RowStore(a, a->g, o, rs, g);
-    } else {
-#pragma omp simd reduction(+ : a0, a2, a3)
-      for (ptrdiff_t i = 0; i < rs; i++) {
-        const float v = x[i] + h[i], u = v > 0 ? v : 0, xn = u * c[i] * w[i], dx = xn - x[i];
-        a0 += (double)(xn - u) * dx;
-        a2 += (double)dx * dx;
-        a3 += (double)x[i] * x[i];
-        h[i] = dx;
-        x[i] = xn;
-      }
-    }
-    RowStore(a, a->h, o, rs, h);
-    s0 += a0;
-    s1 += a1;
-    s2 += a2;
-    s3 += a3;
+    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
+    const float    *w = PdDeconWeightsRow(d, row / n1, row % n1);
+    float           r[4];
+    float          *h = StepRow(a->h, o, half), *g = a->g ? StepRow(a->g, o, half) : NULL;
+    if (half) UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 1);
+    else UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 0);
+    s0 += r[0];
+    s1 += r[1];
+    s2 += r[2];
+    s3 += r[3];
   }
   PetscCall(PetscLogFlops((a->g ? 16.0 : 12.0) * PdDeconLocalCount(d)));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));

@@ -7,7 +7,7 @@
 #      the z-upsampled size for Isonet; -restore_truth scores on the output's grid and at the
 #      input's planes (exact against themselves), and refuses a truth of another size;
 #   d) bad input: an unknown -model, a file that is no model, a model of another kind for
-#      -train_init give one error line, exit 1 and no output file.
+#      -train_init, an unknown -train_isonet_init give one error line, exit 1 and no output file.
 # usage: cli_cnn.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 pdecon=$1 mpiexec=$2 compare=$4
@@ -107,13 +107,16 @@ rc1=$?
 rc2=$?
 "$mpiexec" -n 2 "$pdecon" train -model isonet2 -train_init "$T/m1.h5" "${small[@]}" -output "$T/bad.h5" >"$T/d3.log" 2>&1
 rc3=$?
-if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 1 ] && grep -q "pdecon: error: -model resnet: unknown model" "$T/d1.log" &&
+"$mpiexec" -n 2 "$pdecon" train -model isonet1 -train_isonet_init lecun "${small[@]}" -output "$T/bad.h5" >"$T/d4.log" 2>&1
+rc4=$?
+if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 1 ] && [ $rc4 -eq 1 ] && grep -q "pdecon: error: -model resnet: unknown model" "$T/d1.log" &&
   [ "$(grep -c 'pdecon: error:' "$T/d2.log")" = 1 ] && grep -q "pdecon: error: .*sim.h5" "$T/d2.log" &&
-  grep -q "pdecon: error: .*m1.h5: the model is isonet1, not isonet2" "$T/d3.log" && [ ! -e "$T/bad.h5" ]; then
+  grep -q "pdecon: error: .*m1.h5: the model is isonet1, not isonet2" "$T/d3.log" &&
+  [ "$(grep -c 'pdecon: error: -train_isonet_init' "$T/d4.log")" = 1 ] && [ ! -e "$T/bad.h5" ]; then
   ok "bad input: one error line each, no output"
 else
-  bad "bad input: rc $rc1/$rc2/$rc3"
-  cat "$T/d1.log" "$T/d2.log" "$T/d3.log" | grep -v "^-\|^ \|^$\|mpirun\|Process\|Exit code\|job" | sed 's/^/    | /'
+  bad "bad input: rc $rc1/$rc2/$rc3/$rc4"
+  cat "$T/d1.log" "$T/d2.log" "$T/d3.log" "$T/d4.log" | grep -v "^-\|^ \|^$\|mpirun\|Process\|Exit code\|job" | sed 's/^/    | /'
 fi
 
 echo "cli_cnn: $passes passed, $fails failed"

@@ -5,12 +5,16 @@
      on one rank (each network);
    - a run stopped at a checkpoint and restarted ends with the weights of an uninterrupted run;
    - a short Isonet-1 training on phantom data raises the validation PSNR above the input's;
+   - at the trainer's defaults (Adam 4e-4, -PSNR loss) Isonet-1's single C1,5 ReLU unit stays
+     alive and its residual is not a constant (with CSBDeep's Glorot output layer it died within
+     a few steps and only the output bias learnt);
    - distributed restoration (SRCNN; Isonet-1 and -2, both combinations) equals restoration of
      the gathered volume on one rank. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/learn/cnn_train.h>
 #include <pdecon/learn/cnn_restore.h>
+#include <pdecon/learn/train_batch.h>
 #include <pdecon/sim/phantom.h>
 #include <math.h>
 #include <unistd.h>
@@ -18,7 +22,7 @@
 static const ptrdiff_t VN[3] = {10, 40, 40};
 
 /* A microtubule phantom of size VN, whole on every rank of comm. */
-static PetscErrorCode Phantom(MPI_Comm comm, unsigned long long seed, float **all)
+static PetscErrorCode Phantom(MPI_Comm comm, unsigned long long seed, PetscInt ntubes, float **all)
 {
   PdPhantomOptions o;
   PdLayout        *lay;
@@ -26,7 +30,7 @@ static PetscErrorCode Phantom(MPI_Comm comm, unsigned long long seed, float **al
 
   PetscFunctionBegin;
   PetscCall(PdPhantomOptionsDefault(&o));
-  o.ntubes   = 12;
+  o.ntubes   = ntubes;
   o.seed     = seed;
   o.voxel[0] = o.voxel[1] = o.voxel[2] = 60;
   PetscCall(PdLayoutCreateBlock(comm, VN, &lay));
@@ -77,9 +81,10 @@ static PetscErrorCode TestDegrade(void)
 }
 
 typedef struct {
-  PdCNNKind kind;
-  PetscInt  patch, batch;
-  double    lr;
+  PdCNNKind          kind;
+  PetscInt           patch, batch;
+  double             lr;
+  unsigned long long seed; /* of the weights; 0: 7 */
 } Setup;
 
 static PetscErrorCode NewTrainer(MPI_Comm comm, const Setup *s, const float *vol, const float *vval, PdNN *net, PdCNNData *d, PdCNNTrainer *t)
@@ -89,7 +94,7 @@ static PetscErrorCode NewTrainer(MPI_Comm comm, const Setup *s, const float *vol
 
   PetscFunctionBegin;
   AnisoPSF(hn, h);
-  PetscCall(PdCNNCreate(s->kind, 7, net));
+  PetscCall(PdCNNCreate(s->kind, s->seed ? s->seed : 7, net));
   PetscCall(PdCNNDataCreate(comm, d));
   PetscCall(PdCNNTrainerCreate(comm, s->kind, *net, *d, t));
   {
@@ -142,9 +147,9 @@ static PetscErrorCode Train(MPI_Comm comm, const Setup *s, const float *vol, Pet
 static PetscErrorCode TestRankCount(const float *vol)
 {
   const Setup s[3] = {
-    {PD_CNN_ISONET1, 16, 7, 1e-3},
-    {PD_CNN_ISONET2, 16, 5, 1e-3},
-    {PD_CNN_SRCNN,   25, 7, 1e-2},
+    {PD_CNN_ISONET1, 16, 7, 1e-3, 0},
+    {PD_CNN_ISONET2, 16, 5, 1e-3, 0},
+    {PD_CNN_SRCNN,   25, 7, 1e-2, 0},
   };
 
   PetscFunctionBegin;
@@ -167,7 +172,7 @@ static PetscErrorCode TestRankCount(const float *vol)
 
 static PetscErrorCode TestRestart(const float *vol)
 {
-  const Setup  s = {PD_CNN_ISONET1, 16, 6, 1e-3};
+  const Setup  s = {PD_CNN_ISONET1, 16, 6, 1e-3, 0};
   PdNN         net;
   PdCNNData    d;
   PdCNNTrainer t;
@@ -206,7 +211,7 @@ static PetscErrorCode TestRestart(const float *vol)
 
 static PetscErrorCode TestLearns(const float *vol, const float *vval)
 {
-  const Setup  s = {PD_CNN_ISONET1, 24, 8, 2e-3};
+  const Setup  s = {PD_CNN_ISONET1, 24, 8, 2e-3, 0};
   PdNN         net;
   PdCNNData    d;
   PdCNNTrainer t;
@@ -221,6 +226,66 @@ static PetscErrorCode TestLearns(const float *vol, const float *vval)
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Isonet-1, 100 steps: validation PSNR %.2f dB (input %.2f dB, untrained %.2f dB)\n", p1, pin, p0));
   PD_EXPECT(p1 > pin + 0.5, "training did not raise the validation PSNR above the input's: %.2f dB vs %.2f dB", p1, pin);
   PetscCall(FreeTrainer(&net, &d, &t));
+  PetscFunctionReturn(0);
+}
+
+/* Over nval validation samples of d: the fraction of positive pre-activations of Isonet-1's C1,5
+   unit, and the residual's spread sd(ŷ − x̃) relative to the target's sd(y). */
+static PetscErrorCode UnitAndResidual(PdNN net, PdCNNData d, PetscInt P, PetscInt nval, double *active, double *spread)
+{
+  PdTensor x, y, out;
+  double   npos, ntot, s[4] = {0, 0, 0, 0}, N;
+
+  PetscFunctionBegin;
+  PetscCall(PdTensorAlloc(nval, 1, 1, P, P, &x));
+  PetscCall(PdTensorAlloc(nval, 1, 1, P, P, &y));
+  for (PetscInt j = 0; j < nval; j++) PetscCall(PdCNNDataDraw(d, PETSC_TRUE, PD_BATCH_VALIDATION_ITEM0 + (unsigned long long)j, x.v + j * P * P, y.v + j * P * P));
+  PetscCall(PdIsonet1UnitActivity(net, &x, &npos, &ntot));
+  *active = npos / ntot;
+  PetscCall(PdNNForward(net, NULL, &x, &out));
+  N = (double)PdTensorSize(&x);
+  for (PetscInt i = 0; i < PdTensorSize(&x); i++) {
+    const double r = (double)out.v[i] - x.v[i];
+    s[0] += r;
+    s[1] += r * r;
+    s[2] += y.v[i];
+    s[3] += (double)y.v[i] * y.v[i];
+  }
+  *spread = sqrt(PetscMax(0, s[1] / N - (s[0] / N) * (s[0] / N)) / PetscMax(1e-30, s[3] / N - (s[2] / N) * (s[2] / N)));
+  PetscCall(PdTensorFree(&x));
+  PetscCall(PdTensorFree(&y));
+  PetscFunctionReturn(0);
+}
+
+/* At the trainer's defaults (Adam 4e-4, -PSNR loss) and pdecon train's weight seed 1; with
+   CSBDeep's Glorot output layer the unit was off at 0.001 of the pixels after 40 steps, the
+   residual's sd 10^-4 of the target's and the PSNR the input's. */
+static PetscErrorCode TestUnitAlive(void)
+{
+  const Setup  s = {PD_CNN_ISONET1, 32, 8, 4e-4, 1};
+  float       *vol, *vval;
+  PdNN         net;
+  PdCNNData    d;
+  PdCNNTrainer t;
+  double       pin, p1, active = 0, spread = 0;
+
+  PetscFunctionBegin;
+  /* dense phantoms: most patches are bright, as in a widefield acquisition, and the untrained
+     Glorot residual was then large enough for Adam to switch the unit off */
+  PetscCall(Phantom(PETSC_COMM_WORLD, 5, 100, &vol));
+  PetscCall(Phantom(PETSC_COMM_WORLD, 6, 100, &vval));
+  PetscCall(NewTrainer(PETSC_COMM_WORLD, &s, vol, vval, &net, &d, &t));
+  PetscCall(PdCNNTrainerSetSteps(t, 40));
+  PetscCall(PdCNNTrainerTrain(t, NULL));
+  PetscCall(PdCNNTrainerValidate(t, &p1, &pin));
+  PetscCall(UnitAndResidual(net, d, s.patch, 16, &active, &spread));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Isonet-1, Adam 4e-4, 40 steps: C1,5 unit active at %.3f of the pixels, residual sd / target sd %.3g, validation PSNR %.2f dB (input %.2f dB)\n", active, spread, p1, pin));
+  PD_EXPECT(active > 0.2, "Isonet-1's C1,5 unit died: active at %.4f of the validation pixels", active);
+  PD_EXPECT(spread > 0.02, "Isonet-1's residual is almost a constant: sd %.3g of the target's", spread);
+  PD_EXPECT(p1 > pin + 0.08, "Isonet-1 at Adam 4e-4 did not raise the validation PSNR: %.2f dB vs the input's %.2f dB", p1, pin);
+  PetscCall(FreeTrainer(&net, &d, &t));
+  PetscCall(PetscFree(vol));
+  PetscCall(PetscFree(vval));
   PetscFunctionReturn(0);
 }
 
@@ -266,6 +331,8 @@ static PetscErrorCode TestRestore(const float *vol)
     PetscCall(PdCNNCreate(kind, 11, &net));
     /* SRCNN's N(0, 0.001²) weights give an output of almost 0: larger ones */
     if (kind == PD_CNN_SRCNN) PetscCall(PdNNInitialize(net, PD_NN_INIT_GLOROT_UNIFORM, 0, 11));
+    /* Isonet's default output layer (weights 0) would restore the upsampled input: a nonzero one */
+    else PetscCall(PdIsonetInitialize(net, kind == PD_CNN_ISONET1 ? 1 : 2, PD_ISONET_INIT_GLOROT, 11));
     PetscCall(Restore(PETSC_COMM_WORLD, kind, net, n, sub, 2.5, c, &dist, m));
     if (rank == 0) {
       ptrdiff_t m1[3];
@@ -289,12 +356,13 @@ int main(int argc, char **argv)
 
   if (PdTestInitialize(&argc, &argv)) return 1;
   PetscCallAbort(PETSC_COMM_WORLD, TestDegrade());
-  PetscCallAbort(PETSC_COMM_WORLD, Phantom(PETSC_COMM_WORLD, 3, &vol));
-  PetscCallAbort(PETSC_COMM_WORLD, Phantom(PETSC_COMM_WORLD, 4, &vval));
+  PetscCallAbort(PETSC_COMM_WORLD, Phantom(PETSC_COMM_WORLD, 3, 12, &vol));
+  PetscCallAbort(PETSC_COMM_WORLD, Phantom(PETSC_COMM_WORLD, 4, 12, &vval));
   PetscCallAbort(PETSC_COMM_WORLD, TestRankCount(vol));
   PetscCallAbort(PETSC_COMM_WORLD, TestRestart(vol));
   PetscCallAbort(PETSC_COMM_WORLD, TestRestore(vol));
   PetscCallAbort(PETSC_COMM_WORLD, TestLearns(vol, vval));
+  PetscCallAbort(PETSC_COMM_WORLD, TestUnitAlive());
   PetscCallAbort(PETSC_COMM_WORLD, PetscFree(vol));
   PetscCallAbort(PETSC_COMM_WORLD, PetscFree(vval));
   return PdTestFinalize("test_cnn_train");

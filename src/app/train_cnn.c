@@ -10,7 +10,8 @@
              -psf_* model on an isotropic grid of the lateral voxel size; -train_iso_psf gaussian
              takes a Gaussian of -train_iso_psf_sigma y,x pixels instead) and the anisotropy factor
              -train_anisotropy (default: the voxel sizes z / x). The factor is stored in the model
-             for `pdecon restore`. */
+             for `pdecon restore`. New weights: -train_isonet_init he (Isonet-1's default),
+             identity or glorot (Isonet-2's default), as isonet.c describes them. */
 #include "app_sim.h"
 #include <pdecon/io/io.h>
 #include <pdecon/psf/psfprep.h>
@@ -29,6 +30,7 @@ typedef struct {
   PetscInt      iso_psf;   /* 0 rotated, 1 gaussian */
   double        gsigma[2]; /* Gaussian PSF, pixels y, x */
   double        noise;
+  PetscInt      init;      /* PdIsonetInit of new weights */
   ptrdiff_t     hn[2];
   float        *h;         /* Isonet's 2-D PSF */
 } Setup;
@@ -151,6 +153,8 @@ PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind_)
     PetscCall(PetscOptionsReal("-train_anisotropy", "Isonet: anisotropy factor sigma = dz/dxy (default: from the voxel sizes)", "", s.sigma, &s.sigma, NULL));
     PetscCall(PetscOptionsEList("-train_iso_psf", "Isonet: PSF of the degradation", "", iso_psfs, 2, iso_psfs[0], &s.iso_psf, NULL));
     PetscCall(PetscOptionsRealArray("-train_iso_psf_sigma", "Isonet, gaussian PSF: sigma y,x in pixels (x: the axial direction)", "", s.gsigma, &two, NULL));
+    s.init = (PetscInt)PdIsonetDefaultInit(s.kind == PD_CNN_ISONET1 ? 1 : 2);
+    PetscCall(PetscOptionsEList("-train_isonet_init", "Isonet: new weights' initialisation (glorot: CSBDeep's Glorot-uniform; identity: the same with the output layer's weights 0, so the network starts as its input; he: identity with He-normal weights for the ReLU layers)", "PdIsonetInitialize", PdIsonetInits, 3, PdIsonetInits[s.init], &s.init, NULL));
     PetscCall(PetscOptionsReal("-train_noise", "Isonet: Gaussian noise added to the blurred slices (normalised units)", "", s.noise, &s.noise, NULL));
   }
   PetscOptionsEnd();
@@ -161,7 +165,10 @@ PetscErrorCode AppTrainCNN(MPI_Comm comm, int kind_)
     PdCNNKind k;
     PetscCall(PdCNNLoad(comm, init, &k, &net));
     PetscCheck(k == s.kind, comm, PD_ERR_INPUT, "%s: the model is %s, not %s", init, PdCNNKinds[k], PdCNNKinds[s.kind]);
-  } else PetscCall(PdCNNCreate(s.kind, (unsigned long long)init_seed, &net));
+  } else {
+    PetscCall(PdCNNCreate(s.kind, (unsigned long long)init_seed, &net));
+    if (s.kind != PD_CNN_SRCNN) PetscCall(PdIsonetInitialize(net, s.kind == PD_CNN_ISONET1 ? 1 : 2, (PdIsonetInit)s.init, (unsigned long long)init_seed));
+  }
   PetscCall(PdCNNDataCreate(comm, &d));
   PetscCall(PdCNNTrainerCreate(comm, s.kind, net, d, &t));
   PetscCall(PdCNNTrainerSetFromOptions(t));

@@ -10,6 +10,7 @@
 #include "decon/decon_impl.h"
 #include <pdecon/io/io.h>
 #include <pdecon/core/fingerprint.h>
+#include <pdecon/core/bfloat16.h>
 #include <string.h>
 
 #define CKPT_VERSION 1
@@ -44,6 +45,14 @@ static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
   PetscFunctionReturn(0);
 }
 
+/* State volume i as floats: itself, or a bfloat16 one converted (exactly) into the FFT buffer. */
+static const float *StateAsFloat(PdDecon d, const PdMethodState *s, PetscInt i)
+{
+  if (!s->bf16[i]) return s->vol[i];
+  PdBF16Load(PdDeconLocalCount(d), (const PdBF16 *)s->vol[i], d->work);
+  return d->work;
+}
+
 PetscErrorCode PdDeconCheckpointWrite(PdDecon d)
 {
   PdMethodState s;
@@ -74,7 +83,7 @@ PetscErrorCode PdDeconCheckpointWrite(PdDecon d)
   for (PetscInt i = 0; i < s.nvol; i++) {
     char name[64];
     PetscCall(PetscSNPrintf(name, sizeof(name), "/state/%s", s.volname[i]));
-    PetscCall(PdH5WriterAdd(w, name, d->lay, s.vol[i], NULL));
+    PetscCall(PdH5WriterAdd(w, name, d->lay, StateAsFloat(d, &s, i), NULL));
   }
   PetscCall(PdH5WriterClose(&w, PETSC_TRUE));
   PetscCall(PetscInfo(NULL, "checkpoint at iteration %" PetscInt_FMT " written to %s\n", d->it, d->checkpoint));
@@ -113,7 +122,8 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d)
   PetscCall(PdImageRead(spec, d->lay, d->x));
   for (PetscInt i = 0; i < s.nvol; i++) {
     PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/state/%s", d->restart, s.volname[i]));
-    PetscCall(PdImageRead(spec, d->lay, s.vol[i]));
+    PetscCall(PdImageRead(spec, d->lay, s.bf16[i] ? d->work : s.vol[i]));
+    if (s.bf16[i]) PdBF16Store(PdDeconLocalCount(d), d->work, (PdBF16 *)s.vol[i]); /* exact: the floats were bfloat16 */
   }
   d->it = (PetscInt)meta[1];
   PetscCall(PetscInfo(NULL, "restarted from %s at iteration %" PetscInt_FMT "\n", d->restart, d->it));

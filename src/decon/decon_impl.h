@@ -6,12 +6,15 @@
 #include <pdecon/decon/stop_rule.h>
 
 /* What a checkpoint must hold to continue a method exactly: pointers to its state volumes
-   (working layout) and scalars, besides the estimate x and the iteration count. */
+   (working layout) and scalars, besides the estimate x and the iteration count. A volume marked
+   bf16 holds bfloat16 values (core/bfloat16.h) and is written as floats (exactly) through the FFT
+   buffer, which such a method must not need between steps. */
 #define PD_MAX_STATE 8
 typedef struct _p_PdBoxWeights *PdBoxWeights;
 typedef struct {
   PetscInt    nvol, nscal;
   float      *vol[PD_MAX_STATE];
+  PetscBool   bf16[PD_MAX_STATE];
   const char *volname[PD_MAX_STATE];
   double     *scal[PD_MAX_STATE];
   const char *scalname[PD_MAX_STATE];
@@ -54,6 +57,11 @@ typedef struct {
   PetscBool   row_weights;
   /* working volumes of state that the method's options add to nvolumes (NULL: none) */
   PetscInt (*extra_volumes)(PdDecon);
+  /* working volumes of state stored in 16 bits, half a volume each (NULL: none) */
+  PetscInt (*half_volumes)(PdDecon);
+  /* the method uses the OTF only through H and Hᵀ (PdFFTConvApply), so a centro-symmetric PSF's
+     OTF may be stored as its real part (PdFFTConvSetRealOTF; one view, matched Hᵀ) */
+  PetscBool   real_otf;
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -177,6 +185,8 @@ const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
+/* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */
+PetscBool PdDeconRealOTF(PdDecon d);
 
 /* checkpoint.c: write the full state atomically; load it (after the method's setup) and set
    d->it; fingerprint of everything that changes the result. */

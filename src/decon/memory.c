@@ -2,7 +2,7 @@
    allocated, checked against the memory the rank may use.
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
-   PdMethodOps.nvolumes), the OTF (one spectrum; two with an unmatched back projector), the data on the image box, the FFT's spectrum
+   PdMethodOps.nvolumes; state kept in 16 bits counts half, PdMethodOps.half_volumes), the OTF (one spectrum, half of one when it is real; two with an unmatched back projector), the data on the image box, the FFT's spectrum
    buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
    per thread, the PSF (and its box sums where the weights are computed, box_weights.c), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
@@ -47,6 +47,8 @@ static double NodeAvailable(void)
   return avail;
 }
 
+PetscBool PdDeconRealOTF(PdDecon d) { return (PetscBool)(d->ops->real_otf && d->nviews <= 1 && !d->ops->backprojector); }
+
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
 {
   ptrdiff_t bnz, z0, nzl;
@@ -67,8 +69,15 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->nvol = d->ops->nvolumes + (d->nviews > 1 ? 2 : 0); /* multi-view: the point u and the sum */
   if (d->ops->row_weights && !PdDeconComputesWeights(d, n)) e->nvol++; /* the weights stored after all */
   if (d->ops->extra_volumes) e->nvol += d->ops->extra_volumes(d);
-  e->volumes  = e->nvol * vol;
+  e->nhalf    = d->ops->half_volumes ? d->ops->half_volumes(d) : 0;
+  e->volumes  = (e->nvol + 0.5 * e->nhalf) * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
+  if (PdDeconRealOTF(d)) {
+    PetscBool sym;
+    PetscCall(PdFFTConvPSFIsCentrosymmetric(n, d->pn, d->psf, d->pc, &sym));
+    if (sym) e->otf *= 0.5; /* its real part only */
+    e->otf_real = sym;
+  }
   e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
@@ -111,15 +120,17 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
 {
   PdMemoryEstimate e;
   double           avail;
+  char             half[64] = "";
 
   PetscFunctionBegin;
   PetscCall(PdDeconEstimateMemory(d, n, &e));
   PetscCall(PdDeconGetMemoryAvailable(d, &avail));
+  if (e.nhalf) PetscCall(PetscSNPrintf(half, sizeof(half), " and %" PetscInt_FMT " in 16 bits", e.nhalf));
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes %.1f + OTF%s %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
-                          e.total / 1048576.0, e.nvol, e.volumes / 1048576.0, d->ops->backprojector ? " and back projector" : "", e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes%s %.1f + OTF%s%s %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          e.total / 1048576.0, e.nvol, half, e.volumes / 1048576.0, d->ops->backprojector ? " and back projector" : "", e.otf_real ? " (real)" : "", e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
                           avail / 1048576.0));
   if (avail > 0 && e.total > avail) {
     /* ranks needed: fixed + distributed / P <= avail, with P at most the number of planes */

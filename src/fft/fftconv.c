@@ -253,17 +253,92 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
   PetscFunctionReturn(0);
 }
 
-/* OTF = spectrum / N, allocated on first use. */
-static PetscErrorCode StoreOTF(PdFFTConv c)
+/* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`. */
+static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real)
 {
-  const float scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+  const float  scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+  const size_t nf    = (size_t)PetscMax(c->ncplx, 1) * (real ? 1 : 2);
 
   PetscFunctionBegin;
-  if (!c->otf) c->otf = fftwf_alloc_complex((size_t)PetscMax(c->ncplx, 1));
+  if (c->otf && c->otf_real != real) {
+    fftwf_free(c->otf);
+    c->otf = NULL;
+  }
+  if (!c->otf) c->otf = fftwf_alloc_real(nf);
   PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  c->otf_real = real;
   const float *restrict s = c->spec;
-  float *restrict       h = (float *)c->otf;
-  for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
+  float *restrict       h = c->otf;
+  if (real)
+    for (ptrdiff_t i = 0; i < c->ncplx; i++) h[i] = s[2 * i] * scale;
+  else
+    for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
+  PetscFunctionReturn(0);
+}
+
+/* A real OTF stored as complex again, for a caller that reads the complex layout. */
+static PetscErrorCode ExpandOTF(PdFFTConv c)
+{
+  float *h;
+
+  PetscFunctionBegin;
+  if (!c->otf || !c->otf_real) PetscFunctionReturn(0);
+  h = fftwf_alloc_real((size_t)PetscMax(c->ncplx, 1) * 2);
+  PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  for (ptrdiff_t i = 0; i < c->ncplx; i++) {
+    h[2 * i]     = c->otf[i];
+    h[2 * i + 1] = 0;
+  }
+  fftwf_free(c->otf);
+  c->otf      = h;
+  c->otf_real = PETSC_FALSE;
+  PetscCall(PetscInfo(NULL, "the real OTF is stored as complex for a caller that reads it\n"));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow)
+{
+  PetscFunctionBegin;
+  c->allow_real = allow;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real)
+{
+  PetscFunctionBegin;
+  *real = c->otf_real;
+  PetscFunctionReturn(0);
+}
+
+/* Offset of the mirror image of PSF index i about the centre c, wrapped as in a working size n
+   (pn <= n, so at most one PSF index lands there), or -1 outside the PSF. */
+static inline ptrdiff_t Mirror(ptrdiff_t i, ptrdiff_t c, ptrdiff_t pn, ptrdiff_t n)
+{
+  const ptrdiff_t j = ((2 * c - i) % n + n) % n;
+  return j < pn ? j : -1;
+}
+
+PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym)
+{
+  double asym = 0, total = 0;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t k = 0; k < pn[0]; k++) {
+    const ptrdiff_t mk = Mirror(k, center[0], pn[0], n[0]);
+    for (ptrdiff_t j = 0; j < pn[1]; j++) {
+      const ptrdiff_t mj = Mirror(j, center[1], pn[1], n[1]);
+      for (ptrdiff_t i = 0; i < pn[2]; i++) {
+        const ptrdiff_t mi = Mirror(i, center[2], pn[2], n[2]);
+        const double    v  = psf[(k * pn[1] + j) * pn[2] + i];
+        const double    mv = (mk < 0 || mj < 0 || mi < 0) ? 0.0 : psf[(mk * pn[1] + mj) * pn[2] + mi];
+        asym += fabs(v - mv);
+        total += fabs(v);
+      }
+    }
+  }
+  /* |Im OTF(k)| = |Σ_r (h(r) - h(-r)) sin(k·r)| / 2 <= asym / 2, and max |Re OTF| = Σ h: below
+     1e-6 of it the imaginary part is float rounding */
+  *sym = (PetscBool)(0.5 * asym <= 1e-6 * total);
   PetscFunctionReturn(0);
 }
 
@@ -291,15 +366,17 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
       }
     }
   }
+  PetscBool real = PETSC_FALSE;
+  if (c->allow_real) PetscCall(PdFFTConvPSFIsCentrosymmetric(c->n, pn, psf, center, &real));
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c));
+  PetscCall(StoreOTF(c, real));
   memset(c->work, 0, sizeof(float) * c->nwork);
   PetscFunctionReturn(0);
 }
 
 /* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
-   s = -1. */
-static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s)
+   s = -1; h real (ncplx floats) when `real`. */
+static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool real)
 {
   const ptrdiff_t cols = c->nky * c->nc, nz = c->n[0], nblk = ZBlocks(c);
 
@@ -318,20 +395,29 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     (void)ZBlock(c, b, nblk, 1, &pi);
     fftwf_execute_dft(pf, blk, blk);
     for (ptrdiff_t kz = 0; kz < nz; kz++) {
-      float *restrict       w = (float *)(blk + kz * cols);
-      const float *restrict g = h + 2 * (kz * cols + r0 * c->nc);
-      /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
-         NaN/Inf recovery code that keeps it from vectorising. */
+      float *restrict w = (float *)(blk + kz * cols);
+      if (real) { /* a real transfer function is its own conjugate: half the reads */
+        const float *restrict g = h + kz * cols + r0 * c->nc;
 #pragma omp simd
-      for (ptrdiff_t i = 0; i < m; i++) {
-        const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
-        w[2 * i]      = a * hr - bb * hi;
-        w[2 * i + 1]  = a * hi + bb * hr;
+        for (ptrdiff_t i = 0; i < m; i++) {
+          w[2 * i] *= g[i];
+          w[2 * i + 1] *= g[i];
+        }
+      } else {
+        const float *restrict g = h + 2 * (kz * cols + r0 * c->nc);
+        /* Complex product written out on interleaved (re, im) floats: C's complex multiply
+           carries NaN/Inf recovery code that keeps it from vectorising. */
+#pragma omp simd
+        for (ptrdiff_t i = 0; i < m; i++) {
+          const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
+          w[2 * i]      = a * hr - bb * hi;
+          w[2 * i + 1]  = a * hi + bb * hr;
+        }
       }
     }
     fftwf_execute_dft(pi, blk, blk);
   }
-  PetscCall(PetscLogFlops(6.0 * c->ncplx));
+  PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscCall(PdFFTPlanesInverse(c));
@@ -344,7 +430,7 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscFunctionBegin;
   PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   /* Hᵀ multiplies by the conjugate OTF */
-  PetscCall(ApplySpectral(c, (const float *)c->otf, transpose ? -1.0f : 1.0f));
+  PetscCall(ApplySpectral(c, c->otf, transpose ? -1.0f : 1.0f, c->otf_real));
   PetscFunctionReturn(0);
 }
 
@@ -365,7 +451,7 @@ PetscErrorCode PdFFTConvApplyFilter(PdFFTConv c)
 {
   PetscFunctionBegin;
   PetscCheck(c->filter, c->comm, PETSC_ERR_ORDER, "call PdFFTConvGetFilter and fill the filter first");
-  PetscCall(ApplySpectral(c, (const float *)c->filter, 1.0f));
+  PetscCall(ApplySpectral(c, (const float *)c->filter, 1.0f, PETSC_FALSE));
   PetscFunctionReturn(0);
 }
 
@@ -399,7 +485,8 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N)
 {
   PetscFunctionBegin;
   PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
-  if (otf) *otf = (const float *)c->otf;
+  if (otf) PetscCall(ExpandOTF(c)); /* the caller reads the complex layout */
+  if (otf) *otf = c->otf;
   if (N) *N = (double)c->n[0] * (double)c->n[1] * (double)c->n[2];
   PetscFunctionReturn(0);
 }
@@ -468,16 +555,18 @@ PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c));
+  PetscCall(StoreOTF(c, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTConvSwapOTF(PdFFTConv c, float **otf)
 {
-  fftwf_complex *prev = c->otf;
+  float *prev;
 
   PetscFunctionBegin;
-  c->otf = (fftwf_complex *)*otf;
-  *otf   = (float *)prev;
+  PetscCall(ExpandOTF(c)); /* the caller's OTFs are complex */
+  prev   = c->otf;
+  c->otf = *otf;
+  *otf   = prev;
   PetscFunctionReturn(0);
 }

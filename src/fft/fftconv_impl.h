@@ -27,7 +27,9 @@ struct _p_PdFFTConv {
   MPI_Comm        node;         /* ranks of xcomm on this node (MPI_COMM_NULL: all messages) */
   MPI_Win         swin;         /* window holding spec (MPI_WIN_NULL: own allocation) */
   float         **peer_spec;    /* per rank of xcomm: its spectrum if on this node, else NULL */
-  fftwf_complex  *otf;          /* ncplx values; NULL until a PSF is set */
+  float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */
+  PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
+  PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the owner takes the real storage when it applies */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
   int             nthreads;

@@ -33,7 +33,7 @@ struct _p_PdCNNTrainer {
   double             lr, momentum;
   PdNNLossType       loss;
   Optimizer          opt;
-  PetscBool          monitor;
+  PetscBool          monitor, monitor_layers;
   char               checkpoint[PETSC_MAX_PATH_LEN];
 
   /* state */
@@ -41,6 +41,7 @@ struct _p_PdCNNTrainer {
   PdAdam   adam;
   PdSGD    sgd;
   PdTensor x, y, dy; /* this rank's block: inputs, targets, loss gradient */
+  double   stats[5]; /* last step, summed over its batch: residual count, sum, sum of squares; Isonet-1 unit positive, count */
 };
 
 static PetscErrorCode RegisterEvents(void)
@@ -96,10 +97,20 @@ PetscErrorCode PdCNNTrainerStepGradient(PdCNNTrainer t, PetscInt b, double *loss
 
   PetscFunctionBegin;
   PetscCall(PdNNZeroGrads(t->net));
+  PetscCall(PetscArrayzero(t->stats, 5));
   PetscCall(PdBatchShare(t->comm, t->batch, &j0, &nj));
   if (nj > 0) {
     PdTensor out;
     PetscCall(ForwardBlock(t, PETSC_FALSE, PdBatchItem(b, t->batch, 0), j0, nj, &out));
+    if (t->monitor_layers && t->kind != PD_CNN_SRCNN) {
+      for (PetscInt i = 0; i < PdTensorSize(&out); i++) {
+        const double r = (double)out.v[i] - t->x.v[i];
+        t->stats[0] += 1;
+        t->stats[1] += r;
+        t->stats[2] += r * r;
+      }
+      if (t->kind == PD_CNN_ISONET1) PetscCall(PdIsonet1UnitActivity(t->net, &t->x, &t->stats[3], &t->stats[4]));
+    }
     PetscCall(PdNNLoss(t->loss, &out, &t->y, 1.0 / (double)t->batch, &l, &t->dy));
     PetscCall(PetscLogEventBegin(EV_BWD, 0, 0, 0, 0));
     PetscCall(PdNNBackward(t->net, t->work, &t->dy, NULL));
@@ -109,6 +120,7 @@ PetscErrorCode PdCNNTrainerStepGradient(PdCNNTrainer t, PetscInt b, double *loss
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, t->grad, (int)t->n, MPI_FLOAT, MPI_SUM, t->comm));
   PetscCall(PetscLogEventEnd(EV_ALLREDUCE, 0, 0, 0, 0));
   PetscCall(PdAllreduceSum(t->comm, &l, 1));
+  if (t->monitor_layers) PetscCall(PdAllreduceSum(t->comm, t->stats, 5));
   *loss = l;
   PetscFunctionReturn(0);
 }
@@ -161,9 +173,38 @@ static PetscErrorCode OptimizerStep(PdCNNTrainer t)
   PetscFunctionReturn(0);
 }
 
+/* Per conv layer the gradient norms of weights and biases, the residual's mean and spread over
+   the batch, and Isonet-1's unit activity (-train_monitor_layers). */
+static PetscErrorCode MonitorLayers(PdCNNTrainer t)
+{
+  PetscInt nl;
+
+  PetscFunctionBegin;
+  PetscCall(PdNNGetNumLayers(t->net, &nl));
+  PetscCall(PetscPrintf(t->comm, "    |grad|"));
+  for (PetscInt id = 0; id < nl; id++) {
+    PdNNLayerKind kind;
+    const char   *name;
+    PetscInt      woff, nw, boff, nb;
+    double        gw = 0, gb = 0;
+    PetscCall(PdNNGetLayerInfo(t->net, id, &kind, &name, &woff, &nw, &boff, &nb));
+    if (nw + nb == 0) continue;
+    for (PetscInt i = 0; i < nw; i++) gw += (double)t->grad[woff + i] * t->grad[woff + i];
+    for (PetscInt i = 0; i < nb; i++) gb += (double)t->grad[boff + i] * t->grad[boff + i];
+    PetscCall(PetscPrintf(t->comm, " %s %.2e/%.2e", name, sqrt(gw), sqrt(gb)));
+  }
+  if (t->stats[0] > 0) {
+    const double m = t->stats[1] / t->stats[0];
+    PetscCall(PetscPrintf(t->comm, "  residual mean %.3e sd %.3e", m, sqrt(PetscMax(0, t->stats[2] / t->stats[0] - m * m))));
+  }
+  if (t->stats[4] > 0) PetscCall(PetscPrintf(t->comm, "  unit active %.4f", t->stats[3] / t->stats[4]));
+  PetscCall(PetscPrintf(t->comm, "\n"));
+  PetscFunctionReturn(0);
+}
+
 /* ---------------------------------------------------------------- checkpoints */
 
-static const char *const neutral[] = {"batches", "monitor", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
+static const char *const neutral[] = {"batches", "monitor", "monitor_layers", "checkpoint", "checkpoint_every", "val_every", "restart", NULL};
 
 static PetscErrorCode Fingerprint(PdCNNTrainer t, double fp[2])
 {
@@ -235,6 +276,7 @@ PetscErrorCode PdCNNTrainerTrain(PdCNNTrainer t, PetscBool *stopped)
   while (t->b < t->nsteps) {
     double loss, gn = 0;
     PetscCall(PdCNNTrainerStepGradient(t, t->b, &loss));
+    if (t->monitor_layers) PetscCall(MonitorLayers(t));
     for (PetscInt i = 0; i < t->n; i++) gn += (double)t->grad[i] * t->grad[i];
     /* the same sums on every rank: all stop together */
     PetscCheck(isfinite(loss) && isfinite(gn), t->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at step %" PetscInt_FMT " (loss %g): lower -train_lr, or restart from an earlier checkpoint", t->b + 1, loss);
@@ -325,6 +367,7 @@ PetscErrorCode PdCNNTrainerSetFromOptions(PdCNNTrainer t)
   PetscCall(PetscOptionsInt("-train_val_patches", "Validation samples", "", t->val_patches, &t->val_patches, NULL));
   PetscCall(PetscOptionsInt("-train_val_every", "Steps between validations in the monitor (0: none)", "", t->val_every, &t->val_every, NULL));
   PetscCall(PetscOptionsBool("-train_monitor", "Print step, loss, validation PSNR, samples/s, elapsed time and ETA", "", t->monitor, &t->monitor, NULL));
+  PetscCall(PetscOptionsBool("-train_monitor_layers", "Also print per layer the gradient norms, the residual's mean and spread, and Isonet-1's unit activity", "", t->monitor_layers, &t->monitor_layers, NULL));
   PetscCall(PetscOptionsString("-train_checkpoint", "Checkpoint file (HDF5; also a model file)", "PdCNNTrainerSetCheckpoint", ck, ck, sizeof(ck), &set));
   PetscCall(PetscOptionsInt("-train_checkpoint_every", "Steps between checkpoints (0: only on a stop signal)", "PdCNNTrainerSetCheckpoint", t->checkpoint_every, &t->checkpoint_every, NULL));
   PetscOptionsEnd();

@@ -12,71 +12,151 @@
              against the momentum (O'Donoghue & Candès, Found. Comput. Math. 15, 2015)
 
    Every prediction is clipped at 0, so u_k >= 0 and RL's update (weights, background) is
-   unchanged. With α = 0 each is plain RL. State beyond x: x_{k−1}; biggs and biggs2 also g_{k−1},
-   biggs2 also h_{k−1}. */
+   unchanged. With α = 0 each is plain RL.
+
+   Only steps are stored, never an iterate: the move δ_k = α_k h_k [+ α_k²/2 (h_k − h_{k−1})], so
+   that u_k = max(x_k + δ_k, 0), and after RL h_{k+1} = x_{k+1} − x_k, g_k = x_{k+1} − u_k, from x_k
+   (kept in x until the update) and δ_k. Predict writes only the FFT buffer and δ_k; Update rebuilds
+   u_k = max(x_k + δ_k, 0) exactly as Predict did (δ_k is rounded to the state's precision first)
+   and accumulates every sum the step length and the relative change need. State beyond x: h_k
+   (δ_k between the passes); biggs and biggs2 also g_{k−1}, biggs2 also h_{k−1}; in bfloat16 by
+   default (-decon_accel_state), where rounding costs 2^-9 of a step, not of the image. */
 #include "methods/rl_accel_impl.h"
+#include <pdecon/core/bfloat16.h>
 #include <math.h>
 
-const char *const PdAccelTypes[] = {"biggs", "biggs2", "shb", "nesterov", "PdAccelType", "PD_ACCEL_", NULL};
+const char *const PdAccelTypes[]      = {"biggs", "biggs2", "shb", "nesterov", "PdAccelType", "PD_ACCEL_", NULL};
+const char *const PdAccelStateTypes[] = {"float", "bf16", "PdAccelStateType", "PD_ACCEL_STATE_", NULL};
 
-PetscInt PdAccelExtraVolumes(PdAccelType type) { return type == PD_ACCEL_BIGGS2 ? 2 : type == PD_ACCEL_BIGGS ? 1 : 0; }
+PetscInt PdAccelStateVolumes(PdAccelType type) { return type == PD_ACCEL_BIGGS2 ? 3 : type == PD_ACCEL_BIGGS ? 2 : 1; }
+
+/* floats that hold one state volume of cnt values */
+static size_t StateFloats(const PdAccel *a, size_t cnt) { return a->state == PD_ACCEL_STATE_BF16 ? (cnt + 1) / 2 : cnt; }
 
 PetscErrorCode PdAccelSetUp(PdDecon d, PdAccel *a)
 {
-  const size_t cnt = (size_t)PetscMax(1, PdDeconLocalCount(d));
+  const size_t cnt = (size_t)PetscMax(1, PdDeconLocalCount(d)), nf = StateFloats(a, cnt);
+  const PetscInt nv = PdAccelStateVolumes(a->type);
 
   PetscFunctionBegin;
-  if (!a->xprev) PetscCall(PdVolumeAlloc(cnt, &a->xprev));
-  if (PdAccelExtraVolumes(a->type) >= 1 && !a->g) PetscCall(PdVolumeAlloc(cnt, &a->g));
-  if (PdAccelExtraVolumes(a->type) >= 2 && !a->hprev) PetscCall(PdVolumeAlloc(cnt, &a->hprev));
+  if (a->h && a->nfloats != nf) PetscCall(PdAccelDestroy(a)); /* the storage changed between solves */
+  a->nfloats = nf;
+  if (!a->h) PetscCall(PdVolumeAlloc(nf, &a->h));
+  if (nv >= 2 && !a->g) PetscCall(PdVolumeAlloc(nf, &a->g));
+  if (nv >= 3 && !a->hprev) PetscCall(PdVolumeAlloc(nf, &a->hprev));
   if (d->restarting) PetscFunctionReturn(0); /* state came from the checkpoint */
-  PetscCall(PetscArraycpy(a->xprev, d->x, PdDeconLocalCount(d)));
-  if (a->g) PetscCall(PetscArrayzero(a->g, PdDeconLocalCount(d)));
-  if (a->hprev) PetscCall(PetscArrayzero(a->hprev, PdDeconLocalCount(d)));
+  PetscCall(PetscArrayzero(a->h, nf));
+  if (a->g) PetscCall(PetscArrayzero(a->g, nf));
+  if (a->hprev) PetscCall(PetscArrayzero(a->hprev, nf));
   a->alpha = 0;
   a->k     = 0;
   a->t     = 1;
   PetscFunctionReturn(0);
 }
 
+/* Row o of a state volume (float, or bfloat16 when half: read only through StepLoad/StepStore). */
+static inline float *StepRow(float *v, ptrdiff_t o, int half) { return half ? (float *)((PdBF16 *)v + o) : v + o; }
+
+/* Value i of a state row, float or bfloat16 (half). */
+static inline float StepLoad(const float *v, ptrdiff_t i, int half) { return half ? PdBF16ToFloat(((const PdBF16 *)v)[i]) : v[i]; }
+
+/* Stores s at i and returns what was stored (s rounded to bfloat16 when half). */
+static inline float StepStore(float *v, ptrdiff_t i, float s, int half)
+{
+  if (!half) return v[i] = s;
+  const PdBF16 b     = PdBF16FromFloat(s);
+  ((PdBF16 *)v)[i] = b;
+  return PdBF16ToFloat(b);
+}
+
+/* One row of the prediction: δ into dl (from h and hp; hp NULL: first order), the FFT buffer
+   <- max(x + δ, 0) with δ as stored. Inlined with half a constant, so each storage gets its own
+   vectorised loop from this one source. */
+static inline void PredictRow(ptrdiff_t n, const float *restrict x, const float *h, const float *hp, float *dl, float al, float c2, float *restrict work, int half)
+{
+  if (hp) {
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float hk = StepLoad(h, i, half), d = StepStore(dl, i, al * hk + c2 * (hk - StepLoad(hp, i, half)), half), u = x[i] + d;
+      work[i] = u > 0 ? u : 0;
+    }
+  } else {
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float d = StepStore(dl, i, al * StepLoad(h, i, half), half), u = x[i] + d;
+      work[i] = u > 0 ? u : 0;
+    }
+  }
+}
+
 PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a)
 {
-  float *restrict x = d->x, *restrict work = d->work, *restrict xp = a->xprev, *restrict hp = a->hprev;
-  const ptrdiff_t cnt = PdDeconLocalCount(d);
+  const PdLayout *l  = d->lay;
+  const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
   const float     al = (float)a->alpha, c2 = 0.5f * al * al;
+  const int       half = a->state == PD_ACCEL_STATE_BF16;
+  float          *dst  = a->hprev ? a->hprev : a->h; /* δ_k replaces h_{k−1} (biggs2) or h_k */
 
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-  if (hp) {
-#pragma omp parallel for simd schedule(static)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float h = x[i] - xp[i], u = x[i] + al * h + c2 * (h - hp[i]);
-      u       = u > 0 ? u : 0;
-      hp[i]   = h;
-      xp[i]   = x[i];
-      x[i]    = u;
-      work[i] = u;
-    }
-  } else {
-#pragma omp parallel for simd schedule(static)
-    for (ptrdiff_t i = 0; i < cnt; i++) {
-      float u = x[i] + al * (x[i] - xp[i]);
-      u       = u > 0 ? u : 0;
-      xp[i]   = x[i];
-      x[i]    = u;
-      work[i] = u;
-    }
+#pragma omp parallel for schedule(static)
+  for (ptrdiff_t row = 0; row < nrows; row++) {
+    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
+    const float    *h = StepRow(a->h, o, half), *hp = a->hprev ? StepRow(a->hprev, o, half) : NULL;
+    float          *dl = StepRow(dst, o, half);
+    if (half) PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 1);
+    else PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 0);
   }
-  PetscCall(PetscLogFlops((hp ? 8.0 : 4.0) * cnt));
+  if (a->hprev) { /* h now holds δ_k, hprev h_k */
+    a->hprev = a->h;
+    a->h     = dst;
+  }
+  PetscCall(PetscLogFlops((a->hprev ? 6.0 : 3.0) * PdDeconLocalCount(d)));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscFunctionReturn(0);
+}
+
+/* One row of the update: u = max(x + δ, 0) as Predict made it, x <- u c w, h <- x_{k+1} − x_k
+   (δ's place), g <- x_{k+1} − u (g NULL: not kept); the row's sums in s (float: a row is short,
+   the rows add up in double). */
+static inline void UpdateRow(ptrdiff_t n, float *restrict x, const float *restrict c, const float *restrict w, float *h, float *g, float s[4], int half)
+{
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+  if (g) {
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float v = x[i] + StepLoad(h, i, half), u = v > 0 ? v : 0, xn = u * c[i] * w[i], gk = xn - u, dx = xn - x[i], gp = StepLoad(g, i, half);
+      s0 += gk * gp;
+      s1 += gp * gp;
+      s2 += dx * dx;
+      s3 += x[i] * x[i];
+      (void)StepStore(g, i, gk, half);
+      (void)StepStore(h, i, dx, half);
+      x[i] = xn;
+    }
+  } else {
+#pragma omp simd reduction(+ : s0, s2, s3)
+    for (ptrdiff_t i = 0; i < n; i++) {
+      const float v = x[i] + StepLoad(h, i, half), u = v > 0 ? v : 0, xn = u * c[i] * w[i], dx = xn - x[i];
+      s0 += (xn - u) * dx;
+      s2 += dx * dx;
+      s3 += x[i] * x[i];
+      (void)StepStore(h, i, dx, half);
+      x[i] = xn;
+    }
+  }
+  s[0] = s0;
+  s[1] = s1;
+  s[2] = s2;
+  s[3] = s3;
 }
 
 PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
 {
   const PdLayout *l  = d->lay;
   const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
-  const PetscBool keep_g = (PetscBool)(a->g != NULL);
+  const int       half = a->state == PD_ACCEL_STATE_BF16;
   /* Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
@@ -84,37 +164,18 @@ PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp parallel for reduction(+ : s0, s1, s2, s3) schedule(static)
   for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t       o = (row / n1) * l->ps + (row % n1) * rs;
-    const float *restrict w = PdDeconWeightsRow(d, row / n1, row % n1), *restrict xp = a->xprev + o, *restrict work = d->work + o;
-    float *restrict       x = d->x + o, *restrict g = keep_g ? a->g + o : NULL;
-    double                a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (keep_g) {
-#pragma omp simd reduction(+ : a0, a1, a2, a3)
-      for (ptrdiff_t i = 0; i < rs; i++) {
-        float xn = x[i] * work[i] * w[i], gk = xn - x[i], dx = xn - xp[i];
-        a0 += (double)gk * g[i];
-        a1 += (double)g[i] * g[i];
-        a2 += (double)dx * dx;
-        a3 += (double)xp[i] * xp[i];
-        g[i] = gk;
-        x[i] = xn;
-      }
-    } else {
-#pragma omp simd reduction(+ : a0, a2, a3)
-      for (ptrdiff_t i = 0; i < rs; i++) {
-        float xn = x[i] * work[i] * w[i], dx = xn - xp[i];
-        a0 += (double)(xn - x[i]) * dx;
-        a2 += (double)dx * dx;
-        a3 += (double)xp[i] * xp[i];
-        x[i] = xn;
-      }
-    }
-    s0 += a0;
-    s1 += a1;
-    s2 += a2;
-    s3 += a3;
+    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
+    const float    *w = PdDeconWeightsRow(d, row / n1, row % n1);
+    float           r[4];
+    float          *h = StepRow(a->h, o, half), *g = a->g ? StepRow(a->g, o, half) : NULL;
+    if (half) UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 1);
+    else UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 0);
+    s0 += r[0];
+    s1 += r[1];
+    s2 += r[2];
+    s3 += r[3];
   }
-  PetscCall(PetscLogFlops((keep_g ? 14.0 : 10.0) * PdDeconLocalCount(d)));
+  PetscCall(PetscLogFlops((a->g ? 16.0 : 12.0) * PdDeconLocalCount(d)));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   double s[4] = {s0, s1, s2, s3};
   PetscCall(PdAllreduceSum(d->comm, s, 4));
@@ -139,17 +200,16 @@ PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
 
 PetscErrorCode PdAccelGetState(PdAccel *a, PdMethodState *s)
 {
+  float      *vol[3]  = {a->h, a->g, a->hprev};
+  const char *name[3] = {"h", "g", "hprev"};
+
   PetscFunctionBegin;
   s->nvol = 0;
-  s->vol[s->nvol] = a->xprev;
-  s->volname[s->nvol++] = "xprev";
-  if (a->g) {
-    s->vol[s->nvol] = a->g;
-    s->volname[s->nvol++] = "g";
-  }
-  if (a->hprev) {
-    s->vol[s->nvol] = a->hprev;
-    s->volname[s->nvol++] = "hprev";
+  for (int i = 0; i < 3; i++) {
+    if (!vol[i]) continue;
+    s->vol[s->nvol]       = vol[i];
+    s->bf16[s->nvol]      = (PetscBool)(a->state == PD_ACCEL_STATE_BF16);
+    s->volname[s->nvol++] = name[i];
   }
   s->nscal       = 3;
   s->scal[0]     = &a->alpha;
@@ -164,7 +224,7 @@ PetscErrorCode PdAccelGetState(PdAccel *a, PdMethodState *s)
 PetscErrorCode PdAccelDestroy(PdAccel *a)
 {
   PetscFunctionBegin;
-  PetscCall(PdVolumeFree(&a->xprev));
+  PetscCall(PdVolumeFree(&a->h));
   PetscCall(PdVolumeFree(&a->g));
   PetscCall(PdVolumeFree(&a->hprev));
   PetscFunctionReturn(0);

@@ -8,22 +8,30 @@
 
 typedef enum { PD_ACCEL_BIGGS, PD_ACCEL_BIGGS2, PD_ACCEL_SHB, PD_ACCEL_NESTEROV } PdAccelType;
 extern const char *const PdAccelTypes[]; /* PETSc enum list: names, type name, prefix, NULL */
+/* How the state volumes are stored: float, or bfloat16 (every state volume is a difference of
+   iterates, so 16 bits cost a fraction of a step, not of the image). */
+typedef enum { PD_ACCEL_STATE_FLOAT, PD_ACCEL_STATE_BF16 } PdAccelStateType;
+extern const char *const PdAccelStateTypes[];
 
+/* The state volumes hold floats or bfloat16 (PdBF16) by a->state; every one is a step. */
 typedef struct {
-  PdAccelType type;
-  float      *xprev; /* x_{k-1} */
-  float      *g;     /* g_{k-1} = x_k - u_{k-1}, what RL changed (biggs, biggs2; else NULL) */
-  float      *hprev; /* h_{k-1} = x_{k-1} - x_{k-2} (biggs2; else NULL) */
-  double      alpha; /* step length of the next prediction */
-  double      k;     /* steps taken (doubles, so that checkpoints store them with the scalars) */
-  double      t;     /* Nesterov's sequence t_k */
+  PdAccelType      type;
+  PdAccelStateType state;
+  float           *h;     /* h_k = x_k - x_{k-1}; from Predict to Update the predicted move δ_k */
+  float           *g;     /* g_{k-1} = x_k - u_{k-1}, what RL changed (biggs, biggs2; else NULL) */
+  float           *hprev; /* h_{k-1} (biggs2; else NULL) */
+  double           alpha; /* step length of the next prediction */
+  double           k;     /* steps taken (doubles, so that checkpoints store them with the scalars) */
+  double           t;     /* Nesterov's sequence t_k */
+  size_t           nfloats; /* floats allocated per state volume */
 } PdAccel;
 
-/* Working volumes of state beyond x_{k-1} (0, 1 or 2). */
-PetscInt PdAccelExtraVolumes(PdAccelType type);
-/* Allocates the state of a->type (once) and, unless restarting, resets it from x. */
+/* State volumes of a->type (1, 2 or 3), each of a->state's size. */
+PetscInt PdAccelStateVolumes(PdAccelType type);
+/* Allocates the state of a->type (once) and, unless restarting, resets it (all steps zero). */
 PetscErrorCode PdAccelSetUp(PdDecon d, PdAccel *a);
-/* x_{k-1} <- x_k; x and the FFT buffer <- u_k = max(prediction, 0). */
+/* The FFT buffer <- u_k = max(x_k + δ_k, 0), δ_k the prediction's move (stored, rounded to the
+   state's precision, in h); x keeps x_k. */
 PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a);
 /* After the RL correction (work = Hᵀ(y / (H u + b))): x <- u · work · w, the state for the next
    prediction, and the relative change ||x_{k+1} - x_k|| / ||x_k||. */

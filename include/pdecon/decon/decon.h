@@ -102,6 +102,8 @@ PetscInt    PdDeconMethodDefaultIterations(int i);
 /* Memory per rank, bytes: what the planner expects (before allocation) for working size n. */
 typedef struct {
   PetscInt nvol;                                   /* working volumes of the method */
+  PetscInt nhalf;                                  /* and its volumes in 16 bits (half each) */
+  PetscBool otf_real;                              /* the OTF stored as its real part */
   double   volumes, otf, fft, data, psf, method, baseline; /* parts, bytes on this rank (method: its own workspace) */
   double   total;                                  /* max over ranks */
   double   distributed, fixed;                     /* total = fixed + distributed / ranks */

@@ -15,7 +15,7 @@
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
    buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
    more than one rank) and the OTF (and a second filter, when one is set), each about one working
-   volume, plus one plane per thread. */
+   volume (the OTF half of one when it is real, PdFFTConvSetRealOTF), plus one plane per thread. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 
@@ -60,6 +60,17 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c);
 PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);
 PetscErrorCode PdFFTConvGetSpectralLayout(PdFFTConv c, ptrdiff_t *ncplx, ptrdiff_t *ky0, ptrdiff_t *nky);
 PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
+/* A PSF with h(-r) = h(r) about its centre has a real OTF. With allow (before PdFFTConvSetPSF), a
+   PSF that is centro-symmetric (PdFFTConvPSFIsCentrosymmetric) gets its OTF stored as the real
+   part only, half the memory, and H, Hᵀ multiply by a real number; for an owner whose methods use
+   the OTF only through PdFFTConvApply. PdFFTConvGetOTF and PdFFTConvSwapOTF (callers that read the
+   complex layout) turn it back into complex storage first. Default: complex. */
+PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow);
+PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real);
+/* Whether the OTF's imaginary part is float rounding: half the sum of |h(r) - h(-r)| about the
+   centre (the mirror wrapped as in a working size n) at most 1e-6 of the sum of |h|, which bounds
+   |Im OTF| against max |Re OTF|. The same answer on every rank (the PSF is everywhere). */
+PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym);
 /* A second spectral filter G beside the OTF, in the same distributed layout and scale (stored
    divided by N, so Inverse(G_stored * Forward(x)) applies the transfer function G): e.g. an
    unmatched back projector that replaces Hᵀ. PdFFTConvGetFilter allocates it (zero) on first use

@@ -9,7 +9,8 @@
    Isonet-2, U-Net-like with concatenated skips (sides divisible by 4):
      e1 = ReLU C16,7×7(x̃);  e2 = ReLU C32,7×7(M2 e1);  b = ReLU C64,7×7(M2 e2)
      d2 = ReLU C32,7×7([U2 b, e2]);  d1 = ReLU C16,7×7([U2 d2, e1]);  ŷ = x̃ + C1,1×1(d1)
-   Isonet weights start Glorot-uniform, biases 0.
+   Isonet-2's weights start Glorot-uniform, Isonet-1's He-normal for the ReLU layers with the C1,5
+   weights in absolute value and the output layer's weights 0, so that it starts as ŷ = x̃; biases 0.
 
    A model file is the engine's (PdNNSave) with model_kind "srcnn", "isonet1" or "isonet2". */
 #ifndef PDECON_CNN_H
@@ -28,6 +29,17 @@ PetscBool PdCNNKindFromString(const char *s, PdCNNKind *kind);
 PetscErrorCode PdCNNCreate(PdCNNKind kind, unsigned long long seed, PdNN *net);
 PetscErrorCode PdSRCNNCreate(unsigned long long seed, PdNN *net);
 PetscErrorCode PdIsonetCreate(PetscInt version, unsigned long long seed, PdNN *net);
+/* Isonet's initialisations: "glorot" (CSBDeep's Glorot-uniform), "identity" (the same with the
+   output layer's weights 0: r = 0 at the start), "he" (identity with He-normal weights for the
+   ReLU layers). PdIsonetCreate takes the version's default: he for Isonet-1, glorot for Isonet-2
+   (isonet.c says why). */
+typedef enum { PD_ISONET_INIT_IDENTITY, PD_ISONET_INIT_GLOROT, PD_ISONET_INIT_HE } PdIsonetInit;
+extern const char *const PdIsonetInits[];
+PdIsonetInit   PdIsonetDefaultInit(PetscInt version);
+PetscErrorCode PdIsonetInitialize(PdNN net, PetscInt version, PdIsonetInit init, unsigned long long seed);
+/* Isonet-1's single C1,5 ReLU unit on the inputs x (n×1×h×w): npos of the ntot pre-activations
+   are positive (the unit passes a signal and a gradient there). */
+PetscErrorCode PdIsonet1UnitActivity(PdNN net, const PdTensor *x, double *npos, double *ntot);
 /* Pixels lost at each border by valid convolutions (SRCNN 6, Isonet 0), and the factor image
    sides must be divisible by (Isonet-2 4, others 1). */
 PetscInt PdCNNBorder(PdCNNKind kind);

@@ -146,6 +146,15 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     for (int i = 0; i < 3; i++) d->pad[i] = pad[npad == 1 ? 0 : i];
   }
   PetscCall(PetscOptionsReal("-decon_weight_threshold", "Voxels with (H^T 1) below this are not estimated (padded boundary)", "PdDeconSetUp", d->weight_threshold, &d->weight_threshold, NULL));
+  {
+    PetscEnum st = (PetscEnum)d->start;
+    PetscBool sset;
+    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected)", "PdDeconSetUp", PdDeconStartTypes, st, &st, &sset));
+    if (sset) {
+      d->start     = (PdDeconStart)st;
+      d->start_set = PETSC_TRUE;
+    }
+  }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PdStopRuleSetFromOptions(d, PetscOptionsObject));
@@ -225,6 +234,15 @@ PetscErrorCode PdDeconSetBoundary(PdDecon d, PdBoundary b)
   PetscFunctionBegin;
   PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the boundary before PdDeconSetUp");
   d->boundary = b;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetStart(PdDecon d, PdDeconStart start)
+{
+  PetscFunctionBegin;
+  d->start     = start;
+  d->start_set = PETSC_TRUE;
+  d->msetup    = PETSC_FALSE; /* the next solve starts from it */
   PetscFunctionReturn(0);
 }
 
@@ -458,13 +476,7 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   PetscFunctionBegin;
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
-  /* flat start where the data can see the object */
-  for (ptrdiff_t z = 0; z < d->lay->nzl; z++)
-    for (ptrdiff_t yy = 0; yy < d->lay->n[1]; yy++) {
-      const float *w = PdDeconWeightsRow(d, z, yy);
-      float       *x = d->x + z * d->lay->ps + yy * d->lay->rs;
-      for (ptrdiff_t i = 0; i < d->lay->rs; i++) x[i] = w[i] > 0 ? (float)d->x0 : 0.0f;
-    }
+  PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;

@@ -110,6 +110,8 @@ struct _p_PdDecon {
   float          *x;           /* current estimate, working layout */
   double          eps;         /* denominators are clipped at eps */
   double          x0;          /* flat initial value */
+  PdDeconStart    start;       /* the initial estimate (start.c) */
+  PetscBool       start_set;   /* asked for: the method's default no longer applies */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */
@@ -175,6 +177,9 @@ PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3]);
    next call; safe inside an OpenMP loop over rows). */
 const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 
+/* start.c: x <- the initial estimate of d->start where the weights are positive (after Prepare;
+   uses the FFT buffer) */
+PetscErrorCode PdDeconStartEstimate(PdDecon d);
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 

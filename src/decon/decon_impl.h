@@ -200,6 +200,10 @@ PetscErrorCode PdDeconBackProject(PdDecon d);
    layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
    the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
 PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
+/* work <- M y / max(H work + b, eps), 0 elsewhere: H and the ratio pass in one, the ratio done
+   on each plane as H's inverse transform writes it (the same values as PdFFTConvApply followed
+   by PdRLRatio with scale 1). */
+PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_objective, double *objective);
 
 /* multiview.c: views' OTFs at set-up (conv planned, d->pc known); work <- Σ_v H_vᵀ work (the
    weights); Σ_v H_vᵀ(y_v / (H_v u + b)) as PdRLCorrection; clean-up. */

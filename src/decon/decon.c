@@ -40,6 +40,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->converged_reason = PETSC_FALSE;
   d->stop.tol         = -1; /* the rule's default */
   d->stop.gain        = 1;
+  d->start_k          = PD_START_WIENER_K;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
   if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
@@ -149,11 +150,10 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   {
     PetscEnum st = (PetscEnum)d->start;
     PetscBool sset;
-    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected)", "PdDeconSetUp", PdDeconStartTypes, st, &st, &sset));
-    if (sset) {
-      d->start     = (PdDeconStart)st;
-      d->start_set = PETSC_TRUE;
-    }
+    if (!d->start_set) st = (PetscEnum)d->ops->default_start;
+    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
+    if (sset) PetscCall(PdDeconSetStart(d, (PdDeconStart)st));
+    PetscCall(PetscOptionsReal("-decon_start_wiener_k", "Noise-to-signal ratio K of the Wiener start", "PdDeconSetStart", d->start_k, &d->start_k, NULL));
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
@@ -172,6 +172,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   {
     /* a value out of range would run and write a result that means nothing: refuse it */
     const char *pre = d->prefix ? d->prefix : "";
+    PetscCheck(d->start_k > 0, d->comm, PD_ERR_INPUT, "-%sdecon_start_wiener_k: %g is not accepted: a noise-to-signal ratio, above 0", pre, (double)d->start_k);
     PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
     PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
     PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
@@ -675,6 +676,7 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));
   else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_percentile));
+  if (!d->ops->direct) PetscCall(PetscViewerASCIIPrintf(v, "start: %s\n", PdDeconStartTypes[PdDeconStartType(d)]));
   PetscCall(PdStopRuleView(d, v));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));

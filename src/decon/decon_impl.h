@@ -54,6 +54,7 @@ typedef struct {
   PetscBool   row_weights;
   /* working volumes of state that the method's options add to nvolumes (NULL: none) */
   PetscInt (*extra_volumes)(PdDecon);
+  PdDeconStart default_start; /* the initial estimate when none is asked for (0: flat) */
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -112,6 +113,7 @@ struct _p_PdDecon {
   double          x0;          /* flat initial value */
   PdDeconStart    start;       /* the initial estimate (start.c) */
   PetscBool       start_set;   /* asked for: the method's default no longer applies */
+  double          start_k;     /* the Wiener start's noise-to-signal ratio K */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */
@@ -180,6 +182,9 @@ const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 /* start.c: x <- the initial estimate of d->start where the weights are positive (after Prepare;
    uses the FFT buffer) */
 PetscErrorCode PdDeconStartEstimate(PdDecon d);
+/* the start in use: asked for, else the method's; flat with several views */
+PdDeconStart PdDeconStartType(PdDecon d);
+#define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 

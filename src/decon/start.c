@@ -4,17 +4,19 @@
      flat    x_0 = x̄ = mean(y) − b                                   the mean flux per voxel
      smooth  x_0 = max(w · Hᵀ(M · (y − b)₊), f)                        the data back-projected
      data    x_0 = max(y − b, f) on the box M, the smooth start outside it
+     wiener  x_0 = max(F⁻¹[ conj(Ĥ) F(M · (y − b)₊) / (|Ĥ|² + K) ], f)  the data's Wiener filter
 
    with f = 10⁻³ x̄, the floor that keeps every estimated voxel positive (RL's update is
-   multiplicative: a voxel that starts at 0 stays there). w · Hᵀ(M·c) = c for a constant c, so
-   on constant data all three are the flat start. The smooth start costs one Hᵀ (two FFTs), the
-   data start the same (the smooth values outside the box, where objects outside the field of
-   view blur into it); starting near the data saves RL the iterations it spends bringing a flat
-   start's flux to where the light is (docs/methods/rl.md has the measured gain). With several
-   views the start is flat. */
+   multiplicative: a voxel that starts at 0 stays there), and K = -decon_start_wiener_k (1e-3,
+   the Wiener method's default for widefield data near 20 dB). w · Hᵀ(M·c) = c for a constant c,
+   so on constant data flat, data and smooth agree. Each start but flat costs two FFTs, half an
+   RL iteration. Starting near the data saves RL the iterations it spends moving a flat start's
+   flux to where the light is; the Wiener start has already undone most of the blur the first
+   RL iterations would (docs/methods/acceleration.md has the measured gains). With several views
+   the start is flat. */
 #include "decon/decon_impl.h"
 
-const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "PdDeconStart", "PD_START_", NULL};
+const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "PdDeconStart", "PD_START_", NULL};
 
 #define PD_START_FLOOR 1e-3 /* of the flat value */
 
@@ -56,6 +58,10 @@ static PetscErrorCode StartFromWork(PdDecon d, PdDeconStart t)
       for (ptrdiff_t i = 0; i < l->rs; i++) x[i] = w[i] > 0 ? flat : 0.0f;
       continue;
     }
+    if (t == PD_START_WIENER) {
+      for (ptrdiff_t i = 0; i < l->rs; i++) x[i] = w[i] > 0 ? PetscMax(s[i], f) : 0.0f;
+      continue;
+    }
     for (ptrdiff_t i = 0; i < l->rs; i++) x[i] = w[i] > 0 ? PetscMax(w[i] * s[i], f) : 0.0f;
     if (t == PD_START_DATA && z < d->blay->nzl && yy < m1) {
       const float *restrict yr = d->y + (z * m1 + yy) * m2;
@@ -66,12 +72,42 @@ static PetscErrorCode StartFromWork(PdDecon d, PdDeconStart t)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdDeconStartEstimate(PdDecon d)
+/* spectrum <- spectrum conj(H) / (N (|H|² + K)) */
+static PetscErrorCode WienerSpectrum(PdDecon d, double K)
 {
-  const PdDeconStart t = d->nviews > 1 ? PD_START_FLAT : d->start;
+  const float    *otf;
+  double          N;
+  ptrdiff_t       ncplx;
+  float *restrict sp = d->spec;
 
   PetscFunctionBegin;
-  if (t != PD_START_FLAT) {
+  PetscCall(PdFFTConvGetOTF(d->conv, &otf, &N));
+  PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
+  for (ptrdiff_t i = 0; i < ncplx; i++) {
+    const double hr = N * otf[2 * i], hi = N * otf[2 * i + 1], f = 1.0 / (N * (hr * hr + hi * hi + K)), yr = sp[2 * i], yi = sp[2 * i + 1];
+    sp[2 * i]     = (float)((yr * hr + yi * hi) * f);
+    sp[2 * i + 1] = (float)((yi * hr - yr * hi) * f);
+  }
+  PetscFunctionReturn(0);
+}
+
+PdDeconStart PdDeconStartType(PdDecon d)
+{
+  if (d->nviews > 1) return PD_START_FLAT;
+  return d->start_set ? d->start : d->ops->default_start;
+}
+
+PetscErrorCode PdDeconStartEstimate(PdDecon d)
+{
+  const PdDeconStart t = PdDeconStartType(d);
+
+  PetscFunctionBegin;
+  if (t == PD_START_WIENER) {
+    FillDataAboveBackground(d);
+    PetscCall(PdFFTConvForward(d->conv));
+    PetscCall(WienerSpectrum(d, d->start_k));
+    PetscCall(PdFFTConvInverse(d->conv));
+  } else if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
     FillDataAboveBackground(d);
     PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));

@@ -39,7 +39,7 @@ extern const char *const PdBoundaryTypes[];
 
 /* The initial estimate (-decon_start): the flat mean flux, the data above the background (the
    smooth start outside the image box), or the data back-projected, w · Hᵀ(M (y − b)₊). */
-typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH } PdDeconStart;
+typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER } PdDeconStart;
 extern const char *const PdDeconStartTypes[];
 
 /* Monitor: called after every iteration with the objective of the iterate that entered the

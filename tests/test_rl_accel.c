@@ -33,7 +33,10 @@ static PetscErrorCode Configure(PdDecon d, const void *ctx)
     PetscCall(PdDeconSetMethod(d, "rl_biggs"));
     PetscCall(PdDeconSetFromOptions(d));
     PetscCall(PetscOptionsClearValue(NULL, "-decon_accel"));
-  } else PetscCall(PdDeconSetMethod(d, "rl"));
+  } else {
+    PetscCall(PdDeconSetMethod(d, "rl"));
+    PetscCall(PdDeconSetStart(d, PD_START_WIENER)); /* rl_biggs's start: the first steps compare */
+  }
   PetscCall(PdDeconMonitorSet(d, Record, r));
   PetscFunctionReturn(0);
 }

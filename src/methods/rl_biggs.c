@@ -95,4 +95,5 @@ const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .destroy        = BiggsDestroy,
                                       .getstate       = BiggsGetState,
                                       .extra_volumes  = BiggsExtraVolumes,
-                                      .row_weights    = PETSC_TRUE};
+                                      .row_weights    = PETSC_TRUE,
+                                      .default_start  = PD_START_WIENER};

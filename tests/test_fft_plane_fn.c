@@ -1,7 +1,8 @@
 /* A pass fused into the inverse transforms (PdFFTConvSetInversePlaneFn, how RL's ratio pass
    runs): H with a per-plane pass inside gives bit for bit what H followed by the same pass over
    the volume gives; the pass runs exactly once on every local plane, from a valid thread; once
-   removed it no longer runs. With shared-memory windows and with messages, on any rank count. */
+   removed it no longer runs. With shared-memory windows and with messages, 1 and 2 threads, on
+   any rank count. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
@@ -33,11 +34,13 @@ int main(int argc, char **argv)
 
   PetscCall(PdTestInitialize(&argc, &argv));
   for (int i = 0; i < 27; i++) psf[i] = (float)PdTestUniform(&seed);
-  for (int shm = 0; shm < 2; shm++) {
+  for (int k = 0; k < 4; k++) {
+    const int       shm = k % 2, nt = 1 + k / 2; /* planes pipelined with the messages, or shared out by OpenMP */
     PdFFTConv       conv;
     const PdLayout *lay;
     Pass            p = {0};
 
+    PetscCall(PdSetThreads(nt));
     PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory", shm ? "true" : "false"));
     PetscCall(PdFFTConvCreate(PETSC_COMM_WORLD, &conv));
     PetscCall(PdFFTConvSetFromOptions(conv));

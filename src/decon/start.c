@@ -102,17 +102,18 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d)
   const PdDeconStart t = PdDeconStartType(d);
 
   PetscFunctionBegin;
-  if (t == PD_START_WIENER) {
-    FillDataAboveBackground(d);
-    PetscCall(PdFFTConvForward(d->conv));
-    PetscCall(WienerSpectrum(d, d->start_k));
-    PetscCall(PdFFTConvInverse(d->conv));
-  } else if (t != PD_START_FLAT) {
+  if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
     FillDataAboveBackground(d);
     PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
   }
+  if (t == PD_START_WIENER) {
+    PetscCall(PdFFTConvForward(d->conv));
+    PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+    PetscCall(WienerSpectrum(d, d->start_k));
+    PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+    PetscCall(PdFFTConvInverse(d->conv));
+  } else if (t != PD_START_FLAT) PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE)); /* Hᵀ */
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
   PetscCall(StartFromWork(d, t));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));

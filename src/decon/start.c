@@ -4,7 +4,8 @@
      flat    x_0 = x̄ = mean(y) − b                                   the mean flux per voxel
      smooth  x_0 = max(w · Hᵀ(M · (y − b)₊), f)                        the data back-projected
      data    x_0 = max(y − b, f) on the box M, the smooth start outside it
-     wiener  x_0 = max(F⁻¹[ conj(Ĥ) F(M · (y − b)₊) / (|Ĥ|² + K) ], f)  the data's Wiener filter
+     wiener  x_0 = max(F⁻¹[ conj(Ĥ) F(ỹ) / (|Ĥ|² + K) ], f)                the data's Wiener filter
+                  ỹ = (y − b)₊ on the box, x̄ outside it (no edge down to 0 at the box's faces)
 
    with f = 10⁻³ x̄, the floor that keeps every estimated voxel positive (RL's update is
    multiplicative: a voxel that starts at 0 stays there), and K = -decon_start_wiener_k (1e-3,
@@ -20,8 +21,8 @@ const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "Pd
 
 #define PD_START_FLOOR 1e-3 /* of the flat value */
 
-/* work <- M · (y − b)₊: the data above the background on the box, zero elsewhere */
-static void FillDataAboveBackground(PdDecon d)
+/* work <- (y − b)₊ on the box, fill elsewhere (0 on the row padding) */
+static void FillDataAboveBackground(PdDecon d, float fill)
 {
   const PdLayout *l  = d->lay;
   const ptrdiff_t m1 = d->m[1], m2 = d->m[2], n1 = l->n[1], nrows = l->nzl * n1;
@@ -37,6 +38,7 @@ static void FillDataAboveBackground(PdDecon d)
 #pragma omp simd
       for (x = 0; x < m2; x++) r[x] = yr[x] > b ? yr[x] - b : 0.0f;
     }
+    for (; x < l->n[2]; x++) r[x] = fill;
     for (; x < l->rs; x++) r[x] = 0.0f;
   }
 }
@@ -104,7 +106,8 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d)
   PetscFunctionBegin;
   if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-    FillDataAboveBackground(d);
+    /* the Wiener filter sees the flat value beyond the box, not an edge down to 0 */
+    FillDataAboveBackground(d, t == PD_START_WIENER ? (float)d->x0 : 0.0f);
     PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
   }
   if (t == PD_START_WIENER) {

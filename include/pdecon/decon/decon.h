@@ -37,8 +37,9 @@ extern const char *const PdDeconConvergedReasons[];
 typedef enum { PD_BOUNDARY_PADDED, PD_BOUNDARY_PERIODIC } PdBoundary;
 extern const char *const PdBoundaryTypes[];
 
-/* The initial estimate (-decon_start): the flat mean flux, the data above the background (the
-   smooth start outside the image box), or the data back-projected, w · Hᵀ(M (y − b)₊). */
+/* The initial estimate (-decon_start; decon/start.c): the flat mean flux, the data above the
+   background (the smooth start outside the image box), the data back-projected,
+   w · Hᵀ(M (y − b)₊), or the data's Wiener filter. */
 typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER } PdDeconStart;
 extern const char *const PdDeconStartTypes[];
 

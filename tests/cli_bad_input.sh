@@ -66,6 +66,8 @@ for np in 1 2 3; do
   expect_error "psf_na letters"       "-psf_na: 'x' is not a number"           $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -psf_na x
   expect_error "threads letters"      "-threads: 'x' is not an integer"        $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -threads x
   expect_error "percentile range"     "-decon_background_percentile: 150"      $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_background_percentile 150
+  expect_error "start unknown"        "-decon_start: 'foo' is not accepted; one of: flat data smooth wiener" $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_start foo
+  expect_error "start K zero"         "-decon_start_wiener_k: 0" $np deconvolve -input "$D" -psf "$P" -output "$T/out.h5" -decon_start_wiener_k 0
 done
 
 # the input must be untouched after the "output is the input" cases

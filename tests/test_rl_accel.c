@@ -38,7 +38,10 @@ static PetscErrorCode Configure(PdDecon d, const void *ctx)
     PetscCall(PdDeconSetFromOptions(d));
     PetscCall(PetscOptionsClearValue(NULL, "-decon_accel"));
     if (r->state) PetscCall(PetscOptionsClearValue(NULL, "-decon_accel_state"));
-  } else PetscCall(PdDeconSetMethod(d, "rl"));
+  } else {
+    PetscCall(PdDeconSetMethod(d, "rl"));
+    PetscCall(PdDeconSetStart(d, PD_START_WIENER)); /* rl_biggs's start: the first steps compare */
+  }
   PetscCall(PdDeconMonitorSet(d, Record, r));
   PetscFunctionReturn(0);
 }

@@ -40,6 +40,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->converged_reason = PETSC_FALSE;
   d->stop.tol         = -1; /* the rule's default */
   d->stop.gain        = 1;
+  d->start_k          = PD_START_WIENER_K;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
   if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
@@ -146,6 +147,14 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     for (int i = 0; i < 3; i++) d->pad[i] = pad[npad == 1 ? 0 : i];
   }
   PetscCall(PetscOptionsReal("-decon_weight_threshold", "Voxels with (H^T 1) below this are not estimated (padded boundary)", "PdDeconSetUp", d->weight_threshold, &d->weight_threshold, NULL));
+  {
+    PetscEnum st = (PetscEnum)d->start;
+    PetscBool sset;
+    if (!d->start_set) st = (PetscEnum)d->ops->default_start;
+    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
+    if (sset) PetscCall(PdDeconSetStart(d, (PdDeconStart)st));
+    PetscCall(PetscOptionsReal("-decon_start_wiener_k", "Noise-to-signal ratio K of the Wiener start", "PdDeconSetStart", d->start_k, &d->start_k, NULL));
+  }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
   PetscCall(PdStopRuleSetFromOptions(d, PetscOptionsObject));
@@ -163,6 +172,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   {
     /* a value out of range would run and write a result that means nothing: refuse it */
     const char *pre = d->prefix ? d->prefix : "";
+    PetscCheck(d->start_k > 0, d->comm, PD_ERR_INPUT, "-%sdecon_start_wiener_k: %g is not accepted: a noise-to-signal ratio, above 0", pre, (double)d->start_k);
     PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
     PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
     PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
@@ -225,6 +235,15 @@ PetscErrorCode PdDeconSetBoundary(PdDecon d, PdBoundary b)
   PetscFunctionBegin;
   PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the boundary before PdDeconSetUp");
   d->boundary = b;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdDeconSetStart(PdDecon d, PdDeconStart start)
+{
+  PetscFunctionBegin;
+  d->start     = start;
+  d->start_set = PETSC_TRUE;
+  d->msetup    = PETSC_FALSE; /* the next solve starts from it */
   PetscFunctionReturn(0);
 }
 
@@ -459,13 +478,7 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   PetscFunctionBegin;
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
-  /* flat start where the data can see the object */
-  for (ptrdiff_t z = 0; z < d->lay->nzl; z++)
-    for (ptrdiff_t yy = 0; yy < d->lay->n[1]; yy++) {
-      const float *w = PdDeconWeightsRow(d, z, yy);
-      float       *x = d->x + z * d->lay->ps + yy * d->lay->rs;
-      for (ptrdiff_t i = 0; i < d->lay->rs; i++) x[i] = w[i] > 0 ? (float)d->x0 : 0.0f;
-    }
+  PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -669,6 +682,7 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));
   else PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background: the data's %.6g percentile (estimated when the data is read)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_percentile));
+  if (!d->ops->direct) PetscCall(PetscViewerASCIIPrintf(v, "start: %s\n", PdDeconStartTypes[PdDeconStartType(d)]));
   PetscCall(PdStopRuleView(d, v));
   if (d->ops->view) PetscCall(d->ops->view(d, v));
   PetscCall(PetscViewerASCIIPopTab(v));

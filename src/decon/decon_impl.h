@@ -62,6 +62,7 @@ typedef struct {
   /* the method uses the OTF only through H and Hᵀ (PdFFTConvApply), so a centro-symmetric PSF's
      OTF may be stored as its real part (PdFFTConvSetRealOTF; one view, matched Hᵀ) */
   PetscBool   real_otf;
+  PdDeconStart default_start; /* the initial estimate when none is asked for (0: flat) */
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -118,6 +119,9 @@ struct _p_PdDecon {
   float          *x;           /* current estimate, working layout */
   double          eps;         /* denominators are clipped at eps */
   double          x0;          /* flat initial value */
+  PdDeconStart    start;       /* the initial estimate (start.c) */
+  PetscBool       start_set;   /* asked for: the method's default no longer applies */
+  double          start_k;     /* the Wiener start's noise-to-signal ratio K */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */
@@ -183,6 +187,12 @@ PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3]);
    next call; safe inside an OpenMP loop over rows). */
 const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
 
+/* start.c: x <- the initial estimate of d->start where the weights are positive (after Prepare;
+   uses the FFT buffer) */
+PetscErrorCode PdDeconStartEstimate(PdDecon d);
+/* the start in use: asked for, else the method's; flat with several views */
+PdDeconStart PdDeconStartType(PdDecon d);
+#define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 /* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */
@@ -205,6 +215,10 @@ PetscErrorCode PdDeconBackProject(PdDecon d);
    layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
    the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
 PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
+/* work <- M y / max(H work + b, eps), 0 elsewhere: H and the ratio pass in one, the ratio done
+   on each plane as H's inverse transform writes it (the same values as PdFFTConvApply followed
+   by PdRLRatio with scale 1). */
+PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_objective, double *objective);
 
 /* multiview.c: views' OTFs at set-up (conv planned, d->pc known); work <- Σ_v H_vᵀ work (the
    weights); Σ_v H_vᵀ(y_v / (H_v u + b)) as PdRLCorrection; clean-up. */

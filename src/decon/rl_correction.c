@@ -22,8 +22,7 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
     if (want_obj && objective) d->stop.idiv = *objective;
     PetscFunctionReturn(0);
   }
-  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
-  PetscCall(PdRLRatio(d, 1.0f, want_obj, &obj));
+  PetscCall(PdRLApplyRatio(d, want_obj, &obj)); /* H u and the ratio, fused */
   PetscCall(PdDeconBackProject(d));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));

@@ -147,10 +147,23 @@ static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s)
   for (int r = 0; r < c->size; r++) memcpy(PlaneRows(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
 }
 
-static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s)
+static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread)
 {
+  fftwf_complex *s = c->scratch[thread];
+
   for (int r = 0; r < c->size; r++) memcpy(s + c->ystart[r] * c->nc, PlaneRows(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
   fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * c->lay->ps);
+  if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
+}
+
+PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  c->plane_fn  = fn;
+  c->plane_ctx = ctx;
+  if (nthreads) *nthreads = c->nthreads;
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode SendPlane(PdFFTConv c, ptrdiff_t zl, int r, int *nr)
@@ -250,14 +263,14 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
     PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
     for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
       if (per) PetscCallMPI(MPI_Waitall(per, c->req + zl * per, MPI_STATUSES_IGNORE));
-      PlaneInverse(c, zl, c->scratch[0]);
+      PlaneInverse(c, zl, 0);
     }
     PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
     PetscCallMPI(MPI_Waitall(nr - nrecv, c->req + nrecv, MPI_STATUSES_IGNORE));
   } else {
     PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, c->scratch[omp_get_thread_num()]);
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, omp_get_thread_num());
   }
   if (c->node != MPI_COMM_NULL) PetscCallMPI(MPI_Barrier(c->node)); /* the peers are done with our spectrum */
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));

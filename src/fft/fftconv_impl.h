@@ -38,6 +38,8 @@ struct _p_PdFFTConv {
      convolutions transform, filter and transform back one such block at a time, in cache */
   ptrdiff_t       zblk, zrem;
   fftwf_plan      zb_fwd, zb_inv, zr_fwd, zr_inv;
+  PdFFTPlaneFn    plane_fn;     /* run on each plane after its inverse transform (NULL: none) */
+  void           *plane_ctx;
   MPI_Request    *req;          /* at most one per (plane, peer) and direction */
   double          plan_time;
   PetscBool       setup;

@@ -109,4 +109,5 @@ const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .extra_volumes  = BiggsFloatVolumes,
                                       .half_volumes   = BiggsHalfVolumes,
                                       .row_weights    = PETSC_TRUE,
-                                      .real_otf       = PETSC_TRUE};
+                                      .real_otf       = PETSC_TRUE,
+                                      .default_start  = PD_START_WIENER};

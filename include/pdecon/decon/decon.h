@@ -37,6 +37,12 @@ extern const char *const PdDeconConvergedReasons[];
 typedef enum { PD_BOUNDARY_PADDED, PD_BOUNDARY_PERIODIC } PdBoundary;
 extern const char *const PdBoundaryTypes[];
 
+/* The initial estimate (-decon_start; decon/start.c): the flat mean flux, the data above the
+   background (the smooth start outside the image box), the data back-projected,
+   w · Hᵀ(M (y − b)₊), or the data's Wiener filter. */
+typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER } PdDeconStart;
+extern const char *const PdDeconStartTypes[];
+
 /* Monitor: called after every iteration with the objective of the iterate that entered the
    step (Poisson I-divergence over the measured box, NaN when not computed) and the relative
    change of the estimate. */
@@ -56,6 +62,8 @@ PetscErrorCode PdDeconSetTolerances(PdDecon d, PetscInt max_it, double rtol);
 PetscErrorCode PdDeconSetBackground(PdDecon d, double b);
 PetscErrorCode PdDeconGetBackground(PdDecon d, double *b);
 PetscErrorCode PdDeconSetBoundary(PdDecon d, PdBoundary b);
+/* The initial estimate (-decon_start; default: the method's, flat for most). */
+PetscErrorCode PdDeconSetStart(PdDecon d, PdDeconStart start);
 /* name is used in error messages (the data file). */
 PetscErrorCode PdDeconSetImageSize(PdDecon d, const ptrdiff_t m[3], const char *name);
 /* Copies the PSF (compact, same on every rank); it is validated, normalised, centred and cropped

@@ -48,6 +48,12 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
 /* work <- H work (transpose = FALSE) or Hᵀ work (TRUE): forward FFT, multiply by OTF or its
    conjugate, inverse FFT. */
 PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
+/* A pass fused into the inverse transforms: fn(ctx, zl, thread) runs on each local plane zl of
+   the work buffer right after its inverse 2-D transform wrote it, while the plane is in cache
+   (RL's ratio pass), from the thread (0 <= thread < *nthreads) that transformed it. Set it before
+   PdFFTConvApply and remove it (NULL) after; *nthreads: the threads that may call it. */
+typedef void (*PdFFTPlaneFn)(void *ctx, ptrdiff_t zl, int thread);
+PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads);
 /* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);

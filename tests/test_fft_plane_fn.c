@@ -1,0 +1,93 @@
+/* A pass fused into the inverse transforms (PdFFTConvSetInversePlaneFn, how RL's ratio pass
+   runs): H with a per-plane pass inside gives bit for bit what H followed by the same pass over
+   the volume gives; the pass runs exactly once on every local plane, from a valid thread; once
+   removed it no longer runs. With shared-memory windows and with messages, 1 and 2 threads, on
+   any rank count. */
+/* ranks: 1 2 3 */
+#include "testutil.h"
+#include <pdecon/fft/fftconv.h>
+#include <string.h>
+
+typedef struct {
+  const PdLayout *lay;
+  float          *work;
+  int            *calls; /* per local plane */
+  int             nthreads, bad_thread;
+} Pass;
+
+/* a pass that differs from plane to plane and is not linear */
+static void PlanePass(void *ctx, ptrdiff_t zl, int thread)
+{
+  Pass  *p = (Pass *)ctx;
+  float *v = p->work + zl * p->lay->ps;
+
+  for (ptrdiff_t i = 0; i < p->lay->ps; i++) v[i] = v[i] * v[i] + (float)(p->lay->z0 + zl);
+  p->calls[zl]++;
+  if (thread < 0 || thread >= p->nthreads) p->bad_thread = 1;
+}
+
+int main(int argc, char **argv)
+{
+  const ptrdiff_t    n[3] = {9, 10, 12}, pn[3] = {3, 3, 3}, c[3] = {1, 1, 1};
+  float              psf[27], *work, *x, *ref;
+  unsigned long long seed = 5;
+
+  PetscCall(PdTestInitialize(&argc, &argv));
+  for (int i = 0; i < 27; i++) psf[i] = (float)PdTestUniform(&seed);
+  for (int k = 0; k < 4; k++) {
+    const int       shm = k % 2, nt = 1 + k / 2; /* planes pipelined with the messages, or shared out by OpenMP */
+    PdFFTConv       conv;
+    const PdLayout *lay;
+    Pass            p = {0};
+
+    PetscCall(PdSetThreads(nt));
+    PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory", shm ? "true" : "false"));
+    PetscCall(PdFFTConvCreate(PETSC_COMM_WORLD, &conv));
+    PetscCall(PdFFTConvSetFromOptions(conv));
+    PetscCall(PdFFTConvSetSizes(conv, n));
+    PetscCall(PdFFTConvSetUp(conv));
+    PetscCall(PdFFTConvSetPSF(conv, pn, psf, c));
+    PetscCall(PdFFTConvGetLayout(conv, &lay));
+    PetscCall(PdFFTConvGetWork(conv, &work));
+    const size_t cnt = PdLayoutLocalSize(lay);
+    PetscCall(PetscMalloc2(cnt, &x, cnt, &ref));
+    PetscCall(PetscCalloc1(PetscMax(lay->nzl, 1), &p.calls));
+    p.lay  = lay;
+    p.work = work;
+    /* random values on the real rows, zero on their padding */
+    for (ptrdiff_t z = 0; z < lay->nzl; z++)
+      for (ptrdiff_t yy = 0; yy < lay->n[1]; yy++)
+        for (ptrdiff_t i = 0; i < lay->rs; i++) x[z * lay->ps + yy * lay->rs + i] = i < lay->n[2] ? (float)PdTestUniform(&seed) : 0.0f;
+
+    /* H, then the pass over the volume */
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) PlanePass(&p, z, 0);
+    PetscCall(PetscArraycpy(ref, work, cnt));
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) p.calls[z] = 0;
+    p.bad_thread = 0; /* the thread count was not known yet */
+
+    /* the pass inside H's inverse transform */
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvSetInversePlaneFn(conv, PlanePass, &p, &p.nthreads));
+    PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+    PetscCall(PdFFTConvSetInversePlaneFn(conv, NULL, NULL, NULL));
+    PD_EXPECT(!memcmp(work, ref, sizeof(float) * cnt), "%s: the fused pass differs from H followed by the pass", shm ? "shared memory" : "messages");
+    int wrong = 0;
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
+    PD_EXPECT(wrong == 0, "%s: %d planes were not passed exactly once", shm ? "shared memory" : "messages", wrong);
+    PD_EXPECT(!p.bad_thread, "the pass ran with a thread number outside [0, %d)", p.nthreads);
+
+    /* removed: H alone */
+    PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+    wrong = 0;
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
+    PD_EXPECT(wrong == 0, "the pass ran after it was removed");
+
+    PetscCall(PetscFree(p.calls));
+    PetscCall(PetscFree2(x, ref));
+    PetscCall(PdFFTConvDestroy(&conv));
+  }
+  PetscCall(PetscOptionsClearValue(NULL, "-fft_shared_memory"));
+  return PdTestFinalize("fft_plane_fn");
+}

@@ -491,6 +491,16 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvGetOTFStored(PdFFTConv c, const float **otf, PetscBool *real, double *N)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+  *otf  = c->otf;
+  *real = c->otf_real;
+  if (N) *N = (double)c->n[0] * (double)c->n[1] * (double)c->n[2];
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvDiffSymbol(PdFFTConv c, const double w[3], float *sym)
 {
   const ptrdiff_t nx = c->nc;

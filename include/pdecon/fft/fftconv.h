@@ -73,6 +73,9 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
    complex layout) turn it back into complex storage first. Default: complex. */
 PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow);
 PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real);
+/* The OTF as it is stored, without expanding it: ncplx real values when *real, else ncplx complex
+   values on interleaved floats; divided by N like PdFFTConvGetOTF's. */
+PetscErrorCode PdFFTConvGetOTFStored(PdFFTConv c, const float **otf, PetscBool *real, double *N);
 /* Whether the OTF's imaginary part is float rounding: half the sum of |h(r) - h(-r)| about the
    centre (the mirror wrapped as in a working size n) at most 1e-6 of the sum of |h|, which bounds
    |Im OTF| against max |Re OTF|. The same answer on every rank (the PSF is everywhere). */

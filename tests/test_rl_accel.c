@@ -92,7 +92,10 @@ int main(int argc, char **argv)
       if (rank == 0) {
         double df = PdTestRelDiff(x, xs, nm), dobj = fabs(f.obj[NIT] - r.obj[NIT]) / f.obj[NIT];
         PetscCall(PetscPrintf(PETSC_COMM_SELF, "%-8s state bf16 vs float after %d iterations: x %.2e, I-divergence %.2e\n", accels[v], NIT, df, dobj));
-        PD_EXPECT(df < 5e-3 && dobj < 1e-4, "%s: bfloat16 state differs from float state: x %g, I-divergence %g", accels[v], df, dobj);
+        /* bf16 rounds each stored step to 2^-9 of itself: the iterates drift apart along what the
+           data barely constrain (about 1 % after 40 iterations from the Wiener start), while the
+           objective, what the data do constrain, stays within 1e-5 */
+        PD_EXPECT(df < 2e-2 && dobj < 1e-4, "%s: bfloat16 state differs from float state: x %g, I-divergence %g", accels[v], df, dobj);
       }
       PetscCall(PetscFree(xs));
     }

@@ -6,12 +6,8 @@
 const char *const PdNNBackends[] = {"blas", "dnnl", "auto", "fft", "PdNNBackend", "PD_NN_BACKEND_", NULL};
 
 static PdNNBackend default_backend = PD_NN_BACKEND_AUTO;
-static PetscInt    fft_tile        = 0; /* 0: by the planner (measured: 32 with measured plans, 64 with estimated ones) */
-static PetscBool   fft_measure     = PETSC_FALSE;
 
 PdNNBackend PdNNDefaultBackend(void) { return default_backend; }
-PetscInt    PdNNFftTile(void) { return fft_tile ? fft_tile : fft_measure ? 32 : 64; }
-PetscBool   PdNNFftMeasure(void) { return fft_measure; }
 
 /* Whether this build has oneDNN (the library target defines PDECON_HAVE_DNNL when CMake found it). */
 PetscBool PdNNBackendAvailable(PdNNBackend backend)
@@ -34,19 +30,21 @@ PetscErrorCode PdNNSetDefaultBackend(PdNNBackend backend)
 
 PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm)
 {
-  PdNNBackend b    = default_backend;
-  PetscInt    tile = fft_tile;
+  PdNNBackend b = default_backend;
+  PetscInt    tile;
+  PetscBool   measure;
 
   PetscFunctionBegin;
+  PdNNFftGetPlanning(&tile, &measure);
   PetscOptionsBegin(comm, NULL, "CNN engine", "");
   PetscCall(PetscOptionsEnum("-nn_backend", "Convolutions of the CNN engine: auto (per layer), blas (im2col + OpenBLAS), dnnl (oneDNN) or fft (FFT convolution at inference)", "", PdNNBackends, (PetscEnum)b, (PetscEnum *)&b, NULL));
   PetscCall(PetscOptionsInt("-nn_fft_tile", "Output tile side of the FFT convolutions (0: 64, or 32 with -nn_fft_measure)", "", tile, &tile, NULL));
-  PetscCall(PetscOptionsBool("-nn_fft_measure", "Measured FFT plans for the FFT convolutions: faster, but their rounding differs from run to run", "", fft_measure, &fft_measure, NULL));
+  PetscCall(PetscOptionsBool("-nn_fft_measure", "Measured FFT plans for the FFT convolutions: faster, but their rounding differs from run to run", "", measure, &measure, NULL));
   PetscOptionsEnd();
   PetscCheck(PdNNBackendAvailable(b), comm, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[b]);
   PetscCheck(tile == 0 || (tile >= 8 && tile <= 4096), comm, PD_ERR_INPUT, "-nn_fft_tile %" PetscInt_FMT ": must be 0 (the default) or between 8 and 4096", tile);
   default_backend = b;
-  fft_tile        = tile;
+  PdNNFftSetPlanning(tile, measure);
   PetscFunctionReturn(0);
 }
 

@@ -24,7 +24,6 @@
    by timing, so their rounding differs from run to run and rank to rank. Threads: FFTW's (its plans are made for the engine's thread count), the
    frequencies split over the threads for the GEMMs (single-threaded BLAS each). */
 #include "learn/nn/nn_impl.h"
-#include <pdecon/fft/fftconv.h>
 #include <fftw3.h>
 #include <cblas.h>
 #include <string.h>
@@ -91,14 +90,6 @@ static PetscErrorCode Grow(void **buf, size_t *cap, size_t n, size_t sz)
   PetscFunctionReturn(0);
 }
 
-/* Tiles along one axis of O outputs: FFT size F = T + k − 1 (smooth), T at least min(O, tile). */
-static void TileAxis(ptrdiff_t O, ptrdiff_t k, ptrdiff_t tile, ptrdiff_t *F, ptrdiff_t *T, ptrdiff_t *n)
-{
-  *F = PdFFTGoodSize(PetscMin(O, tile) + k - 1);
-  *T = *F - k + 1;
-  *n = (O + *T - 1) / *T;
-}
-
 /* The stride between frequencies of n transforms: n rounded up to whole cache lines, and one line
    more when that is a multiple of 512 bytes (strides of large powers of 2 make the transforms'
    writes fall into a few cache sets: three times slower, measured). */
@@ -130,8 +121,8 @@ static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft 
 
   PetscFunctionBegin;
   EntryFree(e);
-  TileAxis(a->out->h, k, tile, &e->Fy, &e->Ty, &e->ny);
-  TileAxis(a->out->w, k, tile, &e->Fx, &e->Tx, &e->nx);
+  PdNNFftTileAxis(a->out->h, k, tile, &e->Fy, &e->Ty, &e->ny);
+  PdNNFftTileAxis(a->out->w, k, tile, &e->Fx, &e->Tx, &e->nx);
   e->nf    = e->Fy * (e->Fx / 2 + 1);
   e->items = a->out->n * e->ny * e->nx;
   e->m     = PetscMax(1, (ptrdiff_t)(CHUNK_BYTES / ((size_t)wide * e->nf * sizeof(fftwf_complex))));
@@ -242,21 +233,6 @@ static void Products(const PdNNLayer *L, const Entry *e, const fftwf_complex *X,
 
 #pragma omp parallel for schedule(static) if (par)
   for (ptrdiff_t f = 0; f < e->nf; f++) cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, (int)m, (int)co, (int)ci, alpha, X + f * e->sx[j], (int)ci, wspec + f * co * ci, (int)ci, beta, Y + f * e->sy[j], (int)co);
-}
-
-/* Real operations of the path for an output of n × OH × OW: the GEMMs' (8 per complex
-   multiply-add) and the transforms' (2.5·N·log2(N) per real transform of N points). */
-void PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt OH, PetscInt OW, double *gemm, double *transforms)
-{
-  ptrdiff_t Fy, Fx, Ty, Tx, ny, nx;
-  double    N, tiles;
-
-  TileAxis(OH, L->k, PdNNFftTile(), &Fy, &Ty, &ny);
-  TileAxis(OW, L->k, PdNNFftTile(), &Fx, &Tx, &nx);
-  N           = (double)(Fy * Fx);
-  tiles       = (double)(n * ny * nx);
-  *gemm       = tiles * 8.0 * (double)(Fy * (Fx / 2 + 1)) * L->cin * L->cout;
-  *transforms = tiles * 2.5 * N * PetscLog2Real(N) * (L->cin + L->cout);
 }
 
 PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a)

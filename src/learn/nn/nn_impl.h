@@ -108,16 +108,22 @@ PETSC_INTERN PetscErrorCode PdNNConvDnnlForward(const PdNNLayer *L, PdNNArgs *a,
 PETSC_INTERN PetscErrorCode PdNNConvDnnlBackward(const PdNNLayer *L, PdNNArgs *a, PetscBool *done);
 /* The forward pass of a 2-D stride-1 convolution through FFTs (conv_fft.c). */
 PETSC_INTERN PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a);
-/* Its real operations for an output of n × oh × ow: the GEMMs' and the transforms'. */
+/* Its real operations for an output of n × oh × ow: the GEMMs' and the transforms' (conv_fft_plan.c). */
 PETSC_INTERN void           PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt oh, PetscInt ow, double *gemm, double *transforms);
 /* The backend new networks take (backend.c). */
 PETSC_INTERN PdNNBackend    PdNNDefaultBackend(void);
 /* Who computes this convolution's forward (backward false) or backward pass: blas, dnnl or fft
    (backend.c, from the network's backend, the layer's shape and the work's mode). */
 PETSC_INTERN PdNNBackend    PdNNConvBackend(const PdNNLayer *L, const PdNNArgs *a, PetscBool backward);
-/* Output tile side of the FFT path (-nn_fft_tile); whether its plans are measured (-nn_fft_measure). */
+/* Output tile side of the FFT path (-nn_fft_tile); whether its plans are measured (-nn_fft_measure);
+   the settings as given (tile 0: by the planner) and their setter (conv_fft_plan.c). */
 PETSC_INTERN PetscInt       PdNNFftTile(void);
 PETSC_INTERN PetscBool      PdNNFftMeasure(void);
+PETSC_INTERN void           PdNNFftGetPlanning(PetscInt *tile, PetscBool *measure);
+PETSC_INTERN void           PdNNFftSetPlanning(PetscInt tile, PetscBool measure);
+/* Tiles along one axis of O outputs for a k-kernel: FFT size F = T + k − 1 (2,3,5,7-smooth), tile
+   T at least min(O, tile), n tiles (conv_fft_plan.c). */
+PETSC_INTERN void           PdNNFftTileAxis(ptrdiff_t O, ptrdiff_t k, ptrdiff_t tile, ptrdiff_t *F, ptrdiff_t *T, ptrdiff_t *n);
 
 /* Threads for the engine's loops: OpenMP's (the -threads setting). */
 PETSC_INTERN int PdNNThreads(void);

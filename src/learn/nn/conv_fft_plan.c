@@ -1,0 +1,45 @@
+/* The FFT convolution's plan (conv_fft.c computes it): its settings (-nn_fft_tile, -nn_fft_measure),
+   how it tiles an output, and what that costs, which auto's choice in backend.c weighs against
+   the direct convolution. Kept apart from the transforms so that the choice needs none of them. */
+#include "learn/nn/nn_impl.h"
+#include <pdecon/fft/fftconv.h>
+
+/* The planning settings (-nn_fft_tile, -nn_fft_measure; read by backend.c's options) */
+static PetscInt  fft_tile    = 0; /* 0: by the planner (32 with measured plans, 64 with estimated ones) */
+static PetscBool fft_measure = PETSC_FALSE;
+
+PetscInt  PdNNFftTile(void) { return fft_tile ? fft_tile : fft_measure ? 32 : 64; }
+PetscBool PdNNFftMeasure(void) { return fft_measure; }
+void      PdNNFftGetPlanning(PetscInt *tile, PetscBool *measure)
+{
+  *tile    = fft_tile;
+  *measure = fft_measure;
+}
+void PdNNFftSetPlanning(PetscInt tile, PetscBool measure)
+{
+  fft_tile    = tile;
+  fft_measure = measure;
+}
+
+/* Tiles along one axis of O outputs: FFT size F = T + k − 1 (smooth), T at least min(O, tile). */
+void PdNNFftTileAxis(ptrdiff_t O, ptrdiff_t k, ptrdiff_t tile, ptrdiff_t *F, ptrdiff_t *T, ptrdiff_t *n)
+{
+  *F = PdFFTGoodSize(PetscMin(O, tile) + k - 1);
+  *T = *F - k + 1;
+  *n = (O + *T - 1) / *T;
+}
+
+/* Real operations of the path for an output of n × OH × OW: the GEMMs' (8 per complex
+   multiply-add) and the transforms' (2.5·N·log2(N) per real transform of N points). */
+void PdNNConvFftFlops(const PdNNLayer *L, PetscInt n, PetscInt OH, PetscInt OW, double *gemm, double *transforms)
+{
+  ptrdiff_t Fy, Fx, Ty, Tx, ny, nx;
+  double    N, tiles;
+
+  PdNNFftTileAxis(OH, L->k, PdNNFftTile(), &Fy, &Ty, &ny);
+  PdNNFftTileAxis(OW, L->k, PdNNFftTile(), &Fx, &Tx, &nx);
+  N           = (double)(Fy * Fx);
+  tiles       = (double)(n * ny * nx);
+  *gemm       = tiles * 8.0 * (double)(Fy * (Fx / 2 + 1)) * L->cin * L->cout;
+  *transforms = tiles * 2.5 * N * PetscLog2Real(N) * (L->cin + L->cout);
+}

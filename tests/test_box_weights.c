@@ -11,34 +11,6 @@
 
 static const ptrdiff_t M[3] = {9, 14, 11}, PN[3] = {5, 7, 6};
 
-static PetscErrorCode Solve(const char *method, PetscInt nv, const float *psfs, const float *ys, float **x)
-{
-  PdDecon         d;
-  const PdLayout *lay;
-  const float    *xs;
-  float          *y;
-  const ptrdiff_t cnt = M[0] * M[1] * M[2];
-
-  PetscFunctionBegin;
-  PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
-  PetscCall(PdDeconSetMethod(d, method));
-  PetscCall(PdDeconSetFromOptions(d)); /* after the method: its options too */
-  PetscCall(PdDeconSetImageSize(d, M, "data"));
-  if (nv == 1) PetscCall(PdDeconSetPSF(d, PN, psfs, "psf"));
-  else PetscCall(PdDeconSetViews(d, nv, PN, psfs, "views"));
-  PetscCall(PdDeconSetBackground(d, 0.0));
-  PetscCall(PdDeconSetTolerances(d, 12, 0.0));
-  for (PetscInt v = 0; v < nv; v++) {
-    PetscCall(PdDeconGetViewData(d, v, &lay, &y));
-    PetscCall(PdVolumeScatterFromGlobal(lay, ys + v * cnt, y));
-  }
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &xs));
-  PetscCall(PdVolumeGather(lay, xs, 0, x));
-  PetscCall(PdDeconDestroy(&d));
-  PetscFunctionReturn(0);
-}
-
 int main(int argc, char **argv)
 {
   const ptrdiff_t    np = PN[0] * PN[1] * PN[2], cnt = M[0] * M[1] * M[2];
@@ -65,8 +37,8 @@ int main(int argc, char **argv)
     if (cases[c][0]) PetscCall(PetscOptionsSetValue(NULL, cases[c][0], cases[c][1]));
     for (int k = 0; k < 2; k++) {
       const char *method = k ? "rl_biggs" : "rl";
-      PetscCall(Solve(method, 1, h, y, &x1));
-      PetscCall(Solve(method, 2, two, two_y, &x2));
+      PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, method, M, 1, PN, h, PETSC_TRUE, y, 0.0, 12, &x1));
+      PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, method, M, 2, PN, two, PETSC_FALSE, two_y, 0.0, 12, &x2));
       if (!rank) {
         double dd = PdTestRelDiff(x1, x2, (size_t)cnt);
         PetscCall(PetscPrintf(PETSC_COMM_SELF, "%-8s %s %s: box-sum weights vs FFT weights: rel. difference %.2e\n", method, cases[c][0] ? cases[c][0] : "default", cases[c][1] ? cases[c][1] : "padding", dd));

@@ -18,36 +18,6 @@
 #define V 32
 static const ptrdiff_t M[3] = {16, 32, 32}, PN[3] = {13, 21, 21};
 
-/* Solves views (V_ of them, PSFs psfs, data ys one volume after another, compact) on comm; the
-   estimate gathered on rank 0. */
-static PetscErrorCode SolveViews(MPI_Comm comm, const char *method, PetscInt nv, const float *psfs, const float *ys, double b, PetscInt its, PetscBool as_psf, float **x)
-{
-  PdDecon         d;
-  const PdLayout *lay;
-  const float    *xs;
-  float          *y;
-  const ptrdiff_t cnt = M[0] * M[1] * M[2];
-
-  PetscFunctionBegin;
-  PetscCall(PdDeconCreate(comm, &d));
-  PetscCall(PdDeconSetMethod(d, method));
-  PetscCall(PdDeconSetFromOptions(d)); /* after the method: its options too */
-  PetscCall(PdDeconSetImageSize(d, M, "views"));
-  if (as_psf) PetscCall(PdDeconSetPSF(d, PN, psfs, "psf"));
-  else PetscCall(PdDeconSetViews(d, nv, PN, psfs, "views"));
-  PetscCall(PdDeconSetBackground(d, b));
-  PetscCall(PdDeconSetTolerances(d, its, 0.0));
-  for (PetscInt v = 0; v < nv; v++) {
-    PetscCall(PdDeconGetViewData(d, v, &lay, &y));
-    PetscCall(PdVolumeScatterFromGlobal(lay, ys + v * cnt, y));
-  }
-  PetscCall(PdDeconSolve(d));
-  PetscCall(PdDeconGetSolution(d, &lay, &xs));
-  PetscCall(PdVolumeGather(lay, xs, 0, x));
-  PetscCall(PdDeconDestroy(&d));
-  PetscFunctionReturn(0);
-}
-
 /* Simulated Airyscan acquisition on this rank alone: the truth (photons), the 32 views' PSFs and
    their noisy data, background b per view. */
 static PetscErrorCode Simulate(float *truth, float *views, float *ys, double b)
@@ -132,8 +102,8 @@ int main(int argc, char **argv)
   }
 
   /* V = 1 is the single-view solver */
-  PetscCall(SolveViews(PETSC_COMM_WORLD, "rl", 1, confpsf, conf, V * b, 10, PETSC_FALSE, &xa));
-  PetscCall(SolveViews(PETSC_COMM_WORLD, "rl", 1, confpsf, conf, V * b, 10, PETSC_TRUE, &xb));
+  PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, "rl", M, 1, PN, confpsf, PETSC_FALSE, conf, V * b, 10, &xa));
+  PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, "rl", M, 1, PN, confpsf, PETSC_TRUE, conf, V * b, 10, &xb));
   if (!rank) PD_EXPECT(PdTestRelDiff(xa, xb, (size_t)cnt) == 0, "one view differs from the single-view solver: %g", PdTestRelDiff(xa, xb, (size_t)cnt));
   PetscCall(PetscFree(xa));
   PetscCall(PetscFree(xb));
@@ -146,8 +116,8 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsSetValue(NULL, "-decon_accel_state", "float"));
   for (int k = 0; k < 2; k++) {
     const char *method = k ? "rl_biggs" : "rl";
-    PetscCall(SolveViews(PETSC_COMM_WORLD, method, 2, two, twoy, 0.0, 10, PETSC_FALSE, &xa));
-    PetscCall(SolveViews(PETSC_COMM_WORLD, method, 1, confpsf, conf, 0.0, 10, PETSC_TRUE, &xb));
+    PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, method, M, 2, PN, two, PETSC_FALSE, twoy, 0.0, 10, &xa));
+    PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, method, M, 1, PN, confpsf, PETSC_TRUE, conf, 0.0, 10, &xb));
     if (!rank) {
       double dd = PdTestRelDiff(xa, xb, (size_t)cnt);
       PetscCall(PetscPrintf(PETSC_COMM_SELF, "%s: two half views vs one view: rel. difference %g\n", method, dd));
@@ -164,9 +134,9 @@ int main(int argc, char **argv)
   {
     const PetscInt its = 30;
     float         *xs = NULL, *xc = NULL;
-    PetscCall(SolveViews(PETSC_COMM_WORLD, "rl", V, views, ys, b, its, PETSC_FALSE, &xa));
-    PetscCall(SolveViews(PETSC_COMM_SELF, "rl", V, views, ys, b, its, PETSC_FALSE, &xs));
-    PetscCall(SolveViews(PETSC_COMM_SELF, "rl", 1, confpsf, conf, V * b, its, PETSC_TRUE, &xc));
+    PetscCall(PdTestSolveViews(PETSC_COMM_WORLD, "rl", M, V, PN, views, PETSC_FALSE, ys, b, its, &xa));
+    PetscCall(PdTestSolveViews(PETSC_COMM_SELF, "rl", M, V, PN, views, PETSC_FALSE, ys, b, its, &xs));
+    PetscCall(PdTestSolveViews(PETSC_COMM_SELF, "rl", M, 1, PN, confpsf, PETSC_TRUE, conf, V * b, its, &xc));
     if (!rank) {
       double dr = PdTestRelDiff(xa, xs, (size_t)cnt), pin, pmv, pcf;
       PetscCall(PSNR(conf, truth, &pin));

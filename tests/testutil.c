@@ -149,3 +149,31 @@ void PdTestDirectConv(const ptrdiff_t n[3], const float *x, const ptrdiff_t pn[3
         out[(z * n[1] + y) * n[2] + xx] = s;
       }
 }
+
+PetscErrorCode PdTestSolveViews(MPI_Comm comm, const char *method, const ptrdiff_t m[3], PetscInt nv, const ptrdiff_t pn[3], const float *psfs, PetscBool as_psf, const float *ys, double b, PetscInt its, float **x)
+{
+  PdDecon         d;
+  const PdLayout *lay;
+  const float    *xs;
+  float          *y;
+  const ptrdiff_t cnt = m[0] * m[1] * m[2];
+
+  PetscFunctionBegin;
+  PetscCall(PdDeconCreate(comm, &d));
+  PetscCall(PdDeconSetMethod(d, method));
+  PetscCall(PdDeconSetFromOptions(d)); /* after the method: its options too */
+  PetscCall(PdDeconSetImageSize(d, m, "views"));
+  if (as_psf) PetscCall(PdDeconSetPSF(d, pn, psfs, "psf"));
+  else PetscCall(PdDeconSetViews(d, nv, pn, psfs, "views"));
+  PetscCall(PdDeconSetBackground(d, b));
+  PetscCall(PdDeconSetTolerances(d, its, 0.0));
+  for (PetscInt v = 0; v < nv; v++) {
+    PetscCall(PdDeconGetViewData(d, v, &lay, &y));
+    PetscCall(PdVolumeScatterFromGlobal(lay, ys + v * cnt, y));
+  }
+  PetscCall(PdDeconSolve(d));
+  PetscCall(PdDeconGetSolution(d, &lay, &xs));
+  PetscCall(PdVolumeGather(lay, xs, 0, x));
+  PetscCall(PdDeconDestroy(&d));
+  PetscFunctionReturn(0);
+}

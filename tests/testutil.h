@@ -39,6 +39,11 @@ PetscErrorCode PdTestSolve(MPI_Comm comm, PdTestConfigure configure, const void 
 /* Solves a configured solver on the compact image yall (present on every rank of its
    communicator) and gathers the image-box estimate on rank 0 (*xall; PetscFree). */
 PetscErrorCode PdTestSolveGather(PdTestDecon d, const float *yall, float **xall);
+/* Solves `method` (its options read after it is set) for nv views of an m image on comm: PSFs
+   psfs and data ys one compact volume after another (on every rank), background b, its
+   iterations; as_psf (nv = 1): the view given as an ordinary PSF instead of a view list. The
+   image-box estimate gathered on rank 0 (*x; PetscFree). */
+PetscErrorCode PdTestSolveViews(MPI_Comm comm, const char *method, const ptrdiff_t m[3], PetscInt nv, const ptrdiff_t pn[3], const float *psfs, PetscBool as_psf, const float *ys, double b, PetscInt its, float **x);
 
 /* Direct convolution of the compact volume x (size n) with psf (size pn, centre c):
    out[i] = sum_k psf[k] x[i - (k - c)] (transpose: x[i + (k - c)]), indices taken modulo n

@@ -8,29 +8,36 @@
    by the correlation theorem its circular correlation with the zero-padded kernel has the tile's
    outputs at 0 ≤ y < T_y, 0 ≤ x < T_x (no wrap-around reaches them), so per frequency f
 
-     Y_f[t,o] = (1/(F_y F_x)) Σ_i X_f[t,i] · conj(Ŵ_f[o,i])        (Y_f = X_f · Ŵ_fᴴ / F_yF_x)
+     Y_f[t,o] = Σ_i X_f[t,i] · conj(Ŵ_f[o,i]) / (F_y F_x)        (Y_f = X_f · Ŵ_fᴴ / F_yF_x)
 
-   over the tiles t of a chunk (all samples' tiles together): one complex GEMM per frequency,
+   over the tiles t of a chunk (all samples' tiles together): a complex GEMM per frequency,
    chunk × cout × cin. Then one inverse transform per tile and output channel, the crop, the bias.
-   The weight spectra Ŵ (F_y·(F_x/2 + 1)·cout·cin complex values) are made once per set of weights
-   and shape, and again only when the weights differ from the copy they were made from.
+   The weight spectra Ŵ / (F_yF_x) (F_y·(F_x/2 + 1)·cout·cin complex values) are made once per set
+   of weights and shape, and again only when the weights differ from the copy they were made from.
 
-   The spectra are kept tile-major, frequency next, channel fastest (X[t][f][i], Y[t][f][o]), so
-   that the GEMM of frequency f reads its m × cin rows at a stride of one tile and a transform
-   writes its frequencies 8 bytes × channels apart, within a page: frequency-major spectra
-   (X[f][t][i]) put every frequency of a transform on its own page, and the TLB misses made the
-   transforms three times slower than in cache (measured). The transforms run GROUP channels of
-   one tile at a time, gathered into a per-thread buffer that stays in cache, and the threads
-   split the (tile, group) pairs; each is one call of a single-threaded FFTW plan of GROUP
-   transforms, so neither the batch, the chunk nor the thread count changes how a tile's spectra
-   are computed, and the GEMM of a frequency is one cblas_cgemm whatever the threads. Plans are
-   made at the first call for a layer, input shape, thread count and tile side (-nn_fft_tile) and
-   kept in the work (two shapes per layer), with the buffers shared by the work's layers; after
-   that a call allocates nothing. FFTW_ESTIMATE plans by default: FFTW_MEASURE's
-   (-nn_fft_measure) are chosen by timing, so their rounding can differ from run to run. */
+   The GEMMs are the engine's own loop, vectorised across LANES frequencies: the spectra are kept
+   in blocks of LANES frequencies, real parts then imaginary parts (X[t][b][i][re, im][LANES],
+   Y[t][b][o][..], Ŵ[b][o][i][..]), so each complex multiply-add is four elementwise vector
+   operations with no shuffles, and a block of 2 tiles × 2 output channels keeps its sums in
+   registers while it runs over cin. OpenBLAS's cgemm, called per frequency on these small
+   matrices (16 × 32 × 64 for Isonet-1), spends its time packing them (measured: 3 times slower).
+   The loop is compiled for AVX-512, AVX2 and the baseline, chosen at run time; every clone does
+   the same operations in the same order (no contraction into FMAs under ISO C), so the result
+   does not depend on the clone, the threads or the chunk.
+
+   The transforms run GROUP channels of one tile at a time, gathered into a per-thread buffer that
+   stays in cache, transformed by a single-threaded FFTW plan of GROUP contiguous transforms and
+   copied into or out of the blocks; the threads split the (tile, group) pairs. Transforms written
+   straight into a frequency-major layout, a chunk's transforms apart (8 KB for Isonet-1), put
+   every frequency on its own page, and the TLB misses made them three times slower than in
+   cache (measured). So neither the batch, the chunk nor the thread count changes how a tile is
+   computed. Plans are made at the first call for a layer, input shape, thread count and tile
+   side (-nn_fft_tile) and kept in the work (two shapes per layer), with the buffers shared by the
+   work's layers; after that a call allocates nothing. FFTW_ESTIMATE plans by default:
+   FFTW_MEASURE's (-nn_fft_measure) are chosen by timing, so their rounding can differ from run to
+   run. */
 #include "learn/nn/nn_impl.h"
 #include <fftw3.h>
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -40,15 +47,25 @@
 /* channels transformed together: a group's real patches (GROUP·F² floats, 157 KB for F = 70)
    stay in L2, and its spectra fill whole cache lines of X and Y */
 #define GROUP 8
+/* frequencies per vector of the products */
+#define LANES 16
+
+typedef float Lanes __attribute__((vector_size(LANES * sizeof(float))));
+
+/* the products' loop compiled for each of these targets, chosen at run time (GCC on x86-64) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  #define PD_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+  #define PD_TARGET_CLONES
+#endif
 
 typedef struct {
   PetscInt       key[5]; /* n, h, w, threads, tile side; key[0] = 0: empty */
-  ptrdiff_t      Fy, Fx, nf, Ty, Tx, ny, nx, items, m;
-  ptrdiff_t      ldx, ldy;       /* X's and Y's stride between tiles */
-  ptrdiff_t      ldr;            /* floats of a thread's buffer: GROUP patches, then their spectra */
+  ptrdiff_t      Fy, Fx, nf, nb, Ty, Tx, ny, nx, items, m; /* nb blocks of LANES frequencies */
+  ptrdiff_t      ldr; /* floats of a thread's buffer: GROUP patches, then their spectra */
   fftwf_plan     fwd[2], inv[2]; /* GROUP channels, and the last group of a side when smaller */
   fftwf_plan     wplan;          /* the spectra of one output channel's weights */
-  fftwf_complex *wspec;          /* [nf][cout][cin] */
+  float         *wspec;          /* Ŵ / (F_yF_x) in blocks: [nb][cout][cin][re, im][LANES] */
   float         *wcopy;          /* the weights wspec was made from */
   PetscBool      wset;
 } Entry;
@@ -58,7 +75,7 @@ struct _PdNNFft {
   Entry         *e;    /* ENTRIES per layer */
   PetscInt      *next; /* per layer: the entry replaced next */
   float         *R;    /* a buffer per thread (patches and their spectra); the weights' planes */
-  fftwf_complex *X, *Y;
+  float         *X, *Y; /* [m][nb][cin or cout][re, im][LANES] */
   size_t         nR, nX, nY;
 };
 
@@ -100,14 +117,6 @@ static PetscErrorCode Grow(void **buf, size_t *cap, size_t n, size_t sz)
   PetscFunctionReturn(0);
 }
 
-/* n rounded up to whole cache lines of 8-byte values, and one line more when that is a multiple
-   of 512 bytes (rows a power-of-2 apart fall into a few cache sets) */
-static ptrdiff_t Stride(ptrdiff_t n)
-{
-  const ptrdiff_t s = (n + 7) / 8 * 8;
-  return s % 64 ? s : s + 8;
-}
-
 /* Single-threaded plans of g contiguous patches ↔ g contiguous spectra, in a thread's buffer. */
 static PetscErrorCode PlanGroup(const PdNNLayer *L, PdNNFft d, Entry *e, ptrdiff_t gi, ptrdiff_t go, int j)
 {
@@ -140,27 +149,27 @@ static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft 
   PdNNFftTileAxis(a->out->w, k, tile, &e->Fx, &e->Tx, &e->nx);
   plane    = e->Fy * e->Fx;
   e->nf    = e->Fy * (e->Fx / 2 + 1);
-  e->ldx   = Stride(e->nf * L->cin);
-  e->ldy   = Stride(e->nf * L->cout);
+  e->nb    = (e->nf + LANES - 1) / LANES;
   e->ldr   = (GROUP * (plane + 2 * e->nf) + 15) / 16 * 16; /* whole cache lines: FFTW's alignment */
   e->items = a->out->n * e->ny * e->nx;
   e->m     = PetscMax(1, (ptrdiff_t)(CHUNK_BYTES / ((size_t)wide * e->nf * sizeof(fftwf_complex))));
   chunks   = (e->items + e->m - 1) / e->m;
   e->m     = (e->items + chunks - 1) / chunks; /* chunks of equal size but the last */
   PetscCall(Grow((void **)&d->R, &d->nR, (size_t)PetscMax(key[3] * e->ldr, L->cin * plane), sizeof(float)));
-  PetscCall(Grow((void **)&d->X, &d->nX, (size_t)(e->m * e->ldx), sizeof(fftwf_complex)));
-  PetscCall(Grow((void **)&d->Y, &d->nY, (size_t)(e->m * e->ldy), sizeof(fftwf_complex)));
-  e->wspec = fftwf_alloc_complex((size_t)(e->nf * L->cout * L->cin));
+  PetscCall(Grow((void **)&d->X, &d->nX, (size_t)(e->nb * e->m * L->cin * 2 * LANES), sizeof(float)));
+  PetscCall(Grow((void **)&d->Y, &d->nY, (size_t)(e->nb * e->m * L->cout * 2 * LANES), sizeof(float)));
+  e->wspec = fftwf_alloc_real((size_t)(e->nb * L->cout * L->cin * 2 * LANES));
   e->wcopy = fftwf_alloc_real((size_t)L->nw);
   PetscCheck(e->wspec && e->wcopy, PETSC_COMM_SELF, PETSC_ERR_MEM, "conv %s: cannot allocate the weight spectra (%td x %td x %" PetscInt_FMT " x %" PetscInt_FMT ")", L->name, e->Fy, e->Fx, L->cout, L->cin);
+  memset(e->wspec, 0, (size_t)(e->nb * L->cout * L->cin * 2 * LANES) * sizeof(float)); /* the last block's spare lanes */
   /* single-threaded plans (the threads split the groups); the process's setting is put back after */
   fftwf_plan_with_nthreads(1);
   PetscCall(PlanGroup(L, d, e, gi, go, 0));
   PetscCall(PlanGroup(L, d, e, L->cin % gi, L->cout % go, 1));
   {
-    const int nn[2] = {(int)e->Fy, (int)e->Fx}, ci = (int)L->cin, ld = (int)(L->cout * L->cin);
-    /* output channel o's spectra go to wspec + o·cin, which FFTW's alignment need not have */
-    e->wplan = fftwf_plan_many_dft_r2c(2, nn, ci, d->R, NULL, 1, (int)plane, e->wspec, NULL, ld, 1, FFTW_ESTIMATE | FFTW_UNALIGNED);
+    const int nn[2] = {(int)e->Fy, (int)e->Fx};
+    /* one output channel's cin spectra, contiguous, in X (free while the weights are transformed) */
+    e->wplan = fftwf_plan_many_dft_r2c(2, nn, (int)L->cin, d->R, NULL, 1, (int)plane, (fftwf_complex *)d->X, NULL, 1, (int)e->nf, FFTW_ESTIMATE);
   }
   fftwf_plan_with_nthreads(PdGetThreads());
   PetscCheck(e->wplan, PETSC_COMM_SELF, PETSC_ERR_LIB, "conv %s: FFTW could not plan the weight transforms", L->name);
@@ -168,16 +177,49 @@ static PetscErrorCode EntrySetUp(const PdNNLayer *L, const PdNNArgs *a, PdNNFft 
   PetscFunctionReturn(0);
 }
 
-/* Ŵ[f][o][i] = DFT of W[o][i] zero-padded to F_y × F_x. */
+/* Spectra s[c][f] (interleaved complex, nf each) of g channels → their blocks v[.][c][re, im][l],
+   blocks ld floats apart, block by block (each block's g channels are contiguous); and back. */
+static void ToBlocks(const Entry *e, const float *s, ptrdiff_t g, float *v, ptrdiff_t ld, float scale)
+{
+  for (ptrdiff_t b = 0, f0 = 0; f0 < e->nf; b++, f0 += LANES) {
+    const ptrdiff_t n = PetscMin(LANES, e->nf - f0);
+    for (ptrdiff_t c = 0; c < g; c++) {
+      const float *sc = s + 2 * (c * e->nf + f0);
+      float       *vc = v + b * ld + c * 2 * LANES;
+      for (ptrdiff_t l = 0; l < n; l++) {
+        vc[l]         = sc[2 * l] * scale;
+        vc[LANES + l] = sc[2 * l + 1] * scale;
+      }
+    }
+  }
+}
+
+static void FromBlocks(const Entry *e, const float *v, ptrdiff_t ld, ptrdiff_t g, float *s)
+{
+  for (ptrdiff_t b = 0, f0 = 0; f0 < e->nf; b++, f0 += LANES) {
+    const ptrdiff_t n = PetscMin(LANES, e->nf - f0);
+    for (ptrdiff_t c = 0; c < g; c++) {
+      const float *vc = v + b * ld + c * 2 * LANES;
+      float       *sc = s + 2 * (c * e->nf + f0);
+      for (ptrdiff_t l = 0; l < n; l++) {
+        sc[2 * l]     = vc[l];
+        sc[2 * l + 1] = vc[LANES + l];
+      }
+    }
+  }
+}
+
+/* Ŵ[b][o][i] = DFT of W[o][i] zero-padded to F_y × F_x, over F_yF_x (the inverse's scale). */
 static void WeightSpectra(const PdNNLayer *L, PdNNFft d, Entry *e, const float *w)
 {
-  const ptrdiff_t k = L->k, plane = e->Fy * e->Fx;
+  const ptrdiff_t k = L->k, plane = e->Fy * e->Fx, ld = L->cout * L->cin * 2 * LANES;
 
   for (ptrdiff_t o = 0; o < L->cout; o++) {
     memset(d->R, 0, (size_t)(L->cin * plane) * sizeof(float));
     for (ptrdiff_t i = 0; i < L->cin; i++)
       for (ptrdiff_t dy = 0; dy < k; dy++) memcpy(d->R + i * plane + dy * e->Fx, w + ((o * L->cin + i) * k + dy) * k, (size_t)k * sizeof(float));
-    fftwf_execute_dft_r2c(e->wplan, d->R, e->wspec + o * L->cin);
+    fftwf_execute_dft_r2c(e->wplan, d->R, (fftwf_complex *)d->X);
+    ToBlocks(e, d->X, L->cin, e->wspec + o * L->cin * 2 * LANES, ld, 1.0f / (float)plane);
   }
   memcpy(e->wcopy, w, (size_t)L->nw * sizeof(float));
   e->wset = PETSC_TRUE;
@@ -239,7 +281,7 @@ static void Scatter(const PdNNLayer *L, const Entry *e, const float *R, ptrdiff_
   }
 }
 
-/* X[t][f][i] for the m tiles from t0: each (tile, group) gathered and transformed by one thread. */
+/* X's blocks for the m tiles from t0: each (tile, group) gathered and transformed by one thread. */
 static void Forward(const PdNNLayer *L, const Entry *e, PdNNFft d, const PdTensor *in, ptrdiff_t t0, ptrdiff_t m, PetscBool par)
 {
   const ptrdiff_t ng = (L->cin + GROUP - 1) / GROUP;
@@ -248,16 +290,15 @@ static void Forward(const PdNNLayer *L, const Entry *e, PdNNFft d, const PdTenso
   for (ptrdiff_t q = 0; q < m * ng; q++) {
     const ptrdiff_t t = q / ng, i0 = (q % ng) * GROUP, g = PetscMin(GROUP, L->cin - i0);
     float          *R = d->R + omp_get_thread_num() * e->ldr;
-    fftwf_complex  *S = (fftwf_complex *)(R + GROUP * e->Fy * e->Fx), *x = d->X + t * e->ldx + i0;
+    float          *S = R + GROUP * e->Fy * e->Fx;
 
     Gather(L, e, in, t0 + t, i0, g, R);
-    fftwf_execute_dft_r2c(e->fwd[g == PetscMin(L->cin, GROUP) ? 0 : 1], R, S);
-    for (ptrdiff_t f = 0; f < e->nf; f++, x += L->cin)
-      for (ptrdiff_t c = 0; c < g; c++) memcpy(x + c, S + c * e->nf + f, sizeof(fftwf_complex));
+    fftwf_execute_dft_r2c(e->fwd[g == PetscMin(L->cin, GROUP) ? 0 : 1], R, (fftwf_complex *)S);
+    ToBlocks(e, S, g, d->X + (t * e->nb * L->cin + i0) * 2 * LANES, L->cin * 2 * LANES, 1.0f);
   }
 }
 
-/* out from Y[t][f][o] for the m tiles from t0, (tile, group) by (tile, group). */
+/* out from Y's blocks for the m tiles from t0, (tile, group) by (tile, group). */
 static void Inverse(const PdNNLayer *L, const Entry *e, PdNNFft d, const float *b, const PdTensor *out, ptrdiff_t t0, ptrdiff_t m, PetscBool par)
 {
   const ptrdiff_t ng = (L->cout + GROUP - 1) / GROUP;
@@ -265,25 +306,66 @@ static void Inverse(const PdNNLayer *L, const Entry *e, PdNNFft d, const float *
 #pragma omp parallel for schedule(static) if (par)
   for (ptrdiff_t q = 0; q < m * ng; q++) {
     const ptrdiff_t t = q / ng, o0 = (q % ng) * GROUP, g = PetscMin(GROUP, L->cout - o0);
-    float               *R = d->R + omp_get_thread_num() * e->ldr;
-    fftwf_complex       *S = (fftwf_complex *)(R + GROUP * e->Fy * e->Fx);
-    const fftwf_complex *y = d->Y + t * e->ldy + o0;
+    float          *R = d->R + omp_get_thread_num() * e->ldr, *S = R + GROUP * e->Fy * e->Fx;
 
-    for (ptrdiff_t f = 0; f < e->nf; f++, y += L->cout)
-      for (ptrdiff_t c = 0; c < g; c++) memcpy(S + c * e->nf + f, y + c, sizeof(fftwf_complex));
-    fftwf_execute_dft_c2r(e->inv[g == PetscMin(L->cout, GROUP) ? 0 : 1], S, R);
+    FromBlocks(e, d->Y + (t * e->nb * L->cout + o0) * 2 * LANES, L->cout * 2 * LANES, g, S);
+    fftwf_execute_dft_c2r(e->inv[g == PetscMin(L->cout, GROUP) ? 0 : 1], (fftwf_complex *)S, R);
     Scatter(L, e, R, t0 + t, o0, g, b, out);
   }
 }
 
-/* Y_f = X_f · Ŵ_fᴴ / (F_y F_x) for every frequency f: m × cout × cin each, rows a tile apart. */
-static void Products(const PdNNLayer *L, const Entry *e, const fftwf_complex *X, const fftwf_complex *wspec, fftwf_complex *Y, ptrdiff_t m, PetscBool par)
+/* y[t][o] = Σ_i x[t][i] · conj(w[o][i]) for tb <= 2 tiles and ob <= 2 output channels, LANES
+   frequencies each ([re, im][LANES] per entry; w's rows cin entries long; x's and y's tiles lx
+   and ly floats apart) */
+static inline __attribute__((always_inline)) void Block(const float *x, ptrdiff_t lx, const float *w, float *y, ptrdiff_t ly, ptrdiff_t ci, int tb, int ob)
 {
-  const float     alpha[2] = {1.0f / (float)(e->Fy * e->Fx), 0.0f}, beta[2] = {0.0f, 0.0f};
-  const ptrdiff_t ci = L->cin, co = L->cout;
+  Lanes re[2][2] = {{{0}}}, im[2][2] = {{{0}}};
+
+  for (ptrdiff_t i = 0; i < ci; i++) {
+    Lanes xr[2], xi[2], wr, wi;
+    for (int t = 0; t < tb; t++) {
+      memcpy(&xr[t], x + t * lx + i * 2 * LANES, sizeof(Lanes));
+      memcpy(&xi[t], x + t * lx + i * 2 * LANES + LANES, sizeof(Lanes));
+    }
+    for (int o = 0; o < ob; o++) {
+      memcpy(&wr, w + (o * ci + i) * 2 * LANES, sizeof(Lanes));
+      memcpy(&wi, w + (o * ci + i) * 2 * LANES + LANES, sizeof(Lanes));
+      for (int t = 0; t < tb; t++) {
+        re[t][o] += xr[t] * wr + xi[t] * wi;
+        im[t][o] += xi[t] * wr - xr[t] * wi;
+      }
+    }
+  }
+  for (int t = 0; t < tb; t++)
+    for (int o = 0; o < ob; o++) {
+      memcpy(y + t * ly + o * 2 * LANES, &re[t][o], sizeof(Lanes));
+      memcpy(y + t * ly + o * 2 * LANES + LANES, &im[t][o], sizeof(Lanes));
+    }
+}
+
+/* One block of LANES frequencies: Y_b = X_b · Ŵ_bᴴ, m × cout × cin, 2 × 2 at a time (x's and y's
+   tiles lx and ly floats apart). */
+PD_TARGET_CLONES static void ProductsBlock(const float *x, ptrdiff_t lx, const float *w, float *y, ptrdiff_t ly, ptrdiff_t m, ptrdiff_t ci, ptrdiff_t co)
+{
+  for (ptrdiff_t t = 0; t < m; t += 2)
+    for (ptrdiff_t o = 0; o < co; o += 2) {
+      const float *xt = x + t * lx, *wo = w + o * ci * 2 * LANES;
+      float       *yto = y + t * ly + o * 2 * LANES;
+
+      if (t + 1 < m && o + 1 < co) Block(xt, lx, wo, yto, ly, ci, 2, 2);
+      else if (t + 1 < m) Block(xt, lx, wo, yto, ly, ci, 2, 1);
+      else if (o + 1 < co) Block(xt, lx, wo, yto, ly, ci, 1, 2);
+      else Block(xt, lx, wo, yto, ly, ci, 1, 1);
+    }
+}
+
+/* Y_f = X_f · Ŵ_fᴴ for every frequency f (Ŵ carries the 1/(F_yF_x)), the blocks over the threads. */
+static void Products(const PdNNLayer *L, const Entry *e, const float *X, const float *wspec, float *Y, ptrdiff_t m, PetscBool par)
+{
+  const ptrdiff_t ci = L->cin, co = L->cout, lx = e->nb * ci * 2 * LANES, ly = e->nb * co * 2 * LANES, lw = co * ci * 2 * LANES;
 
 #pragma omp parallel for schedule(static) if (par)
-  for (ptrdiff_t f = 0; f < e->nf; f++) cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, (int)m, (int)co, (int)ci, alpha, X + f * ci, (int)e->ldx, wspec + f * co * ci, (int)ci, beta, Y + f * co, (int)e->ldy);
+  for (ptrdiff_t b = 0; b < e->nb; b++) ProductsBlock(X + b * ci * 2 * LANES, lx, wspec + b * lw, Y + b * co * 2 * LANES, ly, m, ci, co);
 }
 
 PetscErrorCode PdNNConvFftForward(const PdNNLayer *L, PdNNArgs *a)

@@ -128,17 +128,20 @@ static double RelDiff(const float *y, const double *ref, PetscInt n)
 
 /* The FFT path (an inference work, backend fft) against the direct sum in double, with output
    tiles of side tile (-nn_fft_tile); then again after new weights (the cached spectra must
-   follow), and on 2 threads. */
+   follow); on 2 threads, bit for bit as on one; and the last sample alone, bit for bit as in the
+   batch (a rank's share of a batch gives the bits of the whole batch). */
 static PetscErrorCode TestConvFft(PetscInt n, PetscInt ci, PetscInt co, PetscInt k, PetscInt pad, PetscInt h, PetscInt w, PetscInt tile)
 {
   PdNN           net;
   PdNNWork       work;
   PdTensor       x, y;
-  float         *th;
+  float         *th, *y1;
   double        *ref, e[3];
   char           ts[16];
   const PetscInt p  = pad == PD_NN_SAME ? (k - 1) / 2 : pad;
   const int      nt = omp_get_max_threads();
+  PetscBool      threads_same, alone_same;
+  PdTensor       x1;
 
   PetscFunctionBegin;
   PetscCall(PetscSNPrintf(ts, sizeof(ts), "%" PetscInt_FMT, tile));
@@ -154,16 +157,24 @@ static PetscErrorCode TestConvFft(PetscInt n, PetscInt ci, PetscInt co, PetscInt
   PetscCall(PdTensorAlloc(n, ci, 1, h, w, &x));
   Random(x.v, PdTensorSize(&x), -1, 1);
   PetscCall(PetscMalloc1(n * co * (h + 2 * p - k + 1) * (w + 2 * p - k + 1), &ref));
+  PetscCall(PetscMalloc1(n * co * (h + 2 * p - k + 1) * (w + 2 * p - k + 1), &y1));
   for (int pass = 0; pass < 3; pass++) {
     if (pass < 2) Random(th, co * ci * k * k + co, -1, 1);
     omp_set_num_threads(pass == 2 ? 2 : 1);
     PetscCall(PdNNForward(net, work, &x, &y));
     if (pass < 2) RefConv(&x, co, k, 1, p, 2, th, th + co * ci * k * k, &y, ref);
     e[pass] = RelDiff(y.v, ref, PdTensorSize(&y));
+    if (pass == 1) PetscCall(PetscArraycpy(y1, y.v, PdTensorSize(&y)));
   }
+  threads_same = (PetscBool)!memcmp(y.v, y1, (size_t)PdTensorSize(&y) * sizeof(float));
   omp_set_num_threads(nt);
+  x1 = PdTensorSample(&x, n - 1);
+  PetscCall(PdNNForward(net, work, &x1, &y));
+  alone_same = (PetscBool)!memcmp(y.v, y1 + (n - 1) * PdTensorSize(&y), (size_t)PdTensorSize(&y) * sizeof(float));
+  PetscCall(PetscFree(y1));
   PD_EXPECT(y.h == h + 2 * p - k + 1 && y.w == w + 2 * p - k + 1, "conv fft: output %" PetscInt_FMT "x%" PetscInt_FMT, y.h, y.w);
   PD_EXPECT(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5, "conv fft n %" PetscInt_FMT " ci %" PetscInt_FMT " co %" PetscInt_FMT " k %" PetscInt_FMT " pad %" PetscInt_FMT " %" PetscInt_FMT "x%" PetscInt_FMT " tile %" PetscInt_FMT ": relative error %.3g, %.3g after new weights, %.3g on 2 threads", n, ci, co, k, pad, h, w, tile, e[0], e[1], e[2]);
+  PD_EXPECT(threads_same && alone_same, "conv fft n %" PetscInt_FMT " ci %" PetscInt_FMT " co %" PetscInt_FMT " k %" PetscInt_FMT ": %s", n, ci, co, k, !threads_same ? "2 threads differ from 1" : "the last sample alone differs from the batch");
   PetscCall(PetscFree(ref));
   PetscCall(PdTensorFree(&x));
   PetscCall(PdNNWorkDestroy(&work));
@@ -1034,6 +1045,7 @@ int main(int argc, char **argv)
     PetscCall(TestConvFft(2, 4, 3, 5, PD_NN_VALID, 37, 33, 10));
     PetscCall(TestConvFft(3, 16, 8, 7, PD_NN_SAME, 45, 41, 16));
     PetscCall(TestConvFft(1, 1, 6, 9, PD_NN_SAME, 70, 66, 20));
+    PetscCall(TestConvFft(3, 12, 10, 5, PD_NN_SAME, 20, 19, 64)); /* channel groups of 8 and a rest */
     PetscCall(TestNetworkFft(1));
     PetscCall(TestNetworkFft(2));
     PetscCall(TestLosses());

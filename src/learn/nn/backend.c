@@ -68,9 +68,10 @@ PetscErrorCode PdNNGetBackend(PdNN net, PdNNBackend *backend)
 #define DNNL_MIN_CHANNELS 16
 
 /* Auto takes the FFT path where its time, modelled as (GEMM operations + FFT_TRANSFORM_COST ×
-   transform operations), is FFT_GAIN times below the direct convolution's operations: measured,
-   oneDNN's direct kernels run about 2.5 times as fast as the small complex GEMMs, and those about 4
-   times as fast as the batched transforms (docs/nn.md). */
+   transform operations), is FFT_GAIN times below the direct convolution's operations: measured
+   with the per-frequency CGEMMs of before, oneDNN's direct kernels ran about 2.5 times as fast as
+   those, and those about 4 times as fast as the transforms; the present products are about as
+   fast as oneDNN, which leaves the margin generous without changing a choice (docs/nn.md). */
 #define FFT_TRANSFORM_COST 4.0
 #define FFT_GAIN           2.5
 

@@ -21,13 +21,18 @@ void PdNNFftSetPlanning(PetscInt tile, PetscBool measure)
   fft_measure = measure;
 }
 
-/* The smallest even size >= n whose odd part is at most 9 (64, 70 → 72, 80, 96, ...): FFTW's
-   estimated plans are slow on the others (70 = 2·35: 1.5 times the time per point of 72) */
+/* The FFT size for n points under estimated plans: the smallest of the sizes on which FFTW's
+   estimated 2-D plans were measured fast (single-precision r2c, 8 transforms in cache: 1.2 to 2.5
+   ns per point, against 3.8 for 40, 5.4 for 38, 6.5 for 58; docs/nn.md), beyond them the
+   smallest even size whose odd part is at most 9 */
 static ptrdiff_t EstimateGoodSize(ptrdiff_t n)
 {
-  for (ptrdiff_t m = PetscMax(n, 2);; m++) {
+  static const ptrdiff_t fast[] = {8, 12, 16, 20, 24, 28, 32, 36, 42, 48, 56, 64, 72, 80, 84, 100, 108, 112, 128};
+
+  for (size_t j = 0; j < sizeof(fast) / sizeof(fast[0]); j++)
+    if (fast[j] >= n) return fast[j];
+  for (ptrdiff_t m = n + n % 2;; m += 2) {
     ptrdiff_t r = m;
-    if (m % 2) continue;
     while (r % 2 == 0) r /= 2;
     if (r <= 9) return m;
   }

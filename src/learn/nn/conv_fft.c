@@ -4,9 +4,10 @@
      out[n,o,y,x] = b[o] + Σ_i Σ_{dy,dx} W[o,i,dy,dx] · in[n,i, y+dy−p, x+dx−p],
 
    computed on output tiles of T_y × T_x. The input patch a tile reads, F_y × F_x with
-   F = T + k − 1 a 2,3,5,7-smooth size (zeros outside the image), is transformed once per channel;
-   by the correlation theorem its circular correlation with the zero-padded kernel has the tile's
-   outputs at 0 ≤ y < T_y, 0 ≤ x < T_x (no wrap-around reaches them), so per frequency f
+   F = T + k − 1 a size FFTW transforms fast (conv_fft_plan.c; zeros outside the image), is
+   transformed once per channel; by the correlation theorem its circular correlation with the
+   zero-padded kernel has the tile's outputs at 0 ≤ y < T_y, 0 ≤ x < T_x (no wrap-around reaches
+   them), so per frequency f
 
      Y_f[t,o] = Σ_i X_f[t,i] · conj(Ŵ_f[o,i]) / (F_y F_x)        (Y_f = X_f · Ŵ_fᴴ / F_yF_x)
 
@@ -20,7 +21,7 @@
    Y[t][b][o][..], Ŵ[b][o][i][..]), so each complex multiply-add is four elementwise vector
    operations with no shuffles, and a block of 2 tiles × 2 output channels keeps its sums in
    registers while it runs over cin. OpenBLAS's cgemm, called per frequency on these small
-   matrices (16 × 32 × 64 for Isonet-1), spends its time packing them (measured: 3 times slower).
+   matrices (16 × 32 × 64 for Isonet-1), spends its time packing them (measured: 2.5 times slower).
    The loop is compiled for AVX-512, AVX2 and the baseline, chosen at run time; every clone does
    the same operations in the same order (no contraction into FMAs under ISO C), so the result
    does not depend on the clone, the threads or the chunk.
@@ -29,8 +30,8 @@
    stays in cache, transformed by a single-threaded FFTW plan of GROUP contiguous transforms and
    copied into or out of the blocks; the threads split the (tile, group) pairs. Transforms written
    straight into a frequency-major layout, a chunk's transforms apart (8 KB for Isonet-1), put
-   every frequency on its own page, and the TLB misses made them three times slower than in
-   cache (measured). So neither the batch, the chunk nor the thread count changes how a tile is
+   every frequency on its own page, and the TLB misses made them two to three times slower than
+   in cache (measured). So neither the batch, the chunk nor the thread count changes how a tile is
    computed. Plans are made at the first call for a layer, input shape, thread count and tile
    side (-nn_fft_tile) and kept in the work (two shapes per layer), with the buffers shared by the
    work's layers; after that a call allocates nothing. FFTW_ESTIMATE plans by default:
@@ -44,7 +45,7 @@
 /* spectra of one chunk of tiles (the larger of X and Y) are kept to about this many bytes */
 #define CHUNK_BYTES ((size_t)32 << 20)
 #define ENTRIES     2
-/* channels transformed together: a group's real patches (GROUP·F² floats, 157 KB for F = 70)
+/* channels transformed together: a group's real patches (GROUP·F² floats, 166 KB for F = 72)
    stay in L2, and its spectra fill whole cache lines of X and Y */
 #define GROUP 8
 /* frequencies per vector of the products */

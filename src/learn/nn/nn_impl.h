@@ -121,7 +121,7 @@ PETSC_INTERN PetscInt       PdNNFftTile(void);
 PETSC_INTERN PetscBool      PdNNFftMeasure(void);
 PETSC_INTERN void           PdNNFftGetPlanning(PetscInt *tile, PetscBool *measure);
 PETSC_INTERN void           PdNNFftSetPlanning(PetscInt tile, PetscBool measure);
-/* Tiles along one axis of O outputs for a k-kernel: FFT size F = T + k − 1 (2,3,5,7-smooth), tile
+/* Tiles along one axis of O outputs for a k-kernel: FFT size F = T + k − 1 (a fast size), tile
    T at least min(O, tile), n tiles (conv_fft_plan.c). */
 PETSC_INTERN void           PdNNFftTileAxis(ptrdiff_t O, ptrdiff_t k, ptrdiff_t tile, ptrdiff_t *F, ptrdiff_t *T, ptrdiff_t *n);
 

@@ -39,7 +39,7 @@ PetscErrorCode PdNNBackendSetFromOptions(MPI_Comm comm)
   PetscOptionsBegin(comm, NULL, "CNN engine", "");
   PetscCall(PetscOptionsEnum("-nn_backend", "Convolutions of the CNN engine: auto (per layer), blas (im2col + OpenBLAS), dnnl (oneDNN) or fft (FFT convolution at inference)", "", PdNNBackends, (PetscEnum)b, (PetscEnum *)&b, NULL));
   PetscCall(PetscOptionsInt("-nn_fft_tile", "Output tile side of the FFT convolutions (0: 64, or 32 with -nn_fft_measure)", "", tile, &tile, NULL));
-  PetscCall(PetscOptionsBool("-nn_fft_measure", "Measured FFT plans for the FFT convolutions: faster, but their rounding differs from run to run", "", measure, &measure, NULL));
+  PetscCall(PetscOptionsBool("-nn_fft_measure", "Measured FFT plans for the FFT convolutions: faster on some layers, but their rounding differs from run to run", "", measure, &measure, NULL));
   PetscOptionsEnd();
   PetscCheck(PdNNBackendAvailable(b), comm, PD_ERR_INPUT, "-nn_backend %s: this pdecon is built without it", PdNNBackends[b]);
   PetscCheck(tile == 0 || (tile >= 8 && tile <= 4096), comm, PD_ERR_INPUT, "-nn_fft_tile %" PetscInt_FMT ": must be 0 (the default) or between 8 and 4096", tile);

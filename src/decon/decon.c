@@ -41,6 +41,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->stop.tol         = -1; /* the rule's default */
   d->stop.gain        = 1;
   d->start_k          = PD_START_WIENER_K;
+  d->start_coarse_it  = PD_START_COARSE_IT;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
   if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
@@ -151,9 +152,10 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     PetscEnum st = (PetscEnum)d->start;
     PetscBool sset;
     if (!d->start_set) st = (PetscEnum)d->ops->default_start;
-    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
+    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter), coarse (the problem binned 2 x 2 laterally, solved and interpolated back); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
     if (sset) PetscCall(PdDeconSetStart(d, (PdDeconStart)st));
     PetscCall(PetscOptionsReal("-decon_start_wiener_k", "Noise-to-signal ratio K of the Wiener start", "PdDeconSetStart", d->start_k, &d->start_k, NULL));
+    PetscCall(PetscOptionsInt("-decon_start_coarse_it", "Iterations of the coarse start's binned solve (its solver reads options prefixed coarse_)", "PdDeconSetStart", d->start_coarse_it, &d->start_coarse_it, NULL));
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
@@ -173,6 +175,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     /* a value out of range would run and write a result that means nothing: refuse it */
     const char *pre = d->prefix ? d->prefix : "";
     PetscCheck(d->start_k > 0, d->comm, PD_ERR_INPUT, "-%sdecon_start_wiener_k: %g is not accepted: a noise-to-signal ratio, above 0", pre, (double)d->start_k);
+    PetscCheck(d->start_coarse_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_start_coarse_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->start_coarse_it);
     PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
     PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
     PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
@@ -185,6 +188,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
   PetscCall(PdFFTConvSetFromOptions(d->conv));
+  if (PdDeconStartType(d) == PD_START_COARSE) PetscCall(PdDeconStartCoarseSetFromOptions(d));
   PetscFunctionReturn(0);
 }
 

@@ -122,6 +122,7 @@ struct _p_PdDecon {
   PdDeconStart    start;       /* the initial estimate (start.c) */
   PetscBool       start_set;   /* asked for: the method's default no longer applies */
   double          start_k;     /* the Wiener start's noise-to-signal ratio K */
+  PetscInt        start_coarse_it; /* iterations of the coarse start's binned solve */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */
@@ -193,6 +194,11 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d);
 /* the start in use: asked for, else the method's; flat with several views */
 PdDeconStart PdDeconStartType(PdDecon d);
 #define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
+/* start_coarse.c: x <- the solution of the problem binned 2 x 2 laterally, interpolated back */
+PetscErrorCode PdDeconStartCoarse(PdDecon d);
+/* reads (and checks) the options of its solver, with d's */
+PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d);
+#define PD_START_COARSE_IT 20 /* its binned iterations by default */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 /* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */

@@ -17,7 +17,7 @@
    the start is flat. */
 #include "decon/decon_impl.h"
 
-const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "PdDeconStart", "PD_START_", NULL};
+const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "coarse", "PdDeconStart", "PD_START_", NULL};
 
 #define PD_START_FLOOR 1e-3 /* of the flat value */
 
@@ -106,6 +106,10 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d)
   const PdDeconStart t = PdDeconStartType(d);
 
   PetscFunctionBegin;
+  if (t == PD_START_COARSE) {
+    PetscCall(PdDeconStartCoarse(d));
+    PetscFunctionReturn(0);
+  }
   if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
     /* the Wiener filter sees the flat value beyond the box, not an edge down to 0 */

@@ -39,8 +39,9 @@ extern const char *const PdBoundaryTypes[];
 
 /* The initial estimate (-decon_start; decon/start.c): the flat mean flux, the data above the
    background (the smooth start outside the image box), the data back-projected,
-   w · Hᵀ(M (y − b)₊), or the data's Wiener filter. */
-typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER } PdDeconStart;
+   w · Hᵀ(M (y − b)₊), the data's Wiener filter, or the solution of the problem binned 2 x 2
+   laterally (decon/start_coarse.c). */
+typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER, PD_START_COARSE } PdDeconStart;
 extern const char *const PdDeconStartTypes[];
 
 /* Monitor: called after every iteration with the objective of the iterate that entered the

@@ -156,6 +156,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     if (sset) PetscCall(PdDeconSetStart(d, (PdDeconStart)st));
     PetscCall(PetscOptionsReal("-decon_start_wiener_k", "Noise-to-signal ratio K of the Wiener start", "PdDeconSetStart", d->start_k, &d->start_k, NULL));
     PetscCall(PetscOptionsInt("-decon_start_coarse_it", "Iterations of the coarse start's binned solve (its solver reads options prefixed coarse_)", "PdDeconSetStart", d->start_coarse_it, &d->start_coarse_it, NULL));
+    PetscCall(PetscOptionsBool("-decon_start_coarse_axial", "The coarse start bins z by 2 too", "PdDeconSetStart", d->start_coarse_axial, &d->start_coarse_axial, NULL));
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));

@@ -123,6 +123,7 @@ struct _p_PdDecon {
   PetscBool       start_set;   /* asked for: the method's default no longer applies */
   double          start_k;     /* the Wiener start's noise-to-signal ratio K */
   PetscInt        start_coarse_it; /* iterations of the coarse start's binned solve */
+  PetscBool       start_coarse_axial; /* it bins z too */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */

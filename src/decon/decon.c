@@ -274,7 +274,6 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
   for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
   PetscCall(PetscFree(d->psfname));
-  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscStrallocpy(name ? name : "PSF", &d->psfname));
   PetscFunctionReturn(0);
 }
@@ -714,6 +713,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscCall(PetscFree(d->psf));
   PetscCall(PetscFree(d->dataname));
   PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscViewerDestroy(&d->monitor_viewer));
   PetscCall(PetscFree(d));
   *dd = NULL;

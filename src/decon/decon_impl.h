@@ -199,7 +199,7 @@ PdDeconStart PdDeconStartType(PdDecon d);
 PetscErrorCode PdDeconStartCoarse(PdDecon d);
 /* reads (and checks) the options of its solver, with d's */
 PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d);
-#define PD_START_COARSE_IT 20 /* its binned iterations by default */
+#define PD_START_COARSE_IT 40 /* its binned iterations by default (docs/methods/acceleration.md) */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 /* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */

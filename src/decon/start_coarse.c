@@ -16,7 +16,8 @@
    keeps a centro-symmetric PSF centro-symmetric). The image box becomes ⌈m/2⌉ on a binned axis
    and the padding half the full problem's, so the binned problem keeps Bertero-Boccacci's box
    and weights. The binned solve runs -decon_start_coarse_it iterations (a solver of its own with
-   the options prefix "coarse_": -coarse_decon_start, -coarse_decon_accel, ...) from the method's
+   the options prefix "coarse_": -coarse_decon_start, -coarse_decon_accel, ...; its FFT reads the
+   full problem's -fft_* options) from the method's
    own start. The start of the full problem is its solution interpolated (bi- or trilinearly,
    block centres at fine coordinate 2I + ½), divided by B, floored at 10⁻³ x̄ where the data see
    the object, 0 elsewhere. Binning z moves planes between ranks: each rank receives the planes
@@ -229,6 +230,9 @@ static PetscErrorCode CoarseCreate(PdDecon d, PdDecon *cc)
   PetscCall(PdDeconCreate(d->comm, &c));
   PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "%scoarse_", d->prefix ? d->prefix : ""));
   PetscCall(PdDeconSetOptionsPrefix(c, prefix));
+  /* its transforms as the full problem's (-fft_planner, -fft_wisdom, ...): the same plans in
+     every run, so that results repeat and a restart continues exactly */
+  PetscCall(PdFFTConvSetOptionsPrefix(c->conv, d->prefix));
   PetscCall(PdDeconGetMethod(d, &method));
   PetscCall(PdDeconSetMethod(c, method));
   PetscCall(PdDeconSetTolerances(c, d->start_coarse_it, 0));

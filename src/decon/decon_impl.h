@@ -195,8 +195,9 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d);
 /* the start in use: asked for, else the method's; flat with several views */
 PdDeconStart PdDeconStartType(PdDecon d);
 #define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
-/* start_coarse.c: x <- the solution of the problem binned 2 x 2 laterally, interpolated back */
-PetscErrorCode PdDeconStartCoarse(PdDecon d);
+/* start_coarse.c: x <- the solution of the problem binned 2 x 2 laterally, interpolated back;
+   done false (x untouched) where the binned PSF does not fit the binned working volume */
+PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done);
 /* reads (and checks) the options of its solver, with d's */
 PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d);
 #define PD_START_COARSE_IT 40 /* its binned iterations by default (docs/methods/acceleration.md) */

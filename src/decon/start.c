@@ -7,7 +7,7 @@
      wiener  x_0 = max(F⁻¹[ conj(Ĥ) F(ỹ) / (|Ĥ|² + K) ], f)                the data's Wiener filter
                   ỹ = (y − b)₊ on the box, x̄ outside it (no edge down to 0 at the box's faces)
      coarse  the problem binned 2 x 2 laterally, solved by the same method, interpolated back
-                  (start_coarse.c has its equations)
+                  (start_coarse.c has its equations); wiener where the binned PSF would not fit
 
    with f = 10⁻³ x̄, the floor that keeps every estimated voxel positive (RL's update is
    multiplicative: a voxel that starts at 0 stays there), and K = -decon_start_wiener_k (1e-3,
@@ -106,14 +106,19 @@ PdDeconStart PdDeconStartType(PdDecon d)
 
 PetscErrorCode PdDeconStartEstimate(PdDecon d)
 {
-  const PdDeconStart t = PdDeconStartType(d);
+  PdDeconStart t = PdDeconStartType(d);
 
   PetscFunctionBegin;
   if (t == PD_START_COARSE) {
+    PetscBool done = PETSC_FALSE;
     /* a restart's checkpoint replaces the start: the binned solve would be wasted */
-    if (!d->restart[0]) PetscCall(PdDeconStartCoarse(d));
-    else PetscCall(StartFromWork(d, PD_START_FLAT));
-    PetscFunctionReturn(0);
+    if (d->restart[0]) {
+      PetscCall(StartFromWork(d, PD_START_FLAT));
+      PetscFunctionReturn(0);
+    }
+    PetscCall(PdDeconStartCoarse(d, &done));
+    if (done) PetscFunctionReturn(0);
+    t = PD_START_WIENER; /* no binned problem (its PSF does not fit): the start it would begin from */
   }
   if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));

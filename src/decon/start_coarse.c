@@ -257,27 +257,36 @@ PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdDeconStartCoarse(PdDecon d)
+PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done)
 {
   const int f[3] = {d->start_coarse_axial ? 2 : 1, 2, 2};
   PdDecon   c;
-  ptrdiff_t mc[3], pnc[3];
+  ptrdiff_t mc[3], pad[3], pnc[3];
   float    *psfc;
 
   PetscFunctionBegin;
+  /* the binned PSF, centred in its middle; the padding half the full problem's on binned axes */
+  PetscCall(BinPSF(d, f, pnc, &psfc));
+  *done = PETSC_TRUE;
+  for (int a = 0; a < 3; a++) {
+    mc[a]  = Bin(d->m[a], f[a]);
+    pad[a] = Bin(d->lay->n[a] - d->m[a], f[a]);
+    /* a binned PSF wider than the binned working volume (periodic, or a padding asked for that is
+       too small): no binned problem to solve; the caller starts otherwise */
+    if (pnc[a] > (d->boundary == PD_BOUNDARY_PERIODIC ? mc[a] : PdFFTGoodSize(mc[a] + pad[a]))) *done = PETSC_FALSE;
+  }
+  if (!*done) {
+    PetscCall(PetscFree(psfc));
+    PetscFunctionReturn(0);
+  }
   /* made for each start and destroyed after it: its volumes, a quarter (an eighth) of the full
      problem's, exist only before the method's own state is allocated */
   PetscCall(CoarseCreate(d, &c));
   PetscCall(PdDeconSetBackground(c, 4 * f[0] * d->bg));
-  /* the binned PSF, centred in its middle; the padding half the full problem's on binned axes */
-  PetscCall(BinPSF(d, f, pnc, &psfc));
   PetscCall(PdDeconSetPSF(c, pnc, psfc, d->psfname));
   PetscCall(PetscFree(psfc));
   c->center_mode = PD_PSF_CENTER_MIDDLE;
-  for (int a = 0; a < 3; a++) {
-    mc[a]     = Bin(d->m[a], f[a]);
-    c->pad[a] = Bin(d->lay->n[a] - d->m[a], f[a]);
-  }
+  for (int a = 0; a < 3; a++) c->pad[a] = pad[a];
   PetscCall(PdDeconSetImageSize(c, mc, d->dataname));
   PetscCall(PdDeconSetUp(c));
   PetscCall(BinData(d, c, f[0]));

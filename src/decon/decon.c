@@ -482,7 +482,9 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   PetscFunctionBegin;
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
+  d->start_time = PdTime();
   PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
+  d->start_time = PdTime() - d->start_time;
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -518,7 +520,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
     d->restarting = PETSC_FALSE;
   }
   d->reason  = PD_DECON_ITERATING;
-  t0         = PdTime();
+  t0         = PdTime() - d->start_time; /* the start is work of the solve too (a binned solve) */
   d->t_start = t0;
   d->it_start = d->it;
   while (d->it < d->max_it) {
@@ -540,6 +542,10 @@ PetscErrorCode PdDeconSolve(PdDecon d)
       break;
     }
     PetscCall(PdStopRequested(d->comm, &stop));
+    if (stop && d->nested) { /* the outer solver saves its state after its next step */
+      d->reason = PD_DECON_STOPPED_SIGNAL;
+      break;
+    }
     if (stop) {
       PetscCheck(d->checkpoint[0], d->comm, PD_ERR_INPUT, "%s: stopped by a signal at iteration %" PetscInt_FMT " with no -decon_checkpoint file to save to", d->dataname, d->it);
       PetscCall(PdDeconCheckpointWrite(d));

@@ -130,6 +130,7 @@ struct _p_PdDecon {
   PetscInt        max_it, it;
   PetscBool       max_it_set;  /* asked for (option or PdDeconSetTolerances): methods keep it */
   double          rtol, solve_time, t_start;
+  double          start_time;  /* seconds the initial estimate took (counted in solve_time) */
   PetscInt        it_start; /* the iteration this solve began at (after a restart: the checkpoint's) */
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
@@ -145,6 +146,7 @@ struct _p_PdDecon {
   char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
   char           *prefix;                         /* options prefix (PdDeconSetOptionsPrefix), NULL: none */
   PetscBool       restarting;                     /* set while setup runs after a load */
+  PetscBool       nested;                         /* solves inside another solver's start (start_coarse.c) */
 
   /* multi-view (multiview.c): V measurements y_v = h_v * x + b, y holds them one after another */
   PetscInt        nviews;      /* 0 or 1: the single-view problem */

@@ -243,6 +243,7 @@ static PetscErrorCode CoarseCreate(PdDecon d, PdDecon *cc)
      level unless -coarse_decon_start coarse asks for another */
   if (c->ops->default_start == PD_START_COARSE) PetscCall(PdDeconSetStart(c, PD_START_WIENER));
   PetscCall(PdDeconSetFromOptions(c));
+  c->nested = PETSC_TRUE; /* a stop signal ends the start early; d's loop saves the state */
   *cc = c;
   PetscFunctionReturn(0);
 }

@@ -91,7 +91,8 @@ PetscErrorCode PdDeconGetWorkingSize(PdDecon d, ptrdiff_t n[3]);
 PetscErrorCode PdDeconGetFFTConv(PdDecon d, PdFFTConv *conv);
 PetscErrorCode PdDeconGetIterationNumber(PdDecon d, PetscInt *it);
 PetscErrorCode PdDeconGetConvergedReason(PdDecon d, PdDeconConvergedReason *r);
-/* Seconds spent in the iteration loop: so far when called from a monitor, in total after. */
+/* Seconds spent in the initial estimate and the iteration loop: so far when called from a
+   monitor, in total after. */
 PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *seconds);
 PetscErrorCode PdDeconMonitorSet(PdDecon d, PdDeconMonitorFn fn, void *ctx);
 /* Removes every monitor set with PdDeconMonitorSet (the -decon_monitor one included). */

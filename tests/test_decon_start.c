@@ -6,7 +6,8 @@
    noise-free data of a smooth object with a small K it is the object, RL's fixed point, so one
    RL step from it stays there (from the flat start it does not). The coarse start, the problem
    binned 2 x 2 laterally (and 2 axially) and solved, is much nearer such an object than the flat
-   start, and agrees across rank counts (z binned, its planes move between ranks). */
+   start, and agrees across rank counts (z binned, its planes move between ranks); where the
+   binned PSF would not fit the binned volume it is the Wiener start. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/decon/decon.h>
@@ -126,6 +127,24 @@ int main(int argc, char **argv)
     }
     for (int s = PD_START_COARSE; s <= COARSE_Z && rank == 0; s++) PD_EXPECT(dist[s] < 0.25 * dist[PD_START_FLAT], "the %s start (%g from the object) is not much nearer than the flat start (%g)", Label[s], dist[s], dist[PD_START_FLAT]);
     PetscCall(PetscOptionsClearValue(NULL, "-decon_start_wiener_k"));
+  }
+
+  /* periodic 4 x 4 planes and a 3 x 3 PSF: the binned PSF (3 x 3) would not fit the binned
+     planes (2 x 2), so the coarse start is the Wiener start it would have begun from */
+  {
+    const ptrdiff_t ms[3] = {7, 4, 4}, ps[3] = {5, 3, 3}, ns = 7 * 4 * 4;
+    float           ys[7 * 4 * 4], hs[5 * 3 * 3], *xw = NULL, *xc = NULL;
+    Run             rw = {PD_START_WIENER, "rl", PETSC_TRUE, NAN}, rc = {PD_START_COARSE, "rl", PETSC_TRUE, NAN};
+    for (ptrdiff_t i = 0; i < ns; i++) ys[i] = (float)(b + 10.0 * PdTestUniform(&seed));
+    for (int i = 0; i < 5 * 3 * 3; i++) hs[i] = (float)(1.0 + (i == 22) * 8.0);
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &rw, ms, ys, ps, hs, b, 1, &xw));
+    PetscCall(PdTestSolve(PETSC_COMM_WORLD, Configure, &rc, ms, ys, ps, hs, b, 1, &xc));
+    if (rank == 0) {
+      double dx = PdTestRelDiff(xc, xw, ns);
+      PD_EXPECT(dx < 1e-6, "a binned PSF that does not fit: the coarse start differs from the Wiener start by %g", dx);
+    }
+    PetscCall(PetscFree(xw));
+    PetscCall(PetscFree(xc));
   }
   return PdTestFinalize("decon_start");
 }

@@ -36,11 +36,12 @@ static PetscErrorCode Configure(PdDecon d, const void *ctx)
     if (r->state) PetscCall(PetscOptionsSetValue(NULL, "-decon_accel_state", r->state));
     PetscCall(PdDeconSetMethod(d, "rl_biggs"));
     PetscCall(PdDeconSetFromOptions(d));
+    PetscCall(PdDeconSetStart(d, PD_START_WIENER)); /* not its default coarse start, which rl would solve otherwise */
     PetscCall(PetscOptionsClearValue(NULL, "-decon_accel"));
     if (r->state) PetscCall(PetscOptionsClearValue(NULL, "-decon_accel_state"));
   } else {
     PetscCall(PdDeconSetMethod(d, "rl"));
-    PetscCall(PdDeconSetStart(d, PD_START_WIENER)); /* rl_biggs's start: the first steps compare */
+    PetscCall(PdDeconSetStart(d, PD_START_WIENER)); /* the rl_biggs runs' start: the first steps compare */
   }
   PetscCall(PdDeconMonitorSet(d, Record, r));
   PetscFunctionReturn(0);

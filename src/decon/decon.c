@@ -41,6 +41,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->stop.tol         = -1; /* the rule's default */
   d->stop.gain        = 1;
   d->start_k          = PD_START_WIENER_K;
+  d->start_coarse_it  = PD_START_COARSE_IT;
   PetscCall(PdFFTConvCreate(comm, &d->conv));
   if (d->ops->create) PetscCall(d->ops->create(d));
   *dd = d;
@@ -151,9 +152,11 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     PetscEnum st = (PetscEnum)d->start;
     PetscBool sset;
     if (!d->start_set) st = (PetscEnum)d->ops->default_start;
-    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
+    PetscCall(PetscOptionsEnum("-decon_start", "Initial estimate: flat (the mean flux), data (the data above the background), smooth (the data back-projected), wiener (the data's Wiener filter), coarse (the problem binned 2 x 2 laterally, solved and interpolated back); default: the method's", "PdDeconSetStart", PdDeconStartTypes, st, &st, &sset));
     if (sset) PetscCall(PdDeconSetStart(d, (PdDeconStart)st));
     PetscCall(PetscOptionsReal("-decon_start_wiener_k", "Noise-to-signal ratio K of the Wiener start", "PdDeconSetStart", d->start_k, &d->start_k, NULL));
+    PetscCall(PetscOptionsInt("-decon_start_coarse_it", "Iterations of the coarse start's binned solve (its solver reads options prefixed coarse_)", "PdDeconSetStart", d->start_coarse_it, &d->start_coarse_it, NULL));
+    PetscCall(PetscOptionsBool("-decon_start_coarse_axial", "The coarse start bins z by 2 too", "PdDeconSetStart", d->start_coarse_axial, &d->start_coarse_axial, NULL));
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
@@ -173,6 +176,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
     /* a value out of range would run and write a result that means nothing: refuse it */
     const char *pre = d->prefix ? d->prefix : "";
     PetscCheck(d->start_k > 0, d->comm, PD_ERR_INPUT, "-%sdecon_start_wiener_k: %g is not accepted: a noise-to-signal ratio, above 0", pre, (double)d->start_k);
+    PetscCheck(d->start_coarse_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_start_coarse_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->start_coarse_it);
     PetscCheck(d->max_it >= 1, d->comm, PD_ERR_INPUT, "-%sdecon_max_it: %" PetscInt_FMT " is not accepted: a number of iterations, at least 1", pre, d->max_it);
     PetscCheck(d->rtol >= 0 && d->rtol < 1, d->comm, PD_ERR_INPUT, "-%sdecon_rtol: %g is not accepted: a relative change in [0, 1) (0: never stop early)", pre, (double)d->rtol);
     PetscCheck(d->bg_percentile >= 0 && d->bg_percentile <= 100, d->comm, PD_ERR_INPUT, "-%sdecon_background_percentile: %g is not accepted: a percentile in [0, 100]", pre, (double)d->bg_percentile);
@@ -185,6 +189,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
   PetscCall(PdFFTConvSetFromOptions(d->conv));
+  if (PdDeconStartType(d) == PD_START_COARSE) PetscCall(PdDeconStartCoarseSetFromOptions(d));
   PetscFunctionReturn(0);
 }
 
@@ -269,7 +274,6 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
   for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
   PetscCall(PetscFree(d->psfname));
-  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscStrallocpy(name ? name : "PSF", &d->psfname));
   PetscFunctionReturn(0);
 }
@@ -478,7 +482,9 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   PetscFunctionBegin;
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
   if (!d->prepared) PetscCall(Prepare(d));
+  d->start_time = PdTime();
   PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
+  d->start_time = PdTime() - d->start_time;
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -514,7 +520,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
     d->restarting = PETSC_FALSE;
   }
   d->reason  = PD_DECON_ITERATING;
-  t0         = PdTime();
+  t0         = PdTime() - d->start_time; /* the start is work of the solve too (a binned solve) */
   d->t_start = t0;
   d->it_start = d->it;
   while (d->it < d->max_it) {
@@ -536,6 +542,10 @@ PetscErrorCode PdDeconSolve(PdDecon d)
       break;
     }
     PetscCall(PdStopRequested(d->comm, &stop));
+    if (stop && d->nested) { /* the outer solver saves its state after its next step */
+      d->reason = PD_DECON_STOPPED_SIGNAL;
+      break;
+    }
     if (stop) {
       PetscCheck(d->checkpoint[0], d->comm, PD_ERR_INPUT, "%s: stopped by a signal at iteration %" PetscInt_FMT " with no -decon_checkpoint file to save to", d->dataname, d->it);
       PetscCall(PdDeconCheckpointWrite(d));
@@ -709,6 +719,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscCall(PetscFree(d->psf));
   PetscCall(PetscFree(d->dataname));
   PetscCall(PetscFree(d->psfname));
+  PetscCall(PetscFree(d->prefix));
   PetscCall(PetscViewerDestroy(&d->monitor_viewer));
   PetscCall(PetscFree(d));
   *dd = NULL;

@@ -122,12 +122,15 @@ struct _p_PdDecon {
   PdDeconStart    start;       /* the initial estimate (start.c) */
   PetscBool       start_set;   /* asked for: the method's default no longer applies */
   double          start_k;     /* the Wiener start's noise-to-signal ratio K */
+  PetscInt        start_coarse_it; /* iterations of the coarse start's binned solve */
+  PetscBool       start_coarse_axial; /* it bins z too */
   PetscBool       setup, prepared, weights_ready;
 
   /* loop */
   PetscInt        max_it, it;
   PetscBool       max_it_set;  /* asked for (option or PdDeconSetTolerances): methods keep it */
   double          rtol, solve_time, t_start;
+  double          start_time;  /* seconds the initial estimate took (counted in solve_time) */
   PetscInt        it_start; /* the iteration this solve began at (after a restart: the checkpoint's) */
   PdDeconConvergedReason reason;
   PdDeconMonitorFn monitor[4];
@@ -143,6 +146,7 @@ struct _p_PdDecon {
   char            restart[PETSC_MAX_PATH_LEN];    /* "" = start fresh */
   char           *prefix;                         /* options prefix (PdDeconSetOptionsPrefix), NULL: none */
   PetscBool       restarting;                     /* set while setup runs after a load */
+  PetscBool       nested;                         /* solves inside another solver's start (start_coarse.c) */
 
   /* multi-view (multiview.c): V measurements y_v = h_v * x + b, y holds them one after another */
   PetscInt        nviews;      /* 0 or 1: the single-view problem */
@@ -193,6 +197,12 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d);
 /* the start in use: asked for, else the method's; flat with several views */
 PdDeconStart PdDeconStartType(PdDecon d);
 #define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
+/* start_coarse.c: x <- the solution of the problem binned 2 x 2 laterally, interpolated back;
+   done false (x untouched) where the binned PSF does not fit the binned working volume */
+PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done);
+/* reads (and checks) the options of its solver, with d's */
+PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d);
+#define PD_START_COARSE_IT 40 /* its binned iterations by default (docs/methods/acceleration.md) */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);
 /* Whether the OTF may be stored real (memory.c): the method allows it, one view, matched Hᵀ. */

@@ -6,6 +6,8 @@
      data    x_0 = max(y − b, f) on the box M, the smooth start outside it
      wiener  x_0 = max(F⁻¹[ conj(Ĥ) F(ỹ) / (|Ĥ|² + K) ], f)                the data's Wiener filter
                   ỹ = (y − b)₊ on the box, x̄ outside it (no edge down to 0 at the box's faces)
+     coarse  the problem binned 2 x 2 laterally, solved by the same method, interpolated back
+                  (start_coarse.c has its equations); wiener where the binned PSF would not fit
 
    with f = 10⁻³ x̄, the floor that keeps every estimated voxel positive (RL's update is
    multiplicative: a voxel that starts at 0 stays there), and K = -decon_start_wiener_k (1e-3,
@@ -13,11 +15,12 @@
    so on constant data flat, data and smooth agree. Each start but flat costs two FFTs, half an
    RL iteration. Starting near the data saves RL the iterations it spends moving a flat start's
    flux to where the light is; the Wiener start has already undone most of the blur the first
-   RL iterations would (docs/methods/acceleration.md has the measured gains). With several views
-   the start is flat. */
+   RL iterations would; the coarse start runs the first iterations themselves on a quarter of
+   the voxels (docs/methods/acceleration.md has the measured gains). With several views the
+   start is flat. */
 #include "decon/decon_impl.h"
 
-const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "PdDeconStart", "PD_START_", NULL};
+const char *const PdDeconStartTypes[] = {"flat", "data", "smooth", "wiener", "coarse", "PdDeconStart", "PD_START_", NULL};
 
 #define PD_START_FLOOR 1e-3 /* of the flat value */
 
@@ -103,9 +106,20 @@ PdDeconStart PdDeconStartType(PdDecon d)
 
 PetscErrorCode PdDeconStartEstimate(PdDecon d)
 {
-  const PdDeconStart t = PdDeconStartType(d);
+  PdDeconStart t = PdDeconStartType(d);
 
   PetscFunctionBegin;
+  if (t == PD_START_COARSE) {
+    PetscBool done = PETSC_FALSE;
+    /* a restart's checkpoint replaces the start: the binned solve would be wasted */
+    if (d->restart[0]) {
+      PetscCall(StartFromWork(d, PD_START_FLAT));
+      PetscFunctionReturn(0);
+    }
+    PetscCall(PdDeconStartCoarse(d, &done));
+    if (done) PetscFunctionReturn(0);
+    t = PD_START_WIENER; /* no binned problem (its PSF does not fit): the start it would begin from */
+  }
   if (t != PD_START_FLAT) {
     PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
     /* the Wiener filter sees the flat value beyond the box, not an edge down to 0 */

@@ -39,8 +39,9 @@ extern const char *const PdBoundaryTypes[];
 
 /* The initial estimate (-decon_start; decon/start.c): the flat mean flux, the data above the
    background (the smooth start outside the image box), the data back-projected,
-   w · Hᵀ(M (y − b)₊), or the data's Wiener filter. */
-typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER } PdDeconStart;
+   w · Hᵀ(M (y − b)₊), the data's Wiener filter, or the solution of the problem binned 2 x 2
+   laterally (decon/start_coarse.c). */
+typedef enum { PD_START_FLAT, PD_START_DATA, PD_START_SMOOTH, PD_START_WIENER, PD_START_COARSE } PdDeconStart;
 extern const char *const PdDeconStartTypes[];
 
 /* Monitor: called after every iteration with the objective of the iterate that entered the
@@ -90,7 +91,8 @@ PetscErrorCode PdDeconGetWorkingSize(PdDecon d, ptrdiff_t n[3]);
 PetscErrorCode PdDeconGetFFTConv(PdDecon d, PdFFTConv *conv);
 PetscErrorCode PdDeconGetIterationNumber(PdDecon d, PetscInt *it);
 PetscErrorCode PdDeconGetConvergedReason(PdDecon d, PdDeconConvergedReason *r);
-/* Seconds spent in the iteration loop: so far when called from a monitor, in total after. */
+/* Seconds spent in the initial estimate and the iteration loop: so far when called from a
+   monitor, in total after. */
 PetscErrorCode PdDeconGetSolveTime(PdDecon d, double *seconds);
 PetscErrorCode PdDeconMonitorSet(PdDecon d, PdDeconMonitorFn fn, void *ctx);
 /* Removes every monitor set with PdDeconMonitorSet (the -decon_monitor one included). */

@@ -2,6 +2,7 @@
 #include "fft/fftconv_impl.h"
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +25,15 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
 
 PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
 {
-  int       rank, size;
-  ptrdiff_t z0, nzl, y0, nky;
+  int size;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  PdBlockRange(n[0], size, rank, &z0, &nzl);
-  PdBlockRange(n[1], size, rank, &y0, &nky);
-  /* at least one plane: the plane transforms are planned on it even by a rank without planes */
-  if (work) *work = (size_t)(2 * PetscMax(nzl, 1) * n[1] * (n[2] / 2 + 1));
-  if (spec) *spec = size == 1 ? 0 : (size_t)PetscMax(2 * n[0] * nky * (n[2] / 2 + 1), 2);
+  /* the slots (fft_blocks.h): ceil(n0/P) P ceil(n1/P) rows, room for this rank's planes and for
+     its spectrum, which has no buffer of its own (more than both only where the slabs are uneven) */
+  const ptrdiff_t zmax = (n[0] + size - 1) / size, ymax = (n[1] + size - 1) / size;
+  if (work) *work = (size_t)(2 * zmax * size * ymax * (n[2] / 2 + 1));
+  if (spec) *spec = 0;
   PetscFunctionReturn(0);
 }
 
@@ -48,8 +47,6 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscCall(PetscNew(c));
   (*c)->comm    = comm;
   (*c)->xcomm   = MPI_COMM_NULL;
-  (*c)->node    = MPI_COMM_NULL;
-  (*c)->swin    = MPI_WIN_NULL;
   (*c)->use_shm = PETSC_TRUE;
   (*c)->planner = FFTW_MEASURE;
   if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
@@ -169,6 +166,7 @@ static PetscErrorCode MakePlans(PdFFTConv c)
   if (cols > 0) {
     fftwf_complex *s = (fftwf_complex *)c->spec;
     const int      nz = (int)c->n[0];
+    int            stride;
     /* Blocks of spectral rows small enough to stay in cache (about 128 KiB of spectrum) while
        they are transformed along kz, filtered and transformed back; an even number of complex
        values per block row keeps every block aligned like the first, so that the plans of the
@@ -177,13 +175,23 @@ static PetscErrorCode MakePlans(PdFFTConv c)
     if ((b * c->nc) % 2) b++;
     c->zblk = PetscMin(b, c->nky);
     c->zrem = c->nky % c->zblk;
-    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
-    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+    if (c->size > 1) { /* a block is gathered from the slots into its thread's column buffer */
+      PetscCall(PetscCalloc1(c->nthreads, &c->colbuf));
+      for (int t = 0; t < c->nthreads; t++) {
+        c->colbuf[t] = fftwf_alloc_complex((size_t)(c->n[0] * c->zblk * c->nc));
+        PetscCheck(c->colbuf[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT column buffers");
+      }
+      s = c->colbuf[0];
+    }
+    stride    = (int)(c->size > 1 ? c->zblk * c->nc : cols);
+    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_FORWARD, c->planner);
+    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_BACKWARD, c->planner);
     PetscCheck(c->zb_fwd && c->zb_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
     if (c->zrem) {
-      fftwf_complex *r = s + (c->nky - c->zrem) * c->nc;
-      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
-      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+      fftwf_complex *r = c->size > 1 ? s : s + (c->nky - c->zrem) * c->nc;
+      stride           = (int)(c->size > 1 ? c->zrem * c->nc : cols);
+      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_FORWARD, c->planner);
+      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_BACKWARD, c->planner);
       PetscCheck(c->zr_fwd && c->zr_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
     }
   }
@@ -213,13 +221,17 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   c->ky0 = c->ystart[c->rank]; /* this rank's rows, kept apart because every loop uses them */
   c->nky = c->ystart[c->rank + 1] - c->ky0;
   c->ncplx = c->n[0] * c->nky * c->nc;
+  c->zmax  = (c->n[0] + c->size - 1) / c->size;
+  c->ymax  = (c->n[1] + c->size - 1) / c->size;
   PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
-  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));
-  PetscCall(PdFFTBuffersCreate(c));
+  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, NULL));
   c->nthreads = PdGetThreads();
-  PetscCall(PetscCalloc1(c->nthreads, &c->scratch));
-  for (int t = 0; t < c->nthreads; t++) {
-    c->scratch[t] = fftwf_alloc_complex((size_t)(c->n[1] * c->nc));
+  PetscCall(PdFFTBuffersCreate(c));
+  /* a plane buffer per thread and a spare: thread 0's second plane buffer, room for one slot per
+     peer (SwapSlots) and for one slot (PdFFTSlotsToSpectrum) */
+  PetscCall(PetscCalloc1(c->nthreads + 1, &c->scratch));
+  for (int t = 0; t <= c->nthreads; t++) {
+    c->scratch[t] = fftwf_alloc_complex((size_t)(PetscMax(c->n[1], (c->size - 1) * c->ymax) * c->nc));
     PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
   }
   PetscCall(PetscLogEventBegin(PD_EV_FFT_PLAN, 0, 0, 0, 0));
@@ -231,7 +243,6 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCall(PetscLogEventEnd(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
   memset(c->work, 0, c->nwork * sizeof(float));
-  if (c->spec != c->work) memset(c->spec, 0, c->nspec * sizeof(float));
   c->setup = PETSC_TRUE;
   PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
   PetscFunctionReturn(0);
@@ -391,11 +402,11 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
   for (ptrdiff_t b = 0; b < nblk; b++) {
     const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
     fftwf_plan      pf, pi;
-    fftwf_complex  *blk = ZBlock(c, b, nblk, -1, &pf);
-    (void)ZBlock(c, b, nblk, 1, &pi);
+    ptrdiff_t       stride;
+    fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
     fftwf_execute_dft(pf, blk, blk);
     for (ptrdiff_t kz = 0; kz < nz; kz++) {
-      float *restrict w = (float *)(blk + kz * cols);
+      float *restrict w = (float *)(blk + kz * stride);
       if (real) { /* a real transfer function is its own conjugate: half the reads */
         const float *restrict g = h + kz * cols + r0 * c->nc;
 #pragma omp simd
@@ -416,6 +427,7 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
       }
     }
     fftwf_execute_dft(pi, blk, blk);
+    ZBlockPut(c, b, blk);
   }
   PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
@@ -549,7 +561,8 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->zr_inv) fftwf_destroy_plan((*c)->zr_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
   PetscCall(PdFFTConvDestroyFilter(*c));
-  for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
+  if ((*c)->scratch)
+    for (int t = 0; t <= (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));

@@ -676,8 +676,8 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   char           half[64] = "";
   PetscCall(PdFFTConvGetOTFIsReal(d->conv, &real));
   if (nhalf) PetscCall(PetscSNPrintf(half, sizeof(half), " + %" PetscInt_FMT " in 16 bits", nhalf));
-  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank%s + OTF%s%s + data\n", d->lay->size, d->lay->nzl,
-                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, half, real ? " (real)" : "", d->lay->size > 1 ? " + FFT spectrum" : ""));
+  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank%s + OTF%s + data\n", d->lay->size, d->lay->nzl,
+                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, half, real ? " (real)" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));

@@ -70,6 +70,8 @@ static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_com
   for (int r = 0; r < c->size; r++)
     if (all || r == c->rank) memcpy(s + c->ystart[r] * c->nc, Slot(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
   fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * c->lay->ps);
+  /* the rows' padding held spectrum: zero, as the pointwise passes that run over whole rows expect */
+  for (ptrdiff_t y = 0; y < c->n[1]; y++) memset(c->work + zl * c->lay->ps + y * c->lay->rs + c->n[2], 0, sizeof(float) * (size_t)(c->lay->rs - c->n[2]));
   if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
 }
 

@@ -51,7 +51,7 @@ PetscBool PdDeconRealOTF(PdDecon d) { return (PetscBool)(d->ops->real_otf && d->
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
 {
   ptrdiff_t bnz, z0, nzl, y0, nky;
-  size_t    nwork;
+  size_t    nwork, nplanes;
   double    vol, spec;
   int       size, rank;
 
@@ -60,7 +60,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PetscCallMPI(MPI_Comm_size(d->comm, &size));
   PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
   /* the same query the FFT set-up makes, without allocating anything */
-  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, NULL));
+  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nplanes));
   vol  = 4.0 * (double)nwork; /* one working volume */
   PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
   PdBlockRange(n[1], size, rank, &y0, &nky); /* and spectral rows */
@@ -78,7 +78,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
     if (sym) e->otf *= 0.5; /* its real part only */
     e->otf_real = sym;
   }
-  e->fft      = 8.0 * (double)(PdGetThreads() + 1) * (double)(PetscMax(n[1], (size - 1) * ((n[1] + size - 1) / size)) * (n[2] / 2 + 1));
+  e->fft      = 4.0 * (double)nplanes;
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
   if (PdDeconComputesWeights(d, n)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */

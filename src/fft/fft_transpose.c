@@ -34,8 +34,8 @@ PetscErrorCode PdFFTBuffersCreate(PdFFTConv c)
   PetscFunctionBegin;
   PetscCall(PdVolumeAlloc(c->nwork, &c->work));
   c->spec = c->work;
-  /* requests of one exchange: a send for every (slot, peer) and the receives of two planes */
-  PetscCall(PetscMalloc1((size_t)(c->zmax + 2) * c->size + 2, &c->req));
+  /* requests of one exchange: one for every (slot, peer), and those of the ring's planes */
+  PetscCall(PetscMalloc1((size_t)(c->zmax + PD_FFT_RING) * c->size + 2, &c->req));
   PetscCall(PetscMalloc1((size_t)(c->zmax * c->size), &c->visited));
   PetscFunctionReturn(0);
 }
@@ -101,7 +101,7 @@ static PetscErrorCode ReceiveSlots(PdFFTConv c, ptrdiff_t k, MPI_Request *req, i
    other way round. Every slot is copied out before any is received into. */
 static PetscErrorCode SwapSlots(PdFFTConv c, ptrdiff_t k, PetscBool forward)
 {
-  fftwf_complex *tmp = c->scratch[c->nthreads];
+  fftwf_complex *tmp = RingBuffer(c, 1);
   const PetscBool mine = (PetscBool)(k < c->lay->nzl);
   int            nr  = 0;
 
@@ -129,8 +129,8 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
 {
   const PdLayout *l  = c->lay;
   const int       np = c->size - 1;
-  MPI_Request    *sreq = c->req, *rreq = c->req + 2 * np; /* sends from the two plane buffers; receives */
-  int             ns[2] = {0, 0}, nr = 0;
+  MPI_Request    *sreq = c->req, *rreq = c->req + PD_FFT_RING * np; /* sends from the ring's buffers; receives */
+  int             ns[PD_FFT_RING] = {0}, nr = 0;
 
   PetscFunctionBegin;
   /* the slots beyond this rank's planes are free from the start; the messages of a peer come
@@ -143,11 +143,11 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
     for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) PetscCall(SwapSlots(c, zl, PETSC_TRUE));
   } else {
     /* From the last plane to the first: a plane's slots lie at or above its own rows, in what the
-       planes already transformed left free. Its rows leave from one plane buffer while the next
-       plane is transformed into the other. */
+       planes already transformed left free. Its rows leave from a buffer of the ring while the
+       next planes are transformed into the others. */
     for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) {
-      const int      u = (int)(zl % 2);
-      fftwf_complex *s = c->scratch[u ? c->nthreads : 0];
+      const int      u = (int)(zl % PD_FFT_RING);
+      fftwf_complex *s = RingBuffer(c, zl);
       int            done;
       if (ns[u]) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
       ns[u] = 0;
@@ -160,7 +160,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
       if (nr) PetscCallMPI(MPI_Testall(nr, rreq, &done, MPI_STATUSES_IGNORE)); /* progress while the next plane is transformed */
     }
     PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-    for (int u = 0; u < 2; u++) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
+    for (int u = 0; u < PD_FFT_RING; u++) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
   }
   PetscCallMPI(MPI_Waitall(nr, rreq, MPI_STATUSES_IGNORE));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
@@ -191,7 +191,7 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c)
   PetscFunctionReturn(0);
 }
 
-/* Inverse: the next plane's rows of every peer into the plane buffer s. */
+/* Inverse: a plane's rows of every peer into the plane buffer s. */
 static PetscErrorCode ReceivePlane(PdFFTConv c, fftwf_complex *s, MPI_Request *req, int *nr)
 {
   PetscFunctionBegin;
@@ -208,9 +208,9 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
   const PdLayout *l  = c->lay;
   const int       np = c->size - 1;
   /* the sends of slot (k, j-th peer) at sreq[k np + j - 1] (null where nothing leaves); the
-     receives of the two plane buffers after them */
+     receives of the ring's buffers after them */
   MPI_Request    *sreq = c->req, *rreq = c->req + c->zmax * np;
-  int             nrv[2] = {0, 0};
+  int             nrv[PD_FFT_RING] = {0};
 
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
@@ -229,16 +229,15 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
       sreq[k * np + j - 1] = MPI_REQUEST_NULL;
       if (k < Planes(c, t) && c->nky > 0) PetscCallMPI(MPI_Isend(Slot(c, k, t), (int)(2 * c->nky * c->nc), MPI_FLOAT, t, 0, c->xcomm, &sreq[k * np + j - 1]));
     }
-  if (l->nzl > 0) PetscCall(ReceivePlane(c, c->scratch[0], rreq, &nrv[0]));
+  for (ptrdiff_t zl = 0; zl < PetscMin(l->nzl, PD_FFT_RING); zl++) PetscCall(ReceivePlane(c, RingBuffer(c, zl), rreq + (zl % PD_FFT_RING) * np, &nrv[zl % PD_FFT_RING]));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-    const int      u = (int)(zl % 2);
-    fftwf_complex *s = c->scratch[u ? c->nthreads : 0];
-    /* the next plane's rows arrive into the other buffer while this one is transformed */
-    if (zl + 1 < l->nzl) PetscCall(ReceivePlane(c, c->scratch[u ? 0 : c->nthreads], rreq + (1 - u) * np, &nrv[1 - u]));
+    const int u = (int)(zl % PD_FFT_RING);
     PetscCallMPI(MPI_Waitall(nrv[u], rreq + u * np, MPI_STATUSES_IGNORE));
     PetscCallMPI(MPI_Waitall(np, sreq + zl * np, MPI_STATUSES_IGNORE));
-    PlaneInverse(c, zl, 0, s, PETSC_FALSE);
+    PlaneInverse(c, zl, 0, RingBuffer(c, zl), PETSC_FALSE);
+    /* the buffer is free: the rows of the plane PD_FFT_RING further on may arrive there */
+    if (zl + PD_FFT_RING < l->nzl) PetscCall(ReceivePlane(c, RingBuffer(c, zl), rreq + u * np, &nrv[u]));
   }
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscCallMPI(MPI_Waitall((int)(c->zmax * np), sreq, MPI_STATUSES_IGNORE));
@@ -269,7 +268,7 @@ static void PermuteSlots(PdFFTConv c, ptrdiff_t (*from)(PdFFTConv, ptrdiff_t))
 {
   const ptrdiff_t nslot = c->zmax * c->size, unit = c->ymax * c->nc;
   const size_t    bytes = sizeof(fftwf_complex) * (size_t)unit;
-  fftwf_complex  *v = (fftwf_complex *)c->work, *tmp = c->scratch[c->nthreads];
+  fftwf_complex  *v = (fftwf_complex *)c->work, *tmp = RingBuffer(c, 1);
 
   memset(c->visited, 0, (size_t)nslot);
   for (ptrdiff_t i = 0; i < nslot; i++) {

@@ -23,7 +23,7 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
   }
 }
 
-PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *planes)
 {
   int size;
 
@@ -31,9 +31,15 @@ PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *
   PetscCallMPI(MPI_Comm_size(comm, &size));
   /* the slots (fft_blocks.h): ceil(n0/P) P ceil(n1/P) rows, room for this rank's planes and for
      its spectrum, which has no buffer of its own (more than both only where the slabs are uneven) */
-  const ptrdiff_t zmax = (n[0] + size - 1) / size, ymax = (n[1] + size - 1) / size;
-  if (work) *work = (size_t)(2 * zmax * size * ymax * (n[2] / 2 + 1));
-  if (spec) *spec = 0;
+  const ptrdiff_t zmax = (n[0] + size - 1) / size, ymax = (n[1] + size - 1) / size, nc = n[2] / 2 + 1;
+  if (work) *work = (size_t)(2 * zmax * size * ymax * nc);
+  /* a plane per thread and thread 0's ring; on more ranks one block of columns per thread (at
+     most a plane's worth: zblk <= 2 + 128 KiB / column) */
+  if (planes) {
+    const size_t plane = (size_t)(2 * PetscMax(n[1], (size - 1) * ymax) * nc);
+    *planes            = plane * (size_t)(PdGetThreads() + PD_FFT_RING - 1);
+    if (size > 1) *planes += (size_t)PdGetThreads() * (size_t)(2 * n[0] * PetscMin(ymax, 2 + (128 * 1024) / (n[0] * nc * 8)) * nc);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -227,10 +233,10 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, NULL));
   c->nthreads = PdGetThreads();
   PetscCall(PdFFTBuffersCreate(c));
-  /* a plane buffer per thread and a spare: thread 0's second plane buffer, room for one slot per
-     peer (SwapSlots) and for one slot (PdFFTSlotsToSpectrum) */
-  PetscCall(PetscCalloc1(c->nthreads + 1, &c->scratch));
-  for (int t = 0; t <= c->nthreads; t++) {
+  /* a plane buffer per thread and thread 0's ring; the first of the ring's is also room for one
+     slot per peer (SwapSlots) and for one slot (PdFFTSlotsToSpectrum) */
+  PetscCall(PetscCalloc1(c->nthreads + PD_FFT_RING - 1, &c->scratch));
+  for (int t = 0; t < c->nthreads + PD_FFT_RING - 1; t++) {
     c->scratch[t] = fftwf_alloc_complex((size_t)(PetscMax(c->n[1], (c->size - 1) * c->ymax) * c->nc));
     PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
   }
@@ -562,7 +568,7 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->otf) fftwf_free((*c)->otf);
   PetscCall(PdFFTConvDestroyFilter(*c));
   if ((*c)->scratch)
-    for (int t = 0; t <= (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
+    for (int t = 0; t < (*c)->nthreads + PD_FFT_RING - 1; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));

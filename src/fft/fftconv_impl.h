@@ -30,7 +30,7 @@ struct _p_PdFFTConv {
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
   PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the owner takes the real storage when it applies */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
-  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, and one more for thread 0's next plane */
+  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, then PD_FFT_RING - 1 more: thread 0's ring */
   int             nthreads;
   fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */
   /* the columns of zblk spectral rows (ky) along kz, and of the zrem rows left at the end: the
@@ -43,6 +43,15 @@ struct _p_PdFFTConv {
   double          plan_time;
   PetscBool       setup;
 };
+
+/* Plane buffers in thread 0's ring: the planes whose rows may be in flight at once, so that a
+   rank that runs ahead of a peer by a few planes does not wait for it. */
+#define PD_FFT_RING 4
+static inline fftwf_complex *RingBuffer(PdFFTConv c, ptrdiff_t i)
+{
+  const int u = (int)(i % PD_FFT_RING);
+  return u ? c->scratch[c->nthreads + u - 1] : c->scratch[0];
+}
 
 /* Allocates the work buffer, the column blocks and the request list; frees them. */
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c);

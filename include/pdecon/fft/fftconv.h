@@ -96,9 +96,10 @@ PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wis
 PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
 PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
 
-/* Floats per rank in the work buffer and in the separate spectrum buffer (0 on one rank) of a
-   working volume of size n on comm, without allocating anything (for memory planning). */
-PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec);
+/* Floats per rank in the work buffer (which holds the spectrum too) and in the plane buffers
+   (PdGetThreads() threads) of a working volume of size n on comm, without allocating anything
+   (for memory planning). */
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *planes);
 
 /* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n);

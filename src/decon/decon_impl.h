@@ -105,6 +105,8 @@ struct _p_PdDecon {
   double          bg_percentile;
   double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
   PetscBool       clip_negative;
+  PetscBool       release_psf;   /* PdDeconSetReleasePSF: free the PSF once the box sums exist */
+  double          psf_digest[2]; /* hash of the prepared PSF (checkpoints), made before it may be freed */
 
   /* discretisation */
   PdFFTConv       conv;

@@ -73,9 +73,11 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->volumes  = (e->nvol + 0.5 * e->nhalf) * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   if (PdDeconRealOTF(d)) {
-    PetscBool sym;
+    PetscBool sym, zsym;
     PetscCall(PdFFTConvPSFIsCentrosymmetric(n, d->pn, d->psf, d->pc, &sym));
     if (sym) e->otf *= 0.5; /* its real part only */
+    PetscCall(PdFFTConvPSFIsZSymmetric(n, d->pn, d->psf, d->pc, &zsym));
+    if (sym && zsym) e->otf *= (double)(n[0] / 2 + 1) / (double)n[0]; /* and of kz <= n0/2 only */
     e->otf_real = sym;
   }
   e->fft      = 4.0 * (double)nplanes;

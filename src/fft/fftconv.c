@@ -270,24 +270,36 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
   PetscFunctionReturn(0);
 }
 
-/* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`. */
-static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real)
+/* The plane of the stored OTF that holds kz: its mirror n0 - kz past n0/2 when only half is kept. */
+static inline ptrdiff_t OTFPlane(PdFFTConv c, ptrdiff_t kz) { return c->otf_zhalf && kz > c->n[0] / 2 ? c->n[0] - kz : kz; }
+
+ptrdiff_t PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i)
 {
-  const float  scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
-  const size_t nf    = (size_t)PetscMax(c->ncplx, 1) * (real ? 1 : 2);
+  const ptrdiff_t cols = c->nky * c->nc;
+  return cols ? OTFPlane(c, i / cols) * cols + i % cols : i;
+}
+
+/* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`, and
+   then only kz <= n0/2 when `zhalf` (OTF(kz) = OTF(n0 - kz) for a PSF symmetric in z). */
+static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf)
+{
+  const float     scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+  const ptrdiff_t nval  = zhalf ? (c->n[0] / 2 + 1) * c->nky * c->nc : c->ncplx;
+  const size_t    nf    = (size_t)PetscMax(nval, 1) * (real ? 1 : 2);
 
   PetscFunctionBegin;
-  if (c->otf && c->otf_real != real) {
+  if (c->otf && (c->otf_real != real || c->otf_zhalf != zhalf)) {
     fftwf_free(c->otf);
     c->otf = NULL;
   }
   if (!c->otf) c->otf = fftwf_alloc_real(nf);
   PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
-  c->otf_real = real;
+  c->otf_real  = real;
+  c->otf_zhalf = zhalf;
   const float *restrict s = c->spec;
   float *restrict       h = c->otf;
   if (real)
-    for (ptrdiff_t i = 0; i < c->ncplx; i++) h[i] = s[2 * i] * scale;
+    for (ptrdiff_t i = 0; i < nval; i++) h[i] = s[2 * i] * scale;
   else
     for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
   PetscFunctionReturn(0);
@@ -303,12 +315,13 @@ static PetscErrorCode ExpandOTF(PdFFTConv c)
   h = fftwf_alloc_real((size_t)PetscMax(c->ncplx, 1) * 2);
   PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
   for (ptrdiff_t i = 0; i < c->ncplx; i++) {
-    h[2 * i]     = c->otf[i];
+    h[2 * i]     = c->otf[PdFFTConvOTFStoredIndex(c, i)];
     h[2 * i + 1] = 0;
   }
   fftwf_free(c->otf);
-  c->otf      = h;
-  c->otf_real = PETSC_FALSE;
+  c->otf       = h;
+  c->otf_real  = PETSC_FALSE;
+  c->otf_zhalf = PETSC_FALSE;
   PetscCall(PetscInfo(NULL, "the real OTF is stored as complex for a caller that reads it\n"));
   PetscFunctionReturn(0);
 }
@@ -359,6 +372,24 @@ PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvPSFIsZSymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym)
+{
+  double asym = 0, total = 0;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t k = 0; k < pn[0]; k++) {
+    const ptrdiff_t mk = Mirror(k, center[0], pn[0], n[0]);
+    for (ptrdiff_t j = 0; j < pn[1] * pn[2]; j++) {
+      const double v = psf[k * pn[1] * pn[2] + j], mv = mk < 0 ? 0.0 : psf[mk * pn[1] * pn[2] + j];
+      asym += fabs(v - mv);
+      total += fabs(v);
+    }
+  }
+  /* |OTF(kz) - OTF(-kz)| <= Σ_r |h(z, y, x) - h(-z, y, x)|: the same bound as above */
+  *sym = (PetscBool)(0.5 * asym <= 1e-6 * total);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3])
 {
   const PdLayout *l;
@@ -383,10 +414,11 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
       }
     }
   }
-  PetscBool real = PETSC_FALSE;
+  PetscBool real = PETSC_FALSE, zsym = PETSC_FALSE;
   if (c->allow_real) PetscCall(PdFFTConvPSFIsCentrosymmetric(c->n, pn, psf, center, &real));
+  if (real) PetscCall(PdFFTConvPSFIsZSymmetric(c->n, pn, psf, center, &zsym));
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, real));
+  PetscCall(StoreOTF(c, real, zsym));
   memset(c->work, 0, sizeof(float) * c->nwork);
   PetscFunctionReturn(0);
 }
@@ -414,7 +446,7 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     for (ptrdiff_t kz = 0; kz < nz; kz++) {
       float *restrict w = (float *)(blk + kz * stride);
       if (real) { /* a real transfer function is its own conjugate: half the reads */
-        const float *restrict g = h + kz * cols + r0 * c->nc;
+        const float *restrict g = h + OTFPlane(c, kz) * cols + r0 * c->nc;
 #pragma omp simd
         for (ptrdiff_t i = 0; i < m; i++) {
           w[2 * i] *= g[i];
@@ -584,7 +616,7 @@ PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
+  PetscCall(StoreOTF(c, PETSC_FALSE, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
   PetscFunctionReturn(0);
 }
 

@@ -28,6 +28,7 @@ struct _p_PdFFTConv {
   unsigned char  *visited;      /* zmax * size flags: the slots' permutation to (kz, ky, kx) order */
   float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
+  PetscBool       otf_zhalf;    /* real and even in kz (a PSF also symmetric under z -> -z): kz <= n0/2 stored */
   PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the owner takes the real storage when it applies */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, then PD_FFT_RING - 1 more: thread 0's ring */

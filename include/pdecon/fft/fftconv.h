@@ -73,13 +73,19 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
    complex layout) turn it back into complex storage first. Default: complex. */
 PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow);
 PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real);
-/* The OTF as it is stored, without expanding it: ncplx real values when *real, else ncplx complex
-   values on interleaved floats; divided by N like PdFFTConvGetOTF's. */
+/* The OTF as it is stored, without expanding it: real values when *real, else ncplx complex
+   values on interleaved floats; divided by N like PdFFTConvGetOTF's. A real OTF of a PSF that is
+   also symmetric under z -> -z about its centre (PdFFTConvPSFIsZSymmetric; Born & Wolf, Gibson &
+   Lanni in focus) is even in kz, OTF(kz) = OTF(n0 - kz), and only kz <= n0/2 is stored (a quarter
+   of a complex spectrum): spectral value i has the OTF's value otf[PdFFTConvOTFStoredIndex(c, i)]. */
 PetscErrorCode PdFFTConvGetOTFStored(PdFFTConv c, const float **otf, PetscBool *real, double *N);
+ptrdiff_t      PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i);
 /* Whether the OTF's imaginary part is float rounding: half the sum of |h(r) - h(-r)| about the
    centre (the mirror wrapped as in a working size n) at most 1e-6 of the sum of |h|, which bounds
    |Im OTF| against max |Re OTF|. The same answer on every rank (the PSF is everywhere). */
 PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym);
+/* Whether h(-z, y, x) = h(z, y, x) about the centre to float rounding (the same bound). */
+PetscErrorCode PdFFTConvPSFIsZSymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym);
 /* A second spectral filter G beside the OTF, in the same distributed layout and scale (stored
    divided by N, so Inverse(G_stored * Forward(x)) applies the transfer function G): e.g. an
    unmatched back projector that replaces Hᵀ. PdFFTConvGetFilter allocates it (zero) on first use

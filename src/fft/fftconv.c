@@ -53,7 +53,6 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscCall(PetscNew(c));
   (*c)->comm    = comm;
   (*c)->xcomm   = MPI_COMM_NULL;
-  (*c)->use_shm = PETSC_TRUE;
   (*c)->planner = FFTW_MEASURE;
   if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
   else if (xdg && xdg[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/pdecon/fftwf.wisdom", xdg);
@@ -87,9 +86,6 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscOptionsBegin(c->comm, c->prefix, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
-  PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
-  PetscCall(PetscOptionsInt("-fft_shared_memory_ranks", "At most this many consecutive ranks of a node share a window, the others exchange messages (0: the whole node)", "PdFFTConvSetFromOptions", c->shm_ranks, &c->shm_ranks, NULL));
-  PetscCheck(c->shm_ranks >= 0, c->comm, PD_ERR_INPUT, "-fft_shared_memory_ranks must be 0 (a whole node) or positive");
   PetscOptionsEnd();
   c->planner = which == 0 ? FFTW_ESTIMATE : which == 2 ? FFTW_PATIENT : FFTW_MEASURE;
   if (set) PetscCall(PetscStrncpy(c->wisdom, strcmp(wis, "none") ? wis : "", sizeof(c->wisdom)));

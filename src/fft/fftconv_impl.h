@@ -22,8 +22,6 @@ struct _p_PdFFTConv {
   size_t          nwork;        /* floats in the work buffer: room for the planes and for the slots */
   float          *work;         /* real slabs; the spectrum, in the slots, in the same buffer */
   float          *spec;         /* the work buffer: the spectrum in (kz, ky, kx) order after PdFFTConvForward */
-  PetscBool       use_shm;      /* -fft_shared_memory: kept for the options' sake; the exchange is in place */
-  PetscInt        shm_ranks;    /* -fft_shared_memory_ranks */
   fftwf_complex **colbuf;       /* more than one rank: one block of spectral columns per thread */
   unsigned char  *visited;      /* zmax * size flags: the slots' permutation to (kz, ky, kx) order */
   float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */

@@ -25,11 +25,7 @@
 typedef struct _p_PdFFTConv *PdFFTConv;
 
 PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
-/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none,
-   -fft_shared_memory (default true: same-node peers exchange through a shared-memory window,
-   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks),
-   -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
-   default: the whole node). */
+/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none. */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
 /* Prepends prefix to the -fft_* option names (PETSc's convention). */
 PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[]);

@@ -3,7 +3,9 @@
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
    PdMethodOps.nvolumes; state kept in 16 bits counts half, PdMethodOps.half_volumes), the OTF (one spectrum, half of one when it is real; two with an unmatched back projector), the data on the image box, the FFT's
-   plane buffers (one per thread and a spare; the spectrum lives in the FFT buffer itself, fftconv.h), the PSF (and its box sums where the weights are computed, box_weights.c), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
+   plane buffers (one per thread and thread 0's ring; the spectrum lives in the FFT buffer itself,
+   fftconv.h), the PSF (and its box sums where the weights are computed, box_weights.c; only those once the
+   PSF is released, PdDeconSetReleasePSF), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
    made). Available: -decon_memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
@@ -83,7 +85,10 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->fft      = 4.0 * (double)nplanes;
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
-  if (PdDeconComputesWeights(d, n)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
+  if (PdDeconComputesWeights(d, n)) { /* the PSF's box sums; a released PSF is gone before the method's state comes */
+    if (d->release_psf) e->psf = 0;
+    e->psf += PdBoxWeightsBytes(d->pn, n);
+  }
   if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
      twice: hand it back before measuring. */

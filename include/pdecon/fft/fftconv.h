@@ -2,20 +2,20 @@
 
    The working volume (size n = z, y, x) is split over z into slabs (FFTW-MPI's block rule). A
    forward transform does the 2-D real-to-complex transforms of the local planes, hands every
-   (plane, peer) block of spectral rows to its owner (slab over z -> slab over ky: written
-   straight into a same-node peer's spectrum, which lives in a shared-memory window, or sent as
-   one contiguous message), and transforms the columns along kz; the inverse mirrors it
-   (fft_transpose.c). So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz,
-   and a convolution costs two exchanges of the volume (each value copied once, nothing packed).
-   On one rank nothing moves and the spectrum is the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
+   (plane, peer) block of spectral rows to its owner as one contiguous message (slab over z ->
+   slab over ky), and transforms the columns along kz; the inverse mirrors it (fft_transpose.c).
+   So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz, and a convolution
+   costs two exchanges of the volume (each value copied once, nothing packed). The exchange is in
+   place: on any rank count the spectrum lives in the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
    ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed once and
    holds the 1/N normalisation of the unnormalised FFTW transforms.
 
    Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
-   buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
-   more than one rank) and the OTF (and a second filter, when one is set), each about one working
-   volume (the OTF half of one when it is real, PdFFTConvSetRealOTF), plus one plane per thread. */
+   buffer. Memory per rank: the work buffer (about one working volume, a few planes more where
+   the slabs are uneven) and the OTF (and a second filter, when one is set), about one working
+   volume (half of one when it is real, PdFFTConvSetRealOTF, a quarter when it is also even in
+   kz), plus a few plane buffers. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 
@@ -54,9 +54,10 @@ PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ct
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);
 /* Spectral access, for methods that work in the Fourier domain (ADMM, inverse filters). After
-   PdFFTConvForward the spectrum buffer holds ncplx complex values (interleaved re, im) with index
-   i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky < ky0 + nky (nky may be
-   0); PdFFTConvInverse reads it (and destroys it) and writes the work buffer. Inverse(Forward(x))
+   PdFFTConvForward the spectrum (the work buffer itself) holds ncplx complex values (interleaved
+   re, im) with index i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky <
+   ky0 + nky (nky may be 0); PdFFTConvInverse reads it (and destroys it) and writes the real
+   volume in its place. Inverse(Forward(x))
    = N x with N = n0 n1 n2. The OTF is stored divided by N in the same layout, so
    Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
 PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);

@@ -145,12 +145,12 @@ static PetscErrorCode CheckSpectrum(const ptrdiff_t n[3], unsigned long long see
   PetscCall(PdFFTConvGetSpectrum(conv, &spec));
   PetscCall(PdFFTConvGetSpectrum(one, &s1));
   PetscCall(PdFFTConvGetSpectralLayout(conv, &ncplx, &ky0, &nky));
-  PetscCall(PetscMalloc1(PdLayoutLocalSize(lone), &x));
+  PetscCall(PetscMalloc1((size_t)(n[0] * lone->ps), &x)); /* whole planes, row padding included */
   for (ptrdiff_t z = 0; z < n[0]; z++)
     for (ptrdiff_t y = 0; y < n[1]; y++)
       for (ptrdiff_t i = 0; i < lone->rs; i++) x[z * lone->ps + y * lone->rs + i] = i < n[2] ? (float)PdTestUniform(&seed) - 0.25f : 0.0f;
-  PetscCall(PetscArraycpy(w1, x, PdLayoutLocalSize(lone)));
-  PetscCall(PetscArraycpy(work, x + lay->z0 * lay->ps, PdLayoutLocalSize(lay)));
+  PetscCall(PetscArraycpy(w1, x, (size_t)(n[0] * lone->ps)));
+  PetscCall(PetscArraycpy(work, x + lay->z0 * lay->ps, (size_t)(lay->nzl * lay->ps)));
   PetscCall(PdFFTConvForward(one));
   PetscCall(PdFFTConvForward(conv));
   for (ptrdiff_t kz = 0; kz < n[0]; kz++)

@@ -1,7 +1,8 @@
 /* FFT convolution against a direct spatial convolution (periodic and zero-padded), and the
-   adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count and with 1 and 2 threads, with
-   same-node peers exchanging through shared memory, through messages, and both at once; a rank that lingers over its spectrum is not
-   overwritten by the peers' next transform. */
+   adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count and with 1 and 2 threads; the in-place
+   distributed transform gives each rank the rows of the one-rank spectrum, and its inverse the
+   volume back, with uneven slabs, a rank without planes and one without spectral rows; a rank
+   that lingers over its spectrum is not overwritten by the peers' next transform. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
@@ -9,23 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The exchange paths: 0 messages between all ranks, 1 a shared-memory window per node, 2 windows
-   of at most 2 ranks (on 3 ranks: ranks 0 and 1 share one, rank 2 exchanges messages with both). */
-static const char *const path_name[3] = {"messages", "shared memory", "windows of 2 ranks + messages"};
-
-static PetscErrorCode ConvCreate(const ptrdiff_t n[3], int path, PdFFTConv *conv)
+static PetscErrorCode ConvCreate(MPI_Comm comm, const ptrdiff_t n[3], PdFFTConv *conv)
 {
   PetscFunctionBegin;
-  PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory", path ? "true" : "false"));
-  PetscCall(PetscOptionsSetValue(NULL, "-fft_shared_memory_ranks", path == 2 ? "2" : "0"));
-  PetscCall(PdFFTConvCreate(PETSC_COMM_WORLD, conv));
+  PetscCall(PdFFTConvCreate(comm, conv));
   PetscCall(PdFFTConvSetFromOptions(*conv));
   PetscCall(PdFFTConvSetSizes(*conv, n));
   PetscCall(PdFFTConvSetUp(*conv));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, int path, unsigned long long seed)
+static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], const ptrdiff_t c[3], int periodic, unsigned long long seed)
 {
   PdFFTConv       conv;
   const PdLayout *lay;
@@ -42,7 +37,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
   for (ptrdiff_t i = 0; i < cnt; i++) r[i] = (float)PdTestUniform(&seed) - 0.5f;
   for (ptrdiff_t i = 0; i < pcnt; i++) psf[i] = (float)PdTestUniform(&seed);
 
-  PetscCall(ConvCreate(n, path, &conv));
+  PetscCall(ConvCreate(PETSC_COMM_WORLD, n, &conv));
   PetscCall(PdFFTConvSetPSF(conv, pn, psf, c));
   PetscCall(PdFFTConvGetLayout(conv, &lay));
   PetscCall(PdFFTConvGetWork(conv, &work));
@@ -71,7 +66,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
       b += (double)x[i] * htr[i];
       sa += fabs((double)hx[i] * r[i]);
     }
-    PD_EXPECT(sqrt(err / nrm) < 1e-5, "H vs direct (%s, %s, m %td %td %td): rel err %g", periodic ? "periodic" : "padded", path_name[path], m[0], m[1], m[2], sqrt(err / nrm));
+    PD_EXPECT(sqrt(err / nrm) < 1e-5, "H vs direct (%s, m %td %td %td): rel err %g", periodic ? "periodic" : "padded", m[0], m[1], m[2], sqrt(err / nrm));
     PD_EXPECT(sqrt(errt / nrmt) < 1e-5, "H^T vs direct (%s): rel err %g", periodic ? "periodic" : "padded", sqrt(errt / nrmt));
     PD_EXPECT(fabs(a - b) < 1e-5 * sa, "adjoint identity (%s): <Hx,r>=%.9g <x,H^T r>=%.9g", periodic ? "periodic" : "padded", a, b);
   }
@@ -86,7 +81,7 @@ static PetscErrorCode CheckCase(const ptrdiff_t m[3], const ptrdiff_t pn[3], con
 
 /* Rank 0 reads its spectrum late, while the others go on to transform another volume: what it
    reads must be its own spectrum of the first one. */
-static PetscErrorCode CheckLateReader(int path)
+static PetscErrorCode CheckLateReader(void)
 {
   const ptrdiff_t n[3] = {12, 10, 9};
   PdFFTConv       conv;
@@ -96,7 +91,7 @@ static PetscErrorCode CheckLateReader(int path)
   unsigned long long seed = 5;
 
   PetscFunctionBegin;
-  PetscCall(ConvCreate(n, path, &conv));
+  PetscCall(ConvCreate(PETSC_COMM_WORLD, n, &conv));
   PetscCall(PdFFTConvGetLayout(conv, &lay));
   PetscCall(PdFFTConvGetWork(conv, &work));
   PetscCall(PdFFTConvGetSpectrum(conv, &spec));
@@ -121,10 +116,65 @@ static PetscErrorCode CheckLateReader(int path)
   double diff = 0;
   for (ptrdiff_t i = 0; i < 2 * ncplx; i++) diff = PetscMax(diff, fabs((double)a[i] - b[i]));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-  if (lay->rank == 0) printf("late reader (%s): largest change of its spectrum %g\n", path_name[path], diff);
-  PD_EXPECT(diff == 0, "a peer's transform changed rank 0's spectrum before it was read (%s): %g", path_name[path], diff);
+  if (lay->rank == 0) printf("late reader: largest change of its spectrum %g\n", diff);
+  PD_EXPECT(diff == 0, "a peer's transform changed rank 0's spectrum before it was read: %g", diff);
   PetscCall(PetscFree2(a, b));
   PetscCall(PetscFree(x0));
+  PetscCall(PdFFTConvDestroy(&conv));
+  PetscFunctionReturn(0);
+}
+
+/* The distributed forward transform against the one-rank transform of the same volume (each rank
+   compares its rows ky0 <= ky < ky0 + nky), and the inverse against N x. */
+static PetscErrorCode CheckSpectrum(const ptrdiff_t n[3], unsigned long long seed)
+{
+  PdFFTConv       conv, one;
+  const PdLayout *lay, *lone;
+  float          *work, *spec, *w1, *s1, *x;
+  ptrdiff_t       ncplx, ky0, nky;
+  const ptrdiff_t nc = n[2] / 2 + 1;
+  double          err = 0, nrm = 0, ierr = 0, inrm = 0;
+
+  PetscFunctionBegin;
+  PetscCall(ConvCreate(PETSC_COMM_WORLD, n, &conv));
+  PetscCall(ConvCreate(PETSC_COMM_SELF, n, &one));
+  PetscCall(PdFFTConvGetLayout(conv, &lay));
+  PetscCall(PdFFTConvGetLayout(one, &lone));
+  PetscCall(PdFFTConvGetWork(conv, &work));
+  PetscCall(PdFFTConvGetWork(one, &w1));
+  PetscCall(PdFFTConvGetSpectrum(conv, &spec));
+  PetscCall(PdFFTConvGetSpectrum(one, &s1));
+  PetscCall(PdFFTConvGetSpectralLayout(conv, &ncplx, &ky0, &nky));
+  PetscCall(PetscMalloc1((size_t)(n[0] * lone->ps), &x)); /* whole planes, row padding included */
+  for (ptrdiff_t z = 0; z < n[0]; z++)
+    for (ptrdiff_t y = 0; y < n[1]; y++)
+      for (ptrdiff_t i = 0; i < lone->rs; i++) x[z * lone->ps + y * lone->rs + i] = i < n[2] ? (float)PdTestUniform(&seed) - 0.25f : 0.0f;
+  PetscCall(PetscArraycpy(w1, x, (size_t)(n[0] * lone->ps)));
+  PetscCall(PetscArraycpy(work, x + lay->z0 * lay->ps, (size_t)(lay->nzl * lay->ps)));
+  PetscCall(PdFFTConvForward(one));
+  PetscCall(PdFFTConvForward(conv));
+  for (ptrdiff_t kz = 0; kz < n[0]; kz++)
+    for (ptrdiff_t j = 0; j < nky; j++)
+      for (ptrdiff_t i = 0; i < 2 * nc; i++) {
+        const double a = spec[2 * (kz * nky + j) * nc + i], b = s1[2 * (kz * n[1] + ky0 + j) * nc + i];
+        err += (a - b) * (a - b);
+        nrm += b * b;
+      }
+  PetscCall(PdFFTConvInverse(conv));
+  const double N = (double)n[0] * n[1] * n[2];
+  for (ptrdiff_t z = 0; z < lay->nzl; z++)
+    for (ptrdiff_t y = 0; y < n[1]; y++)
+      for (ptrdiff_t i = 0; i < n[2]; i++) {
+        const double a = work[z * lay->ps + y * lay->rs + i], b = N * x[(lay->z0 + z) * lay->ps + y * lay->rs + i];
+        ierr += (a - b) * (a - b);
+        inrm += b * b;
+      }
+  double e[4] = {err, nrm, ierr, inrm};
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, e, 4, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PD_EXPECT(sqrt(e[0] / e[1]) < 1e-5, "forward transform %td x %td x %td on %d ranks vs one rank: rel err %g", n[0], n[1], n[2], lay->size, sqrt(e[0] / e[1]));
+  PD_EXPECT(sqrt(e[2] / e[3]) < 1e-5, "inverse of the forward transform %td x %td x %td: rel err %g", n[0], n[1], n[2], sqrt(e[2] / e[3]));
+  PetscCall(PetscFree(x));
+  PetscCall(PdFFTConvDestroy(&one));
   PetscCall(PdFFTConvDestroy(&conv));
   PetscFunctionReturn(0);
 }
@@ -135,6 +185,7 @@ int main(int argc, char **argv)
   const ptrdiff_t m2[3] = {2, 8, 6}, p2[3] = {1, 3, 3}, c2[3] = {0, 1, 1}; /* 3 ranks: one owns no plane */
   const ptrdiff_t m3[3] = {7, 5, 4}, p3[3] = {4, 2, 3}, c3[3] = {3, 0, 1};
   const ptrdiff_t m4[3] = {6, 2, 5}, p4[3] = {3, 1, 3}, c4[3] = {1, 0, 1}; /* 3 ranks: one owns no spectral row */
+  const ptrdiff_t ns[4][3] = {{2, 8, 6}, {7, 5, 4}, {6, 2, 5}, {6, 12, 10}};
   const ptrdiff_t g[7][2] = {{1, 1}, {64, 64}, {100, 100}, {101, 105}, {97, 98}, {0, 1}, {15, 15}};
 
   PetscCall(PdTestInitialize(&argc, &argv));
@@ -142,15 +193,16 @@ int main(int argc, char **argv)
   /* one thread (planes pipelined with the messages) and two (planes shared out by OpenMP) */
   for (int nt = 1; nt <= 2; nt++) {
     PetscCall(PdSetThreads(nt));
-    for (int path = 0; path < 3; path++) {
-      for (int periodic = 0; periodic < 2; periodic++) {
-        PetscCall(CheckCase(m1, p1, c1, periodic, path, 11));
-        PetscCall(CheckCase(m2, p2, c2, periodic, path, 12));
-        PetscCall(CheckCase(m3, p3, c3, periodic, path, 13));
-        PetscCall(CheckCase(m4, p4, c4, periodic, path, 14));
-      }
-      PetscCall(CheckLateReader(path));
+    for (int periodic = 0; periodic < 2; periodic++) {
+      PetscCall(CheckCase(m1, p1, c1, periodic, 11));
+      PetscCall(CheckCase(m2, p2, c2, periodic, 12));
+      PetscCall(CheckCase(m3, p3, c3, periodic, 13));
+      PetscCall(CheckCase(m4, p4, c4, periodic, 14));
     }
+    PetscCall(CheckLateReader());
+    /* 3 ranks: planes 1, 1, 0 and rows 3, 3, 2 (slots below the planes); planes 3, 3, 1 and
+       rows 2, 2, 1; rows 1, 1, 0; and slots within the planes */
+    for (int k = 0; k < 4; k++) PetscCall(CheckSpectrum(ns[k], 20 + k));
   }
   PetscCall(PdSetThreads(1));
   return PdTestFinalize("fftconv");

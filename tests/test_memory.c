@@ -65,8 +65,8 @@ int main(int argc, char **argv)
   PetscCall(PdTestInitialize(&argc, &argv));
   PetscCall(PdWCRRCreate(PETSC_COMM_WORLD, ch, 1, &Model));
   /* a limit far too small: refused before allocating, naming the ranks that would fit */
-  PetscCall(Case("rl", 60, &err, &est, &peak));
-  PD_EXPECT(err == PD_ERR_INPUT, "a 60 MiB limit was not refused (error %d)", (int)err);
+  PetscCall(Case("rl", 50, &err, &est, &peak));
+  PD_EXPECT(err == PD_ERR_INPUT, "a 50 MiB limit was not refused (error %d)", (int)err);
   /* Each method in a fresh order of growth: the peak of the process only grows, so the larger
      method comes second. */
   for (int i = 0; i < 4; i++) {

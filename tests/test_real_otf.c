@@ -1,7 +1,8 @@
 /* The real OTF of a centro-symmetric PSF (PdFFTConvSetRealOTF): a PSF with h(-r) = h(r) about its
    centre gets the real storage and an asymmetric one, or one symmetric about a point between
    voxels, does not; H and Hᵀ through the real OTF equal those through the complex one to float
-   rounding and the direct convolution; PdFFTConvGetOTF on a real OTF gives the complex one. On
+   rounding and the direct convolution; PdFFTConvGetOTF on a real OTF gives the complex one; a PSF
+   also symmetric in z gets the OTF of kz <= n0/2 only, with the same H, Hᵀ and expansion. On
    any rank count (each rank checks its own spectrum; the convolutions are gathered). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 {
   const ptrdiff_t    m[3] = {6, 9, 8}, pn[3] = {5, 7, 5}, c[3] = {2, 3, 2}, pe[3] = {4, 7, 5}, ce[3] = {2, 3, 2};
   const ptrdiff_t    n[3] = {m[0] + pn[0] - 1, m[1] + pn[1] - 1, m[2] + pn[2] - 1}, cnt = 6 * 9 * 8, pcnt = 5 * 7 * 5;
-  float              x[6 * 9 * 8], sym[5 * 7 * 5], asym[5 * 7 * 5], even[4 * 7 * 5];
+  float              x[6 * 9 * 8], sym[5 * 7 * 5], asym[5 * 7 * 5], even[4 * 7 * 5], zsym[5 * 7 * 5];
   unsigned long long seed = 17;
   PdFFTConv          real, cplx, other;
   PetscBool          isreal;
@@ -117,6 +118,48 @@ int main(int argc, char **argv)
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
     PD_EXPECT(diff <= 1e-6 * mx, "the expanded real OTF differs from the complex one by %g of its largest value", diff / mx);
+  }
+  PetscCall(PdFFTConvDestroy(&real));
+  PetscCall(PdFFTConvDestroy(&cplx));
+
+  /* also symmetric under z -> -z (as Born & Wolf's PSF): the real OTF is even in kz and only
+     kz <= n0/2 is stored; H, Hᵀ and the expanded OTF as through the complex OTF */
+  for (ptrdiff_t k = 0; k < pn[0]; k++)
+    for (ptrdiff_t j = 0; j < pn[1] * pn[2]; j++) zsym[k * pn[1] * pn[2] + j] = 0.5f * (sym[k * pn[1] * pn[2] + j] + sym[(2 * c[0] - k) * pn[1] * pn[2] + j]);
+  {
+    PetscBool zs, zn;
+    PetscCall(PdFFTConvPSFIsZSymmetric(n, pn, zsym, c, &zs));
+    PetscCall(PdFFTConvPSFIsZSymmetric(n, pn, sym, c, &zn));
+    PD_EXPECT(zs && !zn, "z symmetry: found %d for the symmetrised PSF, %d for the centro-symmetric one", (int)zs, (int)zn);
+  }
+  PetscCall(ConvCreate(n, PETSC_TRUE, pn, zsym, c, &real));
+  PetscCall(ConvCreate(n, PETSC_FALSE, pn, zsym, c, &cplx));
+  for (int t = 0; t < 2; t++) {
+    float *hr = NULL, *hc = NULL;
+    PetscCall(Convolve(real, m, x, (PetscBool)t, &hr));
+    PetscCall(Convolve(cplx, m, x, (PetscBool)t, &hc));
+    if (rank == 0) {
+      const double drc = PdTestRelDiff(hr, hc, (size_t)cnt);
+      printf("%s, z-symmetric PSF: half-kz real vs complex OTF %.2e\n", t ? "H^T" : "H", drc);
+      PD_EXPECT(drc < 1e-6, "%s: the half-kz real OTF differs from the complex one by %g", t ? "H^T" : "H", drc);
+    }
+    PetscCall(PetscFree(hr));
+    PetscCall(PetscFree(hc));
+  }
+  {
+    const float *or, *oc;
+    ptrdiff_t    ncplx;
+    double       diff = 0, mx = 0;
+    PetscCall(PdFFTConvGetOTF(real, &or, NULL));
+    PetscCall(PdFFTConvGetOTF(cplx, &oc, NULL));
+    PetscCall(PdFFTConvGetSpectralLayout(cplx, &ncplx, NULL, NULL));
+    for (ptrdiff_t i = 0; i < 2 * ncplx; i++) {
+      diff = PetscMax(diff, fabs((double)or[i] - oc[i]));
+      mx   = PetscMax(mx, fabs((double)oc[i]));
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+    PD_EXPECT(diff <= 1e-6 * mx, "the expanded half-kz OTF differs from the complex one by %g of its largest value", diff / mx);
   }
   PetscCall(PdFFTConvDestroy(&real));
   PetscCall(PdFFTConvDestroy(&cplx));

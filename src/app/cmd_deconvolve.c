@@ -87,6 +87,7 @@ static PetscErrorCode EnsureSolver(MPI_Comm comm, Ctx *c, const PdImageInfo *inf
   PetscCall(PdDeconSetFromOptions(c->d));
   PetscCall(PdDeconSetImageSize(c->d, info->n, input));
   PetscCall(PdDeconSetPSF(c->d, pn, psf, psfname));
+  PetscCall(PdDeconSetReleasePSF(c->d, PETSC_TRUE)); /* one method here */
   PetscCall(PetscFree(psf));
   PetscCall(PdDeconSetUp(c->d));
   if (c->view) PetscCall(PdDeconView(c->d, PETSC_VIEWER_STDOUT_(comm)));

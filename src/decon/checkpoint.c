@@ -30,7 +30,7 @@ static PetscErrorCode Fingerprint(PdDecon d, double fp[2])
   PdHashBytes(&h, d->lay->n, sizeof(d->lay->n));
   PdHashBytes(&h, d->pn, sizeof(d->pn));
   PdHashBytes(&h, d->pc, sizeof(d->pc));
-  PdHashBytes(&h, d->psf, sizeof(float) * (size_t)(d->pn[0] * d->pn[1] * d->pn[2]));
+  PdHashBytes(&h, d->psf_digest, sizeof(d->psf_digest)); /* the PSF may be released by now */
   if (d->nviews > 1) PdHashBytes(&h, d->vpsf, sizeof(float) * (size_t)(d->nviews * d->pn[0] * d->pn[1] * d->pn[2]));
   PdHashBytes(&h, &d->bg, sizeof(d->bg));
   PdHashBytes(&h, &d->boundary, sizeof(d->boundary));

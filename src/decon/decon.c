@@ -1,6 +1,8 @@
 /* PdDecon: set-up (working size, PSF, weights, background) and the solver loop shared by every
    method, with its monitors and convergence test. Methods live in one file each. */
 #include "decon/decon_impl.h"
+#include <pdecon/core/fingerprint.h>
+#include <malloc.h>
 #include <math.h>
 #include <string.h>
 
@@ -52,6 +54,7 @@ PetscErrorCode PdDeconSetMethod(PdDecon d, const char *name)
 {
   PetscFunctionBegin;
   if (!strcmp(d->ops->name, name)) PetscFunctionReturn(0);
+  PetscCheck(d->psf || !d->setup, d->comm, PETSC_ERR_ORDER, "the PSF was released (PdDeconSetReleasePSF): no other method can be set");
   for (int i = 0; i < PdNumMethods; i++)
     if (!strcmp(PdMethods[i]->name, name)) {
       /* switching keeps the problem (plans, OTF, data, weights) and drops the old method */
@@ -299,6 +302,13 @@ static PetscErrorCode WorkingSize(PdDecon d, ptrdiff_t n[3])
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdDeconSetReleasePSF(PdDecon d, PetscBool release)
+{
+  PetscFunctionBegin;
+  d->release_psf = release;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdDeconSetUp(PdDecon d)
 {
   ptrdiff_t n[3];
@@ -313,6 +323,11 @@ PetscErrorCode PdDeconSetUp(PdDecon d)
   if (d->boundary == PD_BOUNDARY_PADDED && d->pad[0] < 0 && d->pad[1] < 0 && d->pad[2] < 0 && d->nviews <= 1) {
     ptrdiff_t maxn[3] = {2 * d->m[0] - 1, 2 * d->m[1] - 1, 2 * d->m[2] - 1};
     PetscCall(PdPSFPrepCrop(d->pn, d->psf, d->pc, maxn));
+  }
+  {
+    PdHash h = PD_HASH_INIT;
+    PdHashBytes(&h, d->psf, sizeof(float) * (size_t)(d->pn[0] * d->pn[1] * d->pn[2]));
+    PdHashSplit(h, d->psf_digest);
   }
   PetscCall(WorkingSize(d, n));
   PetscCall(PdDeconCheckMemory(d, n)); /* refuse before allocating */
@@ -439,6 +454,10 @@ static PetscErrorCode Prepare(PdDecon d)
   if (PdDeconComputesWeights(d, wl->n)) { /* from the PSF's box sums, row by row: nothing stored */
     PetscCall(PdVolumeFree(&d->w));
     PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
+    if (d->release_psf) { /* the OTF and the box sums hold all it gave */
+      PetscCall(PetscFree(d->psf));
+      (void)malloc_trim(0); /* its pages lie amid the heap: hand them back now */
+    }
     d->prepared      = PETSC_TRUE;
     d->weights_ready = PETSC_TRUE;
     PetscFunctionReturn(0);
@@ -686,8 +705,8 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   char           half[64] = "";
   PetscCall(PdFFTConvGetOTFIsReal(d->conv, &real));
   if (nhalf) PetscCall(PetscSNPrintf(half, sizeof(half), " + %" PetscInt_FMT " in 16 bits", nhalf));
-  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank%s + OTF%s%s + data\n", d->lay->size, d->lay->nzl,
-                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, half, real ? " (real)" : "", d->lay->size > 1 ? " + FFT spectrum" : ""));
+  PetscCall(PetscViewerASCIIPrintf(v, "slabs: %d ranks, this rank owns %td planes; state: %" PetscInt_FMT " working volumes of %.1f MiB per rank%s + OTF%s + data\n", d->lay->size, d->lay->nzl,
+                                   nvol, PdDeconLocalCount(d) * 4.0 / 1048576.0, half, real ? " (real)" : ""));
   /* before the data is read an estimated background is not known yet: say how it will be found */
   if (d->bg_user >= 0) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg_user));
   else if (d->prepared) PetscCall(PetscViewerASCIIPrintf(v, "max_it %" PetscInt_FMT ", rtol %.6g, background %.6g (the data's %.6g percentile)\n", PdStopRuleIterationLimit(d, d->max_it), d->rtol, d->bg, d->bg_percentile));

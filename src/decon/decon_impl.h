@@ -30,8 +30,8 @@ typedef struct {
   const char *name;        /* value of -decon_method */
   const char *description;
   PetscInt    nvolumes;    /* working-size volumes of state, x and Hᵀ1 weights and FFT buffer included
-                              (the OTF, and on more than one rank the FFT's spectrum buffer, come
-                              on top: the memory planner counts them) */
+                              (the OTF comes on top: the memory planner counts it; the spectrum
+                              shares the FFT buffer) */
   PetscBool   direct;      /* a filter: one step gives the result */
   PetscErrorCode (*create)(PdDecon);
   PetscErrorCode (*setfromoptions)(PdDecon, PetscOptionItems *PetscOptionsObject);
@@ -105,6 +105,8 @@ struct _p_PdDecon {
   double          bg_percentile;
   double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
   PetscBool       clip_negative;
+  PetscBool       release_psf;   /* PdDeconSetReleasePSF: free the PSF once the box sums exist */
+  double          psf_digest[2]; /* hash of the prepared PSF (checkpoints), made before it may be freed */
 
   /* discretisation */
   PdFFTConv       conv;

@@ -2,9 +2,10 @@
    allocated, checked against the memory the rank may use.
 
    Per rank: the method's working volumes (x, weights, FFT buffer and the method's own state,
-   PdMethodOps.nvolumes; state kept in 16 bits counts half, PdMethodOps.half_volumes), the OTF (one spectrum, half of one when it is real; two with an unmatched back projector), the data on the image box, the FFT's spectrum
-   buffer (none on one rank, where the spectrum is the FFT buffer itself) and one plane spectrum
-   per thread, the PSF (and its box sums where the weights are computed, box_weights.c), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
+   PdMethodOps.nvolumes; state kept in 16 bits counts half, PdMethodOps.half_volumes), the OTF (one spectrum, half of one when it is real; two with an unmatched back projector), the data on the image box, the FFT's
+   plane buffers (one per thread and thread 0's ring; the spectrum lives in the FFT buffer itself,
+   fftconv.h), the PSF (and its box sums where the weights are computed, box_weights.c; only those once the
+   PSF is released, PdDeconSetReleasePSF), a method's own workspace (PdMethodOps.workspace: garl's regulariser), and the
    process's baseline (libraries, MPI buffers: its resident size measured when the estimate is
    made). Available: -decon_memory_limit (MiB per rank) if given, else the node's MemAvailable (and the
    cgroup limit a batch system sets, if lower) shared by the ranks on the node. */
@@ -51,8 +52,8 @@ PetscBool PdDeconRealOTF(PdDecon d) { return (PetscBool)(d->ops->real_otf && d->
 
 PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEstimate *e)
 {
-  ptrdiff_t bnz, z0, nzl;
-  size_t    nwork, nspec;
+  ptrdiff_t bnz, z0, nzl, y0, nky;
+  size_t    nwork, nplanes;
   double    vol, spec;
   int       size, rank;
 
@@ -61,10 +62,11 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   PetscCallMPI(MPI_Comm_size(d->comm, &size));
   PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
   /* the same query the FFT set-up makes, without allocating anything */
-  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nspec));
-  vol     = 4.0 * (double)nwork;              /* one working volume */
-  spec    = 4.0 * (double)(nspec ? nspec : nwork); /* one spectrum */
+  PetscCall(PdFFTConvLocalSizes(d->comm, n, &nwork, &nplanes));
+  vol  = 4.0 * (double)nwork; /* one working volume */
   PdBlockRange(n[0], size, rank, &z0, &nzl); /* this rank's planes */
+  PdBlockRange(n[1], size, rank, &y0, &nky); /* and spectral rows */
+  spec = 8.0 * (double)PetscMax(n[0] * nky * (n[2] / 2 + 1), 1); /* one spectrum (the OTF's size) */
   bnz     = PetscMax(0, PetscMin(z0 + nzl, d->m[0]) - z0);
   e->nvol = d->ops->nvolumes + (d->nviews > 1 ? 2 : 0); /* multi-view: the point u and the sum */
   if (d->ops->row_weights && !PdDeconComputesWeights(d, n)) e->nvol++; /* the weights stored after all */
@@ -73,15 +75,20 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->volumes  = (e->nvol + 0.5 * e->nhalf) * vol;
   e->otf      = spec * (d->ops->backprojector ? 2 : 1) * (d->nviews > 1 ? d->nviews + 1 : 1); /* + an unmatched back projector; multi-view: each view's and the summed PSF's */
   if (PdDeconRealOTF(d)) {
-    PetscBool sym;
+    PetscBool sym, zsym;
     PetscCall(PdFFTConvPSFIsCentrosymmetric(n, d->pn, d->psf, d->pc, &sym));
     if (sym) e->otf *= 0.5; /* its real part only */
+    PetscCall(PdFFTConvPSFIsZSymmetric(n, d->pn, d->psf, d->pc, &zsym));
+    if (sym && zsym) e->otf *= (double)(n[0] / 2 + 1) / (double)n[0]; /* and of kz <= n0/2 only */
     e->otf_real = sym;
   }
-  e->fft      = 4.0 * (double)nspec + 8.0 * (double)PdGetThreads() * (double)(n[1] * (n[2] / 2 + 1));
+  e->fft      = 4.0 * (double)nplanes;
   e->data     = 4.0 * (double)bnz * (double)(d->m[1] * d->m[2]) * (double)(PdDeconViewCount(d) + (PdStopRuleKeepsBox(d) ? 1 : 0)); /* + the stop rule's copy of x */
   e->psf      = 8.0 * (double)(d->pn[0] * d->pn[1] * d->pn[2]) * (double)(d->nviews > 1 ? d->nviews + 1 : 1);
-  if (PdDeconComputesWeights(d, n)) e->psf += PdBoxWeightsBytes(d->pn, n); /* the PSF's box sums */
+  if (PdDeconComputesWeights(d, n)) { /* the PSF's box sums; a released PSF is gone before the method's state comes */
+    if (d->release_psf) e->psf = 0;
+    e->psf += PdBoxWeightsBytes(d->pn, n);
+  }
   if (d->ops->workspace) PetscCall(d->ops->workspace(d, n, z0, nzl, &e->method));
   /* Memory freed earlier (a previous solve) may still be held by the allocator and would count
      twice: hand it back before measuring. */
@@ -90,8 +97,7 @@ PetscErrorCode PdDeconEstimateMemory(PdDecon d, const ptrdiff_t n[3], PdMemoryEs
   e->total    = e->volumes + e->otf + e->fft + e->data + e->psf + e->method + e->baseline;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->total, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   /* what scales with 1/ranks, to say how many ranks would fit */
-  /* on more ranks than one the spectrum gets a buffer of its own: count it for the projection */
-  e->distributed = (e->volumes + e->otf + spec + e->data) * size;
+  e->distributed = (e->volumes + e->otf + e->data) * size;
   e->fixed       = e->psf + e->method + e->baseline; /* bounded workspaces: taken as fixed */
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->distributed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &e->fixed, 1, MPI_DOUBLE, MPI_MAX, d->comm));
@@ -129,7 +135,7 @@ PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3])
   d->memory_estimate = e.total;
   if (d->memory_view)
     PetscCall(PetscPrintf(d->comm,
-                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes%s %.1f + OTF%s%s %.1f + FFT spectrum %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
+                          "memory per rank: %.1f MiB = %" PetscInt_FMT " working volumes%s %.1f + OTF%s%s %.1f + FFT planes %.1f + data %.1f + PSF %.1f + method workspace %.1f + process %.1f; available %.1f MiB\n",
                           e.total / 1048576.0, e.nvol, half, e.volumes / 1048576.0, d->ops->backprojector ? " and back projector" : "", e.otf_real ? " (real)" : "", e.otf / 1048576.0, e.fft / 1048576.0, e.data / 1048576.0, e.psf / 1048576.0, e.method / 1048576.0, e.baseline / 1048576.0,
                           avail / 1048576.0));
   if (avail > 0 && e.total > avail) {

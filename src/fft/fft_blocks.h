@@ -1,16 +1,56 @@
-/* The spectrum's blocks of rows along kz, the unit of the kz transforms and of the fused
-   spectral product (included by fftconv_impl.h, after the state). */
+/* Where the spectrum lies between the exchanges, and its blocks of rows along kz, the unit of the
+   kz transforms and of the fused spectral product (included by fftconv_impl.h, after the state).
+
+   The spectrum shares the work buffer with the real planes. Its rows from rank t's plane k (kz =
+   t zmax + k, this rank's ky) lie in slot (k, t): ymax rows of nc complex values at row
+   (k P + t) ymax. When P ymax = n1 the slots of plane k are plane k's own rows, so the exchange
+   writes them as soon as the plane is transformed; otherwise they lie at or above plane k and the
+   planes are taken from the last. On one rank slot (k, 0) is plane k and the slots are the
+   (kz, ky, kx) spectrum itself. */
 #ifndef PDECON_FFT_BLOCKS_H
 #define PDECON_FFT_BLOCKS_H
 
-/* The block of spectral rows [b zblk, ...) along kz: its first column's address and its plan. */
-static inline fftwf_complex *ZBlock(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int sign, fftwf_plan *p)
+static inline fftwf_complex *Slot(PdFFTConv c, ptrdiff_t k, int t)
 {
-  const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
-  *p                   = sign < 0 ? (last ? c->zr_fwd : c->zb_fwd) : (last ? c->zr_inv : c->zb_inv);
-  return (fftwf_complex *)c->spec + b * c->zblk * c->nc;
+  return (fftwf_complex *)c->work + ((k * c->size + t) * c->ymax) * c->nc;
+}
+
+/* This rank's spectral rows from ky0 + ky on at kz. */
+static inline fftwf_complex *SpecRows(PdFFTConv c, ptrdiff_t kz, ptrdiff_t ky)
+{
+  return Slot(c, kz % c->zmax, (int)(kz / c->zmax)) + ky * c->nc;
 }
 
 static inline ptrdiff_t ZBlocks(PdFFTConv c) { return c->zblk ? (c->nky + c->zblk - 1) / c->zblk : 0; }
+
+/* Block b of spectral rows [b zblk, ...) ready for its transforms along kz: on one rank where it
+   lies, on more gathered from the slots into the thread's column buffer (in cache, so the gather
+   costs no pass over memory). Returns its first column; *stride: complex values from one kz to
+   the next; *pf, *pi: its forward and backward plans. */
+static inline fftwf_complex *ZBlockGet(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int thread, ptrdiff_t *stride, fftwf_plan *pf, fftwf_plan *pi)
+{
+  const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
+  const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
+
+  *pf = last ? c->zr_fwd : c->zb_fwd;
+  *pi = last ? c->zr_inv : c->zb_inv;
+  if (c->size == 1) {
+    *stride = c->nky * c->nc;
+    return (fftwf_complex *)c->spec + r0 * c->nc;
+  }
+  fftwf_complex *buf = c->colbuf[thread];
+  for (ptrdiff_t kz = 0; kz < c->n[0]; kz++) memcpy(buf + kz * m, SpecRows(c, kz, r0), sizeof(fftwf_complex) * (size_t)m);
+  *stride = m;
+  return buf;
+}
+
+/* Block b back into the slots (nothing to do on one rank). */
+static inline void ZBlockPut(PdFFTConv c, ptrdiff_t b, const fftwf_complex *buf)
+{
+  const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
+
+  if (c->size == 1) return;
+  for (ptrdiff_t kz = 0; kz < c->n[0]; kz++) memcpy(SpecRows(c, kz, r0), buf + kz * m, sizeof(fftwf_complex) * (size_t)m);
+}
 
 #endif

@@ -1,158 +1,77 @@
-/* The distributed transforms of PdFFTConv and the buffers they run in: real space in slabs over
-   z, Fourier space in slabs over ky (see fftconv.h).
+/* The distributed transforms of PdFFTConv and the buffer they run in: real space in slabs over
+   z, Fourier space in slabs over ky (see fftconv.h), both in the one work buffer.
 
-   Forward: each local plane z gets its 2-D real-to-complex transform into a per-thread plane
-   buffer, where it stays in cache while its rows are copied to where their owner takes them:
-   this rank's rows ky straight into its spectrum at kz = z, a peer's rows back into the plane's
-   own place in the work buffer, from where each (plane, peer) block travels as one contiguous
-   message straight into the peer's spectrum. Peers on the same node keep their spectra in an
-   MPI-3 shared-memory window, and their rows are written there directly from the plane buffer
-   (no message, no second copy). Every value is copied once and nothing is packed. Then the 1-D
-   transforms along kz. Inverse: the mirror image, each plane gathering its rows from this rank's
-   spectrum, from the same-node peers' spectra and from the messages of the others. */
+   Forward: the local planes are taken from the last to the first. Each gets its 2-D
+   real-to-complex transform into a per-thread plane buffer, where it stays in cache while its
+   rows leave: this rank's rows into their slot (fft_blocks.h), every peer's rows as one
+   contiguous message straight from the plane buffer. The plane's place in the work buffer is
+   free once it is transformed, so the peers' rows of the same plane arrive there, into the
+   plane's slots. Then the 1-D transforms along kz, block by block. Inverse: the mirror image,
+   from the first plane to the last; each plane gathers its rows from its own slot and from the
+   peers' messages into the plane buffer, every slot leaves as one message before its plane is
+   overwritten. Every value is copied once, nothing is packed, and no second volume is held: the
+   only room besides the work buffer is two plane buffers and one block of columns per thread.
+   With several threads the planes are transformed side by side into their own slots and then
+   exchanged plane by plane through one plane buffer (one copy more). The spectrum stays in the
+   slots between the exchanges; PdFFTConvForward puts it in (kz, ky, kx) order for the callers
+   that read it (PdFFTSlotsToSpectrum: a transpose of the slots, cycle by cycle, through one slot
+   of room) and PdFFTConvInverse takes it back. */
 #include "fft/fftconv_impl.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 static inline ptrdiff_t Rows(PdFFTConv c, int r) { return c->ystart[r + 1] - c->ystart[r]; }
-static inline PetscBool OnNode(PdFFTConv c, int r) { return c->peer_spec[r] && r != c->rank ? PETSC_TRUE : PETSC_FALSE; }
-static inline PetscBool Remote(PdFFTConv c, int r) { return !c->peer_spec[r] && r != c->rank ? PETSC_TRUE : PETSC_FALSE; }
+static inline ptrdiff_t Planes(PdFFTConv c, int r) { return c->lay->zstart[r + 1] - c->lay->zstart[r]; }
 /* The j-th peer to send to (1 <= j < size): shifted by the rank, so that the ranks do not all
    send to the same peer at once. */
 static inline int Peer(PdFFTConv c, int j) { return (c->rank + j) % c->size; }
-
-/* Room for the node's windows in the directory that backs them (Open MPI's
-   osc_sm_backing_directory, /dev/shm by default): a full tmpfs would end the run with SIGBUS,
-   so the messages are used instead. */
-static PetscErrorCode SharedSpaceAvailable(PdFFTConv c, PetscBool *ok)
-{
-  double      need = 4.0 * (double)c->nspec;
-  int         nrank, yes = 0;
-  const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_SUM, c->node));
-  PetscCallMPI(MPI_Comm_rank(c->node, &nrank));
-  if (nrank == 0) {
-    struct statvfs fs;
-    if (!statvfs(dir && dir[0] ? dir : "/dev/shm", &fs)) yes = (double)fs.f_bavail * (double)fs.f_frsize > 1.25 * need;
-  }
-  PetscCallMPI(MPI_Bcast(&yes, 1, MPI_INT, 0, c->node));
-  *ok = yes ? PETSC_TRUE : PETSC_FALSE;
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode WindowCreate(PdFFTConv c, size_t nfloats, float **base, MPI_Win *win, float **peer)
-{
-  MPI_Info  info;
-  MPI_Group gx, gn;
-  int      *all, *loc;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Info_create(&info));
-  PetscCallMPI(MPI_Info_set(info, "alloc_shared_noncontig", "true")); /* each rank's part on its own pages */
-  PetscCallMPI(MPI_Win_allocate_shared((MPI_Aint)(nfloats * sizeof(float)), (int)sizeof(float), info, c->node, base, win));
-  PetscCallMPI(MPI_Info_free(&info));
-  PetscCallMPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, *win)); /* one passive epoch for the window's life */
-  PetscCall(PetscMalloc2(c->size, &all, c->size, &loc));
-  for (int r = 0; r < c->size; r++) all[r] = r;
-  PetscCallMPI(MPI_Comm_group(c->xcomm, &gx));
-  PetscCallMPI(MPI_Comm_group(c->node, &gn));
-  PetscCallMPI(MPI_Group_translate_ranks(gx, c->size, all, gn, loc));
-  for (int r = 0; r < c->size; r++) {
-    MPI_Aint sz;
-    int      du;
-    peer[r] = NULL;
-    if (loc[r] != MPI_UNDEFINED) PetscCallMPI(MPI_Win_shared_query(*win, loc[r], &sz, &du, &peer[r]));
-  }
-  PetscCallMPI(MPI_Group_free(&gx));
-  PetscCallMPI(MPI_Group_free(&gn));
-  PetscCall(PetscFree2(all, loc));
-  PetscFunctionReturn(0);
-}
+/* The slots of plane k are plane k's own rows: the planes may be transformed side by side. */
+static inline PetscBool SlotsInPlane(PdFFTConv c) { return (PetscBool)(c->size * c->ymax == c->n[1]); }
 
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c)
 {
-  int       nnode = 1;
-  PetscBool room  = PETSC_FALSE;
-
   PetscFunctionBegin;
-  PetscCall(PetscCalloc1(c->size, &c->peer_spec));
-  if (c->use_shm && c->size > 1) {
-    PetscCallMPI(MPI_Comm_split_type(c->xcomm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &c->node));
-    if (c->shm_ranks > 0) { /* groups of consecutive ranks within the node (a socket, say) */
-      MPI_Comm group;
-      int      nrank;
-      PetscCallMPI(MPI_Comm_rank(c->node, &nrank));
-      PetscCallMPI(MPI_Comm_split(c->node, nrank / (int)c->shm_ranks, nrank, &group));
-      PetscCallMPI(MPI_Comm_free(&c->node));
-      c->node = group;
-    }
-    PetscCallMPI(MPI_Comm_size(c->node, &nnode));
-    if (nnode > 1) PetscCall(SharedSpaceAvailable(c, &room));
-    if (nnode > 1 && !room) PetscCall(PetscInfo(NULL, "no room for shared-memory windows: same-node peers exchange messages\n"));
-    if (!room) PetscCallMPI(MPI_Comm_free(&c->node));
-  }
   PetscCall(PdVolumeAlloc(c->nwork, &c->work));
-  if (c->node != MPI_COMM_NULL) PetscCall(WindowCreate(c, c->nspec, &c->spec, &c->swin, c->peer_spec));
-  else if (c->nspec) PetscCall(PdVolumeAlloc(c->nspec, &c->spec));
-  else c->spec = c->work; /* one rank: the spectrum of the whole volume is in place */
-  /* requests of one exchange: a block for each of the other ranks' planes in, one for each
-     (local plane, peer) out (or the other way round) */
-  PetscCall(PetscMalloc1((size_t)PetscMax(c->n[0] + c->lay->nzl * c->size, 1), &c->req));
+  c->spec = c->work;
+  /* requests of one exchange: one for every (slot, peer), and those of the ring's planes */
+  PetscCall(PetscMalloc1((size_t)(c->zmax + PD_FFT_RING) * c->size + 2, &c->req));
+  PetscCall(PetscMalloc1((size_t)(c->zmax * c->size), &c->visited));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c)
 {
   PetscFunctionBegin;
-  if (c->swin != MPI_WIN_NULL) {
-    PetscCallMPI(MPI_Win_unlock_all(c->swin));
-    PetscCallMPI(MPI_Win_free(&c->swin));
-    c->spec = NULL;
-  } else if (c->spec != c->work) PetscCall(PdVolumeFree(&c->spec));
   PetscCall(PdVolumeFree(&c->work));
-  if (c->node != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&c->node));
-  PetscCall(PetscFree(c->peer_spec));
+  c->spec = NULL;
+  if (c->colbuf)
+    for (int t = 0; t < c->nthreads; t++) fftwf_free(c->colbuf[t]);
+  PetscCall(PetscFree(c->colbuf));
   PetscCall(PetscFree(c->req));
+  PetscCall(PetscFree(c->visited));
   PetscFunctionReturn(0);
 }
 
-/* Every same-node rank's writes to win are complete and visible (MPI-3 shared-memory model). */
-static PetscErrorCode NodeSync(PdFFTConv c, MPI_Win win)
-{
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Win_sync(win));
-  PetscCallMPI(MPI_Barrier(c->node));
-  PetscCallMPI(MPI_Win_sync(win));
-  PetscFunctionReturn(0);
-}
-
-/* Where rank r's spectral rows [ystart[r], ystart[r+1]) of local plane zl go (forward) and come
-   from (inverse), as complex values: r's spectrum at kz = z0 + zl if it is this rank or a
-   same-node peer, else the plane's own place in the work buffer (messages leave and land
-   there). */
-static inline fftwf_complex *PlaneRows(PdFFTConv c, ptrdiff_t zl, int r)
-{
-  if (r == c->rank) return (fftwf_complex *)c->spec + (c->lay->z0 + zl) * c->nky * c->nc;
-  if (OnNode(c, r)) return (fftwf_complex *)c->peer_spec[r] + (c->lay->z0 + zl) * Rows(c, r) * c->nc;
-  return (fftwf_complex *)c->work + (zl * c->n[1] + c->ystart[r]) * c->nc;
-}
-
-static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s)
+/* The 2-D transform of local plane zl into the plane buffer s; this rank's rows into their slot,
+   and, with `all`, every peer's rows into theirs (else they leave from s as messages). */
+static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s, PetscBool all)
 {
   fftwf_execute_dft_r2c(c->plane_fwd, c->work + zl * c->lay->ps, s);
-  for (int r = 0; r < c->size; r++) memcpy(PlaneRows(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
+  for (int r = 0; r < c->size; r++)
+    if (all || r == c->rank) memcpy(Slot(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
 }
 
-static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread)
+/* Local plane zl from its rows in s: this rank's rows from their slot first, and with `all`
+   every peer's rows too (else they arrived in s as messages); then the inverse 2-D transform
+   into the plane's place and the caller's plane pass. */
+static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all)
 {
-  fftwf_complex *s = c->scratch[thread];
-
-  for (int r = 0; r < c->size; r++) memcpy(s + c->ystart[r] * c->nc, PlaneRows(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
+  for (int r = 0; r < c->size; r++)
+    if (all || r == c->rank) memcpy(s + c->ystart[r] * c->nc, Slot(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
   fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * c->lay->ps);
+  /* the rows' padding held spectrum: zero, as the pointwise passes that run over whole rows expect */
+  for (ptrdiff_t y = 0; y < c->n[1]; y++) memset(c->work + zl * c->lay->ps + y * c->lay->rs + c->n[2], 0, sizeof(float) * (size_t)(c->lay->rs - c->n[2]));
   if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
 }
 
@@ -166,49 +85,84 @@ PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ct
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode SendPlane(PdFFTConv c, ptrdiff_t zl, int r, int *nr)
+/* Forward: the peers' rows of their plane k into this rank's slots (k, t). */
+static PetscErrorCode ReceiveSlots(PdFFTConv c, ptrdiff_t k, MPI_Request *req, int *nr)
 {
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Isend(PlaneRows(c, zl, r), (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &c->req[(*nr)++]));
+  for (int j = 1; j < c->size && c->nky > 0; j++) {
+    const int t = Peer(c, c->size - j);
+    if (k < Planes(c, t)) PetscCallMPI(MPI_Irecv(Slot(c, k, t), (int)(2 * c->nky * c->nc), MPI_FLOAT, t, 0, c->xcomm, &req[(*nr)++]));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Plane k's slots with every peer at once, through the spare plane buffer: forward, slot (k, t)
+   holds this rank's plane k's rows of t and gets t's plane k's rows of this rank; inverse, the
+   other way round. Every slot is copied out before any is received into. */
+static PetscErrorCode SwapSlots(PdFFTConv c, ptrdiff_t k, PetscBool forward)
+{
+  fftwf_complex *tmp = RingBuffer(c, 1);
+  const PetscBool mine = (PetscBool)(k < c->lay->nzl);
+  int            nr  = 0;
+
+  PetscFunctionBegin;
+  for (int j = 1; j < c->size; j++) {
+    const int       t   = Peer(c, j);
+    const PetscBool its = (PetscBool)(k < Planes(c, t));
+    const ptrdiff_t out = forward ? (mine ? Rows(c, t) : 0) : (its ? c->nky : 0);
+    fftwf_complex  *o   = tmp + (j - 1) * c->ymax * c->nc;
+    if (out == 0) continue;
+    memcpy(o, Slot(c, k, t), sizeof(fftwf_complex) * (size_t)(out * c->nc));
+    PetscCallMPI(MPI_Isend(o, (int)(2 * out * c->nc), MPI_FLOAT, t, 0, c->xcomm, &c->req[nr++]));
+  }
+  for (int j = 1; j < c->size; j++) {
+    const int       s   = Peer(c, c->size - j);
+    const PetscBool its = (PetscBool)(k < Planes(c, s));
+    const ptrdiff_t in  = forward ? (its ? c->nky : 0) : (mine ? Rows(c, s) : 0);
+    if (in > 0) PetscCallMPI(MPI_Irecv(Slot(c, k, s), (int)(2 * in * c->nc), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
+  }
+  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
 {
-  const PdLayout *l = c->lay;
-  const ptrdiff_t blk = c->nky * c->nc; /* complex values per received plane block */
-  int             nr = 0;
+  const PdLayout *l  = c->lay;
+  const int       np = c->size - 1;
+  MPI_Request    *sreq = c->req, *rreq = c->req + PD_FFT_RING * np; /* sends from the ring's buffers; receives */
+  int             ns[PD_FFT_RING] = {0}, nr = 0;
 
   PetscFunctionBegin;
-  if (blk > 0)
-    for (int s = 0; s < c->size; s++)
-      if (Remote(c, s))
-        for (ptrdiff_t z = l->zstart[s]; z < l->zstart[s + 1]; z++) PetscCallMPI(MPI_Irecv((fftwf_complex *)c->spec + z * blk, (int)(2 * blk), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
-  if (c->node != MPI_COMM_NULL) PetscCallMPI(MPI_Barrier(c->node)); /* the peers are done with their spectra */
-  if (c->nthreads == 1) {
-    /* One thread: a plane's blocks leave as soon as it is done, and testing the requests lets
-       the peers' blocks be copied while they are still in the shared cache. */
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-      int done;
-      PlaneForward(c, zl, c->scratch[0]);
-      for (int j = 1; j < c->size; j++) {
-        const int r = Peer(c, j);
-        if (Remote(c, r) && Rows(c, r) > 0) PetscCall(SendPlane(c, zl, r, &nr));
-      }
-      if (nr) PetscCallMPI(MPI_Testall(nr, c->req, &done, MPI_STATUSES_IGNORE));
-    }
-  } else {
+  /* the slots beyond this rank's planes are free from the start; the messages of a peer come
+     from its last plane to its first, and so are the receives */
+  for (ptrdiff_t k = c->zmax - 1; k >= l->nzl; k--) PetscCall(ReceiveSlots(c, k, rreq, &nr));
+  if (c->nthreads > 1 && SlotsInPlane(c)) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()]);
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++)
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()], PETSC_TRUE);
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+    for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) PetscCall(SwapSlots(c, zl, PETSC_TRUE));
+  } else {
+    /* From the last plane to the first: a plane's slots lie at or above its own rows, in what the
+       planes already transformed left free. Its rows leave from a buffer of the ring while the
+       next planes are transformed into the others. */
+    for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) {
+      const int      u = (int)(zl % PD_FFT_RING);
+      fftwf_complex *s = RingBuffer(c, zl);
+      int            done;
+      if (ns[u]) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
+      ns[u] = 0;
+      PlaneForward(c, zl, s, PETSC_FALSE);
       for (int j = 1; j < c->size; j++) {
         const int r = Peer(c, j);
-        if (Remote(c, r) && Rows(c, r) > 0) PetscCall(SendPlane(c, zl, r, &nr));
+        if (Rows(c, r) > 0) PetscCallMPI(MPI_Isend(s + c->ystart[r] * c->nc, (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &sreq[u * np + ns[u]++]));
       }
+      PetscCall(ReceiveSlots(c, zl, rreq, &nr));
+      if (nr) PetscCallMPI(MPI_Testall(nr, rreq, &done, MPI_STATUSES_IGNORE)); /* progress while the next plane is transformed */
+    }
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+    for (int u = 0; u < PD_FFT_RING; u++) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
   }
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
-  if (c->node != MPI_COMM_NULL) PetscCall(NodeSync(c, c->swin)); /* every same-node block is in */
+  PetscCallMPI(MPI_Waitall(nr, rreq, MPI_STATUSES_IGNORE));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
@@ -220,6 +174,7 @@ PetscErrorCode PdFFTConvForward(PdFFTConv c)
   PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscCall(PdFFTPlanesForward(c));
   PdFFTColumns(c, FFTW_FORWARD);
+  PdFFTSlotsToSpectrum(c);
   PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
@@ -229,50 +184,63 @@ PetscErrorCode PdFFTConvInverse(PdFFTConv c)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PdFFTSpectrumToSlots(c);
   PdFFTColumns(c, FFTW_BACKWARD);
   PetscCall(PdFFTPlanesInverse(c));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
+/* Inverse: a plane's rows of every peer into the plane buffer s. */
+static PetscErrorCode ReceivePlane(PdFFTConv c, fftwf_complex *s, MPI_Request *req, int *nr)
+{
+  PetscFunctionBegin;
+  *nr = 0;
+  for (int j = 1; j < c->size; j++) {
+    const int t = Peer(c, c->size - j);
+    if (Rows(c, t) > 0) PetscCallMPI(MPI_Irecv(s + c->ystart[t] * c->nc, (int)(2 * Rows(c, t) * c->nc), MPI_FLOAT, t, 0, c->xcomm, &req[(*nr)++]));
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
 {
-  const PdLayout *l = c->lay;
-  const ptrdiff_t blk = c->nky * c->nc; /* complex values per sent plane block */
-  int             nr = 0, per = 0;      /* requests; receives per plane */
+  const PdLayout *l  = c->lay;
+  const int       np = c->size - 1;
+  /* the sends of slot (k, j-th peer) at sreq[k np + j - 1] (null where nothing leaves); the
+     receives of the ring's buffers after them */
+  MPI_Request    *sreq = c->req, *rreq = c->req + c->zmax * np;
+  int             nrv[PD_FFT_RING] = {0};
 
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-  /* receives plane by plane, so that a plane can be transformed as soon as its blocks are in */
-  for (int s = 0; s < c->size; s++) per += Remote(c, s) && Rows(c, s) > 0;
-  for (ptrdiff_t zl = 0; zl < l->nzl; zl++)
-    for (int s = 0; s < c->size; s++)
-      if (Remote(c, s) && Rows(c, s) > 0) PetscCallMPI(MPI_Irecv(PlaneRows(c, zl, s), (int)(2 * Rows(c, s) * c->nc), MPI_FLOAT, s, 0, c->xcomm, &c->req[nr++]));
-  const int nrecv = nr;
-  /* sends in the order the owners transform their planes: their first planes first */
-  const ptrdiff_t most = l->zstart[1] - l->zstart[0]; /* rank 0 owns the most planes */
-  if (blk > 0)
-    for (ptrdiff_t k = 0; k < most; k++)
-      for (int j = 1; j < c->size; j++) {
-        const int       r = Peer(c, j);
-        const ptrdiff_t z = l->zstart[r] + k;
-        if (Remote(c, r) && z < l->zstart[r + 1]) PetscCallMPI(MPI_Isend((fftwf_complex *)c->spec + z * blk, (int)(2 * blk), MPI_FLOAT, r, 0, c->xcomm, &c->req[nr++]));
-      }
-  if (c->node != MPI_COMM_NULL) PetscCall(NodeSync(c, c->swin)); /* every spectrum on the node is ready */
-  if (c->nthreads == 1) {
+  if (c->nthreads > 1 && SlotsInPlane(c)) {
+    for (ptrdiff_t zl = 0; zl < c->zmax; zl++) PetscCall(SwapSlots(c, zl, PETSC_FALSE));
     PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
-      if (per) PetscCallMPI(MPI_Waitall(per, c->req + zl * per, MPI_STATUSES_IGNORE));
-      PlaneInverse(c, zl, 0);
-    }
-    PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
-    PetscCallMPI(MPI_Waitall(nr - nrecv, c->req + nrecv, MPI_STATUSES_IGNORE));
-  } else {
-    PetscCallMPI(MPI_Waitall(nr, c->req, MPI_STATUSES_IGNORE));
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, omp_get_thread_num());
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE);
+    PetscFunctionReturn(0);
   }
-  if (c->node != MPI_COMM_NULL) PetscCallMPI(MPI_Barrier(c->node)); /* the peers are done with our spectrum */
+  /* every slot leaves at once, in the order the owners transform their planes; a plane's place
+     is overwritten only once its slots are sent */
+  for (ptrdiff_t k = 0; k < c->zmax; k++)
+    for (int j = 1; j < c->size; j++) {
+      const int t = Peer(c, j);
+      sreq[k * np + j - 1] = MPI_REQUEST_NULL;
+      if (k < Planes(c, t) && c->nky > 0) PetscCallMPI(MPI_Isend(Slot(c, k, t), (int)(2 * c->nky * c->nc), MPI_FLOAT, t, 0, c->xcomm, &sreq[k * np + j - 1]));
+    }
+  for (ptrdiff_t zl = 0; zl < PetscMin(l->nzl, PD_FFT_RING); zl++) PetscCall(ReceivePlane(c, RingBuffer(c, zl), rreq + (zl % PD_FFT_RING) * np, &nrv[zl % PD_FFT_RING]));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  for (ptrdiff_t zl = 0; zl < l->nzl; zl++) {
+    const int u = (int)(zl % PD_FFT_RING);
+    PetscCallMPI(MPI_Waitall(nrv[u], rreq + u * np, MPI_STATUSES_IGNORE));
+    PetscCallMPI(MPI_Waitall(np, sreq + zl * np, MPI_STATUSES_IGNORE));
+    PlaneInverse(c, zl, 0, RingBuffer(c, zl), PETSC_FALSE);
+    /* the buffer is free: the rows of the plane PD_FFT_RING further on may arrive there */
+    if (zl + PD_FFT_RING < l->nzl) PetscCall(ReceivePlane(c, RingBuffer(c, zl), rreq + u * np, &nrv[u]));
+  }
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Waitall((int)(c->zmax * np), sreq, MPI_STATUSES_IGNORE));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
@@ -283,8 +251,58 @@ void PdFFTColumns(PdFFTConv c, int sign)
 
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
   for (ptrdiff_t b = 0; b < nblk; b++) {
-    fftwf_plan     p;
-    fftwf_complex *blk = ZBlock(c, b, nblk, sign, &p);
-    fftwf_execute_dft(p, blk, blk);
+    fftwf_plan     pf, pi;
+    ptrdiff_t      stride;
+    fftwf_complex *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
+    fftwf_execute_dft(sign == FFTW_FORWARD ? pf : pi, blk, blk);
+    ZBlockPut(c, b, blk);
   }
+}
+
+/* The slot index k P + t holds kz = t zmax + k: the slots in kz order are the transpose of a
+   zmax x P array of slots. In place, cycle by cycle: position j takes what lies at from(j). */
+static inline ptrdiff_t SlotOfKz(PdFFTConv c, ptrdiff_t q) { return (q % c->zmax) * c->size + q / c->zmax; }
+static inline ptrdiff_t KzOfSlot(PdFFTConv c, ptrdiff_t s) { return (s % c->size) * c->zmax + s / c->size; }
+
+static void PermuteSlots(PdFFTConv c, ptrdiff_t (*from)(PdFFTConv, ptrdiff_t))
+{
+  const ptrdiff_t nslot = c->zmax * c->size, unit = c->ymax * c->nc;
+  const size_t    bytes = sizeof(fftwf_complex) * (size_t)unit;
+  fftwf_complex  *v = (fftwf_complex *)c->work, *tmp = RingBuffer(c, 1);
+
+  memset(c->visited, 0, (size_t)nslot);
+  for (ptrdiff_t i = 0; i < nslot; i++) {
+    if (c->visited[i] || from(c, i) == i) continue;
+    memcpy(tmp, v + i * unit, bytes);
+    for (ptrdiff_t j = i;;) {
+      const ptrdiff_t src = from(c, j);
+      c->visited[j]       = 1;
+      if (src == i) {
+        memcpy(v + j * unit, tmp, bytes);
+        break;
+      }
+      memcpy(v + j * unit, v + src * unit, bytes);
+      j = src;
+    }
+  }
+}
+
+void PdFFTSlotsToSpectrum(PdFFTConv c)
+{
+  fftwf_complex *v = (fftwf_complex *)c->work;
+
+  if (c->size == 1) return;
+  PermuteSlots(c, SlotOfKz);
+  if (c->nky < c->ymax) /* close up: ymax rows a slot, nky rows a kz */
+    for (ptrdiff_t q = 1; q < c->n[0]; q++) memmove(v + q * c->nky * c->nc, v + q * c->ymax * c->nc, sizeof(fftwf_complex) * (size_t)(c->nky * c->nc));
+}
+
+void PdFFTSpectrumToSlots(PdFFTConv c)
+{
+  fftwf_complex *v = (fftwf_complex *)c->work;
+
+  if (c->size == 1) return;
+  if (c->nky < c->ymax)
+    for (ptrdiff_t q = c->n[0] - 1; q > 0; q--) memmove(v + q * c->ymax * c->nc, v + q * c->nky * c->nc, sizeof(fftwf_complex) * (size_t)(c->nky * c->nc));
+  PermuteSlots(c, KzOfSlot);
 }

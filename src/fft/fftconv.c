@@ -2,6 +2,7 @@
 #include "fft/fftconv_impl.h"
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +23,23 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
   }
 }
 
-PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec)
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *planes)
 {
-  int       rank, size;
-  ptrdiff_t z0, nzl, y0, nky;
+  int size;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  PdBlockRange(n[0], size, rank, &z0, &nzl);
-  PdBlockRange(n[1], size, rank, &y0, &nky);
-  /* at least one plane: the plane transforms are planned on it even by a rank without planes */
-  if (work) *work = (size_t)(2 * PetscMax(nzl, 1) * n[1] * (n[2] / 2 + 1));
-  if (spec) *spec = size == 1 ? 0 : (size_t)PetscMax(2 * n[0] * nky * (n[2] / 2 + 1), 2);
+  /* the slots (fft_blocks.h): ceil(n0/P) P ceil(n1/P) rows, room for this rank's planes and for
+     its spectrum, which has no buffer of its own (more than both only where the slabs are uneven) */
+  const ptrdiff_t zmax = (n[0] + size - 1) / size, ymax = (n[1] + size - 1) / size, nc = n[2] / 2 + 1;
+  if (work) *work = (size_t)(2 * zmax * size * ymax * nc);
+  /* a plane per thread and thread 0's ring; on more ranks one block of columns per thread (at
+     most a plane's worth: zblk <= 2 + 128 KiB / column) */
+  if (planes) {
+    const size_t plane = (size_t)(2 * PetscMax(n[1], (size - 1) * ymax) * nc);
+    *planes            = plane * (size_t)(PdGetThreads() + PD_FFT_RING - 1);
+    if (size > 1) *planes += (size_t)PdGetThreads() * (size_t)(2 * n[0] * PetscMin(ymax, 2 + (128 * 1024) / (n[0] * nc * 8)) * nc);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -48,9 +53,6 @@ PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c)
   PetscCall(PetscNew(c));
   (*c)->comm    = comm;
   (*c)->xcomm   = MPI_COMM_NULL;
-  (*c)->node    = MPI_COMM_NULL;
-  (*c)->swin    = MPI_WIN_NULL;
-  (*c)->use_shm = PETSC_TRUE;
   (*c)->planner = FFTW_MEASURE;
   if (env) PetscCall(PetscStrncpy((*c)->wisdom, strcmp(env, "none") ? env : "", sizeof((*c)->wisdom)));
   else if (xdg && xdg[0]) snprintf((*c)->wisdom, sizeof((*c)->wisdom), "%s/pdecon/fftwf.wisdom", xdg);
@@ -84,9 +86,6 @@ PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c)
   PetscOptionsBegin(c->comm, c->prefix, "Distributed FFT convolution", "FFT");
   PetscCall(PetscOptionsEList("-fft_planner", "FFTW planning effort", "PdFFTConvSetFromOptions", planners, 3, planners[which], &which, NULL));
   PetscCall(PetscOptionsString("-fft_wisdom", "FFTW wisdom file shared by all runs (none: do not use one)", "PdFFTConvSetFromOptions", c->wisdom[0] ? c->wisdom : "none", wis, sizeof(wis), &set));
-  PetscCall(PetscOptionsBool("-fft_shared_memory", "Ranks on the same node exchange spectra through shared memory instead of messages", "PdFFTConvSetFromOptions", c->use_shm, &c->use_shm, NULL));
-  PetscCall(PetscOptionsInt("-fft_shared_memory_ranks", "At most this many consecutive ranks of a node share a window, the others exchange messages (0: the whole node)", "PdFFTConvSetFromOptions", c->shm_ranks, &c->shm_ranks, NULL));
-  PetscCheck(c->shm_ranks >= 0, c->comm, PD_ERR_INPUT, "-fft_shared_memory_ranks must be 0 (a whole node) or positive");
   PetscOptionsEnd();
   c->planner = which == 0 ? FFTW_ESTIMATE : which == 2 ? FFTW_PATIENT : FFTW_MEASURE;
   if (set) PetscCall(PetscStrncpy(c->wisdom, strcmp(wis, "none") ? wis : "", sizeof(c->wisdom)));
@@ -169,6 +168,7 @@ static PetscErrorCode MakePlans(PdFFTConv c)
   if (cols > 0) {
     fftwf_complex *s = (fftwf_complex *)c->spec;
     const int      nz = (int)c->n[0];
+    int            stride;
     /* Blocks of spectral rows small enough to stay in cache (about 128 KiB of spectrum) while
        they are transformed along kz, filtered and transformed back; an even number of complex
        values per block row keeps every block aligned like the first, so that the plans of the
@@ -177,13 +177,23 @@ static PetscErrorCode MakePlans(PdFFTConv c)
     if ((b * c->nc) % 2) b++;
     c->zblk = PetscMin(b, c->nky);
     c->zrem = c->nky % c->zblk;
-    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
-    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, (int)cols, 1, s, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+    if (c->size > 1) { /* a block is gathered from the slots into its thread's column buffer */
+      PetscCall(PetscCalloc1(c->nthreads, &c->colbuf));
+      for (int t = 0; t < c->nthreads; t++) {
+        c->colbuf[t] = fftwf_alloc_complex((size_t)(c->n[0] * c->zblk * c->nc));
+        PetscCheck(c->colbuf[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT column buffers");
+      }
+      s = c->colbuf[0];
+    }
+    stride    = (int)(c->size > 1 ? c->zblk * c->nc : cols);
+    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_FORWARD, c->planner);
+    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_BACKWARD, c->planner);
     PetscCheck(c->zb_fwd && c->zb_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
     if (c->zrem) {
-      fftwf_complex *r = s + (c->nky - c->zrem) * c->nc;
-      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_FORWARD, c->planner);
-      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, (int)cols, 1, r, NULL, (int)cols, 1, FFTW_BACKWARD, c->planner);
+      fftwf_complex *r = c->size > 1 ? s : s + (c->nky - c->zrem) * c->nc;
+      stride           = (int)(c->size > 1 ? c->zrem * c->nc : cols);
+      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_FORWARD, c->planner);
+      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_BACKWARD, c->planner);
       PetscCheck(c->zr_fwd && c->zr_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
     }
   }
@@ -213,13 +223,17 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   c->ky0 = c->ystart[c->rank]; /* this rank's rows, kept apart because every loop uses them */
   c->nky = c->ystart[c->rank + 1] - c->ky0;
   c->ncplx = c->n[0] * c->nky * c->nc;
+  c->zmax  = (c->n[0] + c->size - 1) / c->size;
+  c->ymax  = (c->n[1] + c->size - 1) / c->size;
   PetscCall(PdLayoutCreate(c->comm, c->n, z0, nzl, 2 * c->nc, c->n[1] * 2 * c->nc, &c->lay));
-  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, &c->nspec));
-  PetscCall(PdFFTBuffersCreate(c));
+  PetscCall(PdFFTConvLocalSizes(c->comm, c->n, &c->nwork, NULL));
   c->nthreads = PdGetThreads();
-  PetscCall(PetscCalloc1(c->nthreads, &c->scratch));
-  for (int t = 0; t < c->nthreads; t++) {
-    c->scratch[t] = fftwf_alloc_complex((size_t)(c->n[1] * c->nc));
+  PetscCall(PdFFTBuffersCreate(c));
+  /* a plane buffer per thread and thread 0's ring; the first of the ring's is also room for one
+     slot per peer (SwapSlots) and for one slot (PdFFTSlotsToSpectrum) */
+  PetscCall(PetscCalloc1(c->nthreads + PD_FFT_RING - 1, &c->scratch));
+  for (int t = 0; t < c->nthreads + PD_FFT_RING - 1; t++) {
+    c->scratch[t] = fftwf_alloc_complex((size_t)(PetscMax(c->n[1], (c->size - 1) * c->ymax) * c->nc));
     PetscCheck(c->scratch[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT plane buffers");
   }
   PetscCall(PetscLogEventBegin(PD_EV_FFT_PLAN, 0, 0, 0, 0));
@@ -231,7 +245,6 @@ PetscErrorCode PdFFTConvSetUp(PdFFTConv c)
   PetscCall(PetscLogEventEnd(PD_EV_FFT_PLAN, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c->plan_time, 1, MPI_DOUBLE, MPI_MAX, c->comm));
   memset(c->work, 0, c->nwork * sizeof(float));
-  if (c->spec != c->work) memset(c->spec, 0, c->nspec * sizeof(float));
   c->setup = PETSC_TRUE;
   PetscCall(PetscInfo(NULL, "FFT plans %td x %td x %td: %.6g s\n", c->n[0], c->n[1], c->n[2], c->plan_time));
   PetscFunctionReturn(0);
@@ -253,24 +266,36 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
   PetscFunctionReturn(0);
 }
 
-/* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`. */
-static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real)
+/* The plane of the stored OTF that holds kz: its mirror n0 - kz past n0/2 when only half is kept. */
+static inline ptrdiff_t OTFPlane(PdFFTConv c, ptrdiff_t kz) { return c->otf_zhalf && kz > c->n[0] / 2 ? c->n[0] - kz : kz; }
+
+ptrdiff_t PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i)
 {
-  const float  scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
-  const size_t nf    = (size_t)PetscMax(c->ncplx, 1) * (real ? 1 : 2);
+  const ptrdiff_t cols = c->nky * c->nc;
+  return cols ? OTFPlane(c, i / cols) * cols + i % cols : i;
+}
+
+/* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`, and
+   then only kz <= n0/2 when `zhalf` (OTF(kz) = OTF(n0 - kz) for a PSF symmetric in z). */
+static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf)
+{
+  const float     scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
+  const ptrdiff_t nval  = zhalf ? (c->n[0] / 2 + 1) * c->nky * c->nc : c->ncplx;
+  const size_t    nf    = (size_t)PetscMax(nval, 1) * (real ? 1 : 2);
 
   PetscFunctionBegin;
-  if (c->otf && c->otf_real != real) {
+  if (c->otf && (c->otf_real != real || c->otf_zhalf != zhalf)) {
     fftwf_free(c->otf);
     c->otf = NULL;
   }
   if (!c->otf) c->otf = fftwf_alloc_real(nf);
   PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
-  c->otf_real = real;
+  c->otf_real  = real;
+  c->otf_zhalf = zhalf;
   const float *restrict s = c->spec;
   float *restrict       h = c->otf;
   if (real)
-    for (ptrdiff_t i = 0; i < c->ncplx; i++) h[i] = s[2 * i] * scale;
+    for (ptrdiff_t i = 0; i < nval; i++) h[i] = s[2 * i] * scale;
   else
     for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
   PetscFunctionReturn(0);
@@ -286,12 +311,13 @@ static PetscErrorCode ExpandOTF(PdFFTConv c)
   h = fftwf_alloc_real((size_t)PetscMax(c->ncplx, 1) * 2);
   PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
   for (ptrdiff_t i = 0; i < c->ncplx; i++) {
-    h[2 * i]     = c->otf[i];
+    h[2 * i]     = c->otf[PdFFTConvOTFStoredIndex(c, i)];
     h[2 * i + 1] = 0;
   }
   fftwf_free(c->otf);
-  c->otf      = h;
-  c->otf_real = PETSC_FALSE;
+  c->otf       = h;
+  c->otf_real  = PETSC_FALSE;
+  c->otf_zhalf = PETSC_FALSE;
   PetscCall(PetscInfo(NULL, "the real OTF is stored as complex for a caller that reads it\n"));
   PetscFunctionReturn(0);
 }
@@ -342,6 +368,24 @@ PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvPSFIsZSymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym)
+{
+  double asym = 0, total = 0;
+
+  PetscFunctionBegin;
+  for (ptrdiff_t k = 0; k < pn[0]; k++) {
+    const ptrdiff_t mk = Mirror(k, center[0], pn[0], n[0]);
+    for (ptrdiff_t j = 0; j < pn[1] * pn[2]; j++) {
+      const double v = psf[k * pn[1] * pn[2] + j], mv = mk < 0 ? 0.0 : psf[mk * pn[1] * pn[2] + j];
+      asym += fabs(v - mv);
+      total += fabs(v);
+    }
+  }
+  /* |OTF(kz) - OTF(-kz)| <= Σ_r |h(z, y, x) - h(-z, y, x)|: the same bound as above */
+  *sym = (PetscBool)(0.5 * asym <= 1e-6 * total);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3])
 {
   const PdLayout *l;
@@ -366,10 +410,11 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
       }
     }
   }
-  PetscBool real = PETSC_FALSE;
+  PetscBool real = PETSC_FALSE, zsym = PETSC_FALSE;
   if (c->allow_real) PetscCall(PdFFTConvPSFIsCentrosymmetric(c->n, pn, psf, center, &real));
+  if (real) PetscCall(PdFFTConvPSFIsZSymmetric(c->n, pn, psf, center, &zsym));
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, real));
+  PetscCall(StoreOTF(c, real, zsym));
   memset(c->work, 0, sizeof(float) * c->nwork);
   PetscFunctionReturn(0);
 }
@@ -391,13 +436,13 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
   for (ptrdiff_t b = 0; b < nblk; b++) {
     const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
     fftwf_plan      pf, pi;
-    fftwf_complex  *blk = ZBlock(c, b, nblk, -1, &pf);
-    (void)ZBlock(c, b, nblk, 1, &pi);
+    ptrdiff_t       stride;
+    fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
     fftwf_execute_dft(pf, blk, blk);
     for (ptrdiff_t kz = 0; kz < nz; kz++) {
-      float *restrict w = (float *)(blk + kz * cols);
+      float *restrict w = (float *)(blk + kz * stride);
       if (real) { /* a real transfer function is its own conjugate: half the reads */
-        const float *restrict g = h + kz * cols + r0 * c->nc;
+        const float *restrict g = h + OTFPlane(c, kz) * cols + r0 * c->nc;
 #pragma omp simd
         for (ptrdiff_t i = 0; i < m; i++) {
           w[2 * i] *= g[i];
@@ -416,6 +461,7 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
       }
     }
     fftwf_execute_dft(pi, blk, blk);
+    ZBlockPut(c, b, blk);
   }
   PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
@@ -549,7 +595,8 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if ((*c)->zr_inv) fftwf_destroy_plan((*c)->zr_inv);
   if ((*c)->otf) fftwf_free((*c)->otf);
   PetscCall(PdFFTConvDestroyFilter(*c));
-  for (int t = 0; t < (*c)->nthreads; t++) fftwf_free((*c)->scratch[t]);
+  if ((*c)->scratch)
+    for (int t = 0; t < (*c)->nthreads + PD_FFT_RING - 1; t++) fftwf_free((*c)->scratch[t]);
   PetscCall(PetscFree((*c)->scratch));
   PetscCall(PdFFTBuffersDestroy(*c));
   PetscCall(PetscFree((*c)->ystart));
@@ -565,7 +612,7 @@ PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
+  PetscCall(StoreOTF(c, PETSC_FALSE, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
   PetscFunctionReturn(0);
 }
 

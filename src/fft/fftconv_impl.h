@@ -18,20 +18,18 @@ struct _p_PdFFTConv {
   ptrdiff_t      *ystart;       /* size + 1 entries: rank r owns spectral rows [ystart[r], ystart[r+1]) */
   ptrdiff_t       nky, ky0;     /* this rank's spectral rows */
   ptrdiff_t       ncplx;        /* complex values in this rank's spectrum: n0 * nky * nc */
-  size_t          nwork, nspec; /* floats in the work buffer and in a separate spectrum buffer */
-  float          *work;         /* real slabs; the 2-D spectra of the planes pass through it */
-  float          *spec;         /* spectrum, (kz, ky, kx) layout; the work buffer itself on 1 rank */
-  /* peers on this node write and read each other's spectra through a shared-memory window */
-  PetscBool       use_shm;      /* -fft_shared_memory */
-  PetscInt        shm_ranks;    /* -fft_shared_memory_ranks: most ranks per window (0: a whole node) */
-  MPI_Comm        node;         /* ranks of xcomm on this node (MPI_COMM_NULL: all messages) */
-  MPI_Win         swin;         /* window holding spec (MPI_WIN_NULL: own allocation) */
-  float         **peer_spec;    /* per rank of xcomm: its spectrum if on this node, else NULL */
+  ptrdiff_t       zmax, ymax;   /* the block rule's planes and spectral rows per rank: ceil(n0/P), ceil(n1/P) */
+  size_t          nwork;        /* floats in the work buffer: room for the planes and for the slots */
+  float          *work;         /* real slabs; the spectrum, in the slots, in the same buffer */
+  float          *spec;         /* the work buffer: the spectrum in (kz, ky, kx) order after PdFFTConvForward */
+  fftwf_complex **colbuf;       /* more than one rank: one block of spectral columns per thread */
+  unsigned char  *visited;      /* zmax * size flags: the slots' permutation to (kz, ky, kx) order */
   float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
+  PetscBool       otf_zhalf;    /* real and even in kz (a PSF also symmetric under z -> -z): kz <= n0/2 stored */
   PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the owner takes the real storage when it applies */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
-  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread */
+  fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, then PD_FFT_RING - 1 more: thread 0's ring */
   int             nthreads;
   fftwf_plan      plane_fwd, plane_inv; /* one plane: real (padded rows) <-> scratch spectrum */
   /* the columns of zblk spectral rows (ky) along kz, and of the zrem rows left at the end: the
@@ -45,16 +43,27 @@ struct _p_PdFFTConv {
   PetscBool       setup;
 };
 
-/* Allocates work and spec (in shared-memory windows when peers share the node) and the request
-   list; frees them. */
+/* Plane buffers in thread 0's ring: the planes whose rows may be in flight at once, so that a
+   rank that runs ahead of a peer by a few planes does not wait for it. */
+#define PD_FFT_RING 4
+static inline fftwf_complex *RingBuffer(PdFFTConv c, ptrdiff_t i)
+{
+  const int u = (int)(i % PD_FFT_RING);
+  return u ? c->scratch[c->nthreads + u - 1] : c->scratch[0];
+}
+
+/* Allocates the work buffer, the column blocks and the request list; frees them. */
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c);
 PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c);
 /* The distributed transforms without the step along kz: 2-D transforms of the local planes and
-   the exchange into the (kz, ky, kx) spectrum, untransformed along kz; and the way back. */
+   the exchange into the slots (fft_blocks.h), untransformed along kz; and the way back. */
 PetscErrorCode PdFFTPlanesForward(PdFFTConv c);
 PetscErrorCode PdFFTPlanesInverse(PdFFTConv c);
-/* The spectrum along kz, in place, block by block (sign FFTW_FORWARD or FFTW_BACKWARD). */
+/* The spectrum along kz, block by block (sign FFTW_FORWARD or FFTW_BACKWARD), where it lies. */
 void PdFFTColumns(PdFFTConv c, int sign);
+/* The spectrum from the slots into (kz, ky, kx) order and back (nothing to do on one rank). */
+void PdFFTSlotsToSpectrum(PdFFTConv c);
+void PdFFTSpectrumToSlots(PdFFTConv c);
 
 
 #include "fft/fft_blocks.h"

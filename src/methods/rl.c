@@ -5,8 +5,8 @@
    M is the measured box (the data term lives there only), b the background. Each iteration is
    one PdRLCorrection (2 forward + 2 inverse FFTs, one fused ratio pass) and one fused update
    pass, which also writes x_{k+1} into the FFT buffer for the next iteration.
-   Working-size volumes per rank: x and the FFT buffer: 2, plus the OTF, on more than one rank
-   the FFT's spectrum buffer, and the data on the image box; w = 1/Hᵀ(M·1) is computed row by row
+   Working-size volumes per rank: x and the FFT buffer (which holds the spectrum too): 2, plus the
+   OTF and the data on the image box; w = 1/Hᵀ(M·1) is computed row by row
    from the PSF's box sums (box_weights.c) instead of stored. */
 #include "decon/decon_impl.h"
 

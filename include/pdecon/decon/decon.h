@@ -70,6 +70,10 @@ PetscErrorCode PdDeconSetImageSize(PdDecon d, const ptrdiff_t m[3], const char *
 /* Copies the PSF (compact, same on every rank); it is validated, normalised, centred and cropped
    in PdDeconSetUp. name is used in error messages. */
 PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf, const char *name);
+/* With release, the PSF is freed as soon as nothing needs it any more: where the weights come
+   from its box sums (rl, rl_biggs; box_weights.c), once they and the OTF exist. For an owner that
+   keeps one method (another method cannot be set afterwards); default: kept. */
+PetscErrorCode PdDeconSetReleasePSF(PdDecon d, PetscBool release);
 PetscErrorCode PdDeconSetUp(PdDecon d);
 /* The measured data: compact image-size slabs (the image box of the working slabs). */
 PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y);

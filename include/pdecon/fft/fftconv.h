@@ -2,20 +2,20 @@
 
    The working volume (size n = z, y, x) is split over z into slabs (FFTW-MPI's block rule). A
    forward transform does the 2-D real-to-complex transforms of the local planes, hands every
-   (plane, peer) block of spectral rows to its owner (slab over z -> slab over ky: written
-   straight into a same-node peer's spectrum, which lives in a shared-memory window, or sent as
-   one contiguous message), and transforms the columns along kz; the inverse mirrors it
-   (fft_transpose.c). So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz,
-   and a convolution costs two exchanges of the volume (each value copied once, nothing packed).
-   On one rank nothing moves and the spectrum is the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
+   (plane, peer) block of spectral rows to its owner as one contiguous message (slab over z ->
+   slab over ky), and transforms the columns along kz; the inverse mirrors it (fft_transpose.c).
+   So the spectrum of a rank is the block ky0 <= ky < ky0 + nky of every kz, and a convolution
+   costs two exchanges of the volume (each value copied once, nothing packed). The exchange is in
+   place: on any rank count the spectrum lives in the work buffer itself. Plans are made once (FFTW_MEASURE by default; wisdom is shared between
    ranks and saved to a file, so later runs plan in milliseconds). The OTF is computed once and
    holds the 1/N normalisation of the unnormalised FFTW transforms.
 
    Usage: the caller writes a real volume into the work buffer (layout from PdFFTConvGetLayout,
    rows padded to 2*(nx/2+1) floats), calls PdFFTConvApply, and reads the result from the same
-   buffer. Memory per rank: the work buffer, the spectrum (a second buffer of the same size on
-   more than one rank) and the OTF (and a second filter, when one is set), each about one working
-   volume (the OTF half of one when it is real, PdFFTConvSetRealOTF), plus one plane per thread. */
+   buffer. Memory per rank: the work buffer (about one working volume, a few planes more where
+   the slabs are uneven) and the OTF (and a second filter, when one is set), about one working
+   volume (half of one when it is real, PdFFTConvSetRealOTF, a quarter when it is also even in
+   kz), plus a few plane buffers. */
 #ifndef PDECON_FFTCONV_H
 #define PDECON_FFTCONV_H
 
@@ -25,11 +25,7 @@
 typedef struct _p_PdFFTConv *PdFFTConv;
 
 PetscErrorCode PdFFTConvCreate(MPI_Comm comm, PdFFTConv *c);
-/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none,
-   -fft_shared_memory (default true: same-node peers exchange through a shared-memory window,
-   unless its backing directory, /dev/shm, lacks room; false: messages between all ranks),
-   -fft_shared_memory_ranks K (at most K consecutive ranks of a node share a window; 0, the
-   default: the whole node). */
+/* Options (prefix "-fft_"): -fft_planner estimate|measure|patient, -fft_wisdom FILE|none. */
 PetscErrorCode PdFFTConvSetFromOptions(PdFFTConv c);
 /* Prepends prefix to the -fft_* option names (PETSc's convention). */
 PetscErrorCode PdFFTConvSetOptionsPrefix(PdFFTConv c, const char prefix[]);
@@ -58,9 +54,10 @@ PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ct
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);
 /* Spectral access, for methods that work in the Fourier domain (ADMM, inverse filters). After
-   PdFFTConvForward the spectrum buffer holds ncplx complex values (interleaved re, im) with index
-   i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky < ky0 + nky (nky may be
-   0); PdFFTConvInverse reads it (and destroys it) and writes the work buffer. Inverse(Forward(x))
+   PdFFTConvForward the spectrum (the work buffer itself) holds ncplx complex values (interleaved
+   re, im) with index i = (kz * nky + (ky - ky0)) * (n2/2 + 1) + kx for this rank's ky0 <= ky <
+   ky0 + nky (nky may be 0); PdFFTConvInverse reads it (and destroys it) and writes the real
+   volume in its place. Inverse(Forward(x))
    = N x with N = n0 n1 n2. The OTF is stored divided by N in the same layout, so
    Inverse(OTF * Forward(x)) = H x; the true transfer function is N * OTF. */
 PetscErrorCode PdFFTConvGetSpectrum(PdFFTConv c, float **spec);
@@ -73,13 +70,19 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
    complex layout) turn it back into complex storage first. Default: complex. */
 PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow);
 PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real);
-/* The OTF as it is stored, without expanding it: ncplx real values when *real, else ncplx complex
-   values on interleaved floats; divided by N like PdFFTConvGetOTF's. */
+/* The OTF as it is stored, without expanding it: real values when *real, else ncplx complex
+   values on interleaved floats; divided by N like PdFFTConvGetOTF's. A real OTF of a PSF that is
+   also symmetric under z -> -z about its centre (PdFFTConvPSFIsZSymmetric; Born & Wolf, Gibson &
+   Lanni in focus) is even in kz, OTF(kz) = OTF(n0 - kz), and only kz <= n0/2 is stored (a quarter
+   of a complex spectrum): spectral value i has the OTF's value otf[PdFFTConvOTFStoredIndex(c, i)]. */
 PetscErrorCode PdFFTConvGetOTFStored(PdFFTConv c, const float **otf, PetscBool *real, double *N);
+ptrdiff_t      PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i);
 /* Whether the OTF's imaginary part is float rounding: half the sum of |h(r) - h(-r)| about the
    centre (the mirror wrapped as in a working size n) at most 1e-6 of the sum of |h|, which bounds
    |Im OTF| against max |Re OTF|. The same answer on every rank (the PSF is everywhere). */
 PetscErrorCode PdFFTConvPSFIsCentrosymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym);
+/* Whether h(-z, y, x) = h(z, y, x) about the centre to float rounding (the same bound). */
+PetscErrorCode PdFFTConvPSFIsZSymmetric(const ptrdiff_t n[3], const ptrdiff_t pn[3], const float *psf, const ptrdiff_t center[3], PetscBool *sym);
 /* A second spectral filter G beside the OTF, in the same distributed layout and scale (stored
    divided by N, so Inverse(G_stored * Forward(x)) applies the transfer function G): e.g. an
    unmatched back projector that replaces Hᵀ. PdFFTConvGetFilter allocates it (zero) on first use
@@ -96,9 +99,10 @@ PetscErrorCode PdFFTConvGetPlanTime(PdFFTConv c, double *seconds, PetscBool *wis
 PetscErrorCode PdFFTConvView(PdFFTConv c, PetscViewer v);
 PetscErrorCode PdFFTConvDestroy(PdFFTConv *c);
 
-/* Floats per rank in the work buffer and in the separate spectrum buffer (0 on one rank) of a
-   working volume of size n on comm, without allocating anything (for memory planning). */
-PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *spec);
+/* Floats per rank in the work buffer (which holds the spectrum too) and in the plane buffers
+   (PdGetThreads() threads) of a working volume of size n on comm, without allocating anything
+   (for memory planning). */
+PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *planes);
 
 /* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (fast FFT sizes). */
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n);

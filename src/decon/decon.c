@@ -273,6 +273,7 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscFunctionBegin;
   PetscCheck(!d->setup, d->comm, PETSC_ERR_ORDER, "set the PSF before PdDeconSetUp");
   PetscCall(PetscFree(d->psf));
+  PetscCall(PetscFree(d->psfc)); /* binned from the PSF before */
   PetscCall(PetscMalloc1(pn[0] * pn[1] * pn[2], &d->psf));
   PetscCall(PetscArraycpy(d->psf, psf, pn[0] * pn[1] * pn[2]));
   for (int i = 0; i < 3; i++) d->pn[i] = pn[i];
@@ -454,10 +455,6 @@ static PetscErrorCode Prepare(PdDecon d)
   if (PdDeconComputesWeights(d, wl->n)) { /* from the PSF's box sums, row by row: nothing stored */
     PetscCall(PdVolumeFree(&d->w));
     PetscCall(PdBoxWeightsCreate(d, box_thr, &d->bw));
-    if (d->release_psf) { /* the OTF and the box sums hold all it gave */
-      PetscCall(PetscFree(d->psf));
-      (void)malloc_trim(0); /* its pages lie amid the heap: hand them back now */
-    }
     d->prepared      = PETSC_TRUE;
     d->weights_ready = PETSC_TRUE;
     PetscFunctionReturn(0);
@@ -504,6 +501,10 @@ static PetscErrorCode MethodSetUp(PdDecon d)
   d->start_time = PdTime();
   PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
   d->start_time = PdTime() - d->start_time;
+  if (d->release_psf && d->bw && d->psf) { /* the OTF, the box sums (and the coarse start's binned PSF) hold all it gave */
+    PetscCall(PetscFree(d->psf));
+    (void)malloc_trim(0); /* its pages lie amid the heap: hand them back before the method's state */
+  }
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -736,6 +737,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscCall(PdLayoutDestroy(&d->dlay));
   PetscCall(PdFFTConvDestroy(&d->conv));
   PetscCall(PetscFree(d->psf));
+  PetscCall(PetscFree(d->psfc));
   PetscCall(PetscFree(d->dataname));
   PetscCall(PetscFree(d->psfname));
   PetscCall(PetscFree(d->prefix));

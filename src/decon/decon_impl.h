@@ -105,7 +105,9 @@ struct _p_PdDecon {
   double          bg_percentile;
   double          weight_threshold; /* voxels with Hᵀ1 below this are not estimated */
   PetscBool       clip_negative;
-  PetscBool       release_psf;   /* PdDeconSetReleasePSF: free the PSF once the box sums exist */
+  PetscBool       release_psf;   /* PdDeconSetReleasePSF: free the PSF once the box sums and the start exist */
+  float          *psfc;          /* the coarse start's binned PSF, kept when the PSF is released (a batch's later data sets) */
+  ptrdiff_t       psfc_n[3];     /* its size */
   double          psf_digest[2]; /* hash of the prepared PSF (checkpoints), made before it may be freed */
 
   /* discretisation */

@@ -266,8 +266,21 @@ PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done)
   float    *psfc;
 
   PetscFunctionBegin;
-  /* the binned PSF, centred in its middle; the padding half the full problem's on binned axes */
-  PetscCall(BinPSF(d, f, pnc, &psfc));
+  /* the binned PSF, centred in its middle; the padding half the full problem's on binned axes.
+     Where the PSF is released after the first start, the binned one stays for a batch's next data
+     sets (a quarter or an eighth of the PSF). */
+  if (d->psf) PetscCall(BinPSF(d, f, pnc, &psfc));
+  else {
+    PetscCheck(d->psfc, d->comm, PETSC_ERR_ORDER, "the PSF was released before the coarse start binned it");
+    for (int a = 0; a < 3; a++) pnc[a] = d->psfc_n[a];
+    PetscCall(PetscMalloc1(pnc[0] * pnc[1] * pnc[2], &psfc));
+    PetscCall(PetscArraycpy(psfc, d->psfc, pnc[0] * pnc[1] * pnc[2]));
+  }
+  if (d->release_psf && !d->psfc) {
+    PetscCall(PetscMalloc1(pnc[0] * pnc[1] * pnc[2], &d->psfc));
+    PetscCall(PetscArraycpy(d->psfc, psfc, pnc[0] * pnc[1] * pnc[2]));
+    for (int a = 0; a < 3; a++) d->psfc_n[a] = pnc[a];
+  }
   *done = PETSC_TRUE;
   for (int a = 0; a < 3; a++) {
     mc[a]  = Bin(d->m[a], f[a]);

@@ -439,7 +439,7 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     ptrdiff_t       stride;
     fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
     fftwf_execute_dft(pf, blk, blk);
-    for (ptrdiff_t kz = 0; kz < nz; kz++) {
+    for (ptrdiff_t kz = 0; h && kz < nz; kz++) { /* no h: the transforms alone (PdFFTConvRoundTrip) */
       float *restrict w = (float *)(blk + kz * stride);
       if (real) { /* a real transfer function is its own conjugate: half the reads */
         const float *restrict g = h + OTFPlane(c, kz) * cols + r0 * c->nc;
@@ -477,6 +477,14 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   /* Hᵀ multiplies by the conjugate OTF */
   PetscCall(ApplySpectral(c, c->otf, transpose ? -1.0f : 1.0f, c->otf_real));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  PetscCall(ApplySpectral(c, NULL, 1.0f, PETSC_FALSE));
   PetscFunctionReturn(0);
 }
 

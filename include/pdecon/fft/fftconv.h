@@ -50,6 +50,9 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
    PdFFTConvApply and remove it (NULL) after; *nthreads: the threads that may call it. */
 typedef void (*PdFFTPlaneFn)(void *ctx, ptrdiff_t zl, int thread);
 PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads);
+/* The transforms of one PdFFTConvApply without the product: work <- N work, the spectrum left
+   where H leaves it (the floor an iteration's four transforms are measured against). */
+PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c);
 /* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
 PetscErrorCode PdFFTConvForward(PdFFTConv c);
 PetscErrorCode PdFFTConvInverse(PdFFTConv c);

@@ -31,6 +31,11 @@ mkdir "$T/out4"
 check "4-D dataset: one output per stack" '[ $rc -eq 0 ] && [ -f "$T/out4/data_t0000_decon.h5" ] && [ -f "$T/out4/data_t0001_decon.h5" ] && [ -f "$T/out4/data_t0002_decon.h5" ]'
 "$mpiexec" -n 3 "$pdecon" deconvolve -input "$T/data.h5:/movie[1]" -output "$T/single.h5:/data" "${common[@]}" >"$T/log" 2>&1
 check "stack 1 of the batch equals stack 1 alone (3 ranks)" '"$compare" "$T/out4/data_t0001_decon.h5:/data" "$T/single.h5:/data" 1e-5 >>"$T/log"'
+# rl_biggs frees the PSF after the first stack's start; the later stacks' coarse starts use the binned PSF it kept
+mkdir "$T/out6"
+"$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/data.h5:/movie" -output_dir "$T/out6" -decon_method rl_biggs "${common[@]}" >"$T/log" 2>&1; rc=$?
+"$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/data.h5:/movie[2]" -output "$T/single6.h5:/data" -decon_method rl_biggs "${common[@]}" >>"$T/log" 2>&1
+check "rl_biggs: stack 2 of the batch equals stack 2 alone" '[ $rc -eq 0 ] && "$compare" "$T/out6/data_t0002_decon.h5:/data" "$T/single6.h5:/data" 1e-5 >>"$T/log"'
 "$pdecon" deconvolve -input "$T/data.h5:/movie" -output "$T/x.h5" "${common[@]}" >"$T/log" 2>&1; rc=$?
 check "a 4-D input without -output_dir is refused clearly" '[ $rc -ne 0 ] && grep -q "4-D dataset of 3 stacks" "$T/log"'
 # a batch keeps its checkpoints in the -decon_checkpoint directory, named after each output

@@ -10,6 +10,15 @@
 #ifndef PDECON_FFT_BLOCKS_H
 #define PDECON_FFT_BLOCKS_H
 
+/* Plane buffers in thread 0's ring: the planes whose rows may be in flight at once, so that a
+   rank that runs ahead of a peer by a few planes does not wait for it. */
+#define PD_FFT_RING 4
+static inline fftwf_complex *RingBuffer(PdFFTConv c, ptrdiff_t i)
+{
+  const int u = (int)(i % PD_FFT_RING);
+  return u ? c->scratch[c->nthreads + u - 1] : c->scratch[0];
+}
+
 static inline fftwf_complex *Slot(PdFFTConv c, ptrdiff_t k, int t)
 {
   return (fftwf_complex *)c->work + ((k * c->size + t) * c->ymax) * c->nc;

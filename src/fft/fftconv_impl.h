@@ -43,15 +43,6 @@ struct _p_PdFFTConv {
   PetscBool       setup;
 };
 
-/* Plane buffers in thread 0's ring: the planes whose rows may be in flight at once, so that a
-   rank that runs ahead of a peer by a few planes does not wait for it. */
-#define PD_FFT_RING 4
-static inline fftwf_complex *RingBuffer(PdFFTConv c, ptrdiff_t i)
-{
-  const int u = (int)(i % PD_FFT_RING);
-  return u ? c->scratch[c->nthreads + u - 1] : c->scratch[0];
-}
-
 /* Allocates the work buffer, the column blocks and the request list; frees them. */
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c);
 PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c);

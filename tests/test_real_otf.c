@@ -22,6 +22,28 @@ static PetscErrorCode ConvCreate(const ptrdiff_t n[3], PetscBool real, const ptr
 }
 
 /* H x (transpose false) or Hᵀ x of the image x (size m) through conv, gathered on rank 0. */
+/* A caller that reads the complex layout (PdFFTConvGetOTF) of `real`'s stored OTF gets the
+   complex OTF of `cplx`, up to 1e-6 of its largest value. */
+static PetscErrorCode ExpectExpandedOTF(PdFFTConv real, PdFFTConv cplx, const char *what)
+{
+  const float *or, *oc;
+  ptrdiff_t    ncplx;
+  double       diff = 0, mx = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvGetOTF(real, &or, NULL));
+  PetscCall(PdFFTConvGetOTF(cplx, &oc, NULL));
+  PetscCall(PdFFTConvGetSpectralLayout(cplx, &ncplx, NULL, NULL));
+  for (ptrdiff_t i = 0; i < 2 * ncplx; i++) {
+    diff = PetscMax(diff, fabs((double)or[i] - oc[i]));
+    mx   = PetscMax(mx, fabs((double)oc[i]));
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PD_EXPECT(diff <= 1e-6 * mx, "the expanded %s OTF differs from the complex one by %g of its largest value", what, diff / mx);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode Convolve(PdFFTConv conv, const ptrdiff_t m[3], const float *x, PetscBool transpose, float **out)
 {
   const PdLayout *lay;
@@ -102,23 +124,9 @@ int main(int argc, char **argv)
   }
 
   /* a caller that reads the complex layout gets it: the complex OTF, imaginary part zero */
-  {
-    const float *or, *oc;
-    ptrdiff_t    ncplx;
-    double       diff = 0, mx = 0;
-    PetscCall(PdFFTConvGetOTF(real, &or, NULL));
-    PetscCall(PdFFTConvGetOTF(cplx, &oc, NULL));
-    PetscCall(PdFFTConvGetSpectralLayout(cplx, &ncplx, NULL, NULL));
-    PetscCall(PdFFTConvGetOTFIsReal(real, &isreal));
-    PD_EXPECT(!isreal, "PdFFTConvGetOTF left the OTF real");
-    for (ptrdiff_t i = 0; i < 2 * ncplx; i++) {
-      diff = PetscMax(diff, fabs((double)or[i] - oc[i]));
-      mx   = PetscMax(mx, fabs((double)oc[i]));
-    }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    PD_EXPECT(diff <= 1e-6 * mx, "the expanded real OTF differs from the complex one by %g of its largest value", diff / mx);
-  }
+  PetscCall(ExpectExpandedOTF(real, cplx, "real"));
+  PetscCall(PdFFTConvGetOTFIsReal(real, &isreal));
+  PD_EXPECT(!isreal, "PdFFTConvGetOTF left the OTF real");
   PetscCall(PdFFTConvDestroy(&real));
   PetscCall(PdFFTConvDestroy(&cplx));
 
@@ -146,21 +154,7 @@ int main(int argc, char **argv)
     PetscCall(PetscFree(hr));
     PetscCall(PetscFree(hc));
   }
-  {
-    const float *or, *oc;
-    ptrdiff_t    ncplx;
-    double       diff = 0, mx = 0;
-    PetscCall(PdFFTConvGetOTF(real, &or, NULL));
-    PetscCall(PdFFTConvGetOTF(cplx, &oc, NULL));
-    PetscCall(PdFFTConvGetSpectralLayout(cplx, &ncplx, NULL, NULL));
-    for (ptrdiff_t i = 0; i < 2 * ncplx; i++) {
-      diff = PetscMax(diff, fabs((double)or[i] - oc[i]));
-      mx   = PetscMax(mx, fabs((double)oc[i]));
-    }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    PD_EXPECT(diff <= 1e-6 * mx, "the expanded half-kz OTF differs from the complex one by %g of its largest value", diff / mx);
-  }
+  PetscCall(ExpectExpandedOTF(real, cplx, "half-kz"));
   PetscCall(PdFFTConvDestroy(&real));
   PetscCall(PdFFTConvDestroy(&cplx));
   return PdTestFinalize("real_otf");

@@ -192,7 +192,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   d->center_mode = (PdPSFCenter)ctr;
   if (mon) PetscCall(PdDeconMonitorSet(d, MonitorDefault, d->monitor_viewer));
   PetscCall(PdFFTConvSetFromOptions(d->conv));
-  if (PdDeconStartType(d) == PD_START_COARSE) PetscCall(PdDeconStartCoarseSetFromOptions(d));
+  if (PdDeconStartType(d) == PD_START_COARSE) PetscCall(PdStartCoarse.setfromoptions(d));
   PetscFunctionReturn(0);
 }
 

@@ -201,11 +201,15 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d);
 /* the start in use: asked for, else the method's; flat with several views */
 PdDeconStart PdDeconStartType(PdDecon d);
 #define PD_START_WIENER_K 1e-3 /* the Wiener start's K by default */
-/* start_coarse.c: x <- the solution of the problem binned 2 x 2 laterally, interpolated back;
-   done false (x untouched) where the binned PSF does not fit the binned working volume */
-PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done);
-/* reads (and checks) the options of its solver, with d's */
-PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d);
+/* A start that solves a smaller problem with a solver of its own (start_coarse.c): an ops table,
+   as the methods are, since it drives the solver that calls it. setfromoptions reads (and
+   checks) its solver's options with d's; estimate: x <- its solution interpolated back, done
+   false (x untouched) where it has no problem to solve. */
+typedef struct {
+  PetscErrorCode (*setfromoptions)(PdDecon);
+  PetscErrorCode (*estimate)(PdDecon, PetscBool *done);
+} PdNestedStartOps;
+extern const PdNestedStartOps PdStartCoarse; /* the problem binned 2 x 2 laterally */
 #define PD_START_COARSE_IT 40 /* its binned iterations by default (docs/methods/acceleration.md) */
 /* memory.c: per-rank estimate before allocation, and the refusal when it does not fit */
 PetscErrorCode PdDeconCheckMemory(PdDecon d, const ptrdiff_t n[3]);

@@ -116,7 +116,7 @@ PetscErrorCode PdDeconStartEstimate(PdDecon d)
       PetscCall(StartFromWork(d, PD_START_FLAT));
       PetscFunctionReturn(0);
     }
-    PetscCall(PdDeconStartCoarse(d, &done));
+    PetscCall(PdStartCoarse.estimate(d, &done));
     if (done) PetscFunctionReturn(0);
     t = PD_START_WIENER; /* no binned problem (its PSF does not fit): the start it would begin from */
   }

@@ -248,7 +248,7 @@ static PetscErrorCode CoarseCreate(PdDecon d, PdDecon *cc)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d)
+static PetscErrorCode CoarseSetFromOptions(PdDecon d)
 {
   PdDecon c;
 
@@ -258,7 +258,7 @@ PetscErrorCode PdDeconStartCoarseSetFromOptions(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done)
+static PetscErrorCode CoarseEstimate(PdDecon d, PetscBool *done)
 {
   const int f[3] = {d->start_coarse_axial ? 2 : 1, 2, 2};
   PdDecon   c;
@@ -309,3 +309,5 @@ PetscErrorCode PdDeconStartCoarse(PdDecon d, PetscBool *done)
   PetscCall(PdDeconDestroy(&c));
   PetscFunctionReturn(0);
 }
+
+const PdNestedStartOps PdStartCoarse = {.setfromoptions = CoarseSetFromOptions, .estimate = CoarseEstimate};

@@ -67,6 +67,10 @@ check "an unknown mode is refused in one line" '[ $rc -ne 0 ] && [ "$(grep -c "p
 check "a missing -bench_dir is refused before any work, no outputs" '[ $rc -ne 0 ] && grep -q "pdecon: error:" "$T/log" && [ ! -e "$T/x.csv" ] && [ ! -e "$T/x.png" ]'
 "$mpiexec" -n 2 "$pdecon" bench -bench_sizes 8x16x16 -bench_reps 1 -fft_planner estimate >"$T/log" 2>&1; rc=$?
 check "the default benchmark is unchanged" '[ $rc -eq 0 ] && grep -q "iter/FFT" "$T/log" && grep -q "(in-process)" "$T/log" && [ ! -e pdecon-scaling-strong.csv ]'
+# the symmetric benchmark PSF gives RL a real OTF, the asymmetric one a complex OTF
+check "-bench_psf symmetric: the OTF is stored real" 'awk "/^8x16x16 +2 /{ok = \$NF == \"real\"} END{exit !ok}" "$T/log"'
+"$mpiexec" -n 2 "$pdecon" bench -bench_sizes 8x16x16 -bench_reps 1 -fft_planner estimate -bench_psf asymmetric -bench_serial 0 >"$T/log" 2>&1; rc=$?
+check "-bench_psf asymmetric: the OTF is complex" '[ $rc -eq 0 ] && awk "/^8x16x16 +2 /{ok = \$NF == \"complex\"} END{exit !ok}" "$T/log"'
 "$mpiexec" -n 2 "$pdecon" bench -bench_sizes 16x32x32 -bench_reps 1 -fft_planner estimate -bench_concurrent >"$T/log" 2>&1; rc=$?
 # each concurrent copy holds the whole problem: its state equals the 1-rank row's; the ceiling is
 # a positive ratio

@@ -2,8 +2,11 @@
    centre gets the real storage and an asymmetric one, or one symmetric about a point between
    voxels, does not; H and Hᵀ through the real OTF equal those through the complex one to float
    rounding and the direct convolution; PdFFTConvGetOTF on a real OTF gives the complex one; a PSF
-   also symmetric in z gets the OTF of kz <= n0/2 only, with the same H, Hᵀ and expansion. On
-   any rank count (each rank checks its own spectrum; the convolutions are gathered). */
+   also symmetric in z gets the OTF of kz <= n0/2 only, with the same H, Hᵀ and expansion. At a
+   size with several blocks of spectral rows along kz (the last one shorter), where an OTF private
+   to H is stored block by block: an asymmetric PSF's H and Hᵀ equal those of the OTF in
+   (kz, ky, kx) order bit for bit, the half-kz real one's to float rounding, and both expand to
+   it. On any rank count (each rank checks its own spectrum; the convolutions are gathered). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
@@ -157,5 +160,38 @@ int main(int argc, char **argv)
   PetscCall(ExpectExpandedOTF(real, cplx, "half-kz"));
   PetscCall(PdFFTConvDestroy(&real));
   PetscCall(PdFFTConvDestroy(&cplx));
+
+  /* 64 x 7 x 250: blocks of 2 spectral rows of 126 values (64 kz of them fill the 128 KiB of a
+     block), so 7 rows (or 3 and 1 on a rank) end in a shorter block */
+  {
+    const ptrdiff_t nb[3] = {64, 7, 250}, cntb = nb[0] * nb[1] * nb[2];
+    const float    *psfs[2] = {asym, zsym};
+    const char     *what[2] = {"blocked complex", "blocked half-kz real"};
+    float          *xb;
+    PetscCall(PetscMalloc1(cntb, &xb));
+    for (ptrdiff_t i = 0; i < cntb; i++) xb[i] = (float)PdTestUniform(&seed);
+    for (int k = 0; k < 2; k++) {
+      PetscCall(ConvCreate(nb, PETSC_TRUE, pn, psfs[k], c, &real));
+      PetscCall(ConvCreate(nb, PETSC_FALSE, pn, psfs[k], c, &cplx));
+      PetscCall(PdFFTConvGetOTFIsReal(real, &isreal));
+      PD_EXPECT(isreal == (PetscBool)k, "%s: the OTF's storage is %s", what[k], isreal ? "real" : "complex");
+      for (int t = 0; t < 2; t++) {
+        float *hr = NULL, *hc = NULL;
+        PetscCall(Convolve(real, nb, xb, (PetscBool)t, &hr));
+        PetscCall(Convolve(cplx, nb, xb, (PetscBool)t, &hc));
+        if (rank == 0) {
+          const double drc = PdTestRelDiff(hr, hc, (size_t)cntb);
+          printf("%s, %s OTF vs the complex one in (kz, ky, kx) order: %.2e\n", t ? "H^T" : "H", what[k], drc);
+          PD_EXPECT(k ? drc < 1e-6 : drc == 0, "%s: the %s OTF differs from the complex one in (kz, ky, kx) order by %g", t ? "H^T" : "H", what[k], drc);
+        }
+        PetscCall(PetscFree(hr));
+        PetscCall(PetscFree(hc));
+      }
+      PetscCall(ExpectExpandedOTF(real, cplx, what[k]));
+      PetscCall(PdFFTConvDestroy(&real));
+      PetscCall(PdFFTConvDestroy(&cplx));
+    }
+    PetscCall(PetscFree(xb));
+  }
   return PdTestFinalize("real_otf");
 }

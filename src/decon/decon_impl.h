@@ -227,6 +227,11 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
    projector), and *objective the I-divergence of u when asked for.
    Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
+/* PdRLCorrection, then fn(ctx, z, thread) on every local plane z of the correction: inside Hᵀ's
+   (or B's) inverse transform while the plane is in cache, with one view, else in a pass of its
+   own. A method's update pass then reads the correction from cache instead of memory. thread <
+   PdGetThreads(); the planes may run in any order, each exactly once. */
+PetscErrorCode PdRLCorrectionThen(PdDecon d, PetscBool want_objective, double *objective, PdFFTPlaneFn fn, void *ctx);
 /* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
 PetscErrorCode PdDeconBackProject(PdDecon d);
 /* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working

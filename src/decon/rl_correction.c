@@ -3,6 +3,7 @@
    (rl_ratio.c). */
 #include "decon/decon_impl.h"
 #include <math.h>
+#include <omp.h>
 
 PetscErrorCode PdDeconBackProject(PdDecon d)
 {
@@ -12,7 +13,9 @@ PetscErrorCode PdDeconBackProject(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+/* The correction with fn run on its planes (NULL: none), fused into the back projection's inverse
+   transform when there is one view. */
+static PetscErrorCode Correction(PdDecon d, PetscBool want_obj, double *objective, PdFFTPlaneFn fn, void *ctx)
 {
   double obj = 0;
 
@@ -20,14 +23,36 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
   if (d->nviews > 1) {
     PetscCall(PdMultiViewRLCorrection(d, want_obj, objective));
     if (want_obj && objective) d->stop.idiv = *objective;
+    if (fn) {
+      PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+#pragma omp parallel for schedule(static) num_threads(PdGetThreads())
+      for (ptrdiff_t z = 0; z < d->lay->nzl; z++) fn(ctx, z, omp_get_thread_num());
+      PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+    }
     PetscFunctionReturn(0);
   }
   PetscCall(PdRLApplyRatio(d, want_obj, &obj)); /* H u and the ratio, fused */
+  if (fn) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, fn, ctx, NULL));
   PetscCall(PdDeconBackProject(d));
+  if (fn) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
     *objective   = obj;
     d->stop.idiv = obj; /* the stop rule's deviance (stop_rule.c) */
   } else if (objective) *objective = NAN;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
+{
+  PetscFunctionBegin;
+  PetscCall(Correction(d, want_obj, objective, NULL, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrectionThen(PdDecon d, PetscBool want_obj, double *objective, PdFFTPlaneFn fn, void *ctx)
+{
+  PetscFunctionBegin;
+  PetscCall(Correction(d, want_obj, objective, fn, ctx));
   PetscFunctionReturn(0);
 }

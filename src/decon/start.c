@@ -91,7 +91,8 @@ static PetscErrorCode WienerSpectrum(PdDecon d, double K)
   PetscCall(PdFFTConvGetOTFStored(d->conv, &otf, &real, &N));
   PetscCall(PdFFTConvGetSpectralLayout(d->conv, &ncplx, NULL, NULL));
   for (ptrdiff_t i = 0; i < ncplx; i++) {
-    const double hr = N * otf[real ? PdFFTConvOTFStoredIndex(d->conv, i) : 2 * i], hi = real ? 0.0 : N * otf[2 * i + 1], f = 1.0 / (N * (hr * hr + hi * hi + K)), yr = sp[2 * i], yi = sp[2 * i + 1];
+    const ptrdiff_t j  = PdFFTConvOTFStoredIndex(d->conv, i);
+    const double    hr = N * otf[real ? j : 2 * j], hi = real ? 0.0 : N * otf[2 * j + 1], f = 1.0 / (N * (hr * hr + hi * hi + K)), yr = sp[2 * i], yi = sp[2 * i + 1];
     sp[2 * i]     = (float)((yr * hr + yi * hi) * f);
     sp[2 * i + 1] = (float)((yi * hr - yr * hi) * f);
   }

@@ -268,16 +268,31 @@ PetscErrorCode PdFFTConvGetWork(PdFFTConv c, float **work)
 
 /* The plane of the stored OTF that holds kz: its mirror n0 - kz past n0/2 when only half is kept. */
 static inline ptrdiff_t OTFPlane(PdFFTConv c, ptrdiff_t kz) { return c->otf_zhalf && kz > c->n[0] / 2 ? c->n[0] - kz : kz; }
+static inline ptrdiff_t OTFPlanes(PdFFTConv c) { return c->otf_zhalf ? c->n[0] / 2 + 1 : c->n[0]; }
+
+/* Where the values of block b of spectral rows (ZBlockGet) at kz start in the stored OTF (own)
+   or in a complex spectrum in (kz, ky, kx) order (a filter), in complex or real values. The OTF
+   in blocks: the block's planes one after the other, so that the product reads it as one stream
+   per block instead of a short run per kz. */
+static inline ptrdiff_t OTFRun(PdFFTConv c, PetscBool own, ptrdiff_t b, ptrdiff_t kz)
+{
+  const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
+  if (!own) return kz * c->nky * c->nc + r0 * c->nc;
+  return c->otf_blocked ? r0 * c->nc * OTFPlanes(c) + OTFPlane(c, kz) * m : OTFPlane(c, kz) * c->nky * c->nc + r0 * c->nc;
+}
 
 ptrdiff_t PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i)
 {
   const ptrdiff_t cols = c->nky * c->nc;
-  return cols ? OTFPlane(c, i / cols) * cols + i % cols : i;
+  if (!cols) return i;
+  const ptrdiff_t kz = i / cols, r = i % cols, b = c->zblk ? (r / c->nc) / c->zblk : 0;
+  return OTFRun(c, PETSC_TRUE, b, kz) + r - b * c->zblk * c->nc;
 }
 
 /* OTF = spectrum / N, allocated on first use: complex, or only its real part when `real`, and
-   then only kz <= n0/2 when `zhalf` (OTF(kz) = OTF(n0 - kz) for a PSF symmetric in z). */
-static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf)
+   then only kz <= n0/2 when `zhalf` (OTF(kz) = OTF(n0 - kz) for a PSF symmetric in z); in blocks
+   when `blocked` (PdFFTConvOTFStoredIndex). */
+static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf, PetscBool blocked)
 {
   const float     scale = (float)(1.0 / ((double)c->n[0] * (double)c->n[1] * (double)c->n[2]));
   const ptrdiff_t nval  = zhalf ? (c->n[0] / 2 + 1) * c->nky * c->nc : c->ncplx;
@@ -290,35 +305,43 @@ static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf)
   }
   if (!c->otf) c->otf = fftwf_alloc_real(nf);
   PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
-  c->otf_real  = real;
-  c->otf_zhalf = zhalf;
+  c->otf_real    = real;
+  c->otf_zhalf   = zhalf;
+  c->otf_blocked = blocked;
   const float *restrict s = c->spec;
   float *restrict       h = c->otf;
-  if (real)
-    for (ptrdiff_t i = 0; i < nval; i++) h[i] = s[2 * i] * scale;
-  else
-    for (ptrdiff_t i = 0; i < 2 * c->ncplx; i++) h[i] = s[i] * scale;
+  /* the stored planes kz < nval / cols, each row by row into its place */
+  for (ptrdiff_t i = 0; i < nval; i += c->nc) {
+    const ptrdiff_t j = PdFFTConvOTFStoredIndex(c, i);
+    if (real)
+      for (ptrdiff_t k = 0; k < c->nc; k++) h[j + k] = s[2 * (i + k)] * scale;
+    else
+      for (ptrdiff_t k = 0; k < 2 * c->nc; k++) h[2 * j + k] = s[2 * i + k] * scale;
+  }
   PetscFunctionReturn(0);
 }
 
-/* A real OTF stored as complex again, for a caller that reads the complex layout. */
+/* A real or blocked OTF stored as complex in (kz, ky, kx) order again, for a caller that reads
+   that layout. */
 static PetscErrorCode ExpandOTF(PdFFTConv c)
 {
   float *h;
 
   PetscFunctionBegin;
-  if (!c->otf || !c->otf_real) PetscFunctionReturn(0);
+  if (!c->otf || (!c->otf_real && !c->otf_blocked)) PetscFunctionReturn(0);
   h = fftwf_alloc_real((size_t)PetscMax(c->ncplx, 1) * 2);
   PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
   for (ptrdiff_t i = 0; i < c->ncplx; i++) {
-    h[2 * i]     = c->otf[PdFFTConvOTFStoredIndex(c, i)];
-    h[2 * i + 1] = 0;
+    const ptrdiff_t j = PdFFTConvOTFStoredIndex(c, i);
+    h[2 * i]          = c->otf_real ? c->otf[j] : c->otf[2 * j];
+    h[2 * i + 1]      = c->otf_real ? 0.0f : c->otf[2 * j + 1];
   }
   fftwf_free(c->otf);
-  c->otf       = h;
-  c->otf_real  = PETSC_FALSE;
-  c->otf_zhalf = PETSC_FALSE;
-  PetscCall(PetscInfo(NULL, "the real OTF is stored as complex for a caller that reads it\n"));
+  c->otf         = h;
+  c->otf_real    = PETSC_FALSE;
+  c->otf_zhalf   = PETSC_FALSE;
+  c->otf_blocked = PETSC_FALSE;
+  PetscCall(PetscInfo(NULL, "the OTF is stored as complex in (kz, ky, kx) order for a caller that reads it\n"));
   PetscFunctionReturn(0);
 }
 
@@ -414,16 +437,17 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   if (c->allow_real) PetscCall(PdFFTConvPSFIsCentrosymmetric(c->n, pn, psf, center, &real));
   if (real) PetscCall(PdFFTConvPSFIsZSymmetric(c->n, pn, psf, center, &zsym));
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, real, zsym));
+  PetscCall(StoreOTF(c, real, zsym, c->allow_real));
   memset(c->work, 0, sizeof(float) * c->nwork);
   PetscFunctionReturn(0);
 }
 
 /* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
-   s = -1; h real (ncplx floats) when `real`. */
-static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool real)
+   s = -1: the OTF as stored when `own`, else a complex spectrum in (kz, ky, kx) order. */
+static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool own)
 {
-  const ptrdiff_t cols = c->nky * c->nc, nz = c->n[0], nblk = ZBlocks(c);
+  const ptrdiff_t nz = c->n[0], nblk = ZBlocks(c);
+  const PetscBool real = (PetscBool)(own && c->otf_real);
 
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
@@ -442,14 +466,14 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     for (ptrdiff_t kz = 0; h && kz < nz; kz++) { /* no h: the transforms alone (PdFFTConvRoundTrip) */
       float *restrict w = (float *)(blk + kz * stride);
       if (real) { /* a real transfer function is its own conjugate: half the reads */
-        const float *restrict g = h + OTFPlane(c, kz) * cols + r0 * c->nc;
+        const float *restrict g = h + OTFRun(c, own, b, kz);
 #pragma omp simd
         for (ptrdiff_t i = 0; i < m; i++) {
           w[2 * i] *= g[i];
           w[2 * i + 1] *= g[i];
         }
       } else {
-        const float *restrict g = h + 2 * (kz * cols + r0 * c->nc);
+        const float *restrict g = h + 2 * OTFRun(c, own, b, kz);
         /* Complex product written out on interleaved (re, im) floats: C's complex multiply
            carries NaN/Inf recovery code that keeps it from vectorising. */
 #pragma omp simd
@@ -476,7 +500,7 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
   PetscFunctionBegin;
   PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
   /* Hᵀ multiplies by the conjugate OTF */
-  PetscCall(ApplySpectral(c, c->otf, transpose ? -1.0f : 1.0f, c->otf_real));
+  PetscCall(ApplySpectral(c, c->otf, transpose ? -1.0f : 1.0f, PETSC_TRUE));
   PetscFunctionReturn(0);
 }
 
@@ -620,7 +644,7 @@ PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
-  PetscCall(StoreOTF(c, PETSC_FALSE, PETSC_FALSE)); /* an estimated PSF: no symmetry to rely on */
+  PetscCall(StoreOTF(c, PETSC_FALSE, PETSC_FALSE, c->allow_real)); /* an estimated PSF: no symmetry to rely on */
   PetscFunctionReturn(0);
 }
 

@@ -27,7 +27,8 @@ struct _p_PdFFTConv {
   float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
   PetscBool       otf_zhalf;    /* real and even in kz (a PSF also symmetric under z -> -z): kz <= n0/2 stored */
-  PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the owner takes the real storage when it applies */
+  PetscBool       otf_blocked;  /* stored block by block of spectral rows, in the order the kz blocks read it */
+  PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the OTF is private to H, Hᵀ (real, blocked storage) */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, then PD_FFT_RING - 1 more: thread 0's ring */
   int             nthreads;

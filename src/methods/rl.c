@@ -3,8 +3,9 @@
      x_{k+1} = x_k · Hᵀ( M·y / (H x_k + b) ) / Hᵀ(M·1)
 
    M is the measured box (the data term lives there only), b the background. Each iteration is
-   one PdRLCorrection (2 forward + 2 inverse FFTs, one fused ratio pass) and one fused update
-   pass, which also writes x_{k+1} into the FFT buffer for the next iteration.
+   one PdRLCorrection (2 forward + 2 inverse FFTs, one fused ratio pass) and the update, run on
+   each plane of Hᵀ's inverse transform while it is in cache (PdRLCorrectionThen), which also
+   writes x_{k+1} into the FFT buffer for the next iteration.
    Working-size volumes per rank: x and the FFT buffer (which holds the spectrum too): 2, plus the
    OTF and the data on the image box; w = 1/Hᵀ(M·1) is computed row by row
    from the PSF's box sums (box_weights.c) instead of stored. */
@@ -17,21 +18,25 @@ static PetscErrorCode RLSetUp(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
-{
-  const PdLayout *l  = d->lay;
-  const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
-  double          s0 = 0, s1 = 0; /* ||x_{k+1} - x_k||², ||x_k||² */
+/* The update of one local plane z: x <- x · c · w, and x into the FFT buffer for the next H;
+   ||x_{k+1} - x_k||², ||x_k||² into the thread's sums. */
+typedef struct {
+  PdDecon d;
+  double *s; /* 2 per thread */
+} RLUpdate;
 
-  PetscFunctionBegin;
-  PetscCall(PdRLCorrection(d, want_obj, obj));
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for reduction(+ : s0, s1) schedule(static)
-  for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t       o = (row / n1) * l->ps + (row % n1) * rs;
-    const float *restrict w = PdDeconWeightsRow(d, row / n1, row % n1);
+static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
+{
+  RLUpdate       *u = (RLUpdate *)ctx;
+  PdDecon         d = u->d;
+  const PdLayout *l = d->lay;
+  const ptrdiff_t rs = l->rs;
+  double          a0 = 0, a1 = 0;
+
+  for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
+    const ptrdiff_t       o = z * l->ps + yy * rs;
+    const float *restrict w = PdDeconWeightsRow(d, z, yy);
     float *restrict       x = d->x + o, *restrict work = d->work + o;
-    double                a0 = 0, a1 = 0;
 #pragma omp simd reduction(+ : a0, a1)
     for (ptrdiff_t i = 0; i < rs; i++) {
       float xn = x[i] * work[i] * w[i];
@@ -41,12 +46,27 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
       x[i]    = xn;
       work[i] = xn;
     }
-    s0 += a0;
-    s1 += a1;
   }
+  u->s[2 * thread] += a0;
+  u->s[2 * thread + 1] += a1;
+}
+
+static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
+{
+  const int nt = PdGetThreads();
+  RLUpdate  u  = {d, NULL};
+  double    s[2] = {0, 0}; /* ||x_{k+1} - x_k||², ||x_k||² */
+
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc1(2 * nt, &u.s));
+  /* the update runs on each plane of the correction as Hᵀ's inverse transform makes it */
+  PetscCall(PdRLCorrectionThen(d, want_obj, obj, UpdatePlane, &u));
   PetscCall(PetscLogFlops(5.0 * PdDeconLocalCount(d)));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  double s[2] = {s0, s1};
+  for (int t = 0; t < nt; t++) {
+    s[0] += u.s[2 * t];
+    s[1] += u.s[2 * t + 1];
+  }
+  PetscCall(PetscFree(u.s));
   PetscCall(PdAllreduceSum(d->comm, s, 2));
   *change = s[1] > 0 ? PetscSqrtReal(s[0] / s[1]) : 0.0;
   PetscFunctionReturn(0);

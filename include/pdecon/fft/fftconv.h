@@ -69,15 +69,19 @@ PetscErrorCode PdFFTConvGetOTF(PdFFTConv c, const float **otf, double *N);
 /* A PSF with h(-r) = h(r) about its centre has a real OTF. With allow (before PdFFTConvSetPSF), a
    PSF that is centro-symmetric (PdFFTConvPSFIsCentrosymmetric) gets its OTF stored as the real
    part only, half the memory, and H, Hᵀ multiply by a real number; for an owner whose methods use
-   the OTF only through PdFFTConvApply. PdFFTConvGetOTF and PdFFTConvSwapOTF (callers that read the
-   complex layout) turn it back into complex storage first. Default: complex. */
+   the OTF only through PdFFTConvApply, whose OTF is then also stored in the order H reads it
+   (PdFFTConvGetOTFStored). PdFFTConvGetOTF and PdFFTConvSwapOTF (callers that read the complex
+   layout) turn it back into complex storage in (kz, ky, kx) order first. Default: complex. */
 PetscErrorCode PdFFTConvSetRealOTF(PdFFTConv c, PetscBool allow);
 PetscErrorCode PdFFTConvGetOTFIsReal(PdFFTConv c, PetscBool *real);
 /* The OTF as it is stored, without expanding it: real values when *real, else ncplx complex
    values on interleaved floats; divided by N like PdFFTConvGetOTF's. A real OTF of a PSF that is
    also symmetric under z -> -z about its centre (PdFFTConvPSFIsZSymmetric; Born & Wolf, Gibson &
    Lanni in focus) is even in kz, OTF(kz) = OTF(n0 - kz), and only kz <= n0/2 is stored (a quarter
-   of a complex spectrum): spectral value i has the OTF's value otf[PdFFTConvOTFStoredIndex(c, i)]. */
+   of a complex spectrum). For an owner that uses the OTF only through PdFFTConvApply
+   (PdFFTConvSetRealOTF) it is also stored block by block of spectral rows, in the order the
+   transforms along kz read it. Spectral value i has the OTF's value otf[j] (real) or otf[2j],
+   otf[2j + 1] (complex), j = PdFFTConvOTFStoredIndex(c, i). */
 PetscErrorCode PdFFTConvGetOTFStored(PdFFTConv c, const float **otf, PetscBool *real, double *N);
 ptrdiff_t      PdFFTConvOTFStoredIndex(PdFFTConv c, ptrdiff_t i);
 /* Whether the OTF's imaginary part is float rounding: half the sum of |h(r) - h(-r)| about the

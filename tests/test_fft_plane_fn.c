@@ -1,7 +1,8 @@
 /* A pass fused into the inverse transforms (PdFFTConvSetInversePlaneFn, how RL's ratio pass
    runs): H with a per-plane pass inside gives bit for bit what H followed by the same pass over
    the volume gives; the pass runs exactly once on every local plane, from a valid thread; once
-   removed it no longer runs. With 1 and 2 threads, on any rank count, with the spectrum's slots
+   removed it no longer runs. Likewise a pass inside the forward transforms
+   (PdFFTConvSetForwardPlaneFn, accelerated RL's prediction) against the pass followed by H. With 1 and 2 threads, on any rank count, with the spectrum's slots
    within the planes and past them (10 and 11 rows on 2 and 3 ranks). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
@@ -84,6 +85,23 @@ int main(int argc, char **argv)
     wrong = 0;
     for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
     PD_EXPECT(wrong == 0, "the pass ran after it was removed");
+
+    /* the mirror: the pass over the volume, then H; and the pass inside H's forward transform,
+       each plane right before its 2-D transform */
+    PetscCall(PetscArraycpy(work, x, cnt));
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) PlanePass(&p, z, 0);
+    PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+    PetscCall(PetscArraycpy(ref, work, cnt));
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) p.calls[z] = 0;
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvSetForwardPlaneFn(conv, PlanePass, &p, &p.nthreads));
+    PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+    PetscCall(PdFFTConvSetForwardPlaneFn(conv, NULL, NULL, NULL));
+    PD_EXPECT(!memcmp(work, ref, sizeof(float) * cnt), "%s, %d threads: the pass inside the forward transform differs from the pass followed by H", what, nt);
+    wrong = 0;
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
+    PD_EXPECT(wrong == 0, "%s, %d threads: %d planes were not passed exactly once before the forward transform", what, nt, wrong);
+    PD_EXPECT(!p.bad_thread, "the forward pass ran with a thread number outside [0, %d)", p.nthreads);
 
     PetscCall(PetscFree(p.calls));
     PetscCall(PetscFree2(x, ref));

@@ -227,11 +227,17 @@ PetscErrorCode PdDeconCheckpointLoad(PdDecon d);
    projector), and *objective the I-divergence of u when asked for.
    Cost: 2 forward + 2 inverse FFTs and one fused pointwise pass. */
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objective);
-/* PdRLCorrection, then fn(ctx, z, thread) on every local plane z of the correction: inside Hᵀ's
-   (or B's) inverse transform while the plane is in cache, with one view, else in a pass of its
-   own. A method's update pass then reads the correction from cache instead of memory. thread <
-   PdGetThreads(); the planes may run in any order, each exactly once. */
-PetscErrorCode PdRLCorrectionThen(PdDecon d, PetscBool want_objective, double *objective, PdFFTPlaneFn fn, void *ctx);
+/* A method's passes fused into PdRLCorrection: before(ctx, z, thread) makes local plane z of u in
+   the FFT buffer right before H's forward transform reads it, after(ctx, z, thread) reads the
+   correction's plane z right after Hᵀ's (or B's) inverse transform wrote it; either may be
+   NULL. With one view they run inside the transforms, while the plane is in cache; with several
+   in passes of their own, before and after the correction. thread < PdGetThreads(); the planes
+   may come in any order, each exactly once. */
+typedef struct {
+  PdFFTPlaneFn before, after;
+  void        *ctx;
+} PdRLPasses;
+PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_objective, double *objective, const PdRLPasses *passes);
 /* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
 PetscErrorCode PdDeconBackProject(PdDecon d);
 /* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working

@@ -13,28 +13,36 @@ PetscErrorCode PdDeconBackProject(PdDecon d)
   PetscFunctionReturn(0);
 }
 
-/* The correction with fn run on its planes (NULL: none), fused into the back projection's inverse
-   transform when there is one view. */
-static PetscErrorCode Correction(PdDecon d, PetscBool want_obj, double *objective, PdFFTPlaneFn fn, void *ctx)
+/* fn on every local plane, in a pass of its own */
+static PetscErrorCode PlanePass(PdDecon d, PdFFTPlaneFn fn, void *ctx)
+{
+  PetscFunctionBegin;
+  if (!fn) PetscFunctionReturn(0);
+  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
+#pragma omp parallel for schedule(static) num_threads(PdGetThreads())
+  for (ptrdiff_t z = 0; z < d->lay->nzl; z++) fn(ctx, z, omp_get_thread_num());
+  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_obj, double *objective, const PdRLPasses *p)
 {
   double obj = 0;
 
   PetscFunctionBegin;
   if (d->nviews > 1) {
+    if (p) PetscCall(PlanePass(d, p->before, p->ctx));
     PetscCall(PdMultiViewRLCorrection(d, want_obj, objective));
     if (want_obj && objective) d->stop.idiv = *objective;
-    if (fn) {
-      PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for schedule(static) num_threads(PdGetThreads())
-      for (ptrdiff_t z = 0; z < d->lay->nzl; z++) fn(ctx, z, omp_get_thread_num());
-      PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-    }
+    if (p) PetscCall(PlanePass(d, p->after, p->ctx));
     PetscFunctionReturn(0);
   }
+  if (p && p->before) PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, p->before, p->ctx, NULL));
   PetscCall(PdRLApplyRatio(d, want_obj, &obj)); /* H u and the ratio, fused */
-  if (fn) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, fn, ctx, NULL));
+  if (p && p->before) PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, NULL, NULL, NULL));
+  if (p && p->after) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, p->after, p->ctx, NULL));
   PetscCall(PdDeconBackProject(d));
-  if (fn) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
+  if (p && p->after) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
     *objective   = obj;
@@ -46,13 +54,6 @@ static PetscErrorCode Correction(PdDecon d, PetscBool want_obj, double *objectiv
 PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_obj, double *objective)
 {
   PetscFunctionBegin;
-  PetscCall(Correction(d, want_obj, objective, NULL, NULL));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdRLCorrectionThen(PdDecon d, PetscBool want_obj, double *objective, PdFFTPlaneFn fn, void *ctx)
-{
-  PetscFunctionBegin;
-  PetscCall(Correction(d, want_obj, objective, fn, ctx));
+  PetscCall(PdRLCorrectionFused(d, want_obj, objective, NULL));
   PetscFunctionReturn(0);
 }

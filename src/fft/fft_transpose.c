@@ -55,8 +55,9 @@ PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c)
 
 /* The 2-D transform of local plane zl into the plane buffer s; this rank's rows into their slot,
    and, with `all`, every peer's rows into theirs (else they leave from s as messages). */
-static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, fftwf_complex *s, PetscBool all)
+static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all)
 {
+  if (c->fwd_plane_fn) c->fwd_plane_fn(c->fwd_plane_ctx, zl, thread); /* the plane stays in cache for the transform */
   fftwf_execute_dft_r2c(c->plane_fwd, c->work + zl * c->lay->ps, s);
   for (int r = 0; r < c->size; r++)
     if (all || r == c->rank) memcpy(Slot(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
@@ -73,6 +74,16 @@ static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_com
   /* the rows' padding held spectrum: zero, as the pointwise passes that run over whole rows expect */
   for (ptrdiff_t y = 0; y < c->n[1]; y++) memset(c->work + zl * c->lay->ps + y * c->lay->rs + c->n[2], 0, sizeof(float) * (size_t)(c->lay->rs - c->n[2]));
   if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
+}
+
+PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
+  c->fwd_plane_fn  = fn;
+  c->fwd_plane_ctx = ctx;
+  if (nthreads) *nthreads = c->nthreads;
+  PetscFunctionReturn(0);
 }
 
 PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
@@ -138,7 +149,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
   for (ptrdiff_t k = c->zmax - 1; k >= l->nzl; k--) PetscCall(ReceiveSlots(c, k, rreq, &nr));
   if (c->nthreads > 1 && SlotsInPlane(c)) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, c->scratch[omp_get_thread_num()], PETSC_TRUE);
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE);
     PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
     for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) PetscCall(SwapSlots(c, zl, PETSC_TRUE));
   } else {
@@ -151,7 +162,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
       int            done;
       if (ns[u]) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
       ns[u] = 0;
-      PlaneForward(c, zl, s, PETSC_FALSE);
+      PlaneForward(c, zl, 0, s, PETSC_FALSE);
       for (int j = 1; j < c->size; j++) {
         const int r = Peer(c, j);
         if (Rows(c, r) > 0) PetscCallMPI(MPI_Isend(s + c->ystart[r] * c->nc, (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &sreq[u * np + ns[u]++]));

@@ -39,6 +39,8 @@ struct _p_PdFFTConv {
   fftwf_plan      zb_fwd, zb_inv, zr_fwd, zr_inv;
   PdFFTPlaneFn    plane_fn;     /* run on each plane after its inverse transform (NULL: none) */
   void           *plane_ctx;
+  PdFFTPlaneFn    fwd_plane_fn; /* run on each plane before its forward transform (NULL: none) */
+  void           *fwd_plane_ctx;
   MPI_Request    *req;          /* at most one per (plane, peer) and direction */
   double          plan_time;
   PetscBool       setup;

@@ -4,7 +4,7 @@
 
    M is the measured box (the data term lives there only), b the background. Each iteration is
    one PdRLCorrection (2 forward + 2 inverse FFTs, one fused ratio pass) and the update, run on
-   each plane of Hᵀ's inverse transform while it is in cache (PdRLCorrectionThen), which also
+   each plane of Hᵀ's inverse transform while it is in cache (PdRLCorrectionFused), which also
    writes x_{k+1} into the FFT buffer for the next iteration.
    Working-size volumes per rank: x and the FFT buffer (which holds the spectrum too): 2, plus the
    OTF and the data on the image box; w = 1/Hᵀ(M·1) is computed row by row
@@ -55,12 +55,13 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
 {
   const int nt = PdGetThreads();
   RLUpdate  u  = {d, NULL};
+  PdRLPasses p  = {NULL, UpdatePlane, &u};
   double    s[2] = {0, 0}; /* ||x_{k+1} - x_k||², ||x_k||² */
 
   PetscFunctionBegin;
   PetscCall(PetscCalloc1(2 * nt, &u.s));
   /* the update runs on each plane of the correction as Hᵀ's inverse transform makes it */
-  PetscCall(PdRLCorrectionThen(d, want_obj, obj, UpdatePlane, &u));
+  PetscCall(PdRLCorrectionFused(d, want_obj, obj, &p));
   PetscCall(PetscLogFlops(5.0 * PdDeconLocalCount(d)));
   for (int t = 0; t < nt; t++) {
     s[0] += u.s[2 * t];

@@ -18,7 +18,10 @@
    that u_k = max(x_k + δ_k, 0), and after RL h_{k+1} = x_{k+1} − x_k, g_k = x_{k+1} − u_k, from x_k
    (kept in x until the update) and δ_k. Predict writes only the FFT buffer and δ_k; Update rebuilds
    u_k = max(x_k + δ_k, 0) exactly as Predict did (δ_k is rounded to the state's precision first)
-   and accumulates every sum the step length and the relative change need. State beyond x: h_k
+   and accumulates every sum the step length and the relative change need. Both run plane by
+   plane inside the transforms (PdRLCorrectionFused): Predict writes each plane of u_k right before
+   H's forward transform reads it, Update reads each plane of the correction as Hᵀ's inverse
+   transform leaves it, in cache. State beyond x: h_k
    (δ_k between the passes); biggs and biggs2 also g_{k−1}, biggs2 also h_{k−1}; in bfloat16 by
    default (-decon_accel_state), where rounding costs 2^-9 of a step, not of the image. */
 #include "methods/rl_accel_impl.h"
@@ -89,33 +92,6 @@ static inline void PredictRow(ptrdiff_t n, const float *restrict x, const float 
   }
 }
 
-PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a)
-{
-  const PdLayout *l  = d->lay;
-  const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
-  const float     al = (float)a->alpha, c2 = 0.5f * al * al;
-  const int       half = a->state == PD_ACCEL_STATE_BF16;
-  float          *dst  = a->hprev ? a->hprev : a->h; /* δ_k replaces h_{k−1} (biggs2) or h_k */
-
-  PetscFunctionBegin;
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for schedule(static)
-  for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
-    const float    *h = StepRow(a->h, o, half), *hp = a->hprev ? StepRow(a->hprev, o, half) : NULL;
-    float          *dl = StepRow(dst, o, half);
-    if (half) PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 1);
-    else PredictRow(rs, d->x + o, h, hp, dl, al, c2, d->work + o, 0);
-  }
-  if (a->hprev) { /* h now holds δ_k, hprev h_k */
-    a->hprev = a->h;
-    a->h     = dst;
-  }
-  PetscCall(PetscLogFlops((a->hprev ? 6.0 : 3.0) * PdDeconLocalCount(d)));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
 /* One row of the update: u = max(x + δ, 0) as Predict made it, x <- u c w, h <- x_{k+1} − x_k
    (δ's place), g <- x_{k+1} − u (g NULL: not kept); the row's sums in s (float: a row is short,
    the rows add up in double). */
@@ -152,32 +128,73 @@ static inline void UpdateRow(ptrdiff_t n, float *restrict x, const float *restri
   s[3] = s3;
 }
 
-PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change)
+/* The two passes of a step, run on the planes inside H's forward and Hᵀ's inverse transforms
+   (PdRLCorrectionFused). */
+typedef struct {
+  PdDecon  d;
+  PdAccel *a;
+  float   *delta; /* δ_k's volume: h_{k−1}'s (biggs2: h_{k−1} is no longer needed) or h_k's */
+  float    al, c2;
+  int      half;
+  double  *s; /* per thread: Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
+} AccelPasses;
+
+/* The FFT buffer's plane z <- u_k = max(x_k + δ_k, 0), and δ_k stored. */
+static void PredictPlane(void *ctx, ptrdiff_t z, int thread)
 {
-  const PdLayout *l  = d->lay;
-  const ptrdiff_t n1 = l->n[1], rs = l->rs, nrows = l->nzl * n1;
-  const int       half = a->state == PD_ACCEL_STATE_BF16;
-  /* Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  AccelPasses    *p = (AccelPasses *)ctx;
+  PdDecon         d = p->d;
+  const PdLayout *l = d->lay;
+  const int       half = p->half;
+
+  (void)thread;
+  for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
+    const ptrdiff_t o = z * l->ps + yy * l->rs;
+    const float    *h = StepRow(p->a->h, o, half), *hp = p->a->hprev ? StepRow(p->a->hprev, o, half) : NULL;
+    float          *dl = StepRow(p->delta, o, half);
+    if (half) PredictRow(l->rs, d->x + o, h, hp, dl, p->al, p->c2, d->work + o, 1);
+    else PredictRow(l->rs, d->x + o, h, hp, dl, p->al, p->c2, d->work + o, 0);
+  }
+}
+
+/* Plane z of the update from the correction in the FFT buffer; its sums into the thread's. */
+static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
+{
+  AccelPasses    *p = (AccelPasses *)ctx;
+  PdDecon         d = p->d;
+  const PdLayout *l = d->lay;
+  const int       half = p->half;
+  double         *s = p->s + 4 * thread;
+
+  for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
+    const ptrdiff_t o = z * l->ps + yy * l->rs;
+    const float    *w = PdDeconWeightsRow(d, z, yy);
+    float           r[4];
+    float          *h = StepRow(p->delta, o, half), *g = p->a->g ? StepRow(p->a->g, o, half) : NULL;
+    if (half) UpdateRow(l->rs, d->x + o, d->work + o, w, h, g, r, 1);
+    else UpdateRow(l->rs, d->x + o, d->work + o, w, h, g, r, 0);
+    for (int k = 0; k < 4; k++) s[k] += r[k];
+  }
+}
+
+PetscErrorCode PdAccelStep(PdDecon d, PdAccel *a, PetscBool want_obj, double *obj, double *change)
+{
+  const int   nt = PdGetThreads();
+  AccelPasses p  = {d, a, a->hprev ? a->hprev : a->h, (float)a->alpha, 0.5f * (float)a->alpha * (float)a->alpha, a->state == PD_ACCEL_STATE_BF16, NULL};
+  PdRLPasses  passes = {PredictPlane, UpdatePlane, &p};
+  double      s[4]   = {0, 0, 0, 0};
 
   PetscFunctionBegin;
-  PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
-#pragma omp parallel for reduction(+ : s0, s1, s2, s3) schedule(static)
-  for (ptrdiff_t row = 0; row < nrows; row++) {
-    const ptrdiff_t o = (row / n1) * l->ps + (row % n1) * rs;
-    const float    *w = PdDeconWeightsRow(d, row / n1, row % n1);
-    float           r[4];
-    float          *h = StepRow(a->h, o, half), *g = a->g ? StepRow(a->g, o, half) : NULL;
-    if (half) UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 1);
-    else UpdateRow(rs, d->x + o, d->work + o, w, h, g, r, 0);
-    s0 += r[0];
-    s1 += r[1];
-    s2 += r[2];
-    s3 += r[3];
+  PetscCall(PetscCalloc1(4 * nt, &p.s));
+  PetscCall(PdRLCorrectionFused(d, want_obj, obj, &passes));
+  PetscCall(PetscLogFlops(((a->hprev ? 6.0 : 3.0) + (a->g ? 16.0 : 12.0)) * PdDeconLocalCount(d)));
+  if (a->hprev) { /* h now holds h_{k+1}, hprev h_k */
+    a->hprev = a->h;
+    a->h     = p.delta;
   }
-  PetscCall(PetscLogFlops((a->g ? 16.0 : 12.0) * PdDeconLocalCount(d)));
-  PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
-  double s[4] = {s0, s1, s2, s3};
+  for (int t = 0; t < nt; t++)
+    for (int k = 0; k < 4; k++) s[k] += p.s[4 * t + k];
+  PetscCall(PetscFree(p.s));
   PetscCall(PdAllreduceSum(d->comm, s, 4));
   a->k++;
   switch (a->type) {

@@ -30,12 +30,11 @@ typedef struct {
 PetscInt PdAccelStateVolumes(PdAccelType type);
 /* Allocates the state of a->type (once) and, unless restarting, resets it (all steps zero). */
 PetscErrorCode PdAccelSetUp(PdDecon d, PdAccel *a);
-/* The FFT buffer <- u_k = max(x_k + δ_k, 0), δ_k the prediction's move (stored, rounded to the
-   state's precision, in h); x keeps x_k. */
-PetscErrorCode PdAccelPredict(PdDecon d, PdAccel *a);
-/* After the RL correction (work = Hᵀ(y / (H u + b))): x <- u · work · w, the state for the next
-   prediction, and the relative change ||x_{k+1} - x_k|| / ||x_k||. */
-PetscErrorCode PdAccelUpdate(PdDecon d, PdAccel *a, double *change);
+/* One step: u_k = max(x_k + δ_k, 0) (δ_k the prediction's move, stored rounded to the state's
+   precision in place of h_{k−1}, or of h_k), the RL correction from u_k, x <- u_k · correction · w,
+   the state for the next prediction, and the relative change ||x_{k+1} - x_k|| / ||x_k||. The
+   prediction and the update run inside the correction's transforms, plane by plane. */
+PetscErrorCode PdAccelStep(PdDecon d, PdAccel *a, PetscBool want_objective, double *objective, double *change);
 PetscErrorCode PdAccelGetState(PdAccel *a, PdMethodState *s);
 PetscErrorCode PdAccelDestroy(PdAccel *a);
 

@@ -56,9 +56,7 @@ static PetscErrorCode BiggsStep(PdDecon d, PetscBool want_obj, double *obj, doub
   PdAccel *a = (PdAccel *)d->mctx;
 
   PetscFunctionBegin;
-  PetscCall(PdAccelPredict(d, a));
-  PetscCall(PdRLCorrection(d, want_obj, obj));
-  PetscCall(PdAccelUpdate(d, a, change));
+  PetscCall(PdAccelStep(d, a, want_obj, obj, change));
   PetscFunctionReturn(0);
 }
 

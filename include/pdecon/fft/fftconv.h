@@ -50,6 +50,10 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose);
    PdFFTConvApply and remove it (NULL) after; *nthreads: the threads that may call it. */
 typedef void (*PdFFTPlaneFn)(void *ctx, ptrdiff_t zl, int thread);
 PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads);
+/* Its mirror in the forward transforms: fn(ctx, zl, thread) runs on each local plane zl right
+   before its forward 2-D transform reads it, so that a pass that makes the transform's input
+   (accelerated RL's prediction) writes each plane while it stays in cache. Same rules. */
+PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads);
 /* The transforms of one PdFFTConvApply without the product: work <- N work, the spectrum left
    where H leaves it (the floor an iteration's four transforms are measured against). */
 PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c);

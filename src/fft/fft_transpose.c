@@ -76,24 +76,24 @@ static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_com
   if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
 }
 
-PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
+static PetscErrorCode SetPlaneFn(PdFFTConv c, PdFFTPlaneFn *slot, void **slot_ctx, PdFFTPlaneFn fn, void *ctx, int *nthreads)
 {
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  c->fwd_plane_fn  = fn;
-  c->fwd_plane_ctx = ctx;
+  *slot     = fn;
+  *slot_ctx = ctx;
   if (nthreads) *nthreads = c->nthreads;
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
+{
+  return SetPlaneFn(c, &c->fwd_plane_fn, &c->fwd_plane_ctx, fn, ctx, nthreads);
+}
+
 PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads)
 {
-  PetscFunctionBegin;
-  PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  c->plane_fn  = fn;
-  c->plane_ctx = ctx;
-  if (nthreads) *nthreads = c->nthreads;
-  PetscFunctionReturn(0);
+  return SetPlaneFn(c, &c->plane_fn, &c->plane_ctx, fn, ctx, nthreads);
 }
 
 /* Forward: the peers' rows of their plane k into this rank's slots (k, t). */

@@ -21,22 +21,19 @@ static PetscErrorCode RLSetUp(PdDecon d)
 /* The update of one local plane z: x <- x · c · w, and x into the FFT buffer for the next H;
    ||x_{k+1} - x_k||², ||x_k||² into the thread's sums. */
 typedef struct {
-  PdDecon d;
   double *s; /* 2 per thread */
+  PdDecon d;
 } RLUpdate;
 
 static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 {
-  RLUpdate       *u = (RLUpdate *)ctx;
-  PdDecon         d = u->d;
-  const PdLayout *l = d->lay;
-  const ptrdiff_t rs = l->rs;
-  double          a0 = 0, a1 = 0;
+  RLUpdate *u  = (RLUpdate *)ctx;
+  double    a0 = 0, a1 = 0;
 
-  for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
-    const ptrdiff_t       o = z * l->ps + yy * rs;
-    const float *restrict w = PdDeconWeightsRow(d, z, yy);
-    float *restrict       x = d->x + o, *restrict work = d->work + o;
+  for (ptrdiff_t yy = 0; yy < u->d->lay->n[1]; yy++) {
+    const ptrdiff_t       rs = u->d->lay->rs, o = z * u->d->lay->ps + yy * rs;
+    const float *restrict w = PdDeconWeightsRow(u->d, z, yy);
+    float *restrict       x = u->d->x + o, *restrict work = u->d->work + o;
 #pragma omp simd reduction(+ : a0, a1)
     for (ptrdiff_t i = 0; i < rs; i++) {
       float xn = x[i] * work[i] * w[i];
@@ -54,7 +51,7 @@ static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
 {
   const int nt = PdGetThreads();
-  RLUpdate  u  = {d, NULL};
+  RLUpdate  u  = {NULL, d};
   PdRLPasses p  = {NULL, UpdatePlane, &u};
   double    s[2] = {0, 0}; /* ||x_{k+1} - x_k||², ||x_k||² */
 

@@ -34,15 +34,18 @@ static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
     const ptrdiff_t       rs = u->d->lay->rs, o = z * u->d->lay->ps + yy * rs;
     const float *restrict w = PdDeconWeightsRow(u->d, z, yy);
     float *restrict       x = u->d->x + o, *restrict work = u->d->work + o;
-#pragma omp simd reduction(+ : a0, a1)
+    float                 r0 = 0, r1 = 0; /* a row's sums in float (a row is short: full SIMD width), the rows' in double */
+#pragma omp simd reduction(+ : r0, r1)
     for (ptrdiff_t i = 0; i < rs; i++) {
       float xn = x[i] * work[i] * w[i];
       float dx = xn - x[i];
-      a0 += (double)dx * dx;
-      a1 += (double)x[i] * x[i];
+      r0 += dx * dx;
+      r1 += x[i] * x[i];
       x[i]    = xn;
       work[i] = xn;
     }
+    a0 += r0;
+    a1 += r1;
   }
   u->s[2 * thread] += a0;
   u->s[2 * thread + 1] += a1;

@@ -62,7 +62,7 @@ typedef struct {
   double   *obj; /* per thread */
 } RatioPlanes;
 
-static void RatioPlane(void *ctx, ptrdiff_t z, int thread)
+PD_TARGET_CLONES static void RatioPlane(void *ctx, ptrdiff_t z, int thread)
 {
   RatioPlanes *rp = (RatioPlanes *)ctx;
   double       o  = 0;

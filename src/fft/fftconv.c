@@ -442,6 +442,30 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   PetscFunctionReturn(0);
 }
 
+/* w <- g · w (s = -1: conj(g) · w) for m complex values w, g real (m floats) when `real`. Not
+   cloned for wider vectors (PD_TARGET_CLONES): GCC's vectoriser then turns the complex product
+   into other arithmetic in the vector body than in the remainder loop, so that a value's result
+   would depend on where the block it lies in starts, that is on the rank count. */
+static inline void Product(float *restrict w, const float *restrict g, ptrdiff_t m, float s, PetscBool real)
+{
+  if (real) { /* a real transfer function is its own conjugate: half the reads */
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < m; i++) {
+      w[2 * i] *= g[i];
+      w[2 * i + 1] *= g[i];
+    }
+  } else {
+    /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
+       NaN/Inf recovery code that keeps it from vectorising. */
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < m; i++) {
+      const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
+      w[2 * i]      = a * hr - bb * hi;
+      w[2 * i + 1]  = a * hi + bb * hr;
+    }
+  }
+}
+
 /* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
    s = -1: the OTF as stored when `own`, else a complex spectrum in (kz, ky, kx) order. */
 static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool own)
@@ -463,27 +487,8 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     ptrdiff_t       stride;
     fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
     fftwf_execute_dft(pf, blk, blk);
-    for (ptrdiff_t kz = 0; h && kz < nz; kz++) { /* no h: the transforms alone (PdFFTConvRoundTrip) */
-      float *restrict w = (float *)(blk + kz * stride);
-      if (real) { /* a real transfer function is its own conjugate: half the reads */
-        const float *restrict g = h + OTFRun(c, own, b, kz);
-#pragma omp simd
-        for (ptrdiff_t i = 0; i < m; i++) {
-          w[2 * i] *= g[i];
-          w[2 * i + 1] *= g[i];
-        }
-      } else {
-        const float *restrict g = h + 2 * OTFRun(c, own, b, kz);
-        /* Complex product written out on interleaved (re, im) floats: C's complex multiply
-           carries NaN/Inf recovery code that keeps it from vectorising. */
-#pragma omp simd
-        for (ptrdiff_t i = 0; i < m; i++) {
-          const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
-          w[2 * i]      = a * hr - bb * hi;
-          w[2 * i + 1]  = a * hi + bb * hr;
-        }
-      }
-    }
+    for (ptrdiff_t kz = 0; h && kz < nz; kz++) /* no h: the transforms alone (PdFFTConvRoundTrip) */
+      Product((float *)(blk + kz * stride), h + (real ? 1 : 2) * OTFRun(c, own, b, kz), m, s, real);
     fftwf_execute_dft(pi, blk, blk);
     ZBlockPut(c, b, blk);
   }

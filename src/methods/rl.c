@@ -25,7 +25,7 @@ typedef struct {
   PdDecon d;
 } RLUpdate;
 
-static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
+PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 {
   RLUpdate *u  = (RLUpdate *)ctx;
   double    a0 = 0, a1 = 0;

@@ -140,7 +140,7 @@ typedef struct {
 } AccelPasses;
 
 /* The FFT buffer's plane z <- u_k = max(x_k + δ_k, 0), and δ_k stored. */
-static void PredictPlane(void *ctx, ptrdiff_t z, int thread)
+PD_TARGET_CLONES static void PredictPlane(void *ctx, ptrdiff_t z, int thread)
 {
   AccelPasses    *p = (AccelPasses *)ctx;
   PdDecon         d = p->d;
@@ -158,7 +158,7 @@ static void PredictPlane(void *ctx, ptrdiff_t z, int thread)
 }
 
 /* Plane z of the update from the correction in the FFT buffer; its sums into the thread's. */
-static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
+PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 {
   AccelPasses    *p = (AccelPasses *)ctx;
   PdDecon         d = p->d;

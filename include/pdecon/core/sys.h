@@ -11,6 +11,17 @@
 #define PD_ERR_INPUT PETSC_ERR_USER_INPUT
 #define PD_ERR_FILE  PETSC_ERR_FILE_OPEN
 
+/* A hot loop compiled for several x86-64 targets, the one the CPU has chosen at run time (GCC on
+   x86-64; elsewhere one build). ISO C has no floating-point contraction, so plain products and
+   sums are the same arithmetic in every clone; only a simd reduction's lane count, and with it
+   the order of its sum, differs. A complex product written out is not: GCC fuses it
+   (vfmaddsub) in the vector body but not in the remainder loop, so such loops stay uncloned. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  #define PD_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+  #define PD_TARGET_CLONES
+#endif
+
 /* Collective check: every rank raises the same error when any rank's condition fails, so a
    problem found in one slab never leaves the other ranks waiting in a collective call. */
 #define PdCheckAll(comm, cond, code, ...) \

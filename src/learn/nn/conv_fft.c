@@ -53,12 +53,6 @@
 
 typedef float Lanes __attribute__((vector_size(LANES * sizeof(float))));
 
-/* the products' loop compiled for each of these targets, chosen at run time (GCC on x86-64) */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-  #define PD_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-  #define PD_TARGET_CLONES
-#endif
 
 typedef struct {
   PetscInt       key[5]; /* n, h, w, threads, tile side; key[0] = 0: empty */

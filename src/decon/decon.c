@@ -720,6 +720,21 @@ PetscErrorCode PdDeconView(PdDecon d, PetscViewer v)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdDeconGetThreadSums(PdDecon d, double **sums)
+{
+  const int nt = PdGetThreads();
+
+  PetscFunctionBegin;
+  if (d->ntsums != nt) {
+    PetscCall(PetscFree(d->tsums));
+    PetscCall(PetscMalloc1(PD_THREAD_SUMS * nt, &d->tsums));
+    d->ntsums = nt;
+  }
+  PetscCall(PetscArrayzero(d->tsums, PD_THREAD_SUMS * nt));
+  *sums = d->tsums;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdDeconDestroy(PdDecon *dd)
 {
   PdDecon d = *dd;
@@ -727,6 +742,7 @@ PetscErrorCode PdDeconDestroy(PdDecon *dd)
   PetscFunctionBegin;
   if (!d) PetscFunctionReturn(0);
   if (d->ops->destroy) PetscCall(d->ops->destroy(d));
+  PetscCall(PetscFree(d->tsums));
   PetscCall(PdStopRuleDestroy(d));
   PetscCall(PdMultiViewDestroy(d));
   PetscCall(PdVolumeFree(&d->y));

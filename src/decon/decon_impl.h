@@ -157,6 +157,8 @@ struct _p_PdDecon {
   float          *vpsf;        /* V compact PSFs of size pn, normalised together (sum of all 1) */
   float         **otfs;        /* V OTFs, computed once at set-up */
   float          *vu, *vacc;   /* the point u and the sum of corrections during PdRLCorrection */
+  double         *tsums;       /* PD_THREAD_SUMS per thread for the plane passes (PdDeconGetThreadSums) */
+  int             ntsums;      /* threads tsums has room for */
 
   /* memory planner (memory.c) */
   double          memory_limit;    /* MiB per rank; 0 = what the node has */
@@ -238,6 +240,11 @@ typedef struct {
   void        *ctx;
 } PdRLPasses;
 PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_objective, double *objective, const PdRLPasses *passes);
+/* Room for the sums of plane passes, which run on the planes in any order from any of the
+   PdGetThreads() threads: PD_THREAD_SUMS zeroed doubles per thread, thread t's from
+   PD_THREAD_SUMS t on; kept by d from one iteration to the next. */
+#define PD_THREAD_SUMS 4
+PetscErrorCode PdDeconGetThreadSums(PdDecon d, double **sums);
 /* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
 PetscErrorCode PdDeconBackProject(PdDecon d);
 /* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working

@@ -21,7 +21,7 @@ static PetscErrorCode RLSetUp(PdDecon d)
 /* The update of one local plane z: x <- x · c · w, and x into the FFT buffer for the next H;
    ||x_{k+1} - x_k||², ||x_k||² into the thread's sums. */
 typedef struct {
-  double *s; /* 2 per thread */
+  double *s; /* per thread (PdDeconGetThreadSums): ||x_{k+1} - x_k||², ||x_k||² */
   PdDecon d;
 } RLUpdate;
 
@@ -47,8 +47,8 @@ PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
     a0 += r0;
     a1 += r1;
   }
-  u->s[2 * thread] += a0;
-  u->s[2 * thread + 1] += a1;
+  u->s[PD_THREAD_SUMS * thread] += a0;
+  u->s[PD_THREAD_SUMS * thread + 1] += a1;
 }
 
 static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double *change)
@@ -59,15 +59,14 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
   double    s[2] = {0, 0}; /* ||x_{k+1} - x_k||², ||x_k||² */
 
   PetscFunctionBegin;
-  PetscCall(PetscCalloc1(2 * nt, &u.s));
+  PetscCall(PdDeconGetThreadSums(d, &u.s));
   /* the update runs on each plane of the correction as Hᵀ's inverse transform makes it */
   PetscCall(PdRLCorrectionFused(d, want_obj, obj, &p));
   PetscCall(PetscLogFlops(5.0 * PdDeconLocalCount(d)));
   for (int t = 0; t < nt; t++) {
-    s[0] += u.s[2 * t];
-    s[1] += u.s[2 * t + 1];
+    s[0] += u.s[PD_THREAD_SUMS * t];
+    s[1] += u.s[PD_THREAD_SUMS * t + 1];
   }
-  PetscCall(PetscFree(u.s));
   PetscCall(PdAllreduceSum(d->comm, s, 2));
   *change = s[1] > 0 ? PetscSqrtReal(s[0] / s[1]) : 0.0;
   PetscFunctionReturn(0);

@@ -136,7 +136,7 @@ typedef struct {
   float   *delta; /* δ_k's volume: h_{k−1}'s (biggs2: h_{k−1} is no longer needed) or h_k's */
   float    al, c2;
   int      half;
-  double  *s; /* per thread: Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
+  double  *s; /* per thread (PdDeconGetThreadSums): Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
 } AccelPasses;
 
 /* The FFT buffer's plane z <- u_k = max(x_k + δ_k, 0), and δ_k stored. */
@@ -164,7 +164,7 @@ PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
   PdDecon         d = p->d;
   const PdLayout *l = d->lay;
   const int       half = p->half;
-  double         *s = p->s + 4 * thread;
+  double         *s = p->s + PD_THREAD_SUMS * thread;
 
   for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
     const ptrdiff_t o = z * l->ps + yy * l->rs;
@@ -185,7 +185,7 @@ PetscErrorCode PdAccelStep(PdDecon d, PdAccel *a, PetscBool want_obj, double *ob
   double      s[4]   = {0, 0, 0, 0};
 
   PetscFunctionBegin;
-  PetscCall(PetscCalloc1(4 * nt, &p.s));
+  PetscCall(PdDeconGetThreadSums(d, &p.s));
   PetscCall(PdRLCorrectionFused(d, want_obj, obj, &passes));
   PetscCall(PetscLogFlops(((a->hprev ? 6.0 : 3.0) + (a->g ? 16.0 : 12.0)) * PdDeconLocalCount(d)));
   if (a->hprev) { /* h now holds h_{k+1}, hprev h_k */
@@ -193,8 +193,7 @@ PetscErrorCode PdAccelStep(PdDecon d, PdAccel *a, PetscBool want_obj, double *ob
     a->h     = p.delta;
   }
   for (int t = 0; t < nt; t++)
-    for (int k = 0; k < 4; k++) s[k] += p.s[4 * t + k];
-  PetscCall(PetscFree(p.s));
+    for (int k = 0; k < 4; k++) s[k] += p.s[PD_THREAD_SUMS * t + k];
   PetscCall(PdAllreduceSum(d->comm, s, 4));
   a->k++;
   switch (a->type) {

@@ -104,6 +104,22 @@ static PetscErrorCode BenchSetUp(MPI_Comm comm, const char *method, int psfkind,
   PetscFunctionReturn(0);
 }
 
+/* k round trips leave the FFT buffer multiplied by N^k (unnormalised transforms); the next
+   iteration may start from it (RL keeps its iterate there), so it is scaled back, untimed, with
+   no copy of the buffer. */
+static PetscErrorCode UndoRoundTrips(PdFFTConv conv, MPI_Comm comm, const ptrdiff_t n[3], int k)
+{
+  float *work;
+  size_t nwork;
+
+  PetscFunctionBegin;
+  PetscCall(PdFFTConvGetWork(conv, &work));
+  PetscCall(PdFFTConvLocalSizes(comm, n, &nwork, NULL));
+  const float s = (float)pow((double)n[0] * (double)n[1] * (double)n[2], -k);
+  for (size_t j = 0; j < nwork; j++) work[j] *= s;
+  PetscFunctionReturn(0);
+}
+
 /* One problem on comm; each timed repetition starts and ends with a barrier of sync (comm
    itself, or a larger communicator whose ranks each time their own copy in step). Each
    repetition times one iteration and then the bare transforms back to back, so that a machine
@@ -116,16 +132,11 @@ static PetscErrorCode BenchOne(MPI_Comm comm, MPI_Comm sync, const char *method,
   const PdLayout *lay;
   float          *y;
   double          ti[64] = {0}, tf[64] = {0}, q[64] = {0}, change;
-  const float     inv2 = (float)(1.0 / PetscSqr((double)n[0] * (double)n[1] * (double)n[2]));
-  float          *work;
-  size_t          nwork;
 
   PetscFunctionBegin;
   reps = PetscMin(reps, 64);
   PetscCall(BenchSetUp(comm, method, psfkind, n, &d, &lay, &y));
   PetscCall(PdDeconGetFFTConv(d, &conv));
-  PetscCall(PdFFTConvGetWork(conv, &work));
-  PetscCall(PdFFTConvLocalSizes(comm, n, &nwork, NULL));
   PetscCall(PdFFTConvGetPlanTime(conv, &r->planning, NULL));
   PetscCall(PdFFTConvGetOTFIsReal(conv, &r->otf_real));
   PetscCall(PdDeconStep(d, NULL, &change)); /* warm-up; also prepares weights and state */
@@ -143,9 +154,7 @@ static PetscErrorCode BenchOne(MPI_Comm comm, MPI_Comm sync, const char *method,
     PetscCallMPI(MPI_Barrier(sync));
     tf[i] = PdTime() - t0;
     q[i]  = ti[i] / tf[i];
-    /* they leave the buffer multiplied by N²; the next iteration may start from it (RL keeps
-       its iterate there), so it is scaled back, untimed, without a copy of the buffer */
-    for (size_t j = 0; j < nwork; j++) work[j] *= inv2;
+    PetscCall(UndoRoundTrips(conv, comm, n, 2));
   }
   r->iter  = Median(ti, (int)reps);
   r->fft4  = Median(tf, (int)reps);
@@ -264,8 +273,7 @@ static PetscErrorCode OpRead(void *ctx)
 /* One row of the scaling table, on comm (the k ranks of the sub-communicator). iofile: a
    temporary HDF5 file, removed afterwards.
    Each repetition times, back to back, one iteration and one bare forward + inverse transform
-   pair (on a copy of the iterate: the FFT buffer is saved and restored around it, outside the
-   timing), so that a busy machine disturbs both alike; the medians are reported, the pair scaled
+   pair (on the iterate; the FFT buffer is scaled back after it, outside the timing), so that a busy machine disturbs both alike; the medians are reported, the pair scaled
    by the transforms one iteration does (from the event log). The transposes are the FFTTranspose
    event inside the iteration (the exchange, waiting for the slowest rank included), FFT compute
    the rest of the FFT events. */
@@ -274,9 +282,8 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, int psfkind,
   PdDecon         d;
   PdFFTConv       conv;
   const PdLayout *lay;
-  float          *y, *work, *save;
+  float          *y;
   double          e0[EV_N], c0[EV_N], e1[EV_N], c1[EV_N], ev[EV_N + 1] = {0}, ti[64], tf[64];
-  size_t          nwork;
   char            spec[PETSC_MAX_PATH_LEN + 16];
   IOCtx           io;
   int             rank;
@@ -288,10 +295,6 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, int psfkind,
   for (int i = 0; i < 3; i++) r->n[i] = n[i];
   PetscCall(BenchSetUp(comm, method, psfkind, n, &d, &lay, &y));
   PetscCall(PdDeconGetFFTConv(d, &conv));
-  PetscCall(PdFFTConvGetWork(conv, &work));
-  /* the whole FFT buffer, as PdFFTConvSetUp sized it */
-  PetscCall(PdFFTConvLocalSizes(comm, n, &nwork, NULL));
-  PetscCall(PdVolumeAlloc(nwork, &save));
   PetscCall(OpStep(d)); /* warm-up; also prepares weights and state */
 
   for (PetscInt i = 0; i < reps; i++) {
@@ -303,9 +306,8 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, int psfkind,
     for (int j = 0; j < EV_N; j++) ev[j] += (e1[j] - e0[j]) / (double)reps;
     ev[EV_N] += (c1[EV_FWD] - c0[EV_FWD] + c1[EV_INV] - c0[EV_INV]) / (double)reps;
     /* bare transforms on the iterate, then the buffer as the method left it */
-    PetscCall(PetscArraycpy(save, work, nwork));
     PetscCall(TimeOnce(comm, OpFFTPair, conv, &tf[i]));
-    PetscCall(PetscArraycpy(work, save, nwork));
+    PetscCall(UndoRoundTrips(conv, comm, n, 1));
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ev, EV_N + 1, MPI_DOUBLE, MPI_MAX, comm));
   r->iter        = Median(ti, (int)reps);
@@ -318,7 +320,6 @@ static PetscErrorCode ScalingOne(MPI_Comm comm, const char *method, int psfkind,
   r->transpose   = ev[EV_TR];
   r->fft_compute = PetscMax(r->fft_events - r->transpose, 0.0);
   r->other       = PetscMax(r->iter - (r->fft_compute + r->transpose + r->pointwise + r->halo + r->reduction), 0.0);
-  PetscCall(PdVolumeFree(&save));
 
   /* I/O of one volume: write (atomically, collective HDF5), then read back */
   PetscCall(PetscSNPrintf(spec, sizeof(spec), "%s:/data", iofile));

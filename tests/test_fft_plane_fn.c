@@ -2,8 +2,10 @@
    runs): H with a per-plane pass inside gives bit for bit what H followed by the same pass over
    the volume gives; the pass runs exactly once on every local plane, from a valid thread; once
    removed it no longer runs. Likewise a pass inside the forward transforms
-   (PdFFTConvSetForwardPlaneFn, accelerated RL's prediction) against the pass followed by H. With 1 and 2 threads, on any rank count, with the spectrum's slots
-   within the planes and past them (10 and 11 rows on 2 and 3 ranks). */
+   (PdFFTConvSetForwardPlaneFn, accelerated RL's prediction) against the pass followed by H, and
+   a pass between two convolutions (PdFFTConvApplyTwo: RL's H, ratio and Hᵀ or a back projector)
+   against the three one after the other. With 1 and 2 threads, on any rank count, with the
+   spectrum's slots within the planes and past them (10 and 11 rows on 2 and 3 ranks). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
@@ -102,6 +104,33 @@ int main(int argc, char **argv)
     for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
     PD_EXPECT(wrong == 0, "%s, %d threads: %d planes were not passed exactly once before the forward transform", what, nt, wrong);
     PD_EXPECT(!p.bad_thread, "the forward pass ran with a thread number outside [0, %d)", p.nthreads);
+
+    /* two convolutions with the pass between them (RL's H, ratio, Hᵀ), one after the other
+       against PdFFTConvApplyTwo, which transforms each plane back, passes it and transforms it
+       forward again in one go where the slots allow it; Hᵀ and a second filter */
+    float *g;
+    PetscCall(PdFFTConvGetFilter(conv, &g));
+    {
+      ptrdiff_t ncplx;
+      PetscCall(PdFFTConvGetSpectralLayout(conv, &ncplx, NULL, NULL));
+      for (ptrdiff_t i = 0; i < 2 * ncplx; i++) g[i] = (float)PdTestUniform(&seed) - 0.5f;
+    }
+    for (int second = 0; second < 2; second++) {
+      PetscCall(PetscArraycpy(work, x, cnt));
+      PetscCall(PdFFTConvApply(conv, PETSC_FALSE));
+      for (ptrdiff_t z = 0; z < lay->nzl; z++) PlanePass(&p, z, 0);
+      if (second) PetscCall(PdFFTConvApplyFilter(conv));
+      else PetscCall(PdFFTConvApply(conv, PETSC_TRUE));
+      PetscCall(PetscArraycpy(ref, work, cnt));
+      for (ptrdiff_t z = 0; z < lay->nzl; z++) p.calls[z] = 0;
+      PetscCall(PetscArraycpy(work, x, cnt));
+      PetscCall(PdFFTConvApplyTwo(conv, PD_FFT_APPLY_H, PlanePass, &p, second ? PD_FFT_APPLY_FILTER : PD_FFT_APPLY_HT));
+      PD_EXPECT(!memcmp(work, ref, sizeof(float) * cnt), "%s, %d threads: H, the pass and %s in one differ from one after the other", what, nt, second ? "the filter" : "Hᵀ");
+      wrong = 0;
+      for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 1;
+      PD_EXPECT(wrong == 0, "%s, %d threads: %d planes were not passed exactly once between the convolutions", what, nt, wrong);
+      PD_EXPECT(!p.bad_thread, "the pass between the convolutions ran with a thread number outside [0, %d)", p.nthreads);
+    }
 
     PetscCall(PetscFree(p.calls));
     PetscCall(PetscFree2(x, ref));

@@ -245,16 +245,16 @@ PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_objective, double *
    PD_THREAD_SUMS t on; kept by d from one iteration to the next. */
 #define PD_THREAD_SUMS 4
 PetscErrorCode PdDeconGetThreadSums(PdDecon d, double **sums);
-/* work <- Hᵀ work, or B work for a method with an unmatched back projector. */
-PetscErrorCode PdDeconBackProject(PdDecon d);
 /* Its ratio pass, also the PSF update's of blind deconvolution: on entry work holds H u (working
    layout); on exit work = M y / max(scale · H u + b, eps) on the measured box, 0 elsewhere and on
    the row padding; *objective the local I-divergence of scale · H u + b when want_objective. */
 PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_objective, double *objective);
-/* work <- M y / max(H work + b, eps), 0 elsewhere: H and the ratio pass in one, the ratio done
-   on each plane as H's inverse transform writes it (the same values as PdFFTConvApply followed
-   by PdRLRatio with scale 1). */
-PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_objective, double *objective);
+/* The single-view correction of PdRLCorrectionFused: H, the ratio pass, and Hᵀ (or B) in one
+   PdFFTConvApplyTwo, the ratio done on each plane as H's inverse transform writes it and the
+   plane transformed forward for Hᵀ while it is in cache; the passes' functions (may be NULL)
+   inside the first forward and the last inverse transform. The same values as PdFFTConvApply,
+   PdRLRatio with scale 1 and PdDeconBackProject in a row; *objective local. */
+PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_objective, double *objective, const PdRLPasses *passes);
 
 /* multiview.c: views' OTFs at set-up (conv planned, d->pc known); work <- Σ_v H_vᵀ work (the
    weights); Σ_v H_vᵀ(y_v / (H_v u + b)) as PdRLCorrection; clean-up. */

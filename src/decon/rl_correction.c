@@ -5,14 +5,6 @@
 #include <math.h>
 #include <omp.h>
 
-PetscErrorCode PdDeconBackProject(PdDecon d)
-{
-  PetscFunctionBegin;
-  if (d->ops->backprojector) PetscCall(PdFFTConvApplyFilter(d->conv));
-  else PetscCall(PdFFTConvApply(d->conv, PETSC_TRUE));
-  PetscFunctionReturn(0);
-}
-
 /* fn on every local plane, in a pass of its own */
 static PetscErrorCode PlanePass(PdDecon d, PdFFTPlaneFn fn, void *ctx)
 {
@@ -37,12 +29,7 @@ PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_obj, double *object
     if (p) PetscCall(PlanePass(d, p->after, p->ctx));
     PetscFunctionReturn(0);
   }
-  if (p && p->before) PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, p->before, p->ctx, NULL));
-  PetscCall(PdRLApplyRatio(d, want_obj, &obj)); /* H u and the ratio, fused */
-  if (p && p->before) PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, NULL, NULL, NULL));
-  if (p && p->after) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, p->after, p->ctx, NULL));
-  PetscCall(PdDeconBackProject(d));
-  if (p && p->after) PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
+  PetscCall(PdRLApplyRatio(d, want_obj, &obj, p)); /* H u, the ratio and Hᵀ, fused */
   if (want_obj) {
     PetscCall(PdAllreduceSum(d->comm, &obj, 1));
     *objective   = obj;

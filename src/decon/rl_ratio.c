@@ -1,8 +1,9 @@
 /* The ratio pass of Richardson-Lucy, M y / (s H u + b) on the measured box, with the
    I-divergence when a monitor wants it: the one pass every RL-type update (single- and
    multi-view RL, the PSF update of blind deconvolution) is built on (see decon_impl.h). Single
-   view RL runs it inside H's inverse transform, plane by plane while each plane is in cache
-   (PdRLApplyRatio): one pass over the working volume fewer per iteration, the same values. */
+   view RL runs it between H's inverse and Hᵀ's forward transform, plane by plane while each
+   plane is in cache (PdRLApplyRatio): two passes over the working volume fewer per iteration,
+   the same values. */
 #include "decon/decon_impl.h"
 #include <math.h>
 #include <string.h>
@@ -71,15 +72,18 @@ PD_TARGET_CLONES static void RatioPlane(void *ctx, ptrdiff_t z, int thread)
   rp->obj[thread] += o;
 }
 
-PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_obj, double *objective)
+PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_obj, double *objective, const PdRLPasses *p)
 {
   RatioPlanes rp = {d, want_obj, NULL};
   int         nt;
 
   PetscFunctionBegin;
-  PetscCall(PdFFTConvSetInversePlaneFn(d->conv, RatioPlane, &rp, &nt));
+  PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, p ? p->before : NULL, p ? p->ctx : NULL, &nt));
+  PetscCall(PdFFTConvSetInversePlaneFn(d->conv, p ? p->after : NULL, p ? p->ctx : NULL, NULL));
   PetscCall(PetscCalloc1(nt, &rp.obj));
-  PetscCall(PdFFTConvApply(d->conv, PETSC_FALSE));
+  /* each plane of the ratio transformed forward for Hᵀ as soon as it is made */
+  PetscCall(PdFFTConvApplyTwo(d->conv, PD_FFT_APPLY_H, RatioPlane, &rp, d->ops->backprojector ? PD_FFT_APPLY_FILTER : PD_FFT_APPLY_HT));
+  PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, NULL, NULL, NULL));
   PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
   double obj = 0;
   for (int t = 0; t < nt; t++) obj += rp.obj[t];

@@ -55,9 +55,9 @@ PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c)
 
 /* The 2-D transform of local plane zl into the plane buffer s; this rank's rows into their slot,
    and, with `all`, every peer's rows into theirs (else they leave from s as messages). */
-static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all)
+static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all, PdFFTPlaneFn fn, void *ctx)
 {
-  if (c->fwd_plane_fn) c->fwd_plane_fn(c->fwd_plane_ctx, zl, thread); /* the plane stays in cache for the transform */
+  if (fn) fn(ctx, zl, thread); /* the plane stays in cache for the transform */
   fftwf_execute_dft_r2c(c->plane_fwd, c->work + zl * c->lay->ps, s);
   for (int r = 0; r < c->size; r++)
     if (all || r == c->rank) memcpy(Slot(c, zl, r), s + c->ystart[r] * c->nc, sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
@@ -65,15 +65,15 @@ static inline void PlaneForward(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_com
 
 /* Local plane zl from its rows in s: this rank's rows from their slot first, and with `all`
    every peer's rows too (else they arrived in s as messages); then the inverse 2-D transform
-   into the plane's place and the caller's plane pass. */
-static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all)
+   into the plane's place and the caller's plane pass fn. */
+static inline void PlaneInverse(PdFFTConv c, ptrdiff_t zl, int thread, fftwf_complex *s, PetscBool all, PdFFTPlaneFn fn, void *ctx)
 {
   for (int r = 0; r < c->size; r++)
     if (all || r == c->rank) memcpy(s + c->ystart[r] * c->nc, Slot(c, zl, r), sizeof(fftwf_complex) * (size_t)(Rows(c, r) * c->nc));
   fftwf_execute_dft_c2r(c->plane_inv, s, c->work + zl * c->lay->ps);
   /* the rows' padding held spectrum: zero, as the pointwise passes that run over whole rows expect */
   for (ptrdiff_t y = 0; y < c->n[1]; y++) memset(c->work + zl * c->lay->ps + y * c->lay->rs + c->n[2], 0, sizeof(float) * (size_t)(c->lay->rs - c->n[2]));
-  if (c->plane_fn) c->plane_fn(c->plane_ctx, zl, thread); /* while the plane is in cache */
+  if (fn) fn(ctx, zl, thread); /* while the plane is in cache */
 }
 
 static PetscErrorCode SetPlaneFn(PdFFTConv c, PdFFTPlaneFn *slot, void **slot_ctx, PdFFTPlaneFn fn, void *ctx, int *nthreads)
@@ -149,7 +149,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
   for (ptrdiff_t k = c->zmax - 1; k >= l->nzl; k--) PetscCall(ReceiveSlots(c, k, rreq, &nr));
   if (c->nthreads > 1 && SlotsInPlane(c)) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE);
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneForward(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE, c->fwd_plane_fn, c->fwd_plane_ctx);
     PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
     for (ptrdiff_t zl = l->nzl - 1; zl >= 0; zl--) PetscCall(SwapSlots(c, zl, PETSC_TRUE));
   } else {
@@ -162,7 +162,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
       int            done;
       if (ns[u]) PetscCallMPI(MPI_Waitall(ns[u], sreq + u * np, MPI_STATUSES_IGNORE));
       ns[u] = 0;
-      PlaneForward(c, zl, 0, s, PETSC_FALSE);
+      PlaneForward(c, zl, 0, s, PETSC_FALSE, c->fwd_plane_fn, c->fwd_plane_ctx);
       for (int j = 1; j < c->size; j++) {
         const int r = Peer(c, j);
         if (Rows(c, r) > 0) PetscCallMPI(MPI_Isend(s + c->ystart[r] * c->nc, (int)(2 * Rows(c, r) * c->nc), MPI_FLOAT, r, 0, c->xcomm, &sreq[u * np + ns[u]++]));
@@ -229,7 +229,7 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
     for (ptrdiff_t zl = 0; zl < c->zmax; zl++) PetscCall(SwapSlots(c, zl, PETSC_FALSE));
     PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
-    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE);
+    for (ptrdiff_t zl = 0; zl < l->nzl; zl++) PlaneInverse(c, zl, omp_get_thread_num(), c->scratch[omp_get_thread_num()], PETSC_TRUE, c->plane_fn, c->plane_ctx);
     PetscFunctionReturn(0);
   }
   /* every slot leaves at once, in the order the owners transform their planes; a plane's place
@@ -246,13 +246,55 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
     const int u = (int)(zl % PD_FFT_RING);
     PetscCallMPI(MPI_Waitall(nrv[u], rreq + u * np, MPI_STATUSES_IGNORE));
     PetscCallMPI(MPI_Waitall(np, sreq + zl * np, MPI_STATUSES_IGNORE));
-    PlaneInverse(c, zl, 0, RingBuffer(c, zl), PETSC_FALSE);
+    PlaneInverse(c, zl, 0, RingBuffer(c, zl), PETSC_FALSE, c->plane_fn, c->plane_ctx);
     /* the buffer is free: the rows of the plane PD_FFT_RING further on may arrive there */
     if (zl + PD_FFT_RING < l->nzl) PetscCall(ReceivePlane(c, RingBuffer(c, zl), rreq + u * np, &nrv[u]));
   }
   PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
   PetscCallMPI(MPI_Waitall((int)(c->zmax * np), sreq, MPI_STATUSES_IGNORE));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTPlanesBetween(PdFFTConv c, PdFFTPlaneFn fn, void *ctx)
+{
+  PetscFunctionBegin;
+  /* One after the other where a plane's slots reach into the next plane's rows, and on one
+     thread of several ranks, where the transforms' pipelined exchanges (a plane's messages in
+     flight while the next is transformed) are faster than exchanging the slots plane by plane. */
+  if (!SlotsInPlane(c) || (c->size > 1 && c->nthreads == 1)) {
+    PdFFTPlaneFn inv = c->plane_fn, fwd = c->fwd_plane_fn;
+    void        *inv_ctx = c->plane_ctx, *fwd_ctx = c->fwd_plane_ctx;
+    c->plane_fn = fn, c->plane_ctx = ctx, c->fwd_plane_fn = NULL;
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+    PetscCall(PdFFTPlanesInverse(c));
+    PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+    PetscCall(PdFFTPlanesForward(c));
+    PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+    c->plane_fn = inv, c->plane_ctx = inv_ctx, c->fwd_plane_fn = fwd, c->fwd_plane_ctx = fwd_ctx;
+    PetscFunctionReturn(0);
+  }
+  /* Each plane's slots are its own rows: every slot exchanged, then each plane transformed back,
+     passed through fn and transformed forward again while it is in cache (one pass over the
+     volume instead of two), then every slot exchanged again. Logged as the inverse and the
+     forward transform. */
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  for (ptrdiff_t zl = 0; zl < c->zmax && c->size > 1; zl++) PetscCall(SwapSlots(c, zl, PETSC_FALSE));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+#pragma omp parallel for schedule(static) num_threads(c->nthreads)
+  for (ptrdiff_t zl = 0; zl < c->lay->nzl; zl++) {
+    const int t = omp_get_thread_num();
+    PlaneInverse(c, zl, t, c->scratch[t], PETSC_TRUE, fn, ctx);
+    PlaneForward(c, zl, t, c->scratch[t], PETSC_TRUE, NULL, NULL);
+  }
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  for (ptrdiff_t zl = c->zmax - 1; zl >= 0 && c->size > 1; zl--) PetscCall(SwapSlots(c, zl, PETSC_TRUE));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_TRANSPOSE, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

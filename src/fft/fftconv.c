@@ -442,43 +442,55 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   PetscFunctionReturn(0);
 }
 
-/* w <- g · w (s = -1: conj(g) · w) for m complex values w, g real (m floats) when `real`. Not
-   cloned for wider vectors (PD_TARGET_CLONES): GCC's vectoriser then turns the complex product
-   into other arithmetic in the vector body than in the remainder loop, so that a value's result
-   would depend on where the block it lies in starts, that is on the rank count. */
-static inline void Product(float *restrict w, const float *restrict g, ptrdiff_t m, float s, PetscBool real)
+/* w <- g · w for m complex values w and a real transfer function g (a real g is its own
+   conjugate: half the reads). Cloned for wider vectors: a product has no sum for the compiler to
+   fuse, so every build gives the same values in the vector body and the remainder. */
+PD_TARGET_CLONES static void ProductReal(float *restrict w, const float *restrict g, ptrdiff_t m)
 {
-  if (real) { /* a real transfer function is its own conjugate: half the reads */
 #pragma omp simd
-    for (ptrdiff_t i = 0; i < m; i++) {
-      w[2 * i] *= g[i];
-      w[2 * i + 1] *= g[i];
-    }
-  } else {
-    /* Complex product written out on interleaved (re, im) floats: C's complex multiply carries
-       NaN/Inf recovery code that keeps it from vectorising. */
+  for (ptrdiff_t i = 0; i < m; i++) {
+    w[2 * i] *= g[i];
+    w[2 * i + 1] *= g[i];
+  }
+}
+
+/* w <- g · w (s = -1: conj(g) · w) for the complex values of `rows` spectral rows of nc each,
+   written out on interleaved (re, im) floats (C's complex multiply carries NaN/Inf recovery code
+   that keeps it from vectorising). Row by row on purpose: the vectoriser fuses the vector body's
+   products into multiply-adds (vfmaddsub) but not the remainder's, so a value's result depends
+   on where it lies in the loop; in a loop over one row that is its kx, the same on every rank,
+   where in a loop over a block of rows it would depend on where the rank's rows start. */
+PD_TARGET_CLONES static void ProductComplex(float *restrict w, const float *restrict g, ptrdiff_t rows, ptrdiff_t nc, float s)
+{
+  for (ptrdiff_t r = 0; r < rows; r++) {
+    float *restrict       wr = w + 2 * r * nc;
+    const float *restrict gr = g + 2 * r * nc;
 #pragma omp simd
-    for (ptrdiff_t i = 0; i < m; i++) {
-      const float a = w[2 * i], bb = w[2 * i + 1], hr = g[2 * i], hi = s * g[2 * i + 1];
-      w[2 * i]      = a * hr - bb * hi;
-      w[2 * i + 1]  = a * hi + bb * hr;
+    for (ptrdiff_t i = 0; i < nc; i++) {
+      const float a = wr[2 * i], bb = wr[2 * i + 1], hr = gr[2 * i], hi = s * gr[2 * i + 1];
+      wr[2 * i]     = a * hr - bb * hi;
+      wr[2 * i + 1] = a * hi + bb * hr;
     }
   }
 }
 
-/* work <- F⁻¹(G · F(work)) for the transfer function G = h (stored divided by N), conjugated when
-   s = -1: the OTF as stored when `own`, else a complex spectrum in (kz, ky, kx) order. */
-static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool own)
+static inline void Product(float *restrict w, const float *restrict g, ptrdiff_t m, ptrdiff_t nc, float s, PetscBool real)
+{
+  if (real) ProductReal(w, g, m);
+  else ProductComplex(w, g, m / nc, nc, s);
+}
+
+/* The spectrum (in the slots) along kz, block by block of spectral rows: transform, multiply by
+   the transfer function G = h (stored divided by N; conjugated when s = -1) and transform back
+   while the block is in cache (one pass over the spectrum instead of three). h: the OTF as
+   stored when `own`, else a complex spectrum in (kz, ky, kx) order; NULL: the transforms alone
+   (PdFFTConvRoundTrip). Logged with the pointwise work. */
+static PetscErrorCode FilterColumns(PdFFTConv c, const float *restrict h, float s, PetscBool own)
 {
   const ptrdiff_t nz = c->n[0], nblk = ZBlocks(c);
   const PetscBool real = (PetscBool)(own && c->otf_real);
 
   PetscFunctionBegin;
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  PetscCall(PdFFTPlanesForward(c));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  /* Along kz, block by block of spectral rows: transform, filter, transform back while the block
-     is in cache (one pass over the spectrum instead of three). Logged with the pointwise work. */
   PetscCall(PetscLogEventBegin(PD_EV_POINTWISE, 0, 0, 0, 0));
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
   for (ptrdiff_t b = 0; b < nblk; b++) {
@@ -487,13 +499,58 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
     ptrdiff_t       stride;
     fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
     fftwf_execute_dft(pf, blk, blk);
-    for (ptrdiff_t kz = 0; h && kz < nz; kz++) /* no h: the transforms alone (PdFFTConvRoundTrip) */
-      Product((float *)(blk + kz * stride), h + (real ? 1 : 2) * OTFRun(c, own, b, kz), m, s, real);
+    for (ptrdiff_t kz = 0; h && kz < nz; kz++) Product((float *)(blk + kz * stride), h + (real ? 1 : 2) * OTFRun(c, own, b, kz), m, c->nc, s, real);
     fftwf_execute_dft(pi, blk, blk);
     ZBlockPut(c, b, blk);
   }
-  PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
+  if (h) PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
   PetscCall(PetscLogEventEnd(PD_EV_POINTWISE, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/* The transfer function of `a` and how FilterColumns takes it. */
+static PetscErrorCode Transfer(PdFFTConv c, PdFFTApply a, const float **h, float *s, PetscBool *own)
+{
+  PetscFunctionBegin;
+  if (a == PD_FFT_APPLY_FILTER) {
+    PetscCheck(c->filter, c->comm, PETSC_ERR_ORDER, "call PdFFTConvGetFilter and fill the filter first");
+    *h = (const float *)c->filter, *s = 1.0f, *own = PETSC_FALSE;
+  } else {
+    PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
+    *h = c->otf, *s = a == PD_FFT_APPLY_HT ? -1.0f : 1.0f, *own = PETSC_TRUE; /* Hᵀ: the conjugate OTF */
+  }
+  PetscFunctionReturn(0);
+}
+
+/* work <- F⁻¹(G · F(work)) (FilterColumns). */
+static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool own)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesForward(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(FilterColumns(c, h, s, own));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesInverse(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second)
+{
+  const float *h1 = NULL, *h2 = NULL;
+  float        s1 = 1.0f, s2 = 1.0f;
+  PetscBool    own1 = PETSC_FALSE, own2 = PETSC_FALSE;
+
+  PetscFunctionBegin;
+  PetscCall(Transfer(c, first, &h1, &s1, &own1));
+  PetscCall(Transfer(c, second, &h2, &s2, &own2));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesForward(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(FilterColumns(c, h1, s1, own1));
+  PetscCall(PdFFTPlanesBetween(c, between, ctx));
+  PetscCall(FilterColumns(c, h2, s2, own2));
   PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
   PetscCall(PdFFTPlanesInverse(c));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));

@@ -53,6 +53,10 @@ PetscErrorCode PdFFTBuffersDestroy(PdFFTConv c);
    the exchange into the slots (fft_blocks.h), untransformed along kz; and the way back. */
 PetscErrorCode PdFFTPlanesForward(PdFFTConv c);
 PetscErrorCode PdFFTPlanesInverse(PdFFTConv c);
+/* Between two convolutions: the first's inverse plane transforms, fn on each plane, and the
+   second's forward plane transforms, plane by plane while each is in cache where the slots allow
+   it (the slots of a plane are its own rows), else one after the other. Logs its own events. */
+PetscErrorCode PdFFTPlanesBetween(PdFFTConv c, PdFFTPlaneFn fn, void *ctx);
 /* The spectrum along kz, block by block (sign FFTW_FORWARD or FFTW_BACKWARD), where it lies. */
 void PdFFTColumns(PdFFTConv c, int sign);
 /* The spectrum from the slots into (kz, ky, kx) order and back (nothing to do on one rank). */

@@ -54,6 +54,16 @@ PetscErrorCode PdFFTConvSetInversePlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ct
    before its forward 2-D transform reads it, so that a pass that makes the transform's input
    (accelerated RL's prediction) writes each plane while it stays in cache. Same rules. */
 PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ctx, int *nthreads);
+/* Two convolutions in a row with a pass between them: work <- B(fn(A(work))), A and B each H,
+   Hᵀ or the filter (PdFFTConvGetFilter). fn(ctx, zl, thread) runs on each local plane of A's
+   result (as an inverse plane function would; RL's ratio between H and Hᵀ), and where the slots
+   allow it (one rank, or n1 a multiple of the rank count) each plane is transformed back by A,
+   passed through fn and transformed forward for B while it stays in cache, one pass over the
+   volume instead of two. The same values as PdFFTConvApply twice with fn as the first's inverse
+   plane function. The forward plane function runs before A's forward transforms, the inverse
+   one after B's inverse transforms. */
+typedef enum { PD_FFT_APPLY_H, PD_FFT_APPLY_HT, PD_FFT_APPLY_FILTER } PdFFTApply;
+PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply a, PdFFTPlaneFn fn, void *ctx, PdFFTApply b);
 /* The transforms of one PdFFTConvApply without the product: work <- N work, the spectrum left
    where H leaves it (the floor an iteration's four transforms are measured against). */
 PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c);

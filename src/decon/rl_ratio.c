@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* one working row (z local, yy): the ratio on the box, 0 outside it; returns its I-divergence */
-static inline double RatioRow(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, PetscBool want_obj)
+PD_CLONE_INLINE double RatioRow(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, PetscBool want_obj)
 {
   const PdLayout *l  = d->lay;
   const ptrdiff_t m1 = d->m[1], m2 = d->m[2];

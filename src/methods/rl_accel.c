@@ -58,13 +58,13 @@ PetscErrorCode PdAccelSetUp(PdDecon d, PdAccel *a)
 }
 
 /* Row o of a state volume (float, or bfloat16 when half: read only through StepLoad/StepStore). */
-static inline float *StepRow(float *v, ptrdiff_t o, int half) { return half ? (float *)((PdBF16 *)v + o) : v + o; }
+PD_CLONE_INLINE float *StepRow(float *v, ptrdiff_t o, int half) { return half ? (float *)((PdBF16 *)v + o) : v + o; }
 
 /* Value i of a state row, float or bfloat16 (half). */
-static inline float StepLoad(const float *v, ptrdiff_t i, int half) { return half ? PdBF16ToFloat(((const PdBF16 *)v)[i]) : v[i]; }
+PD_CLONE_INLINE float StepLoad(const float *v, ptrdiff_t i, int half) { return half ? PdBF16ToFloat(((const PdBF16 *)v)[i]) : v[i]; }
 
 /* Stores s at i and returns what was stored (s rounded to bfloat16 when half). */
-static inline float StepStore(float *v, ptrdiff_t i, float s, int half)
+PD_CLONE_INLINE float StepStore(float *v, ptrdiff_t i, float s, int half)
 {
   if (!half) return v[i] = s;
   const PdBF16 b     = PdBF16FromFloat(s);
@@ -75,7 +75,7 @@ static inline float StepStore(float *v, ptrdiff_t i, float s, int half)
 /* One row of the prediction: δ into dl (from h and hp; hp NULL: first order), the FFT buffer
    <- max(x + δ, 0) with δ as stored. Inlined with half a constant, so each storage gets its own
    vectorised loop from this one source. */
-static inline void PredictRow(ptrdiff_t n, const float *restrict x, const float *h, const float *hp, float *dl, float al, float c2, float *restrict work, int half)
+PD_CLONE_INLINE void PredictRow(ptrdiff_t n, const float *restrict x, const float *h, const float *hp, float *dl, float al, float c2, float *restrict work, int half)
 {
   if (hp) {
 #pragma omp simd
@@ -95,7 +95,7 @@ static inline void PredictRow(ptrdiff_t n, const float *restrict x, const float 
 /* One row of the update: u = max(x + δ, 0) as Predict made it, x <- u c w, h <- x_{k+1} − x_k
    (δ's place), g <- x_{k+1} − u (g NULL: not kept); the row's sums in s (float: a row is short,
    the rows add up in double). */
-static inline void UpdateRow(ptrdiff_t n, float *restrict x, const float *restrict c, const float *restrict w, float *h, float *g, float s[4], int half)
+PD_CLONE_INLINE void UpdateRow(ptrdiff_t n, float *restrict x, const float *restrict c, const float *restrict w, float *h, float *g, float s[4], int half)
 {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 

@@ -15,11 +15,19 @@
    x86-64; elsewhere one build). ISO C has no floating-point contraction, so plain products and
    sums are the same arithmetic in every clone; only a simd reduction's lane count, and with it
    the order of its sum, differs. A complex product written out is not: GCC fuses it
-   (vfmaddsub) in the vector body but not in the remainder loop, so such loops stay uncloned. */
+   (vfmaddsub) in the vector body but not in the remainder loop, so such a loop runs over one
+   row at a time, where the split between the two falls at the same place on every rank.
+   PD_CLONE_INLINE marks a helper of a cloned function: inlined into every clone, so that it is
+   compiled for the clone's target (a helper left out of line is built for the baseline only). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
   #define PD_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
   #define PD_TARGET_CLONES
+#endif
+#if defined(__GNUC__)
+  #define PD_CLONE_INLINE static inline __attribute__((always_inline))
+#else
+  #define PD_CLONE_INLINE static inline
 #endif
 
 /* Collective check: every rank raises the same error when any rank's condition fails, so a

@@ -312,7 +312,7 @@ static void Inverse(const PdNNLayer *L, const Entry *e, PdNNFft d, const float *
 /* y[t][o] = Σ_i x[t][i] · conj(w[o][i]) for tb <= 2 tiles and ob <= 2 output channels, LANES
    frequencies each ([re, im][LANES] per entry; w's rows cin entries long; x's and y's tiles lx
    and ly floats apart) */
-static inline __attribute__((always_inline)) void Block(const float *x, ptrdiff_t lx, const float *w, float *y, ptrdiff_t ly, ptrdiff_t ci, int tb, int ob)
+PD_CLONE_INLINE void Block(const float *x, ptrdiff_t lx, const float *w, float *y, ptrdiff_t ly, ptrdiff_t ci, int tb, int ob)
 {
   Lanes re[2][2] = {{{0}}}, im[2][2] = {{{0}}};
 

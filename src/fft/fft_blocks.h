@@ -32,10 +32,10 @@ static inline fftwf_complex *SpecRows(PdFFTConv c, ptrdiff_t kz, ptrdiff_t ky)
 
 static inline ptrdiff_t ZBlocks(PdFFTConv c) { return c->zblk ? (c->nky + c->zblk - 1) / c->zblk : 0; }
 
-/* Block b of spectral rows [b zblk, ...) ready for its transforms along kz: on one rank where it
-   lies, on more gathered from the slots into the thread's column buffer (in cache, so the gather
-   costs no pass over memory). Returns its first column; *stride: complex values from one kz to
-   the next; *pf, *pi: its forward and backward plans. */
+/* Block b of spectral rows [b zblk, ...) ready for its transforms along kz: gathered from the
+   slots into the thread's column buffer (in cache, so the gather costs no pass over memory).
+   Returns its first column; *stride: complex values from one kz to the next; *pf, *pi: its
+   forward and backward plans. */
 static inline fftwf_complex *ZBlockGet(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int thread, ptrdiff_t *stride, fftwf_plan *pf, fftwf_plan *pi)
 {
   const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
@@ -43,22 +43,17 @@ static inline fftwf_complex *ZBlockGet(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk,
 
   *pf = last ? c->zr_fwd : c->zb_fwd;
   *pi = last ? c->zr_inv : c->zb_inv;
-  if (c->size == 1) {
-    *stride = c->nky * c->nc;
-    return (fftwf_complex *)c->spec + r0 * c->nc;
-  }
   fftwf_complex *buf = c->colbuf[thread];
   for (ptrdiff_t kz = 0; kz < c->n[0]; kz++) memcpy(buf + kz * m, SpecRows(c, kz, r0), sizeof(fftwf_complex) * (size_t)m);
   *stride = m;
   return buf;
 }
 
-/* Block b back into the slots (nothing to do on one rank). */
+/* Block b back into the slots. */
 static inline void ZBlockPut(PdFFTConv c, ptrdiff_t b, const fftwf_complex *buf)
 {
   const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
 
-  if (c->size == 1) return;
   for (ptrdiff_t kz = 0; kz < c->n[0]; kz++) memcpy(SpecRows(c, kz, r0), buf + kz * m, sizeof(fftwf_complex) * (size_t)m);
 }
 

@@ -22,7 +22,7 @@ struct _p_PdFFTConv {
   size_t          nwork;        /* floats in the work buffer: room for the planes and for the slots */
   float          *work;         /* real slabs; the spectrum, in the slots, in the same buffer */
   float          *spec;         /* the work buffer: the spectrum in (kz, ky, kx) order after PdFFTConvForward */
-  fftwf_complex **colbuf;       /* more than one rank: one block of spectral columns per thread */
+  fftwf_complex **colbuf;       /* one block of spectral columns per thread */
   unsigned char  *visited;      /* zmax * size flags: the slots' permutation to (kz, ky, kx) order */
   float          *otf;          /* ncplx complex values (interleaved), or ncplx reals when otf_real; NULL until a PSF is set */
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */

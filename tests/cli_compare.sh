@@ -2,10 +2,11 @@
 # pdecon compare and deconvolve -decon_truth: the same table on 1, 2 and 3 ranks; deconvolve's
 # "result vs truth" line equals compare's scores of the written result; the monitor scores every
 # iterate; a volume of another size is refused with one line and no table; simulate -sim_truth
-# keeps the user's truth, and without noise its data are the blur itself.
+# keeps the user's truth, and without noise its data are the blur itself; -sim_digitize writes
+# whole counts, which rl then holds as 16-bit counts (-decon_data_counts) for the same result.
 # usage: cli_compare.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
-pdecon=$1 mpiexec=$2
+pdecon=$1 mpiexec=$2 cmpv=$4
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export PDECON_WISDOM=none
@@ -37,5 +38,14 @@ cat "$T/c" >>"$T/log"
 check "-sim_truth, no noise: data = blur, the truth kept as given" '[ "$(grep -c "h5:/\(blurred\|truth\) *inf *inf *1.00000 *inf" "$T/c")" -eq 2 ]'
 "$mpiexec" -n 2 "$pdecon" simulate -sim_truth "$T/s.h5:/truth" -psf_type gaussian -psf_sigma 1,1,1 -sim_noise component -fft_planner estimate -output "$T/u.h5" >"$T/log" 2>&1
 check "-sim_noise component reports the chosen read noise" 'grep -q "each at an average SNR of 20 dB (read noise [0-9.]*)" "$T/log"'
+"$mpiexec" -n 2 "$pdecon" simulate -sim_size 16,40,40 -phantom_ntubes 8 -sim_digitize -fft_planner estimate -output "$T/q.h5" >"$T/log" 2>&1
+for f in 1 0; do
+  "$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/q.h5:/data" -psf "$T/q.h5:/psf" -output "$T/q$f.h5:/x" -decon_max_it 3 -decon_data_counts $f -fft_planner estimate -info >"$T/log$f" 2>&1
+done
+cp "$T/log1" "$T/log"
+check "-sim_digitize: whole counts, which rl holds as 16-bit counts" 'grep -q "data held as 16-bit counts" "$T/log1" && ! grep -q "16-bit counts" "$T/log0"'
+"$mpiexec" -n 2 "$pdecon" deconvolve -input "$T/s.h5:/data" -psf "$T/s.h5:/psf" -output "$T/q2.h5" -decon_max_it 1 -fft_planner estimate -info >"$T/log" 2>&1
+check "data with fractions stay floats" '[ -f "$T/q2.h5" ] && ! grep -q "16-bit counts" "$T/log"'
+check "the result from 16-bit counts equals the one from floats" '"$cmpv" "$T/q1.h5:/x" "$T/q0.h5:/x" 0 >"$T/log" 2>&1'
 echo "cli_compare: $passes passed, $fails failed"
 [ $fails -eq 0 ]

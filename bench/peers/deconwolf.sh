@@ -5,7 +5,8 @@
 # The stack: pdecon's microtubule phantom on a volume larger than the field of view by the PSF's
 # half-extent on every side, blurred by linear convolution with a Born & Wolf PSF, Poisson +
 # Gaussian noise, then cut to the field of view, so objects outside it blur into it and boundary
-# handling matters. Both programs get the same 32-bit float TIFF data and PSF. For each iteration
+# handling matters, and digitized to whole counts as a camera writes them. Both programs get the
+# same 32-bit float TIFF data and PSF. For each iteration
 # count, deconwolf's default method (`dw --float`) on T threads runs, then each of pdecon's
 # methods that has that count on R ranks; printed per run: wall time, peak memory (sum of the
 # ranks' or the process's maximum resident set), PSNR after least-squares scaling over the full
@@ -79,7 +80,7 @@ IFS=, read -r nz ny nx <<<"$SIZE"
 IFS=, read -r pz py px <<<"$PSF_SIZE"
 mz=$((pz / 2)) my=$((py / 2)) mx=$((px / 2))
 "$MPIEXEC" -n "$RANKS" "$PDECON" simulate -sim_size $((nz + 2 * mz)),$((ny + 2 * my)),$((nx + 2 * mx)) -psf_size "$PSF_SIZE" \
-  -phantom_ntubes $(((nz + 2 * mz) * (ny + 2 * my) / 400 + 20)) -output "$W/sim.h5" >"$W/sim.log" 2>&1 || die "pdecon simulate failed (see $W/sim.log)"
+  -phantom_ntubes $(((nz + 2 * mz) * (ny + 2 * my) / 400 + 20)) -sim_digitize -output "$W/sim.h5" >"$W/sim.log" 2>&1 || die "pdecon simulate failed (see $W/sim.log)"
 "$PEER_STACK" crop "$W/sim.h5" $mz,$my,$mx "$W" || die "cannot cut the stack"
 
 # --- runs: "program iterations seconds peak_MiB psnr_full psnr_interior" per line in $W/runs

@@ -5,6 +5,7 @@
 #include <pdecon/sim/blur.h>
 #include <pdecon/sim/noise.h>
 #include <pdecon/psf/psfprep.h>
+#include <math.h>
 #include <string.h>
 
 const char *const AppSimNoiseTypes[] = {"snr", "component", "none", "AppSimNoise", "APP_SIM_NOISE_", NULL};
@@ -24,6 +25,7 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
   o->scale_truth = 1;
   o->views       = 1;
   o->view_pitch  = 0.2;
+  o->digitize    = PETSC_FALSE;
   PetscCall(PdPhantomOptionsDefault(&o->phantom));
   PetscCall(PdPhantomOptionsSetFromOptions(&o->phantom, NULL));
   PetscOptionsBegin(comm, NULL, "Simulated acquisition", "");
@@ -31,6 +33,7 @@ PetscErrorCode AppSimSetFromOptions(MPI_Comm comm, const ptrdiff_t default_size[
   PetscCall(PetscOptionsReal("-sim_background", "Background photons per voxel", "", o->bg, &o->bg, NULL));
   PetscCall(PetscOptionsReal("-sim_read_noise", "Gaussian read noise (standard deviation, photons)", "", o->read, &o->read, NULL));
   PetscCall(PetscOptionsReal("-sim_noise_seed", "Seed of the noise", "", seed, &seed, NULL));
+  PetscCall(PetscOptionsBool("-sim_digitize", "Round the noisy counts to whole numbers from 0 to 65535, as a 16-bit camera writes them", "", o->digitize, &o->digitize, NULL));
   PetscCall(PetscOptionsEnum("-sim_noise", "Noise: snr (-sim_snr over all noise), component (each of Poisson and Gaussian noise at -sim_snr), none (data = H truth + background)", "", AppSimNoiseTypes, noise, &noise, NULL));
   PetscCall(PetscOptionsString("-sim_truth", "Ground truth from a file (file.tif, file.h5:/dataset) instead of the phantom", "", o->truth, o->truth, sizeof(o->truth), NULL));
   PetscCall(PetscOptionsReal("-sim_truth_scale", "With -sim_noise none: photons per unit of the truth", "", o->scale_truth, &o->scale_truth, NULL));
@@ -97,14 +100,21 @@ PetscErrorCode AppSimRun(const AppSimOptions *o, PdFFTConv conv, const PdLayout 
   }
   if (read) *read = sigma;
   /* truth and blurred in photon units, so that estimates compare with them directly */
+  double saturated = 0;
   for (ptrdiff_t z = 0; z < lay->nzl; z++)
     for (ptrdiff_t y = 0; y < lay->n[1]; y++)
       for (ptrdiff_t x = 0; x < lay->n[2]; x++) {
         ptrdiff_t i = z * lay->ps + y * lay->rs + x;
         truth[i] *= (float)*scale;
         if (data[i] < 0) data[i] = 0; /* a camera clamps at zero: read noise cannot give negative counts */
+        if (o->digitize) { /* and its converter writes whole numbers up to its range */
+          saturated += data[i] > 65535.0f;
+          data[i] = PetscMin(rintf(data[i]), 65535.0f);
+        }
         if (blurred) blurred[i] = (float)(blurred[i] * *scale + o->bg); /* expected counts */
       }
+  PetscCall(PdAllreduceSum(lay->comm, &saturated, 1));
+  if (saturated > 0) PetscCall(AppWarning(lay->comm, "-sim_digitize: %.0f voxels above 65535 counts were clamped (saturated)", saturated));
   PetscFunctionReturn(0);
 }
 

@@ -20,6 +20,7 @@ typedef struct {
   double             snr;     /* dB */
   double             bg;      /* background photons per voxel */
   double             read;    /* read noise sigma, photons */
+  PetscBool          digitize; /* -sim_digitize: counts rounded to whole numbers (0 to 65535), as a camera's converter writes them */
   unsigned long long seed;
   AppPSFOptions      psf;
   PetscInt           views;      /* -sim_views: Airyscan-like detector elements (1: widefield) */

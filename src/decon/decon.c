@@ -37,6 +37,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->bg               = 0;
   d->bg_percentile    = 1.0;
   d->weight_threshold = 1e-2;
+  d->data_counts      = PETSC_TRUE;
   d->max_it           = PD_DECON_MAX_IT;
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
@@ -163,6 +164,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
+  PetscCall(PetscOptionsBool("-decon_data_counts", "Hold integral data (0 to 65535) as 16-bit counts while rl or rl_biggs iterates: the same results, less memory traffic", "PdDeconSolve", d->data_counts, &d->data_counts, NULL));
   PetscCall(PdStopRuleSetFromOptions(d, PetscOptionsObject));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
   /* -memory_limit and -restart are the spellings of earlier versions, still accepted */
@@ -352,6 +354,7 @@ PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y)
 {
   PetscFunctionBegin;
   PetscCall(PdDeconSetUp(d));
+  PetscCall(PdDeconDataExpand(d));
   if (lay) *lay = d->dlay;
   if (y) *y = d->y;
   d->prepared = PETSC_FALSE; /* the caller is about to change the data */
@@ -497,6 +500,7 @@ static PetscErrorCode MethodSetUp(PdDecon d)
 {
   PetscFunctionBegin;
   if (d->nviews > 1) PetscCall(PdMultiViewCheckMethod(d));
+  PetscCall(PdDeconDataExpand(d)); /* the checks and the start read floats */
   if (!d->prepared) PetscCall(Prepare(d));
   d->start_time = PdTime();
   PetscCall(PdDeconStartEstimate(d)); /* where the data can see the object */
@@ -505,6 +509,7 @@ static PetscErrorCode MethodSetUp(PdDecon d)
     PetscCall(PetscFree(d->psf));
     (void)malloc_trim(0); /* its pages lie amid the heap: hand them back before the method's state */
   }
+  PetscCall(PdDeconDataCompact(d)); /* from here on only the ratio pass reads the data; before the method's state is allocated */
   if (d->ops->setup) PetscCall(d->ops->setup(d));
   d->msetup = PETSC_TRUE;
   d->it     = 0;
@@ -575,6 +580,7 @@ PetscErrorCode PdDeconSolve(PdDecon d)
     if (d->checkpoint_every > 0 && d->it % d->checkpoint_every == 0 && d->it < d->max_it) PetscCall(PdDeconCheckpointWrite(d));
   }
   if (d->reason == PD_DECON_ITERATING) d->reason = PD_DECON_CONVERGED_ITS;
+  PetscCall(PdDeconDataExpand(d)); /* the data as the caller gave them */
   d->solve_time = PdTime() - t0;
   if (d->converged_reason) PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(d->comm)));
   PetscCheck(d->reason != PD_DECON_DIVERGED_NANORINF, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);

@@ -63,6 +63,9 @@ typedef struct {
      OTF may be stored as its real part (PdFFTConvSetRealOTF; one view, matched Hᵀ) */
   PetscBool   real_otf;
   PdDeconStart default_start; /* the initial estimate when none is asked for (0: flat) */
+  /* the steps read the data only through the ratio pass (RatioRow), so integral data may be held
+     as 16-bit counts while the method iterates (data_counts.c) */
+  PetscBool   data_counts;
 } PdMethodOps;
 
 /* Every method, in the order -help lists them (methods.c). */
@@ -118,6 +121,8 @@ struct _p_PdDecon {
   float          *work;        /* FFT buffer, real space (owned by conv) */
   float          *spec;        /* its spectrum after PdFFTConvForward (owned by conv; = work on 1 rank) */
   float          *y;           /* data, compact image box */
+  uint16_t       *y16;         /* the same buffer holding the data as 16-bit counts while a method iterates (data_counts.c); NULL: floats */
+  PetscBool       data_counts; /* -decon_data_counts: allow it */
   float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere (NULL: computed, bw) */
   PdBoxWeights    bw;          /* the weights row by row from the PSF's box sums (NULL: stored, w) */
   float          *x;           /* current estimate, working layout */
@@ -165,6 +170,11 @@ struct _p_PdDecon {
   double          memory_estimate; /* bytes per rank, from the last set-up */
   PetscBool       memory_view;
 };
+
+/* data_counts.c: the data as 16-bit counts in y's own buffer (d->y16) when the method allows it,
+   there is one view and every local value is an integer in [0, 65535]; and back to floats. */
+PetscErrorCode PdDeconDataCompact(PdDecon d);
+PetscErrorCode PdDeconDataExpand(PdDecon d);
 
 /* stop_rule.c: options (inside PdDeconSetFromOptions' block); at each solve, before a restart
    is loaded: the rule in use; whether it needs the I-divergence and a copy of the image box (the

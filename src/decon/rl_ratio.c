@@ -8,8 +8,10 @@
 #include <math.h>
 #include <string.h>
 
-/* one working row (z local, yy): the ratio on the box, 0 outside it; returns its I-divergence */
-PD_CLONE_INLINE double RatioRow(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, PetscBool want_obj)
+/* one working row (z local, yy): the ratio on the box, 0 outside it; returns its I-divergence.
+   The data as floats or, with `counts` (a constant once inlined: a loop each), as 16-bit counts
+   (data_counts.c). */
+PD_CLONE_INLINE double RatioRowOf(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, PetscBool want_obj, int counts)
 {
   const PdLayout *l  = d->lay;
   const ptrdiff_t m1 = d->m[1], m2 = d->m[2];
@@ -21,25 +23,33 @@ PD_CLONE_INLINE double RatioRow(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, 
     memset(r, 0, sizeof(float) * (size_t)l->rs);
     return 0;
   }
-  const float *restrict yr = d->y + (z * m1 + yy) * m2;
+  const float *restrict    yf = counts ? NULL : d->y + (z * m1 + yy) * m2;
+  const uint16_t *restrict yc = counts ? d->y16 + (z * m1 + yy) * m2 : NULL;
   if (want_obj) {
     /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
        negative log-likelihood up to a constant. */
 #pragma omp simd reduction(+ : o)
     for (ptrdiff_t x = 0; x < m2; x++) {
-      float mu = PetscMax(sg * r[x] + b, eps);
-      o += mu - yr[x] + (yr[x] > 0 ? yr[x] * log((double)yr[x] / mu) : 0.0);
-      r[x] = yr[x] / mu;
+      const float yv = counts ? (float)yc[x] : yf[x];
+      float       mu = PetscMax(sg * r[x] + b, eps);
+      o += mu - yv + (yv > 0 ? yv * log((double)yv / mu) : 0.0);
+      r[x] = yv / mu;
     }
   } else {
 #pragma omp simd
     for (ptrdiff_t x = 0; x < m2; x++) {
-      float mu = sg * r[x] + b;
-      r[x]     = yr[x] / (mu > eps ? mu : eps);
+      const float yv = counts ? (float)yc[x] : yf[x];
+      float       mu = sg * r[x] + b;
+      r[x]           = yv / (mu > eps ? mu : eps);
     }
   }
   memset(r + m2, 0, sizeof(float) * (size_t)(l->rs - m2));
   return o;
+}
+
+PD_CLONE_INLINE double RatioRow(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg, PetscBool want_obj)
+{
+  return d->y16 ? RatioRowOf(d, z, yy, sg, want_obj, 1) : RatioRowOf(d, z, yy, sg, want_obj, 0);
 }
 
 PetscErrorCode PdRLRatio(PdDecon d, float scale, PetscBool want_obj, double *objective)

@@ -72,4 +72,4 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
   PetscFunctionReturn(0);
 }
 
-const PdMethodOps PdMethod_RL = {.name = "rl", .description = "Richardson-Lucy, boundary weighted", .nvolumes = 2, .setup = RLSetUp, .step = RLStep, .row_weights = PETSC_TRUE, .real_otf = PETSC_TRUE};
+const PdMethodOps PdMethod_RL = {.name = "rl", .description = "Richardson-Lucy, boundary weighted", .nvolumes = 2, .setup = RLSetUp, .step = RLStep, .row_weights = PETSC_TRUE, .real_otf = PETSC_TRUE, .data_counts = PETSC_TRUE};

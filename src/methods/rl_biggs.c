@@ -108,6 +108,7 @@ const PdMethodOps PdMethod_RLBiggs = {.name           = "rl_biggs",
                                       .half_volumes   = BiggsHalfVolumes,
                                       .row_weights    = PETSC_TRUE,
                                       .real_otf       = PETSC_TRUE,
+                                      .data_counts    = PETSC_TRUE,
                                       /* the problem binned 2 x 2 laterally, solved from its Wiener
                                          filter: the fewest iteration-equivalents to a given PSNR
                                          (docs/methods/acceleration.md) */

@@ -75,8 +75,13 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
    keeps one method (another method cannot be set afterwards); default: kept. */
 PetscErrorCode PdDeconSetReleasePSF(PdDecon d, PetscBool release);
 PetscErrorCode PdDeconSetUp(PdDecon d);
-/* The measured data: compact image-size slabs (the image box of the working slabs). */
+/* The measured data: compact image-size slabs (the image box of the working slabs). Valid as
+   floats until the next PdDeconStep: while rl or rl_biggs iterates, integral data (0 to 65535)
+   are held as 16-bit counts in the same buffer (-decon_data_counts, default on; the same
+   results); PdDeconGetData and the end of PdDeconSolve give the floats back. */
 PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y);
+/* Whether this rank holds its data as 16-bit counts now. */
+PetscErrorCode PdDeconGetDataCounts(PdDecon d, PetscBool *counts);
 
 /* Multi-view deconvolution (docs/methods/multiview.md): V measurements of one object, y_v ~
    Poisson(h_v * x + b), e.g. the 32 detector elements of an Airyscan. psfs: V compact PSFs of

@@ -308,7 +308,8 @@ static PetscErrorCode DeconvolveOne(MPI_Comm comm, Ctx *c, const char *input, co
   }
   PetscCall(PetscFree(opts));
   if (c->preview[0]) {
-    char            its_str[32];
+    char its_str[32];
+    PetscCall(PdDeconGetData(c->d, &dlay, &y)); /* as floats again (the solve may hold them as counts) */
     PdPreviewColumn cols[2] = {{dlay, y, "data", NULL}, {xlay, x, method, its_str}};
     PetscCall(PetscSNPrintf(its_str, sizeof(its_str), "%" PetscInt_FMT " iteration%s", its, its == 1 ? "" : "s"));
     PetscCall(PdPreviewWrite(c->preview, 2, cols, info.voxel, PD_VIEW_XY | PD_VIEW_XZ));

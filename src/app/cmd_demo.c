@@ -258,6 +258,7 @@ static PetscErrorCode DemoRunMethods(Demo *dm)
     PetscCall(PdDeconGetSolution(dm->d, &xl, &x));
     PetscCall(PdVolumeCopy(xl, x, dm->dl, dm->res[i]));
   }
+  PetscCall(PdDeconGetData(dm->d, &dm->dl, &dm->y)); /* as floats again for the file and the pictures */
   PetscFunctionReturn(0);
 }
 

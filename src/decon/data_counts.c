@@ -8,10 +8,10 @@
    integers in [0, 65535] on a rank (scaled, background-subtracted, simulated) stay in float on
    that rank; the choice is per rank, and each rank's result is the same either way.
 
-   PdDeconDataCompact runs once the start and the method's state exist (MethodSetUp, where
-   nothing else reads the data any more); PdDeconDataExpand puts the floats back for anything
-   that reads or writes the data as floats: the next set-up, PdDeconGetData, and the end of
-   PdDeconSolve, so that a caller that reads the data after a solve sees them as it wrote them.
+   PdDeconDataCompact runs once the checks and the start are done (MethodSetUp, where nothing
+   else reads the data any more, and before the method's state is allocated); the data stay
+   compact after the solve too, while its result is written. PdDeconDataExpand puts the floats
+   back for whoever reads or writes them as floats next: the next set-up and PdDeconGetData.
    Both work in place, block by block through a small buffer (so that no value is read through a
    pointer of the other type after a store may have overwritten it): a block's counts lie within
    floats already read, and a block's floats cover only counts of the same block or above it. */

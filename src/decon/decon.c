@@ -580,7 +580,6 @@ PetscErrorCode PdDeconSolve(PdDecon d)
     if (d->checkpoint_every > 0 && d->it % d->checkpoint_every == 0 && d->it < d->max_it) PetscCall(PdDeconCheckpointWrite(d));
   }
   if (d->reason == PD_DECON_ITERATING) d->reason = PD_DECON_CONVERGED_ITS;
-  PetscCall(PdDeconDataExpand(d)); /* the data as the caller gave them */
   d->solve_time = PdTime() - t0;
   if (d->converged_reason) PetscCall(PdDeconConvergedReasonView(d, PETSC_VIEWER_STDOUT_(d->comm)));
   PetscCheck(d->reason != PD_DECON_DIVERGED_NANORINF, d->comm, PETSC_ERR_NOT_CONVERGED, "%s: deconvolution diverged (NaN or Inf) at iteration %" PetscInt_FMT, d->dataname, d->it);

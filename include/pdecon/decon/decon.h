@@ -76,9 +76,9 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
 PetscErrorCode PdDeconSetReleasePSF(PdDecon d, PetscBool release);
 PetscErrorCode PdDeconSetUp(PdDecon d);
 /* The measured data: compact image-size slabs (the image box of the working slabs). Valid as
-   floats until the next PdDeconStep: while rl or rl_biggs iterates, integral data (0 to 65535)
-   are held as 16-bit counts in the same buffer (-decon_data_counts, default on; the same
-   results); PdDeconGetData and the end of PdDeconSolve give the floats back. */
+   floats until the next PdDeconStep or PdDeconSolve: from there on rl and rl_biggs hold integral
+   data (0 to 65535) as 16-bit counts in the same buffer (-decon_data_counts, default on; the
+   same results, half the data's memory); call PdDeconGetData again to read them as floats. */
 PetscErrorCode PdDeconGetData(PdDecon d, const PdLayout **lay, float **y);
 /* Whether this rank holds its data as 16-bit counts now. */
 PetscErrorCode PdDeconGetDataCounts(PdDecon d, PetscBool *counts);

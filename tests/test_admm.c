@@ -251,10 +251,11 @@ static PetscErrorCode TestSmall(void)
   const ptrdiff_t m[3] = {9, 14, 12}, pn[3] = {5, 5, 5}, nm = m[0] * m[1] * m[2];
   float           y[9 * 14 * 12], h[125];
   unsigned long long seed = 5;
-  int             rank;
+  int             rank, size;
 
   PetscFunctionBegin;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
   for (int k = 0; k < 5; k++)
     for (int j = 0; j < 5; j++)
       for (int i = 0; i < 5; i++) h[(k * 5 + j) * 5 + i] = (float)exp(-0.5 * ((k - 2) * (k - 2) / 1.2 + (j - 2) * (j - 2) / 0.8 + (i - 2) * (i - 2) / 0.8));
@@ -283,7 +284,8 @@ static PetscErrorCode TestSmall(void)
 
   /* checkpoint at iteration 6 of 10 on every rank, restart on one rank: the uninterrupted result */
   for (int bnd = 0; bnd < 2; bnd++) {
-    const char *file = "test_admm_checkpoint.h5";
+    char file[64]; /* one per rank count: ctest may run the 1-, 2- and 3-rank tests side by side */
+    PetscCall(PetscSNPrintf(file, sizeof(file), "test_admm_checkpoint_np%d.h5", size));
     Setting     st   = {bnd ? PD_BOUNDARY_PERIODIC : PD_BOUNDARY_PADDED, 0.25, 0.01, 1e-3, 2.0, 2, 10, PETSC_TRUE, (PetscBool)bnd, PETSC_FALSE, file, NULL, 6};
     float      *xw = NULL, *xr = NULL;
     PetscCall(RunADMM(PETSC_COMM_WORLD, &st, m, y, pn, h, &xw, NULL));

@@ -558,10 +558,13 @@ PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn bet
 
 PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
 {
+  const float *h   = NULL;
+  float        s   = 1.0f;
+  PetscBool    own = PETSC_FALSE;
+
   PetscFunctionBegin;
-  PetscCheck(c->otf, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetPSF first");
-  /* Hᵀ multiplies by the conjugate OTF */
-  PetscCall(ApplySpectral(c, c->otf, transpose ? -1.0f : 1.0f, PETSC_TRUE));
+  PetscCall(Transfer(c, transpose ? PD_FFT_APPLY_HT : PD_FFT_APPLY_H, &h, &s, &own));
+  PetscCall(ApplySpectral(c, h, s, own));
   PetscFunctionReturn(0);
 }
 
@@ -588,9 +591,13 @@ PetscErrorCode PdFFTConvGetFilter(PdFFTConv c, float **filter)
 
 PetscErrorCode PdFFTConvApplyFilter(PdFFTConv c)
 {
+  const float *h   = NULL;
+  float        s   = 1.0f;
+  PetscBool    own = PETSC_FALSE;
+
   PetscFunctionBegin;
-  PetscCheck(c->filter, c->comm, PETSC_ERR_ORDER, "call PdFFTConvGetFilter and fill the filter first");
-  PetscCall(ApplySpectral(c, (const float *)c->filter, 1.0f, PETSC_FALSE));
+  PetscCall(Transfer(c, PD_FFT_APPLY_FILTER, &h, &s, &own));
+  PetscCall(ApplySpectral(c, h, s, own));
   PetscFunctionReturn(0);
 }
 

@@ -4,7 +4,9 @@
    removed it no longer runs. Likewise a pass inside the forward transforms
    (PdFFTConvSetForwardPlaneFn, accelerated RL's prediction) against the pass followed by H, and
    a pass between two convolutions (PdFFTConvApplyTwo: RL's H, ratio and Hᵀ or a back projector)
-   against the three one after the other. With 1 and 2 threads, on any rank count, with the
+   against the three one after the other, and a chain of them (PdFFTConvApplyTwoPlanes: RL's
+   iterations, the buffer holding the planes' transforms between them) against ApplyTwo in a row,
+   the bench's round trip on held planes and a drop of them. With 1 and 2 threads, on any rank count, with the
    spectrum's slots within the planes and past them (10 and 11 rows on 2 and 3 ranks). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
@@ -131,6 +133,45 @@ int main(int argc, char **argv)
       PD_EXPECT(wrong == 0, "%s, %d threads: %d planes were not passed exactly once between the convolutions", what, nt, wrong);
       PD_EXPECT(!p.bad_thread, "the pass between the convolutions ran with a thread number outside [0, %d)", p.nthreads);
     }
+
+    /* a chain: two iterations of (H, the pass, Hᵀ, the pass after), the first leaving its planes
+       transformed for the second, against two PdFFTConvApplyTwo in a row */
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvSetInversePlaneFn(conv, PlanePass, &p, NULL));
+    for (int it = 0; it < 2; it++) PetscCall(PdFFTConvApplyTwo(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT));
+    PetscCall(PetscArraycpy(ref, work, cnt));
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) p.calls[z] = 0;
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvDropPlanes(conv));
+    for (int it = 0; it < 2; it++) PetscCall(PdFFTConvApplyTwoPlanes(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT, (PetscBool)(it == 0)));
+    PD_EXPECT(!memcmp(work, ref, sizeof(float) * cnt), "%s, %d threads: two chained iterations differ from two in a row", what, nt);
+    wrong = 0;
+    for (ptrdiff_t z = 0; z < lay->nzl; z++) wrong += p.calls[z] != 4;
+    PD_EXPECT(wrong == 0, "%s, %d threads: %d planes were not passed exactly four times in the chain", what, nt, wrong);
+    /* the benchmark's round trip on held planes keeps them (times N); a drop starts from real values */
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvApplyTwoPlanes(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT, PETSC_TRUE));
+    PetscCall(PdFFTConvRoundTrip(conv));
+    {
+      size_t nw;
+      PetscCall(PdFFTConvLocalSizes(PETSC_COMM_WORLD, n, &nw, NULL));
+      for (size_t j = 0; j < nw; j++) work[j] /= (float)(n[0] * n[1] * n[2]);
+    }
+    PetscCall(PdFFTConvApplyTwoPlanes(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT, PETSC_FALSE));
+    double err = 0, mx = 0;
+    for (size_t j = 0; j < cnt; j++) err = PetscMax(err, PetscAbs(work[j] - ref[j])), mx = PetscMax(mx, PetscAbs(ref[j]));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+    PD_EXPECT(err <= 1e-4 * mx, "%s, %d threads: a round trip on held planes changed them (%g of %g)", what, nt, err, mx);
+    PetscCall(PdFFTConvApplyTwoPlanes(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT, PETSC_TRUE));
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvDropPlanes(conv));
+    PetscCall(PdFFTConvApplyTwoPlanes(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT, PETSC_FALSE));
+    PetscCall(PetscArraycpy(ref, work, cnt));
+    PetscCall(PetscArraycpy(work, x, cnt));
+    PetscCall(PdFFTConvApplyTwo(conv, PD_FFT_APPLY_H, PlanePass, &p, PD_FFT_APPLY_HT));
+    PD_EXPECT(!memcmp(work, ref, sizeof(float) * cnt), "%s, %d threads: after a drop the chain does not start from the values written", what, nt);
+    PetscCall(PdFFTConvSetInversePlaneFn(conv, NULL, NULL, NULL));
 
     PetscCall(PetscFree(p.calls));
     PetscCall(PetscFree2(x, ref));

@@ -244,10 +244,15 @@ PetscErrorCode PdRLCorrection(PdDecon d, PetscBool want_objective, double *objec
    correction's plane z right after Hᵀ's (or B's) inverse transform wrote it; either may be
    NULL. With one view they run inside the transforms, while the plane is in cache; with several
    in passes of their own, before and after the correction. thread < PdGetThreads(); the planes
-   may come in any order, each exactly once. */
+   may come in any order, each exactly once. With `chain` (one view, no before) after is the
+   iteration's last look at the buffer and leaves in it what the next H transforms: each plane is
+   then transformed forward for the next iteration while in cache and the buffer holds the planes'
+   transforms between iterations (PdFFTConvApplyTwoPlanes); the method's setup, having written the
+   buffer, drops them (PdFFTConvDropPlanes). */
 typedef struct {
   PdFFTPlaneFn before, after;
   void        *ctx;
+  PetscBool    chain;
 } PdRLPasses;
 PetscErrorCode PdRLCorrectionFused(PdDecon d, PetscBool want_objective, double *objective, const PdRLPasses *passes);
 /* Room for the sums of plane passes, which run on the planes in any order from any of the

@@ -92,7 +92,9 @@ PetscErrorCode PdRLApplyRatio(PdDecon d, PetscBool want_obj, double *objective, 
   PetscCall(PdFFTConvSetInversePlaneFn(d->conv, p ? p->after : NULL, p ? p->ctx : NULL, NULL));
   PetscCall(PetscCalloc1(nt, &rp.obj));
   /* each plane of the ratio transformed forward for Hᵀ as soon as it is made */
-  PetscCall(PdFFTConvApplyTwo(d->conv, PD_FFT_APPLY_H, RatioPlane, &rp, d->ops->backprojector ? PD_FFT_APPLY_FILTER : PD_FFT_APPLY_HT));
+  const PdFFTApply second = d->ops->backprojector ? PD_FFT_APPLY_FILTER : PD_FFT_APPLY_HT;
+  if (p && p->chain) PetscCall(PdFFTConvApplyTwoPlanes(d->conv, PD_FFT_APPLY_H, RatioPlane, &rp, second, PETSC_TRUE));
+  else PetscCall(PdFFTConvApplyTwo(d->conv, PD_FFT_APPLY_H, RatioPlane, &rp, second));
   PetscCall(PdFFTConvSetForwardPlaneFn(d->conv, NULL, NULL, NULL));
   PetscCall(PdFFTConvSetInversePlaneFn(d->conv, NULL, NULL, NULL));
   double obj = 0;

@@ -181,6 +181,7 @@ PetscErrorCode PdFFTPlanesForward(PdFFTConv c)
 PetscErrorCode PdFFTConvForward(PdFFTConv c)
 {
   PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the buffer is taken as real values (or a spectrum) */
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscCall(PdFFTPlanesForward(c));
@@ -193,6 +194,7 @@ PetscErrorCode PdFFTConvForward(PdFFTConv c)
 PetscErrorCode PdFFTConvInverse(PdFFTConv c)
 {
   PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the buffer is taken as real values (or a spectrum) */
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
   PdFFTSpectrumToSlots(c);
@@ -256,6 +258,18 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode PdFFTPlanesInverseThenForward(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesInverse(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCall(PdFFTPlanesForward(c));
+  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode PdFFTPlanesBetween(PdFFTConv c, PdFFTPlaneFn fn, void *ctx)
 {
   PetscFunctionBegin;
@@ -266,12 +280,7 @@ PetscErrorCode PdFFTPlanesBetween(PdFFTConv c, PdFFTPlaneFn fn, void *ctx)
     PdFFTPlaneFn inv = c->plane_fn, fwd = c->fwd_plane_fn;
     void        *inv_ctx = c->plane_ctx, *fwd_ctx = c->fwd_plane_ctx;
     c->plane_fn = fn, c->plane_ctx = ctx, c->fwd_plane_fn = NULL;
-    PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
-    PetscCall(PdFFTPlanesInverse(c));
-    PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
-    PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
-    PetscCall(PdFFTPlanesForward(c));
-    PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+    PetscCall(PdFFTPlanesInverseThenForward(c));
     c->plane_fn = inv, c->plane_ctx = inv_ctx, c->fwd_plane_fn = fwd, c->fwd_plane_ctx = fwd_ctx;
     PetscFunctionReturn(0);
   }

@@ -413,6 +413,7 @@ PetscErrorCode PdFFTConvSetPSF(PdFFTConv c, const ptrdiff_t pn[3], const float *
   const PdLayout *l;
 
   PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the buffer is taken as real values (or a spectrum) */
   PetscCall(PdFFTConvSetUp(c));
   l = c->lay;
   for (int d = 0; d < 3; d++) {
@@ -525,6 +526,7 @@ static PetscErrorCode Transfer(PdFFTConv c, PdFFTApply a, const float **h, float
 static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float s, PetscBool own)
 {
   PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the buffer is taken as real values (or a spectrum) */
   PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
   PetscCall(PdFFTPlanesForward(c));
   PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
@@ -535,7 +537,9 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second)
+/* Two convolutions with a pass between them (PdFFTConvApplyTwo), from the planes' forward
+   transforms where the previous call left them, and leaving them with `keep`. */
+static PetscErrorCode ApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second, PetscBool keep)
 {
   const float *h1 = NULL, *h2 = NULL;
   float        s1 = 1.0f, s2 = 1.0f;
@@ -544,15 +548,44 @@ PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn bet
   PetscFunctionBegin;
   PetscCall(Transfer(c, first, &h1, &s1, &own1));
   PetscCall(Transfer(c, second, &h2, &s2, &own2));
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
-  PetscCall(PdFFTPlanesForward(c));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  PetscCheck(!c->planes || !c->fwd_plane_fn, c->comm, PETSC_ERR_ARG_INCOMP, "a forward plane function cannot run on planes already transformed");
+  if (!c->planes) {
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_FWD, 0, 0, 0, 0));
+    PetscCall(PdFFTPlanesForward(c));
+    PetscCall(PetscLogEventEnd(PD_EV_FFT_FWD, 0, 0, 0, 0));
+  }
   PetscCall(FilterColumns(c, h1, s1, own1));
   PetscCall(PdFFTPlanesBetween(c, between, ctx));
   PetscCall(FilterColumns(c, h2, s2, own2));
-  PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
-  PetscCall(PdFFTPlanesInverse(c));
-  PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  if (keep) PetscCall(PdFFTPlanesBetween(c, c->plane_fn, c->plane_ctx)); /* the next call's forward plane transforms, in cache */
+  else {
+    PetscCall(PetscLogEventBegin(PD_EV_FFT_INV, 0, 0, 0, 0));
+    PetscCall(PdFFTPlanesInverse(c));
+    PetscCall(PetscLogEventEnd(PD_EV_FFT_INV, 0, 0, 0, 0));
+  }
+  c->planes = keep;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second)
+{
+  PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the caller wrote real values */
+  PetscCall(ApplyTwo(c, first, between, ctx, second, PETSC_FALSE));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvApplyTwoPlanes(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second, PetscBool keep)
+{
+  PetscFunctionBegin;
+  PetscCall(ApplyTwo(c, first, between, ctx, second, keep));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PdFFTConvDropPlanes(PdFFTConv c)
+{
+  PetscFunctionBegin;
+  c->planes = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
@@ -570,9 +603,17 @@ PetscErrorCode PdFFTConvApply(PdFFTConv c, PetscBool transpose)
 
 PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c)
 {
+  PdFFTPlaneFn inv = c->plane_fn, fwd = c->fwd_plane_fn;
+
   PetscFunctionBegin;
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
-  PetscCall(ApplySpectral(c, NULL, 1.0f, PETSC_FALSE));
+  c->plane_fn = c->fwd_plane_fn = NULL; /* the bare transforms */
+  if (!c->planes) PetscCall(ApplySpectral(c, NULL, 1.0f, PETSC_FALSE));
+  else { /* the same transforms from where a chain of PdFFTConvApplyTwoPlanes left the buffer, back there */
+    PetscCall(FilterColumns(c, NULL, 1.0f, PETSC_FALSE));
+    PetscCall(PdFFTPlanesInverseThenForward(c)); /* unfused: the bare transforms */
+  }
+  c->plane_fn = inv, c->fwd_plane_fn = fwd;
   PetscFunctionReturn(0);
 }
 
@@ -710,6 +751,7 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
 PetscErrorCode PdFFTConvSetOTFFromWork(PdFFTConv c)
 {
   PetscFunctionBegin;
+  c->planes = PETSC_FALSE; /* the buffer is taken as real values (or a spectrum) */
   PetscCheck(c->setup, c->comm, PETSC_ERR_ORDER, "call PdFFTConvSetUp first");
   PetscCall(PdFFTConvForward(c));
   PetscCall(StoreOTF(c, PETSC_FALSE, PETSC_FALSE, c->allow_real)); /* an estimated PSF: no symmetry to rely on */

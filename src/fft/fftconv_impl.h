@@ -28,6 +28,7 @@ struct _p_PdFFTConv {
   PetscBool       otf_real;     /* the OTF is stored as its real part (a centro-symmetric PSF) */
   PetscBool       otf_zhalf;    /* real and even in kz (a PSF also symmetric under z -> -z): kz <= n0/2 stored */
   PetscBool       otf_blocked;  /* stored block by block of spectral rows, in the order the kz blocks read it */
+  PetscBool       planes;       /* the work buffer holds its planes' 2-D transforms (PdFFTConvApplyTwoPlanes with keep) */
   PetscBool       allow_real;   /* PdFFTConvSetRealOTF: the OTF is private to H, Hᵀ (real, blocked storage) */
   fftwf_complex  *filter;       /* a second transfer function in the OTF's layout and scale (NULL: none) */
   fftwf_complex **scratch;      /* one 2-D plane spectrum per thread, then PD_FFT_RING - 1 more: thread 0's ring */
@@ -57,6 +58,9 @@ PetscErrorCode PdFFTPlanesInverse(PdFFTConv c);
    second's forward plane transforms, plane by plane while each is in cache where the slots allow
    it (the slots of a plane are its own rows), else one after the other. Logs its own events. */
 PetscErrorCode PdFFTPlanesBetween(PdFFTConv c, PdFFTPlaneFn fn, void *ctx);
+/* The inverse plane transforms, then the forward ones, each over the whole volume (with the
+   plane functions set); logged. */
+PetscErrorCode PdFFTPlanesInverseThenForward(PdFFTConv c);
 /* The spectrum along kz, block by block (sign FFTW_FORWARD or FFTW_BACKWARD), where it lies. */
 void PdFFTColumns(PdFFTConv c, int sign);
 /* The spectrum from the slots into (kz, ky, kx) order and back (nothing to do on one rank). */

@@ -5,7 +5,9 @@
    M is the measured box (the data term lives there only), b the background. Each iteration is
    one PdRLCorrection (2 forward + 2 inverse FFTs, one fused ratio pass) and the update, run on
    each plane of Hᵀ's inverse transform while it is in cache (PdRLCorrectionFused), which also
-   writes x_{k+1} into the FFT buffer for the next iteration.
+   writes x_{k+1} into the FFT buffer, where the plane's forward 2-D transform for the next
+   iteration's H follows at once (the chain of PdRLPasses: between iterations the buffer holds the
+   planes' transforms, one pass over the volume less).
    Working-size volumes per rank: x and the FFT buffer (which holds the spectrum too): 2, plus the
    OTF and the data on the image box; w = 1/Hᵀ(M·1) is computed row by row
    from the PSF's box sums (box_weights.c) instead of stored. */
@@ -15,6 +17,7 @@ static PetscErrorCode RLSetUp(PdDecon d)
 {
   PetscFunctionBegin;
   PetscCall(PetscArraycpy(d->work, d->x, PdDeconLocalCount(d)));
+  PetscCall(PdFFTConvDropPlanes(d->conv)); /* x, not the planes a previous solve's last step left */
   PetscFunctionReturn(0);
 }
 
@@ -55,7 +58,7 @@ static PetscErrorCode RLStep(PdDecon d, PetscBool want_obj, double *obj, double 
 {
   const int nt = PdGetThreads();
   RLUpdate  u  = {NULL, d};
-  PdRLPasses p  = {NULL, UpdatePlane, &u};
+  PdRLPasses p  = {NULL, UpdatePlane, &u, PETSC_TRUE};
   double    s[2] = {0, 0}; /* ||x_{k+1} - x_k||², ||x_k||² */
 
   PetscFunctionBegin;

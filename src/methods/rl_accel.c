@@ -181,7 +181,7 @@ PetscErrorCode PdAccelStep(PdDecon d, PdAccel *a, PetscBool want_obj, double *ob
 {
   const int   nt = PdGetThreads();
   AccelPasses p  = {d, a, a->hprev ? a->hprev : a->h, (float)a->alpha, 0.5f * (float)a->alpha * (float)a->alpha, a->state == PD_ACCEL_STATE_BF16, NULL};
-  PdRLPasses  passes = {PredictPlane, UpdatePlane, &p};
+  PdRLPasses  passes = {PredictPlane, UpdatePlane, &p, PETSC_FALSE}; /* its predict needs the step's sums: no chain */
   double      s[4]   = {0, 0, 0, 0};
 
   PetscFunctionBegin;

@@ -64,8 +64,18 @@ PetscErrorCode PdFFTConvSetForwardPlaneFn(PdFFTConv c, PdFFTPlaneFn fn, void *ct
    one after B's inverse transforms. */
 typedef enum { PD_FFT_APPLY_H, PD_FFT_APPLY_HT, PD_FFT_APPLY_FILTER } PdFFTApply;
 PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply a, PdFFTPlaneFn fn, void *ctx, PdFFTApply b);
+/* The same for a chain of iterations: with `keep` each plane of B's result is passed through the
+   inverse plane function and transformed forward again for the next call while it is in cache,
+   and the work buffer is left holding the planes' 2-D transforms (in the slots), not real values;
+   the next PdFFTConvApplyTwoPlanes starts from them (one pass over the volume less per call).
+   Bit for bit the values of PdFFTConvApplyTwo in a row. While it holds them the buffer is not the
+   caller's to read; a caller that writes it calls PdFFTConvDropPlanes first (every other call
+   takes the buffer as real values). No forward plane function on held planes. */
+PetscErrorCode PdFFTConvApplyTwoPlanes(PdFFTConv c, PdFFTApply a, PdFFTPlaneFn fn, void *ctx, PdFFTApply b, PetscBool keep);
+PetscErrorCode PdFFTConvDropPlanes(PdFFTConv c);
 /* The transforms of one PdFFTConvApply without the product: work <- N work, the spectrum left
-   where H leaves it (the floor an iteration's four transforms are measured against). */
+   where H leaves it (the floor an iteration's four transforms are measured against); on held
+   planes (PdFFTConvApplyTwoPlanes) the same transforms from there, the planes held again. */
 PetscErrorCode PdFFTConvRoundTrip(PdFFTConv c);
 /* The bare transforms on the work buffer, unnormalised (for benchmarks and tests). */
 PetscErrorCode PdFFTConvForward(PdFFTConv c);

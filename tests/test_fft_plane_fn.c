@@ -7,7 +7,8 @@
    against the three one after the other, and a chain of them (PdFFTConvApplyTwoPlanes: RL's
    iterations, the buffer holding the planes' transforms between them) against ApplyTwo in a row,
    the bench's round trip on held planes and a drop of them. With 1 and 2 threads, on any rank count, with the
-   spectrum's slots within the planes and past them (10 and 11 rows on 2 and 3 ranks). */
+   spectrum's slots within the planes and past them (10, 11 and 12 rows on 2 and 3 ranks; 12 rows
+   and 8 planes make uneven slabs on 3 ranks with the slots within the planes). */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
@@ -39,10 +40,10 @@ int main(int argc, char **argv)
 
   PetscCall(PdTestInitialize(&argc, &argv));
   for (int i = 0; i < 27; i++) psf[i] = (float)PdTestUniform(&seed);
-  for (int k = 0; k < 4; k++) {
-    const int       nt = 1 + k / 2; /* planes pipelined with the messages, or shared out by OpenMP */
-    const ptrdiff_t n[3] = {9, 10 + k % 2, 12};
-    const char     *what = k % 2 ? "11 rows" : "10 rows";
+  for (int k = 0; k < 6; k++) {
+    const int       nt = 1 + k / 3; /* planes pipelined with the messages, or shared out by OpenMP */
+    const ptrdiff_t n1 = 10 + k % 3, n[3] = {n1 == 12 ? 8 : 9, n1, 12}; /* 8 planes: 3, 3, 2 on 3 ranks */
+    const char     *what = n1 == 10 ? "10 rows" : n1 == 11 ? "11 rows" : "12 rows";
     PdFFTConv       conv;
     const PdLayout *lay;
     Pass            p = {0};

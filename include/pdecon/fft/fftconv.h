@@ -69,8 +69,9 @@ PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply a, PdFFTPlaneFn fn, voi
    and the work buffer is left holding the planes' 2-D transforms (in the slots), not real values;
    the next PdFFTConvApplyTwoPlanes starts from them (one pass over the volume less per call).
    Bit for bit the values of PdFFTConvApplyTwo in a row. While it holds them the buffer is not the
-   caller's to read; a caller that writes it calls PdFFTConvDropPlanes first (every other call
-   takes the buffer as real values). No forward plane function on held planes. */
+   caller's to read; a caller that writes real values into it calls PdFFTConvDropPlanes before the
+   next PdFFTConvApplyTwoPlanes (every other call takes the buffer as real values). No forward
+   plane function on held planes. */
 PetscErrorCode PdFFTConvApplyTwoPlanes(PdFFTConv c, PdFFTApply a, PdFFTPlaneFn fn, void *ctx, PdFFTApply b, PetscBool keep);
 PetscErrorCode PdFFTConvDropPlanes(PdFFTConv c);
 /* The transforms of one PdFFTConvApply without the product: work <- N work, the spectrum left

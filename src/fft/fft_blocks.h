@@ -34,19 +34,25 @@ static inline ptrdiff_t ZBlocks(PdFFTConv c) { return c->zblk ? (c->nky + c->zbl
 
 /* Block b of spectral rows [b zblk, ...) ready for its transforms along kz: gathered from the
    slots into the thread's column buffer (in cache, so the gather costs no pass over memory).
-   Returns its first column; *stride: complex values from one kz to the next; *pf, *pi: its
-   forward and backward plans. */
-static inline fftwf_complex *ZBlockGet(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int thread, ptrdiff_t *stride, fftwf_plan *pf, fftwf_plan *pi)
+   Returns its first column; *stride: complex values from one kz to the next; *p: its forward and
+   backward plans (ZBlockTransform). */
+static inline fftwf_complex *ZBlockGet(PdFFTConv c, ptrdiff_t b, ptrdiff_t nblk, int thread, ptrdiff_t *stride, const PdKzPlan **p)
 {
   const PetscBool last = (PetscBool)(c->zrem && b == nblk - 1);
   const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
 
-  *pf = last ? c->zr_fwd : c->zb_fwd;
-  *pi = last ? c->zr_inv : c->zb_inv;
+  *p                 = last ? c->zr : c->zb;
   fftwf_complex *buf = c->colbuf[thread];
   for (ptrdiff_t kz = 0; kz < c->n[0]; kz++) memcpy(buf + kz * m, SpecRows(c, kz, r0), sizeof(fftwf_complex) * (size_t)m);
   *stride = m;
   return buf;
+}
+
+/* The block's columns along kz in place, with p[0] (forward) or p[1] (backward). */
+static inline void ZBlockTransform(const PdKzPlan *p, fftwf_complex *blk)
+{
+  if (p->body) fftwf_execute_dft(p->body, blk, blk);
+  if (p->tail) fftwf_execute_dft(p->tail, blk + p->nbody, blk + p->nbody);
 }
 
 /* Block b back into the slots. */

@@ -313,10 +313,10 @@ void PdFFTColumns(PdFFTConv c, int sign)
 
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
   for (ptrdiff_t b = 0; b < nblk; b++) {
-    fftwf_plan     pf, pi;
-    ptrdiff_t      stride;
-    fftwf_complex *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
-    fftwf_execute_dft(sign == FFTW_FORWARD ? pf : pi, blk, blk);
+    const PdKzPlan *p;
+    ptrdiff_t       stride;
+    fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &p);
+    ZBlockTransform(&p[sign == FFTW_FORWARD ? 0 : 1], blk);
     ZBlockPut(c, b, blk);
   }
 }

@@ -153,6 +153,19 @@ static PetscErrorCode WisdomSave(PdFFTConv c)
    a block of spectral rows (in place). Both are one-thread plans: the planes and the blocks are
    shared out between the threads. Planning with MEASURE overwrites the buffers, so the plans
    are made before any data goes in. */
+/* A block of m columns along kz (PdKzPlan), planned on s. */
+static PetscErrorCode PlanKz(PdFFTConv c, ptrdiff_t m, fftwf_complex *s, int sign, PdKzPlan *p)
+{
+  const int nz = (int)c->n[0], stride = (int)m, body = (int)(m - m % 4), tail = (int)(m % 4);
+
+  PetscFunctionBegin;
+  p->nbody = body;
+  p->body  = body ? fftwf_plan_many_dft(1, &nz, body, s, NULL, stride, 1, s, NULL, stride, 1, sign, c->planner) : NULL;
+  p->tail  = tail ? fftwf_plan_many_dft(1, &nz, tail, s + body, NULL, stride, 1, s + body, NULL, stride, 1, sign, c->planner) : NULL;
+  PetscCheck((!body || p->body) && (!tail || p->tail), PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode MakePlans(PdFFTConv c)
 {
   const int       n12[2] = {(int)c->n[1], (int)c->n[2]}, rin[2] = {(int)c->n[1], (int)(2 * c->nc)};
@@ -166,9 +179,8 @@ static PetscErrorCode MakePlans(PdFFTConv c)
   c->plane_inv = fftwf_plan_many_dft_c2r(2, n12, 1, c->scratch[0], NULL, 1, 0, c->work, rin, 1, 0, c->planner | align);
   PetscCheck(c->plane_fwd && c->plane_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the %td x %td plane transforms", c->n[1], c->n[2]);
   if (cols > 0) {
-    const int      nz = (int)c->n[0];
-    fftwf_complex *s;
-    int            stride;
+    const ptrdiff_t nz = c->n[0];
+    fftwf_complex  *s;
     /* Blocks of spectral rows small enough to stay in cache (about 128 KiB of spectrum) while
        they are transformed along kz, filtered and transformed back. A block is gathered from
        the slots into its thread's column buffer, so that FFTW transforms adjacent columns side
@@ -183,17 +195,10 @@ static PetscErrorCode MakePlans(PdFFTConv c)
       c->colbuf[t] = fftwf_alloc_complex((size_t)(c->n[0] * c->zblk * c->nc));
       PetscCheck(c->colbuf[t], PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the FFT column buffers");
     }
-    s         = c->colbuf[0];
-    stride    = (int)(c->zblk * c->nc);
-    c->zb_fwd = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_FORWARD, c->planner);
-    c->zb_inv = fftwf_plan_many_dft(1, &nz, (int)(c->zblk * c->nc), s, NULL, stride, 1, s, NULL, stride, 1, FFTW_BACKWARD, c->planner);
-    PetscCheck(c->zb_fwd && c->zb_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
-    if (c->zrem) {
-      fftwf_complex *r = s;
-      stride           = (int)(c->zrem * c->nc);
-      c->zr_fwd        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_FORWARD, c->planner);
-      c->zr_inv        = fftwf_plan_many_dft(1, &nz, (int)(c->zrem * c->nc), r, NULL, stride, 1, r, NULL, stride, 1, FFTW_BACKWARD, c->planner);
-      PetscCheck(c->zr_fwd && c->zr_inv, PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan the blocked transforms along z (%td)", c->n[0]);
+    s = c->colbuf[0];
+    for (int d = 0; d < 2; d++) {
+      PetscCall(PlanKz(c, c->zblk * c->nc, s, d ? FFTW_BACKWARD : FFTW_FORWARD, &c->zb[d]));
+      if (c->zrem) PetscCall(PlanKz(c, c->zrem * c->nc, s, d ? FFTW_BACKWARD : FFTW_FORWARD, &c->zr[d]));
     }
   }
   PetscFunctionReturn(0);
@@ -495,12 +500,12 @@ static PetscErrorCode FilterColumns(PdFFTConv c, const float *restrict h, float 
 #pragma omp parallel for schedule(static) num_threads(c->nthreads)
   for (ptrdiff_t b = 0; b < nblk; b++) {
     const ptrdiff_t r0 = b * c->zblk, m = PetscMin(c->zblk, c->nky - r0) * c->nc;
-    fftwf_plan      pf, pi;
+    const PdKzPlan *p;
     ptrdiff_t       stride;
-    fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &pf, &pi);
-    fftwf_execute_dft(pf, blk, blk);
+    fftwf_complex  *blk = ZBlockGet(c, b, nblk, omp_get_thread_num(), &stride, &p);
+    ZBlockTransform(&p[0], blk);
     for (ptrdiff_t kz = 0; h && kz < nz; kz++) Product((float *)(blk + kz * stride), h + (real ? 1 : 2) * OTFRun(c, own, b, kz), m, c->nc, s, real);
-    fftwf_execute_dft(pi, blk, blk);
+    ZBlockTransform(&p[1], blk);
     ZBlockPut(c, b, blk);
   }
   if (h) PetscCall(PetscLogFlops((real ? 2.0 : 6.0) * c->ncplx));
@@ -730,10 +735,13 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
   if (!*c) PetscFunctionReturn(0);
   if ((*c)->plane_fwd) fftwf_destroy_plan((*c)->plane_fwd);
   if ((*c)->plane_inv) fftwf_destroy_plan((*c)->plane_inv);
-  if ((*c)->zb_fwd) fftwf_destroy_plan((*c)->zb_fwd);
-  if ((*c)->zb_inv) fftwf_destroy_plan((*c)->zb_inv);
-  if ((*c)->zr_fwd) fftwf_destroy_plan((*c)->zr_fwd);
-  if ((*c)->zr_inv) fftwf_destroy_plan((*c)->zr_inv);
+  for (int d = 0; d < 2; d++) {
+    PdKzPlan *p[2] = {&(*c)->zb[d], &(*c)->zr[d]};
+    for (int k = 0; k < 2; k++) {
+      if (p[k]->body) fftwf_destroy_plan(p[k]->body);
+      if (p[k]->tail) fftwf_destroy_plan(p[k]->tail);
+    }
+  }
   if ((*c)->otf) fftwf_free((*c)->otf);
   PetscCall(PdFFTConvDestroyFilter(*c));
   if ((*c)->scratch)

@@ -148,11 +148,6 @@ static PetscErrorCode WisdomSave(PdFFTConv c)
   PetscFunctionReturn(0);
 }
 
-/* Plans: the 2-D transform of one plane (out of place, into a per-thread scratch spectrum that
-   stays in cache while its rows are scattered) and the 1-D transforms along kz of the columns of
-   a block of spectral rows (in place). Both are one-thread plans: the planes and the blocks are
-   shared out between the threads. Planning with MEASURE overwrites the buffers, so the plans
-   are made before any data goes in. */
 /* A block of m columns along kz (PdKzPlan), planned on s. */
 static PetscErrorCode PlanKz(PdFFTConv c, ptrdiff_t m, fftwf_complex *s, int sign, PdKzPlan *p)
 {
@@ -166,6 +161,11 @@ static PetscErrorCode PlanKz(PdFFTConv c, ptrdiff_t m, fftwf_complex *s, int sig
   PetscFunctionReturn(0);
 }
 
+/* Plans: the 2-D transform of one plane (out of place, into a per-thread scratch spectrum that
+   stays in cache while its rows are scattered) and the 1-D transforms along kz of the columns of
+   a block of spectral rows (in place). Both are one-thread plans: the planes and the blocks are
+   shared out between the threads. Planning with MEASURE overwrites the buffers, so the plans
+   are made before any data goes in. */
 static PetscErrorCode MakePlans(PdFFTConv c)
 {
   const int       n12[2] = {(int)c->n[1], (int)c->n[2]}, rin[2] = {(int)c->n[1], (int)(2 * c->nc)};
@@ -542,9 +542,9 @@ static PetscErrorCode ApplySpectral(PdFFTConv c, const float *restrict h, float 
   PetscFunctionReturn(0);
 }
 
-/* Two convolutions with a pass between them (PdFFTConvApplyTwo), from the planes' forward
-   transforms where the previous call left them, and leaving them with `keep`. */
-static PetscErrorCode ApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second, PetscBool keep)
+/* From the planes' forward transforms where the previous call left them, and leaving them with
+   `keep`. */
+PetscErrorCode PdFFTConvApplyTwoPlanes(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second, PetscBool keep)
 {
   const float *h1 = NULL, *h2 = NULL;
   float        s1 = 1.0f, s2 = 1.0f;
@@ -576,14 +576,7 @@ PetscErrorCode PdFFTConvApplyTwo(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn bet
 {
   PetscFunctionBegin;
   c->planes = PETSC_FALSE; /* the caller wrote real values */
-  PetscCall(ApplyTwo(c, first, between, ctx, second, PETSC_FALSE));
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode PdFFTConvApplyTwoPlanes(PdFFTConv c, PdFFTApply first, PdFFTPlaneFn between, void *ctx, PdFFTApply second, PetscBool keep)
-{
-  PetscFunctionBegin;
-  PetscCall(ApplyTwo(c, first, between, ctx, second, keep));
+  PetscCall(PdFFTConvApplyTwoPlanes(c, first, between, ctx, second, PETSC_FALSE));
   PetscFunctionReturn(0);
 }
 

@@ -1,7 +1,9 @@
 /* Slab layouts of distributed volumes and the plain volume helpers that go with them. */
 #include <pdecon/core/layout.h>
+#include <pdecon/core/sys.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 PetscErrorCode PdLayoutCreate(MPI_Comm comm, const ptrdiff_t n[3], ptrdiff_t z0, ptrdiff_t nzl,
                               ptrdiff_t rs, ptrdiff_t ps, PdLayout **lay)
@@ -92,18 +94,30 @@ PetscErrorCode PdLayoutDestroy(PdLayout **lay)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode PdVolumeAlloc(size_t nfloats, float **v)
+#define PD_HUGE_PAGE ((size_t)2 << 20)
+
+/* One volume; with `huge`, one of at least 2 MiB starts on a 2 MiB boundary and its whole 2 MiB
+   pages are offered to the kernel as transparent huge pages (a hint: where the system has them
+   off, or has none to give, the pages stay 4 KiB; the tail past the last whole page stays 4 KiB,
+   so the resident size does not grow). */
+static PetscErrorCode VolumeAlloc(size_t nfloats, PetscBool huge, float **v)
 {
-  void *p = NULL;
+  void        *p     = NULL;
+  const size_t bytes = (nfloats ? nfloats : 1) * sizeof(float);
 
   PetscFunctionBegin;
-  if (nfloats == 0) nfloats = 1;
-  PetscCheck(posix_memalign(&p, 64, nfloats * sizeof(float)) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
-             "cannot allocate %.1f MiB for a volume", nfloats * 4.0 / 1048576.0);
-  memset(p, 0, nfloats * sizeof(float));
+  huge = (PetscBool)(huge && bytes >= PD_HUGE_PAGE);
+  PetscCheck(posix_memalign(&p, huge ? PD_HUGE_PAGE : 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %.1f MiB for a volume", bytes / 1048576.0);
+#ifdef MADV_HUGEPAGE
+  if (huge) (void)madvise(p, bytes / PD_HUGE_PAGE * PD_HUGE_PAGE, MADV_HUGEPAGE); /* before the first touch */
+#endif
+  memset(p, 0, bytes);
   *v = (float *)p;
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode PdVolumeAlloc(size_t nfloats, float **v) { return VolumeAlloc(nfloats, PdGetHugePages(), v); }
+PetscErrorCode PdVolumeAllocSmallPages(size_t nfloats, float **v) { return VolumeAlloc(nfloats, PETSC_FALSE, v); }
 
 PetscErrorCode PdVolumeFree(float **v)
 {

@@ -49,6 +49,13 @@ PetscErrorCode PdInitializePackage(void)
     PetscCheck(n >= 1, PETSC_COMM_WORLD, PD_ERR_INPUT, "-threads must be at least 1");
     PetscCall(PdSetThreads((int)n));
   }
+  {
+    /* Volumes in 2 MiB pages (PdVolumeAlloc): on unless -huge_pages 0 (a node whose kernel
+       stalls to compact memory for them, or a measurement without them) */
+    PetscBool on = PETSC_TRUE;
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-huge_pages", &on, NULL));
+    PdSetHugePages(on);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -64,6 +71,10 @@ PetscErrorCode PdSetThreads(int n)
 }
 
 int PdGetThreads(void) { return pd_threads; }
+
+static PetscBool pd_huge_pages = PETSC_TRUE;
+void             PdSetHugePages(PetscBool on) { pd_huge_pages = on; }
+PetscBool        PdGetHugePages(void) { return pd_huge_pages; }
 
 static PetscErrorCode AllreduceOp(MPI_Comm comm, double *vals, int n, MPI_Op op)
 {

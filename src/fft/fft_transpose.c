@@ -32,7 +32,7 @@ static inline PetscBool SlotsInPlane(PdFFTConv c) { return (PetscBool)(c->size *
 PetscErrorCode PdFFTBuffersCreate(PdFFTConv c)
 {
   PetscFunctionBegin;
-  PetscCall(PdVolumeAlloc(c->nwork, &c->work));
+  PetscCall(PdVolumeAllocSmallPages(c->nwork, &c->work)); /* 2 MiB pages made the transforms no faster, the peer benchmark slower (docs/scaling.md) */
   c->spec = c->work;
   /* requests of one exchange: one for every (slot, peer), and those of the ring's planes */
   PetscCall(PetscMalloc1((size_t)(c->zmax + PD_FFT_RING) * c->size + 2, &c->req));

@@ -304,11 +304,9 @@ static PetscErrorCode StoreOTF(PdFFTConv c, PetscBool real, PetscBool zhalf, Pet
 
   PetscFunctionBegin;
   if (c->otf && (c->otf_real != real || c->otf_zhalf != zhalf)) {
-    fftwf_free(c->otf);
-    c->otf = NULL;
+    PetscCall(PdVolumeFree(&c->otf));
   }
-  if (!c->otf) c->otf = fftwf_alloc_real(nf);
-  PetscCheck(c->otf, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  if (!c->otf) PetscCall(PdVolumeAlloc(nf, &c->otf));
   c->otf_real    = real;
   c->otf_zhalf   = zhalf;
   c->otf_blocked = blocked;
@@ -333,14 +331,13 @@ static PetscErrorCode ExpandOTF(PdFFTConv c)
 
   PetscFunctionBegin;
   if (!c->otf || (!c->otf_real && !c->otf_blocked)) PetscFunctionReturn(0);
-  h = fftwf_alloc_real((size_t)PetscMax(c->ncplx, 1) * 2);
-  PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate the OTF");
+  PetscCall(PdVolumeAlloc((size_t)PetscMax(c->ncplx, 1) * 2, &h));
   for (ptrdiff_t i = 0; i < c->ncplx; i++) {
     const ptrdiff_t j = PdFFTConvOTFStoredIndex(c, i);
     h[2 * i]          = c->otf_real ? c->otf[j] : c->otf[2 * j];
     h[2 * i + 1]      = c->otf_real ? 0.0f : c->otf[2 * j + 1];
   }
-  fftwf_free(c->otf);
+  PetscCall(PdVolumeFree(&c->otf));
   c->otf         = h;
   c->otf_real    = PETSC_FALSE;
   c->otf_zhalf   = PETSC_FALSE;
@@ -735,7 +732,7 @@ PetscErrorCode PdFFTConvDestroy(PdFFTConv *c)
       if (p[k]->tail) fftwf_destroy_plan(p[k]->tail);
     }
   }
-  if ((*c)->otf) fftwf_free((*c)->otf);
+  PetscCall(PdVolumeFree(&(*c)->otf));
   PetscCall(PdFFTConvDestroyFilter(*c));
   if ((*c)->scratch)
     for (int t = 0; t < (*c)->nthreads + PD_FFT_RING - 1; t++) fftwf_free((*c)->scratch[t]);

@@ -56,8 +56,13 @@ static inline size_t PdLayoutLocalSize(const PdLayout *l)
 }
 static inline ptrdiff_t PdLayoutGlobalCount(const PdLayout *l) { return l->n[0] * l->n[1] * l->n[2]; }
 
-/* Volume memory: 64-byte aligned (SIMD), zero-filled. */
+/* Volume memory: 64-byte aligned (SIMD), zero-filled. From 2 MiB on, in 2 MiB pages where the
+   system gives them (transparent huge pages): the pointwise passes stream through the volumes a
+   plane at a time between transforms, and the hardware prefetcher stops at every 4 KiB page
+   boundary (docs/scaling.md, "Volumes in 2 MiB pages"). PdVolumeAllocSmallPages: 4 KiB pages
+   (the FFT buffer, read plane by plane and column block by column block). */
 PetscErrorCode PdVolumeAlloc(size_t nfloats, float **v);
+PetscErrorCode PdVolumeAllocSmallPages(size_t nfloats, float **v);
 PetscErrorCode PdVolumeFree(float **v);
 
 /* Copy the voxels of a volume with layout src into one with layout dst (same global size and

@@ -52,6 +52,9 @@ PetscErrorCode PdInitializePackage(void);
    pointwise loops: a node runs ranks x threads = cores, e.g. 1 x 8 or 8 x 1. */
 PetscErrorCode PdSetThreads(int n);
 int            PdGetThreads(void);
+/* Whether volumes of 2 MiB or more ask for 2 MiB pages (PdVolumeAlloc; -huge_pages, default on). */
+void      PdSetHugePages(PetscBool on);
+PetscBool PdGetHugePages(void);
 
 /* Wall clock in seconds (MPI_Wtime). */
 static inline double PdTime(void) { return MPI_Wtime(); }

@@ -25,6 +25,9 @@ PD_CLONE_INLINE double RatioRowOf(PdDecon d, ptrdiff_t z, ptrdiff_t yy, float sg
   }
   const float *restrict    yf = counts ? NULL : d->y + (z * m1 + yy) * m2;
   const uint16_t *restrict yc = counts ? d->y16 + (z * m1 + yy) * m2 : NULL;
+  const size_t             rb = (size_t)m2 * (counts ? sizeof(uint16_t) : sizeof(float));
+  const ptrdiff_t          ahead = PdPrefetchRows(rb);
+  if (yy + ahead < m1) PdPrefetchRow(counts ? (const void *)(yc + ahead * m2) : (const void *)(yf + ahead * m2), rb);
   if (want_obj) {
     /* I-divergence sum(mu - y + y log(y / mu)): zero at mu = y, convex, the Poisson
        negative log-likelihood up to a constant. */

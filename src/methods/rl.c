@@ -30,14 +30,16 @@ typedef struct {
 
 PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 {
-  RLUpdate *u  = (RLUpdate *)ctx;
-  double    a0 = 0, a1 = 0;
+  RLUpdate       *u  = (RLUpdate *)ctx;
+  double          a0 = 0, a1 = 0;
+  const ptrdiff_t ahead = PdPrefetchRows(sizeof(float) * (size_t)u->d->lay->rs);
 
   for (ptrdiff_t yy = 0; yy < u->d->lay->n[1]; yy++) {
     const ptrdiff_t       rs = u->d->lay->rs, o = z * u->d->lay->ps + yy * rs;
     const float *restrict w = PdDeconWeightsRow(u->d, z, yy);
     float *restrict       x = u->d->x + o, *restrict work = u->d->work + o;
     float                 r0 = 0, r1 = 0; /* a row's sums in float (a row is short: full SIMD width), the rows' in double */
+    if (yy + ahead < u->d->lay->n[1]) PdPrefetchRow(x + ahead * rs, sizeof(float) * (size_t)rs);
 #pragma omp simd reduction(+ : r0, r1)
     for (ptrdiff_t i = 0; i < rs; i++) {
       float xn = x[i] * work[i] * w[i];

@@ -20,7 +20,10 @@
    PD_CLONE_INLINE marks a helper of a cloned function: inlined into every clone, so that it is
    compiled for the clone's target (a helper left out of line is built for the baseline only). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-  #define PD_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+  /* x86-64-v4: AVX-512 with its byte and word instructions (BW, DQ, VL), which the bfloat16
+     state's conversions need to stay 512 bits wide (with AVX-512F alone they ran at 256 bits with
+     extracts: rl_biggs's update 8 % slower, docs/scaling.md) */
+  #define PD_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
   #define PD_TARGET_CLONES
 #endif

@@ -139,12 +139,12 @@ typedef struct {
   double  *s; /* per thread (PdDeconGetThreadSums): Σ g_k g_{k-1} (nesterov: Σ g_k h_{k+1}), Σ g_{k-1}², ||x_{k+1} - x_k||², ||x_k||² */
 } AccelPasses;
 
-/* The rows `ahead` of row o of the float volume x and of the state volumes s[0..ns) (NULL: none),
-   asked for while row o is worked on (PdPrefetchRow). */
-static inline void PrefetchRows(const float *x, float *const s[], int ns, ptrdiff_t o, ptrdiff_t ahead, ptrdiff_t rs, int half)
+/* The rows `ahead` of row o of the float volume x and of the pass's two state volumes s (NULL:
+   none), asked for while row o is worked on (PdPrefetchRow). */
+static inline void PrefetchRows(const float *x, float *const s[2], ptrdiff_t o, ptrdiff_t ahead, ptrdiff_t rs, int half)
 {
   PdPrefetchRow(x + o + ahead * rs, sizeof(float) * (size_t)rs);
-  for (int i = 0; i < ns; i++)
+  for (int i = 0; i < 2; i++)
     if (s[i]) PdPrefetchRow(StepRow(s[i], o + ahead * rs, half), (half ? sizeof(PdBF16) : sizeof(float)) * (size_t)rs);
 }
 
@@ -161,7 +161,7 @@ PD_TARGET_CLONES static void PredictPlane(void *ctx, ptrdiff_t z, int thread)
   (void)thread;
   for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
     const ptrdiff_t o = z * l->ps + yy * l->rs;
-    if (yy + ahead < l->n[1]) PrefetchRows(d->x, pre, 2, o, ahead, l->rs, half);
+    if (yy + ahead < l->n[1]) PrefetchRows(d->x, pre, o, ahead, l->rs, half);
     const float    *h = StepRow(p->a->h, o, half), *hp = p->a->hprev ? StepRow(p->a->hprev, o, half) : NULL;
     float          *dl = StepRow(p->delta, o, half);
     if (half) PredictRow(l->rs, d->x + o, h, hp, dl, p->al, p->c2, d->work + o, 1);
@@ -182,7 +182,7 @@ PD_TARGET_CLONES static void UpdatePlane(void *ctx, ptrdiff_t z, int thread)
 
   for (ptrdiff_t yy = 0; yy < l->n[1]; yy++) {
     const ptrdiff_t o = z * l->ps + yy * l->rs;
-    if (yy + ahead < l->n[1]) PrefetchRows(d->x, pre, 2, o, ahead, l->rs, half);
+    if (yy + ahead < l->n[1]) PrefetchRows(d->x, pre, o, ahead, l->rs, half);
     const float    *w = PdDeconWeightsRow(d, z, yy);
     float           r[4];
     float          *h = StepRow(p->delta, o, half), *g = p->a->g ? StepRow(p->a->g, o, half) : NULL;

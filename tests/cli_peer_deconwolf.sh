@@ -2,8 +2,10 @@
 # The deconwolf peer benchmark (bench/peers/deconwolf.sh) at a tiny size, 2 ranks / 2 threads:
 # it builds deconwolf, runs deconwolf and rl_biggs at 3 and 8 iterations and rl_wb at 1 and 2 and
 # prints a row per run with positive times and memory and finite PSNRs, rl_biggs's PSNR rising
-# with the iterations, and the two time-to-quality lines per pdecon method. A structure test, not a timing test. Skipped (exit 77) when
-# DECONWOLF_SRC does not name a deconwolf checkout or git URL.
+# with the iterations, and the two time-to-quality lines per pdecon method; then again with a
+# PSF from a file (PSF_FILE: a Gibson-Lanni PSF 2 µm deep, axially asymmetric, so pdecon takes the
+# complex OTF), whose size the table's header must name. A structure test, not a timing test.
+# Skipped (exit 77) when DECONWOLF_SRC does not name a deconwolf checkout or git URL.
 # usage: cli_peer_deconwolf.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +18,9 @@ rc=$?
 if [ $rc -eq 77 ]; then cat "$T/err"; echo "skipped: set DECONWOLF_SRC to a deconwolf checkout or git URL to run this test"; exit 77; fi
 cat "$T/out" "$T/err"
 [ $rc -eq 0 ] || { echo "FAIL: the benchmark exited with $rc"; exit 1; }
-awk '
+# check OUT ROWS_WL: the table's rows and lines (ROWS_WL: rows of rl_wb expected)
+check() {
+awk -v nwl="$2" '
   function bad(msg) { print "FAIL: " msg; err = 1 }
   ($1 == "deconwolf" || $1 ~ /^pdecon\//) && $2 ~ /^[0-9]+$/ {
     rows[$1]++
@@ -26,9 +30,18 @@ awk '
   }
   / reaches | does not reach / { reach++ }
   END {
-    if (rows["deconwolf"] != 2 || rows["pdecon/rl_biggs"] != 2 || rows["pdecon/rl_wb"] != 2) bad("expected 2 rows per program")
+    if (rows["deconwolf"] != 2 || rows["pdecon/rl_biggs"] != 2 || rows["pdecon/rl_wb"] != nwl) bad("expected 2 rows per program")
     if (!(p8 > p3)) bad("pdecon PSNR does not rise from 3 to 8 iterations: " p3 " -> " p8)
-    if (reach != 4) bad("expected 4 time-to-quality lines, got " reach)
+    if (reach != (nwl ? 4 : 2)) bad("expected " (nwl ? 4 : 2) " time-to-quality lines, got " reach)
     if (!err) print "ok   peer benchmark table"
     exit err
-  }' "$T/out"
+  }' "$1"
+}
+check "$T/out" 2 || exit 1
+
+# a PSF from a file
+"$PDECON" psf -psf_type gibsonlanni -psf_zp 2000 -psf_size 9,13,13 -output "$T/gl.tif" >"$T/psf.log" 2>&1 || { cat "$T/psf.log"; echo "FAIL: pdecon psf"; exit 1; }
+PSF_FILE=$T/gl.tif METHODS=rl_biggs bash "$here/bench/peers/deconwolf.sh" >"$T/out2" 2>"$T/err2" || { cat "$T/out2" "$T/err2"; echo "FAIL: the benchmark with PSF_FILE"; exit 1; }
+cat "$T/out2"
+grep -q '^peer benchmark: 12x40x40 stack (z,y,x), 9x13x13 measured PSF' "$T/out2" || { echo "FAIL: the header does not name the file's PSF"; exit 1; }
+check "$T/out2" 0

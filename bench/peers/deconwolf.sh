@@ -23,6 +23,8 @@
 # environment (defaults in brackets):
 #   PDECON [build/pdecon]  PEER_STACK [build/tests/peer_stack]  MPIEXEC [mpiexec]
 #   SIZE z,y,x [64,256,256]  PSF_SIZE z,y,x [127,129,129]  RANKS [2]  THREADS [RANKS]
+#   PSF_FILE: a measured PSF (32-bit float TIFF, background already subtracted) that blurs the
+#   stack and is given to both programs instead of the Born & Wolf model; PSF_SIZE is then its size
 #   ITERS ["5 10 20 50 100"]  METHODS [$METHOD or rl_biggs]  PDECON_OPTS [""]  WORKDIR [a temporary dir]
 #   METHODS: pdecon methods, each NAME or NAME:IT,IT,... with counts of its own (else ITERS) and
 #   NAME may carry options after a slash, '=' for the space: "rl_biggs rl_biggs/-decon_accel=shb
@@ -43,6 +45,7 @@ THREADS=${THREADS:-$RANKS}
 ITERS=${ITERS:-5 10 20 50 100}
 METHODS=${METHODS:-${METHOD:-rl_biggs}}
 PDECON_OPTS=${PDECON_OPTS:-}
+PSF_FILE=${PSF_FILE:-}
 
 die() { echo "deconwolf.sh: error: $*" >&2; exit 1; }
 if [ -z "$src" ]; then
@@ -76,10 +79,15 @@ if [ ! -x "$dw" ]; then
 fi
 
 # --- the stack: simulated on the field of view plus a margin of half the PSF, then cut
+psf_opt="-psf_size $PSF_SIZE"
+if [ -n "$PSF_FILE" ]; then
+  PSF_SIZE=$("$PEER_STACK" size "$PSF_FILE") || die "$PSF_FILE: not a 32-bit float TIFF stack"
+  psf_opt="-psf $PSF_FILE"
+fi
 IFS=, read -r nz ny nx <<<"$SIZE"
 IFS=, read -r pz py px <<<"$PSF_SIZE"
 mz=$((pz / 2)) my=$((py / 2)) mx=$((px / 2))
-"$MPIEXEC" -n "$RANKS" "$PDECON" simulate -sim_size $((nz + 2 * mz)),$((ny + 2 * my)),$((nx + 2 * mx)) -psf_size "$PSF_SIZE" \
+"$MPIEXEC" -n "$RANKS" "$PDECON" simulate -sim_size $((nz + 2 * mz)),$((ny + 2 * my)),$((nx + 2 * mx)) $psf_opt \
   -phantom_ntubes $(((nz + 2 * mz) * (ny + 2 * my) / 400 + 20)) -sim_digitize -output "$W/sim.h5" >"$W/sim.log" 2>&1 || die "pdecon simulate failed (see $W/sim.log)"
 "$PEER_STACK" crop "$W/sim.h5" $mz,$my,$mx "$W" || die "cannot cut the stack"
 
@@ -119,7 +127,7 @@ for it in $(echo $all_its | tr ' ' '\n' | sort -n -u); do
 done
 
 # --- the table, and the times to reach the other's PSNR at its largest count
-echo "peer benchmark: ${SIZE//,/x} stack (z,y,x), ${PSF_SIZE//,/x} PSF; deconwolf $(echo $DW_COMMIT | cut -c1-7) default method on $THREADS threads," \
+echo "peer benchmark: ${SIZE//,/x} stack (z,y,x), ${PSF_SIZE//,/x} ${PSF_FILE:+measured }PSF; deconwolf $(echo $DW_COMMIT | cut -c1-7) default method on $THREADS threads," \
   "pdecon on $RANKS ranks ($PDECON_OPTS)"
 awk '
   { tool[NR] = $1; it[NR] = $2; t[NR] = $3; mem[NR] = $4; pf[NR] = $5; pi[NR] = $6

@@ -7,6 +7,7 @@
           peer_stack psnr SIM.h5 MZ,MY,MX EST   -> "full interior": PSNR (dB) of s·EST against the
                                                   cut truth, s the least-squares scale; interior
                                                   leaves out 1/8 of each axis at either end
+          peer_stack size PSF.tif               -> "z,y,x": the size of a 32-bit float TIFF stack
    EST: a TIFF file or FILE.h5:/DATASET. */
 #include <hdf5.h>
 #include <math.h>
@@ -136,8 +137,15 @@ int main(int argc, char **argv)
   hsize_t n[3], m[3], ne[3];
   char    path[4096];
 
+  if (argc == 3 && !strcmp(argv[1], "size")) {
+    float *v = ReadTiff(argv[2], n);
+    if (!v) return fprintf(stderr, "peer_stack: %s: missing or not a 32-bit float TIFF stack\n", argv[2]), 1;
+    printf("%llu,%llu,%llu\n", (unsigned long long)n[0], (unsigned long long)n[1], (unsigned long long)n[2]);
+    free(v);
+    return 0;
+  }
   if (argc != 5 || (strcmp(argv[1], "crop") && strcmp(argv[1], "psnr")) || sscanf(argv[3], "%llu,%llu,%llu", &m[0], &m[1], &m[2]) != 3) {
-    fprintf(stderr, "usage: peer_stack crop|psnr SIM.h5 MZ,MY,MX DIR|ESTIMATE\n");
+    fprintf(stderr, "usage: peer_stack crop|psnr SIM.h5 MZ,MY,MX DIR|ESTIMATE, or peer_stack size PSF.tif\n");
     return 2;
   }
   if (!strcmp(argv[1], "crop")) {

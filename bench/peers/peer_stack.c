@@ -3,6 +3,8 @@
    truth. Reads and writes with serial HDF5 and libtiff directly, so that both programs get the
    same 32-bit float TIFF files.
    usage: peer_stack crop SIM.h5 MZ,MY,MX DIR   -> DIR/data.tif (the data cut at margins M),
+                                                  DIR/truth.tif (the truth cut alike, for
+                                                  -decon_truth or pdecon compare),
                                                   DIR/psf.tif (the whole PSF)
           peer_stack psnr SIM.h5 MZ,MY,MX EST   -> "full interior": PSNR (dB) of s·EST against the
                                                   cut truth, s the least-squares scale; interior
@@ -156,6 +158,11 @@ int main(int argc, char **argv)
     }
     Crop(data, n, m);
     snprintf(path, sizeof(path), "%s/data.tif", argv[4]);
+    if (WriteTiff(path, n, data)) return fprintf(stderr, "peer_stack: %s: cannot write\n", path), 1;
+    free(data);
+    if (!(data = ReadH5(argv[2], "/truth", n))) return fprintf(stderr, "peer_stack: %s:/truth: cannot read\n", argv[2]), 1;
+    Crop(data, n, m);
+    snprintf(path, sizeof(path), "%s/truth.tif", argv[4]);
     if (WriteTiff(path, n, data)) return fprintf(stderr, "peer_stack: %s: cannot write\n", path), 1;
     if (!(psf = ReadH5(argv[2], "/psf", n))) return fprintf(stderr, "peer_stack: %s:/psf: cannot read\n", argv[2]), 1;
     snprintf(path, sizeof(path), "%s/psf.tif", argv[4]);

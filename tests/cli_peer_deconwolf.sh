@@ -2,7 +2,8 @@
 # The deconwolf peer benchmark (bench/peers/deconwolf.sh) at a tiny size, 2 ranks / 2 threads:
 # it builds deconwolf, runs deconwolf and rl_biggs at 3 and 8 iterations and rl_wb at 1 and 2 and
 # prints a row per run with positive times and memory and finite PSNRs, rl_biggs's PSNR rising
-# with the iterations, and the two time-to-quality lines per pdecon method; then again with a
+# with the iterations, the two time-to-quality lines per pdecon method and the cut truth of the
+# data's size beside it; then again with a
 # PSF from a file (PSF_FILE: a Gibson-Lanni PSF 2 µm deep, axially asymmetric, so pdecon takes the
 # complex OTF), whose size the table's header must name. A structure test, not a timing test.
 # Skipped (exit 77) when DECONWOLF_SRC does not name a deconwolf checkout or git URL.
@@ -38,6 +39,8 @@ awk -v nwl="$2" '
   }' "$1"
 }
 check "$T/out" 2 || exit 1
+# the cut truth beside the data, the data's size
+[ "$("$PEER_STACK" size "$T/truth.tif")" = 12,40,40 ] || { echo "FAIL: truth.tif missing or not 12x40x40"; exit 1; }
 
 # a PSF from a file
 "$PDECON" psf -psf_type gibsonlanni -psf_zp 2000 -psf_size 9,13,13 -output "$T/gl.tif" >"$T/psf.log" 2>&1 || { cat "$T/psf.log"; echo "FAIL: pdecon psf"; exit 1; }

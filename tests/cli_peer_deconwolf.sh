@@ -2,9 +2,10 @@
 # The deconwolf peer benchmark (bench/peers/deconwolf.sh) at a tiny size, 2 ranks / 2 threads:
 # it builds deconwolf, runs deconwolf and rl_biggs at 3 and 8 iterations and rl_wb at 1 and 2 and
 # prints a row per run with positive times and memory and finite PSNRs, rl_biggs's PSNR rising
-# with the iterations, the two time-to-quality lines per pdecon method and the cut truth of the
-# data's size beside it; then again with a
-# PSF from a file (PSF_FILE: a Gibson-Lanni PSF 2 µm deep, axially asymmetric, so pdecon takes the
+# with the iterations, the two time-to-quality lines per pdecon method, a time per iteration for
+# each program (positive, or said not measurable: at this size the runs' spread exceeds the
+# iterations' time), and the cut truth of the data's size beside it; then again with a PSF from a
+# file (PSF_FILE: a Gibson-Lanni PSF 2 µm deep, axially asymmetric, so pdecon takes the
 # complex OTF), whose size the table's header must name. A structure test, not a timing test.
 # Skipped (exit 77) when DECONWOLF_SRC does not name a deconwolf checkout or git URL.
 # usage: cli_peer_deconwolf.sh PDECON MPIEXEC MAKE_TEST_INPUTS COMPARE_VOLUMES
@@ -30,10 +31,12 @@ awk -v nwl="$2" '
     if ($1 == "pdecon/rl_biggs") { if ($2 == 3) p3 = $5; else p8 = $5 }
   }
   / reaches | does not reach / { reach++ }
+  /^per iteration: / { if (!($4 > 0) && $4 != "not") bad("time per iteration neither positive nor not measurable: " $0); per++ }
   END {
     if (rows["deconwolf"] != 2 || rows["pdecon/rl_biggs"] != 2 || rows["pdecon/rl_wb"] != nwl) bad("expected 2 rows per program")
     if (!(p8 > p3)) bad("pdecon PSNR does not rise from 3 to 8 iterations: " p3 " -> " p8)
     if (reach != (nwl ? 4 : 2)) bad("expected " (nwl ? 4 : 2) " time-to-quality lines, got " reach)
+    if (per != (nwl ? 3 : 2)) bad("expected a time per iteration for each program, got " per)
     if (!err) print "ok   peer benchmark table"
     exit err
   }' "$1"

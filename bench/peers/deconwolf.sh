@@ -13,7 +13,8 @@
 # volume and over the interior (1/8 of each axis left out at either end). Then, for each pdecon
 # method, the time it needs to reach deconwolf's PSNR at deconwolf's largest count and the time
 # deconwolf needs to reach the method's PSNR at its largest count, interpolated linearly in time
-# between the measured counts.
+# between the measured counts, and each program's time per iteration and for the rest of a run
+# (start, set-up, output: what one run costs beyond its iterations) from its two largest counts.
 #
 # usage: deconwolf.sh [DECONWOLF_SOURCE]
 #   DECONWOLF_SOURCE (or $DECONWOLF_SRC): a checkout or git URL of deconwolf; the pinned commit
@@ -148,8 +149,21 @@ awk '
     if (ts >= 0) printf "%s reaches %s'"'"'s %d-iteration PSNR (%.2f dB) in %.2f s (at <= %d iterations)\n", me, other, last[other], target[other], ts, hit
     else printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last[other], target[other], last[me]
   }
+  # the time of one iteration and of the rest of a run (start, set-up, output), from the runs of
+  # program me at its two largest counts
+  function slope(me,   i, a, b) {
+    a = b = 0
+    for (i = 1; i <= NR; i++) if (tool[i] == me && (!b || it[i] > it[b])) b = i
+    for (i = 1; i <= NR; i++) if (tool[i] == me && it[i] < it[b] && (!a || it[i] > it[a])) a = i
+    if (!a) return
+    s = (t[b] - t[a]) / (it[b] - it[a])
+    if (s <= 0) { printf "per iteration: %s not measurable (its %d-iteration run took no longer than its %d-iteration run)\n", me, it[b], it[a]; return }
+    printf "per iteration: %s %.3f s, the rest of a run %.2f s (from its %d- and %d-iteration runs)\n", me, s, t[a] - it[a] * s, it[a], it[b]
+  }
   END {
     printf "%-38s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"
     for (i = 1; i <= NR; i++) printf "%-38s %6d %9.2f %9d %11.2f %11.2f\n", tool[i], it[i], t[i], mem[i], pf[i], pi[i]
     for (k = 1; k <= np; k++) { say(names[k], "deconwolf"); say("deconwolf", names[k]) }
+    slope("deconwolf")
+    for (k = 1; k <= np; k++) slope(names[k])
   }' "$W/runs"

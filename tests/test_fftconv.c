@@ -2,13 +2,66 @@
    adjoint identity <Hx, r> = <x, Hᵀr>, on any rank count and with 1 and 2 threads; the in-place
    distributed transform gives each rank the rows of the one-rank spectrum, and its inverse the
    volume back, with uneven slabs, a rank without planes and one without spectral rows; a rank
-   that lingers over its spectrum is not overwritten by the peers' next transform. */
+   that lingers over its spectrum is not overwritten by the peers' next transform. The smooth and
+   the fast FFT lengths against their definitions, and the deconvolution's working size with
+   either. */
 /* ranks: 1 2 3 */
 #include "testutil.h"
 #include <pdecon/fft/fftconv.h>
+#include <pdecon/decon/decon.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
+
+static ptrdiff_t OddPart(ptrdiff_t m)
+{
+  while (m % 2 == 0) m /= 2;
+  return m;
+}
+
+/* PdFFTFastSize(n) for n = 1 ... 5000 against its definition, checked by brute force: smooth,
+   from n to n + n/16 (or the smallest smooth size), no smooth size in that range with a smaller
+   odd part, none smaller with the same; and a few values worked by hand. */
+static void CheckFastSizes(void)
+{
+  const ptrdiff_t hand[][2] = {{124, 128}, {100, 100}, {375, 384}, {129, 135}, {250, 256}, {97, 100}, {190, 192}, {383, 384}, {1, 1}, {0, 1}};
+  int             bad = 0;
+
+  for (size_t i = 0; i < sizeof(hand) / sizeof(hand[0]); i++) PD_EXPECT(PdFFTFastSize(hand[i][0]) == hand[i][1], "fast size of %td: %td, not %td", hand[i][0], PdFFTFastSize(hand[i][0]), hand[i][1]);
+  for (ptrdiff_t n = 1; n <= 5000 && !bad; n++) {
+    const ptrdiff_t f = PdFFTFastSize(n), hi = PetscMax(n + n / 16, PdFFTGoodSize(n));
+    if (PdFFTGoodSize(f) != f || f < n || f > hi) bad = 1;
+    for (ptrdiff_t m = n; m <= hi && !bad; m++)
+      if (PdFFTGoodSize(m) == m && (OddPart(m) < OddPart(f) || (OddPart(m) == OddPart(f) && m < f))) bad = 1;
+    PD_EXPECT(!bad, "fast size of %td: %td is not the smooth size up to %td with the smallest odd part", n, f, hi);
+  }
+}
+
+/* The working size of a 50 x 8 x 8 image with a 13 x 3 x 3 PSF: 62 planes of image and padding,
+   64 with -decon_fft_fast_size (63 = 3²·7 is smooth, 64 has odd part 1), 63 without. */
+static PetscErrorCode CheckWorkingSize(void)
+{
+  const ptrdiff_t m[3] = {50, 8, 8}, pn[3] = {13, 3, 3};
+  float           psf[13 * 3 * 3];
+
+  PetscFunctionBegin;
+  for (int i = 0; i < 13 * 3 * 3; i++) psf[i] = 1.0f + (float)(i % 5);
+  for (int fast = 0; fast < 2; fast++) {
+    PdDecon   d;
+    ptrdiff_t n[3];
+    PetscCall(PetscOptionsSetValue(NULL, "-decon_fft_fast_size", fast ? "true" : "false"));
+    PetscCall(PdDeconCreate(PETSC_COMM_WORLD, &d));
+    PetscCall(PdDeconSetFromOptions(d));
+    PetscCall(PdDeconSetImageSize(d, m, "image"));
+    PetscCall(PdDeconSetPSF(d, pn, psf, "psf"));
+    PetscCall(PdDeconSetUp(d));
+    PetscCall(PdDeconGetWorkingSize(d, n));
+    PD_EXPECT(n[0] == (fast ? 64 : 63) && n[1] == 10 && n[2] == 10, "working size %td x %td x %td with -decon_fft_fast_size %d", n[0], n[1], n[2], fast);
+    PetscCall(PdDeconDestroy(&d));
+  }
+  PetscCall(PetscOptionsClearValue(NULL, "-decon_fft_fast_size"));
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode ConvCreate(MPI_Comm comm, const ptrdiff_t n[3], PdFFTConv *conv)
 {
@@ -190,6 +243,8 @@ int main(int argc, char **argv)
 
   PetscCall(PdTestInitialize(&argc, &argv));
   for (int i = 0; i < 7; i++) PD_EXPECT(PdFFTGoodSize(g[i][0]) == g[i][1], "good size of %td: %td", g[i][0], PdFFTGoodSize(g[i][0]));
+  CheckFastSizes();
+  PetscCall(CheckWorkingSize());
   /* one thread (planes pipelined with the messages) and two (planes shared out by OpenMP) */
   for (int nt = 1; nt <= 2; nt++) {
     PetscCall(PdSetThreads(nt));

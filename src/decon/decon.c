@@ -38,6 +38,7 @@ PetscErrorCode PdDeconCreate(MPI_Comm comm, PdDecon *dd)
   d->bg_percentile    = 1.0;
   d->weight_threshold = 1e-2;
   d->data_counts      = PETSC_TRUE;
+  d->fft_fast_size    = PETSC_TRUE;
   d->max_it           = PD_DECON_MAX_IT;
   d->rtol             = 0;
   d->converged_reason = PETSC_FALSE;
@@ -164,6 +165,7 @@ PetscErrorCode PdDeconSetFromOptions(PdDecon d)
   }
   PetscCall(PetscOptionsEnum("-decon_psf_center", "PSF origin: peak, centroid or middle", "PdDeconSetUp", PdPSFCenterTypes, ctr, &ctr, NULL));
   PetscCall(PetscOptionsBool("-decon_clip_negative", "Set negative data to zero instead of refusing it", "PdDeconSolve", d->clip_negative, &d->clip_negative, NULL));
+  PetscCall(PetscOptionsBool("-decon_fft_fast_size", "Round the padded working size up to a fast FFT length (of the 2,3,5,7-smooth lengths up to 1/16 more voxels an axis, the one with the smallest odd part); false: the smallest 2,3,5,7-smooth length, as checkpoints written before this option need", "PdDeconSetUp", d->fft_fast_size, &d->fft_fast_size, NULL));
   PetscCall(PetscOptionsBool("-decon_data_counts", "Hold integral data (0 to 65535) as 16-bit counts while rl or rl_biggs iterates: the same results, less memory traffic", "PdDeconSolve", d->data_counts, &d->data_counts, NULL));
   PetscCall(PdStopRuleSetFromOptions(d, PetscOptionsObject));
   PetscCall(PetscOptionsBool("-decon_converged_reason", "Print why the iteration stopped", "PdDeconSolve", d->converged_reason, &d->converged_reason, NULL));
@@ -284,10 +286,14 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscFunctionReturn(0);
 }
 
-/* Working size. Padded: n = m + pad rounded up to 2,3,5,7-smooth sizes, pad = pn - 1 by default:
-   then every object voxel that can reach the measured box through the PSF has its own place and
-   nothing wraps. A PSF wider than 2m - 1 cannot add anything (its tails only connect voxels
-   farther apart than the image), so it is cropped to that first. */
+ptrdiff_t PdDeconWorkingLength(PdDecon d, ptrdiff_t l) { return d->fft_fast_size ? PdFFTFastSize(l) : PdFFTGoodSize(l); }
+
+/* Working size. Padded: n = m + pad rounded up to a fast FFT length (PdDeconWorkingLength), pad =
+   pn - 1 by default: then every object voxel that can reach the measured box through the PSF has
+   its own place and nothing wraps (the voxels a faster length adds beyond that reach the box
+   through no PSF value: their weight is 0 and they are not estimated). A PSF wider than 2m - 1
+   cannot add anything (its tails only connect voxels farther apart than the image), so it is
+   cropped to that first. */
 static PetscErrorCode WorkingSize(PdDecon d, ptrdiff_t n[3])
 {
   PetscFunctionBegin;
@@ -297,7 +303,7 @@ static PetscErrorCode WorkingSize(PdDecon d, ptrdiff_t n[3])
                "%s: PSF (%td x %td x %td) is larger than the image %s (%td x %td x %td) with periodic boundaries; crop the PSF or use -decon_boundary padded",
                d->psfname, d->pn[0], d->pn[1], d->pn[2], d->dataname, d->m[0], d->m[1], d->m[2]);
   } else {
-    for (int i = 0; i < 3; i++) n[i] = PdFFTGoodSize(d->m[i] + (d->pad[i] >= 0 ? d->pad[i] : d->pn[i] - 1));
+    for (int i = 0; i < 3; i++) n[i] = PdDeconWorkingLength(d, d->m[i] + (d->pad[i] >= 0 ? d->pad[i] : d->pn[i] - 1));
     PetscCheck(d->pn[0] <= n[0] && d->pn[1] <= n[1] && d->pn[2] <= n[2], d->comm, PD_ERR_INPUT,
                "%s: PSF (%td x %td x %td) is larger than the padded image (%td x %td x %td); increase -decon_pad or crop the PSF",
                d->psfname, d->pn[0], d->pn[1], d->pn[2], n[0], n[1], n[2]);

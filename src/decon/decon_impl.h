@@ -123,6 +123,7 @@ struct _p_PdDecon {
   float          *y;           /* data, compact image box */
   uint16_t       *y16;         /* the same buffer holding the data as 16-bit counts while a method iterates (data_counts.c); NULL: floats */
   PetscBool       data_counts; /* -decon_data_counts: allow it */
+  PetscBool       fft_fast_size; /* -decon_fft_fast_size: PdFFTFastSize, else PdFFTGoodSize */
   float          *w;           /* 1 / Hᵀ1 on voxels that are estimated, 0 elsewhere (NULL: computed, bw) */
   PdBoxWeights    bw;          /* the weights row by row from the PSF's box sums (NULL: stored, w) */
   float          *x;           /* current estimate, working layout */
@@ -206,6 +207,9 @@ PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3]);
    stored row, or this thread's row buffer computed from the box sums (valid until the thread's
    next call; safe inside an OpenMP loop over rows). */
 const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
+/* decon.c: the padded working length of an axis of l voxels (image and padding), as PdDeconSetUp
+   chooses it (-decon_fft_fast_size) */
+ptrdiff_t PdDeconWorkingLength(PdDecon d, ptrdiff_t l);
 
 /* start.c: x <- the initial estimate of d->start where the weights are positive (after Prepare;
    uses the FFT buffer) */

@@ -23,6 +23,23 @@ ptrdiff_t PdFFTGoodSize(ptrdiff_t n)
   }
 }
 
+/* m without its factors 2 */
+static ptrdiff_t OddPart(ptrdiff_t m)
+{
+  while (m % 2 == 0) m /= 2;
+  return m;
+}
+
+ptrdiff_t PdFFTFastSize(ptrdiff_t n)
+{
+  const ptrdiff_t lo = PdFFTGoodSize(n), hi = PetscMax(n, 1) + PetscMax(n, 1) / 16;
+  ptrdiff_t       best = lo;
+
+  for (ptrdiff_t m = lo + 1; m <= hi; m++)
+    if (OddPart(m) < OddPart(best) && PdFFTGoodSize(m) == m) best = m;
+  return best;
+}
+
 PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *work, size_t *planes)
 {
   int size;

@@ -14,7 +14,8 @@
 # method, the time it needs to reach deconwolf's PSNR at deconwolf's largest count and the time
 # deconwolf needs to reach the method's PSNR at its largest count, interpolated linearly in time
 # between the measured counts, and each program's time per iteration and for the rest of a run
-# (start, set-up, output: what one run costs beyond its iterations) from its two largest counts.
+# (start, set-up, output: what one run costs beyond its iterations), the least-squares line
+# through its runs.
 #
 # usage: deconwolf.sh [DECONWOLF_SOURCE]
 #   DECONWOLF_SOURCE (or $DECONWOLF_SRC): a checkout or git URL of deconwolf; the pinned commit
@@ -149,16 +150,20 @@ awk '
     if (ts >= 0) printf "%s reaches %s'"'"'s %d-iteration PSNR (%.2f dB) in %.2f s (at <= %d iterations)\n", me, other, last[other], target[other], ts, hit
     else printf "%s does not reach %s'"'"'s %d-iteration PSNR (%.2f dB) within %d iterations\n", me, other, last[other], target[other], last[me]
   }
-  # the time of one iteration and of the rest of a run (start, set-up, output), from the runs of
-  # program me at its two largest counts
-  function slope(me,   i, a, b) {
-    a = b = 0
-    for (i = 1; i <= NR; i++) if (tool[i] == me && (!b || it[i] > it[b])) b = i
-    for (i = 1; i <= NR; i++) if (tool[i] == me && it[i] < it[b] && (!a || it[i] > it[a])) a = i
-    if (!a) return
-    s = (t[b] - t[a]) / (it[b] - it[a])
-    if (s <= 0) { printf "per iteration: %s not measurable (its %d-iteration run took no longer than its %d-iteration run)\n", me, it[b], it[a]; return }
-    printf "per iteration: %s %.3f s, the rest of a run %.2f s (from its %d- and %d-iteration runs)\n", me, s, t[a] - it[a] * s, it[a], it[b]
+  # the time of one iteration and of the rest of a run (start, set-up, output): the least-squares
+  # line through the runs of program me, wall time against iterations
+  function slope(me,   i, k, si, st, sii, sit, lo, hi, d) {
+    k = si = st = sii = sit = 0; lo = 1e30; hi = 0
+    for (i = 1; i <= NR; i++) if (tool[i] == me) {
+      k++; si += it[i]; st += t[i]; sii += it[i] * it[i]; sit += it[i] * t[i]
+      if (it[i] < lo) lo = it[i]
+      if (it[i] > hi) hi = it[i]
+    }
+    d = k * sii - si * si
+    if (k < 2 || d <= 0) return
+    s = (k * sit - si * st) / d
+    if (s <= 0) { printf "per iteration: %s not measurable (its runs of %d to %d iterations took no longer with more)\n", me, lo, hi; return }
+    printf "per iteration: %s %.3f s, the rest of a run %.2f s (least squares over its %d runs, %d to %d iterations)\n", me, s, (st - s * si) / k, k, lo, hi
   }
   END {
     printf "%-38s %6s %9s %9s %11s %11s\n", "program", "iter", "wall_s", "peak_MiB", "psnr_full", "psnr_inner"

@@ -152,7 +152,7 @@ awk '
   }
   # the time of one iteration and of the rest of a run (start, set-up, output): the least-squares
   # line through the runs of program me, wall time against iterations
-  function slope(me,   i, k, si, st, sii, sit, lo, hi, d) {
+  function slope(me,   i, k, si, st, sii, sit, lo, hi, d, s) {
     k = si = st = sii = sit = 0; lo = 1e30; hi = 0
     for (i = 1; i <= NR; i++) if (tool[i] == me) {
       k++; si += it[i]; st += t[i]; sii += it[i] * it[i]; sit += it[i] * t[i]

@@ -286,7 +286,13 @@ PetscErrorCode PdDeconSetPSF(PdDecon d, const ptrdiff_t pn[3], const float *psf,
   PetscFunctionReturn(0);
 }
 
-ptrdiff_t PdDeconWorkingLength(PdDecon d, ptrdiff_t l) { return d->fft_fast_size ? PdFFTFastSize(l) : PdFFTGoodSize(l); }
+ptrdiff_t PdDeconWorkingLength(PdDecon d, int a, ptrdiff_t m, ptrdiff_t p)
+{
+  const ptrdiff_t l = m + (d->pad[a] >= 0 ? d->pad[a] : p - 1);
+
+  if (d->boundary == PD_BOUNDARY_PERIODIC) return m;
+  return d->fft_fast_size ? PdFFTFastSize(l) : PdFFTGoodSize(l);
+}
 
 /* Working size. Padded: n = m + pad rounded up to a fast FFT length (PdDeconWorkingLength), pad =
    pn - 1 by default: then every object voxel that can reach the measured box through the PSF has
@@ -297,13 +303,12 @@ ptrdiff_t PdDeconWorkingLength(PdDecon d, ptrdiff_t l) { return d->fft_fast_size
 static PetscErrorCode WorkingSize(PdDecon d, ptrdiff_t n[3])
 {
   PetscFunctionBegin;
+  for (int i = 0; i < 3; i++) n[i] = PdDeconWorkingLength(d, i, d->m[i], d->pn[i]);
   if (d->boundary == PD_BOUNDARY_PERIODIC) {
-    for (int i = 0; i < 3; i++) n[i] = d->m[i];
     PetscCheck(d->pn[0] <= d->m[0] && d->pn[1] <= d->m[1] && d->pn[2] <= d->m[2], d->comm, PD_ERR_INPUT,
                "%s: PSF (%td x %td x %td) is larger than the image %s (%td x %td x %td) with periodic boundaries; crop the PSF or use -decon_boundary padded",
                d->psfname, d->pn[0], d->pn[1], d->pn[2], d->dataname, d->m[0], d->m[1], d->m[2]);
   } else {
-    for (int i = 0; i < 3; i++) n[i] = PdDeconWorkingLength(d, d->m[i] + (d->pad[i] >= 0 ? d->pad[i] : d->pn[i] - 1));
     PetscCheck(d->pn[0] <= n[0] && d->pn[1] <= n[1] && d->pn[2] <= n[2], d->comm, PD_ERR_INPUT,
                "%s: PSF (%td x %td x %td) is larger than the padded image (%td x %td x %td); increase -decon_pad or crop the PSF",
                d->psfname, d->pn[0], d->pn[1], d->pn[2], n[0], n[1], n[2]);

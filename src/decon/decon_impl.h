@@ -207,9 +207,10 @@ PetscBool PdDeconComputesWeights(PdDecon d, const ptrdiff_t n[3]);
    stored row, or this thread's row buffer computed from the box sums (valid until the thread's
    next call; safe inside an OpenMP loop over rows). */
 const float *PdDeconWeightsRow(PdDecon d, ptrdiff_t z, ptrdiff_t y);
-/* decon.c: the padded working length of an axis of l voxels (image and padding), as PdDeconSetUp
-   chooses it (-decon_fft_fast_size) */
-ptrdiff_t PdDeconWorkingLength(PdDecon d, ptrdiff_t l);
+/* decon.c: the working length of axis a for m image voxels and a PSF of p voxels on it, as
+   PdDeconSetUp chooses it: m (periodic), else m + pad (-decon_pad, p - 1 by default) rounded up
+   to a fast FFT length (-decon_fft_fast_size) */
+ptrdiff_t PdDeconWorkingLength(PdDecon d, int a, ptrdiff_t m, ptrdiff_t p);
 
 /* start.c: x <- the initial estimate of d->start where the weights are positive (after Prepare;
    uses the FFT buffer) */

@@ -143,7 +143,7 @@ static PetscErrorCode TileMemory(MPI_Comm comm, MPI_Comm group, const ptrdiff_t 
   for (int a = 0; a < 3; a++) {
     /* the working size PdDeconSetUp will choose (the PSF cropped to 2 e - 1 first) */
     ptrdiff_t p = PetscMin(pn[a], 2 * e[a] - 1);
-    n[a]        = d->boundary == PD_BOUNDARY_PERIODIC ? e[a] : PdDeconWorkingLength(d, e[a] + (d->pad[a] >= 0 ? d->pad[a] : p - 1));
+    n[a]        = PdDeconWorkingLength(d, a, e[a], p);
   }
   PetscCall(PdDeconEstimateMemory(d, n, &est));
   PetscCall(PdDeconDestroy(&d));

@@ -138,8 +138,8 @@ PetscErrorCode PdFFTConvLocalSizes(MPI_Comm comm, const ptrdiff_t n[3], size_t *
 
 /* Smallest size >= n whose only prime factors are 2, 3, 5 and 7 (smooth FFT sizes). */
 ptrdiff_t PdFFTGoodSize(ptrdiff_t n);
-/* The smooth size from n to n + n/16 with the smallest odd part (the smallest such size on a
-   tie; PdFFTGoodSize(n) when the range has no other): FFTW's transforms of a length run the
+/* The smooth size from n to n + n/16 with the smallest odd part (PdFFTGoodSize(n) when the
+   range has no other; no two in it share an odd part, as those differ by a factor 2): FFTW's transforms of a length run the
    faster the more of it is powers of 2 (128 points 2.5 times faster a point than 126 = 2·3²·7,
    docs/scaling.md), so a few voxels more per axis buy a faster transform. */
 ptrdiff_t PdFFTFastSize(ptrdiff_t n);
